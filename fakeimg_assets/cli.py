@@ -1,0 +1,156 @@
+"""`fakeimg`: build the tiny zoo, serve it over the Hub API, run the platform, summarize."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _zoo_build(args: argparse.Namespace) -> int:
+    import time
+
+    from fakeimg_assets.zoo.build import build_zoo
+
+    t0 = time.perf_counter()
+    models = build_zoo(Path(args.dir), only=args.only or None)
+    by_expect: dict[str, int] = {}
+    for m in models:
+        by_expect[m.expect] = by_expect.get(m.expect, 0) + 1
+    print(
+        f"built {len(models)} repos in {args.dir} ({time.perf_counter() - t0:.1f} s): "
+        + ", ".join(f"{n} {k}" for k, n in sorted(by_expect.items()))
+    )
+    return 0
+
+
+def _hub_serve(args: argparse.Namespace) -> int:
+    from fakeimg_assets.hub.server import serve_forever
+
+    serve_forever(Path(args.dir), host=args.host, port=args.port)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fakeimg_assets.paths import fakeimg_home
+    from fakeimg_assets.platform_run import RunOptions, run_platform
+    from fakeimg_assets.summary import summarize
+
+    opts = RunOptions(
+        limit=args.limit,
+        crawl_limit=args.crawl_limit,
+        images_per_model=args.images_per_model,
+        steps=args.steps,
+        crops_per_photo=args.crops_per_photo,
+        real_folder=args.real_folder or "",
+        backbone=args.backbone,
+        epochs=args.epochs,
+        device=args.device,
+        batch_size=args.batch_size,
+        scaling=not args.no_scaling,
+        detector=not args.no_detector,
+    )
+    home = fakeimg_home()
+    report = run_platform(opts, home=home)
+    print()
+    if (home / "warehouse.duckdb").exists():
+        print(summarize(home))
+    print()
+    print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
+    for step in report.steps_failed:
+        print(f"FAILED {step}", file=sys.stderr)
+    if not report.sampled:
+        print("FAILED: no model was sampled", file=sys.stderr)
+    if args.strict and report.failed:
+        print(f"FAILED (--strict): {len(report.failed)} models failed", file=sys.stderr)
+        return 1
+    return 0 if report.ok else 1
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from fakeimg_assets.paths import fakeimg_home
+    from fakeimg_assets.summary import summarize
+
+    print(summarize(fakeimg_home()))
+    return 0
+
+
+def _regenerate(args: argparse.Namespace) -> int:
+    from fakeimg_assets.sampling.regenerate import regenerate_image
+
+    result = regenerate_image(args.image_id, out=Path(args.out) if args.out else None)
+    print(
+        f"{args.image_id}: recorded sha256 {result.recorded_sha256[:16]}…, "
+        f"regenerated {result.regenerated_sha256[:16]}… -> "
+        + ("byte-identical" if result.identical else "DIFFERENT")
+    )
+    return 0 if result.identical else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fakeimg",
+        description="Sample Hugging Face diffusers models into a DuckDB warehouse and train "
+        "fake-image detectors that generalize to unseen generators.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    zoo = sub.add_parser("zoo", help="the tiny random-weight model zoo").add_subparsers(
+        dest="zoo_command", required=True
+    )
+    zb = zoo.add_parser("build", help="write the zoo in Hub repo layout into DIR")
+    zb.add_argument("dir")
+    zb.add_argument("--only", nargs="*", help="model ids to build (default: all)")
+    zb.set_defaults(func=_zoo_build)
+
+    hub = sub.add_parser("hub", help="local Hub-protocol server").add_subparsers(
+        dest="hub_command", required=True
+    )
+    hs = hub.add_parser("serve", help="serve DIR over the Hub HTTP API on loopback")
+    hs.add_argument("dir")
+    hs.add_argument("--port", type=int, default=8765)
+    hs.add_argument("--host", default="127.0.0.1", help="loopback address only")
+    hs.set_defaults(func=_hub_serve)
+
+    r = sub.add_parser(
+        "run",
+        help="crawl $HF_ENDPOINT (default: the real Hub), add partitions, materialize everything",
+    )
+    r.add_argument("--limit", type=int, default=None, help="at most N models (newest first)")
+    r.add_argument("--crawl-limit", type=int, default=0, help="crawl at most N models (0: all)")
+    r.add_argument("--images-per-model", type=int, default=16)
+    r.add_argument("--steps", type=int, default=None, help="denoising steps (recipe default)")
+    r.add_argument("--crops-per-photo", type=int, default=24)
+    r.add_argument("--real-folder", default=None, help="folder of real photos (default: demo)")
+    r.add_argument("--backbone", default="tiny-resnet", help="detector backbone from the registry")
+    r.add_argument("--epochs", type=int, default=None)
+    r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    r.add_argument("--batch-size", type=int, default=4, help="sampling batch size")
+    r.add_argument("--no-scaling", action="store_true", help="skip the scaling study")
+    r.add_argument("--no-detector", action="store_true", help="only crawl and sample")
+    r.add_argument("--strict", action="store_true", help="exit 1 if any model failed")
+    r.set_defaults(func=_run)
+
+    s = sub.add_parser("summary", help="print the warehouse summary")
+    s.set_defaults(func=_summary)
+
+    g = sub.add_parser("regenerate", help="re-sample one image from its row; check it is byte-exact")
+    g.add_argument("image_id")
+    g.add_argument("--out", default=None, help="write the regenerated PNG here")
+    g.set_defaults(func=_regenerate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        print(f"fakeimg: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

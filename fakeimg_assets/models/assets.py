@@ -1,0 +1,267 @@
+"""Per-model assets, partitioned by Hub model id: metadata, sampled images, quality stats."""
+
+
+import json
+import time
+
+import dagster as dg
+import numpy as np
+
+from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
+from fakeimg_assets.models.failures import record_failures
+from fakeimg_assets.models.preview import contact_sheet_markdown
+from fakeimg_assets.partitions import hub_models_partitions
+from fakeimg_assets.paths import atomic_write_bytes, model_slug, sha256_file, validate_model_id
+from fakeimg_assets.quality.stats import image_measures, model_aggregate
+from fakeimg_assets.sampling import sampler
+from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.warehouse.store import parse_time, utcnow
+from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
+from resources.hub import license_from_tags
+
+GROUP = "per_model"
+
+
+class SamplingConfig(dg.Config):
+    """Per-run sampling settings; `None` means the recipe's (or the pipeline's) default."""
+
+    images_per_model: int = 16
+    steps: int | None = None
+    guidance_scale: float | None = None
+    height: int | None = None
+    width: int | None = None
+
+
+@dg.asset(
+    partitions_def=hub_models_partitions,
+    group_name=GROUP,
+    kinds={"huggingface", "duckdb"},
+    description="Pinned revision, pipeline class, architecture, license and download plan.",
+)
+def model_metadata(
+    context: dg.AssetExecutionContext, hub: HubResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    model_id = validate_model_id(context.partition_key)
+    with record_failures(context, warehouse, model_id, "model_metadata") as stage:
+        stage.name = "plan"
+        remote = fetch_plan(hub, model_id)
+        plan, info = remote.plan, remote.info
+        scheduler = (remote.model_index.get("scheduler") or [None, None])[1]
+        gated = getattr(info, "gated", None)
+        card = getattr(info, "card_data", None)
+        license_ = getattr(card, "license", None) or license_from_tags(getattr(info, "tags", None))
+        row = {
+            "model_id": model_id,
+            "revision": remote.revision,
+            "pipeline_class": plan.pipeline_class,
+            "architecture": plan.architecture,
+            "recipe": plan.recipe,
+            "license": license_,
+            "gated": "false" if gated in (None, False) else str(gated),
+            "created_at": parse_time(getattr(info, "created_at", None)),
+            "last_modified": parse_time(getattr(info, "last_modified", None)),
+            "repo_bytes": plan.repo_bytes,
+            "downloaded_bytes": plan.downloaded_bytes,
+            "n_repo_files": plan.n_repo_files,
+            "n_downloaded_files": len(plan.files),
+            "weights_variant": plan.variant,
+            "scheduler": scheduler,
+            "components": plan.components_json(),
+            "skipped_files": json.dumps(list(plan.skipped)),
+            "fetched_at": utcnow(),
+        }
+        stage.name = "write"
+        warehouse.write("model_metadata", model_slug(model_id), [row])
+    ratio = plan.downloaded_bytes / plan.repo_bytes if plan.repo_bytes else 1.0
+    return dg.MaterializeResult(
+        metadata={
+            "revision": remote.revision,
+            "pipeline_class": plan.pipeline_class,
+            "architecture": plan.architecture,
+            "license": str(license_),
+            "repo_bytes": plan.repo_bytes,
+            "download_bytes": plan.downloaded_bytes,
+            "download_ratio": float(round(ratio, 4)),
+            "files_skipped": len(plan.skipped),
+        },
+        data_version=dg.DataVersion(remote.revision),
+    )
+
+
+@dg.asset(
+    partitions_def=hub_models_partitions,
+    group_name=GROUP,
+    deps=[model_metadata, "prompts"],
+    kinds={"pytorch", "diffusers", "duckdb"},
+    pool="gpu",
+    description="Seeded images of one model as PNG on disk, one `images` row per image.",
+)
+def sampled_images(
+    context: dg.AssetExecutionContext,
+    config: SamplingConfig,
+    hub: HubResource,
+    warehouse: WarehouseResource,
+    image_store: ImageStoreResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
+    model_id = validate_model_id(context.partition_key)
+    slug = model_slug(model_id)
+    t0 = time.perf_counter()
+    with record_failures(context, warehouse, model_id, "sampled_images") as stage:
+        stage.name = "check_inputs"
+        meta = warehouse.read_key("model_metadata", slug)
+        if meta.height == 0:
+            raise ValueError(f"no model_metadata row for {model_id}; materialize model_metadata first")
+        revision = meta["revision"][0]
+        prompt_rows = warehouse.read("prompts").sort("prompt_id")
+        prompts = list(zip(prompt_rows["prompt_id"], prompt_rows["prompt"], strict=True))
+        remote = fetch_plan(hub, model_id, revision)
+        params = sampler.SamplingParams(
+            n_images=config.images_per_model,
+            steps=config.steps,
+            guidance_scale=config.guidance_scale,
+            height=config.height,
+            width=config.width,
+            batch_size=compute.batch_size,
+        )
+        sampler.check_inputs(remote.model_index, remote.plan, params)
+        requests = sampler.image_requests(model_id, params.n_images, prompts)
+
+        stage.name = "download"
+        prepared = sampler.prepare(model_id, revision, remote.plan, hub.download)
+        stage.name = "load"
+        compute.apply_threads()
+        device, dtype = compute.resolve_device(), compute.resolve_dtype()
+        pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype)
+        t_load = time.perf_counter()
+        stage.name = "sample"
+        result = sampler.run(pipe, prepared, requests, params, device=device, dtype=dtype)
+        t_sample = time.perf_counter()
+        del pipe
+
+        stage.name = "write"
+        final = image_store.fake_dir(model_id)
+        staging = image_store.staging_dir(final)
+        rows = []
+        now = utcnow()
+        versions = json.dumps(result.library_versions, sort_keys=True)
+        for img in result.images:
+            name = f"{img.request.index:05d}.png"
+            atomic_write_bytes(staging / name, img.png)
+            rows.append(
+                {
+                    "image_id": f"fake:{model_id}:{img.request.index:05d}",
+                    "label": "fake",
+                    "source": model_id,
+                    "path": image_store.relative(final / name),
+                    "sha256": _sha256(img.png),
+                    "width": img.width,
+                    "height": img.height,
+                    "format": "PNG",
+                    "mode": img.mode,
+                    "file_bytes": len(img.png),
+                    "prompt": img.request.prompt,
+                    "prompt_id": img.request.prompt_id,
+                    "seed": img.request.seed,
+                    "steps": result.steps,
+                    "guidance_scale": result.guidance_scale,
+                    "scheduler": result.scheduler,
+                    "revision": revision,
+                    "pipeline_class": result.pipeline_class,
+                    "architecture": remote.plan.architecture,
+                    "image_index": img.request.index,
+                    "batch_size": result.batch_size,
+                    "dtype": result.dtype,
+                    "device": result.device,
+                    "library_versions": versions,
+                    "created_at": now,
+                }
+            )
+        image_store.publish_dir(staging, final)
+        # rows last: the partition's Parquet file doubles as its completion marker
+        warehouse.write("images", f"fake--{slug}", rows)
+    return dg.MaterializeResult(
+        metadata={
+            "n_images": len(rows),
+            "total_seconds": float(round(time.perf_counter() - t0, 3)),
+            "revision": revision,
+            "scheduler": result.scheduler,
+            "steps": result.steps,
+            "device": device,
+            "load_seconds": float(round(t_load - t0, 3)),
+            "sample_seconds": float(round(t_sample - t_load, 3)),
+            "images_per_second": float(round(len(rows) / max(t_sample - t_load, 1e-9), 3)),
+            "preview": dg.MetadataValue.md(
+                contact_sheet_markdown([i.png for i in result.images[:16]])
+            ),
+        },
+        data_version=dg.DataVersion(
+            _sha256("".join(r["sha256"] for r in rows).encode())[:16]
+        ),
+    )
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+@dg.asset(
+    partitions_def=hub_models_partitions,
+    group_name=GROUP,
+    deps=[sampled_images],
+    kinds={"numpy", "duckdb"},
+    check_specs=[dg.AssetCheckSpec(NOT_DEGENERATE, asset="image_quality_stats")],
+    description="Per-image quality measures, sha256 re-check, per-model aggregates and quarantine.",
+)
+def image_quality_stats(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    image_store: ImageStoreResource,
+) -> dg.MaterializeResult:
+    model_id = validate_model_id(context.partition_key)
+    slug = model_slug(model_id)
+    with record_failures(context, warehouse, model_id, "image_quality_stats") as stage:
+        stage.name = "read"
+        images = warehouse.read_key("images", f"fake--{slug}")
+        if images.height == 0:
+            raise ValueError(f"no sampled images recorded for {model_id}; run sampled_images first")
+        stage.name = "measure"
+        per_image = measure_images(images.to_dicts(), image_store)
+        agg = model_aggregate(per_image)
+        stage.name = "write"
+        warehouse.write("image_stats", f"fake--{slug}", per_image)
+        warehouse.write(
+            "model_stats", slug, [{"model_id": model_id, **agg, "computed_at": utcnow()}]
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "n_images": agg["n_images"],
+            "black_fraction": float(agg["black_fraction"]),
+            "duplicate_fraction": float(agg["duplicate_fraction"]),
+            "mean_entropy": float(agg["mean_entropy"] or 0.0),
+            "quarantined": bool(agg["quarantined"]),
+            "quarantine_reason": str(agg["quarantine_reason"] or ""),
+        },
+        check_results=[not_degenerate_result(agg)],
+    )
+
+
+def measure_images(rows: list[dict], image_store: ImageStoreResource) -> list[dict]:
+    """Quality measures of each image row's file, re-checking its sha256 first."""
+    from PIL import Image
+
+    out = []
+    for row in rows:
+        path = image_store.absolute(row["path"])
+        base = {"image_id": row["image_id"], "source": row["source"], "label": row["label"]}
+        if not path.exists():
+            out.append({**base, "sha256_ok": False, "is_black": False, "is_constant": False,
+                        "dhash": f"missing:{row['image_id']}"})
+            continue
+        ok = sha256_file(path) == row["sha256"]
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+        out.append({**base, **image_measures(rgb), "sha256_ok": ok})
+    return out

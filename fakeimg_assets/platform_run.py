@@ -1,0 +1,156 @@
+"""`fakeimg run`: crawl, add partitions, materialize every asset, on the persistent instance.
+
+The same jobs the UI launches, executed in-process on the instance under
+`$FAKEIMG_HOME/dagster`, so `make dev` shows every run afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fakeimg_assets.paths import fakeimg_home
+
+DAGSTER_YAML = """\
+# Dagster instance of fakeimg (written by `fakeimg run`; edit freely).
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass
+class RunOptions:
+    limit: int | None = None
+    crawl_limit: int = 0
+    images_per_model: int = 16
+    steps: int | None = None
+    crops_per_photo: int = 24
+    crop_size: int = 64
+    real_folder: str = ""
+    backbone: str = "tiny-resnet"
+    epochs: int | None = None
+    device: str = "auto"
+    batch_size: int = 4
+    scaling: bool = True
+    detector: bool = True
+
+
+@dataclass
+class RunReport:
+    sampled: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    steps_failed: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.steps_failed and bool(self.sampled)
+
+
+def prepare_instance(home: Path):  # -> DagsterInstance
+    """The persistent Dagster instance under `$FAKEIMG_HOME/dagster`."""
+    from dagster import DagsterInstance
+
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return DagsterInstance.get()
+
+
+def _failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            data = event.event_specific_data
+            err = getattr(data, "error", None)
+            msg = getattr(err, "message", None) or str(err)
+            return f"{event.step_key}: {msg.strip().splitlines()[0] if msg else 'failed'}"
+    return "run failed"
+
+
+def run_platform(
+    opts: RunOptions, *, home: Path | None = None, log: Callable[[str], None] = print
+) -> RunReport:
+    """Crawl, add partitions for the selected models, materialize every asset for them."""
+    from fakeimg_assets.catalog.selection import SelectionPolicy, select_models
+    from fakeimg_assets.definitions import build_definitions
+    from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
+    from fakeimg_assets.warehouse.store import Warehouse
+    from resources import ComputeResource
+
+    home = home or fakeimg_home()
+    home.mkdir(parents=True, exist_ok=True)
+    instance = prepare_instance(home)
+    defs = build_definitions(
+        home=str(home),
+        compute=ComputeResource(device=opts.device, batch_size=opts.batch_size),
+    )
+    report = RunReport()
+
+    def job(name: str, **kwargs: object):
+        t0 = time.perf_counter()
+        result = defs.resolve_job_def(name).execute_in_process(
+            instance=instance, raise_on_error=False, **kwargs
+        )
+        report.seconds[name] = report.seconds.get(name, 0.0) + time.perf_counter() - t0
+        return result
+
+    log(f"fakeimg: home {home}, Hub {os.environ.get('HF_ENDPOINT') or 'https://huggingface.co'}")
+    crawl = job("hub_crawl", run_config={"ops": {"hub_catalog": {"config": {"limit": opts.crawl_limit}}}})
+    if not crawl.success:
+        report.steps_failed.append(f"hub_crawl: {_failure_message(crawl)}")
+        return report
+    real_cfg = {
+        "crops_per_photo": opts.crops_per_photo,
+        "crop_size": opts.crop_size,
+        "folder": opts.real_folder,
+    }
+    real = job("real_data", run_config={"ops": {"real_images": {"config": real_cfg}}})
+    if not real.success:
+        report.steps_failed.append(f"real_data: {_failure_message(real)}")
+        return report
+
+    catalog = Warehouse(home).read("hub_models").sort("created_at", descending=True, nulls_last=True)
+    selected = select_models(catalog.to_dicts(), (), SelectionPolicy(), limit=opts.limit)
+    known = set(instance.get_dynamic_partitions(HUB_MODELS_PARTITIONS_NAME))
+    new = [m for m in selected if m not in known]
+    if new:
+        instance.add_dynamic_partitions(HUB_MODELS_PARTITIONS_NAME, new)
+    log(f"crawled {catalog.height} models; selected {len(selected)} ({len(new)} new partitions)")
+
+    sampling_cfg: dict[str, object] = {"images_per_model": opts.images_per_model}
+    if opts.steps:
+        sampling_cfg["steps"] = opts.steps
+    for i, model_id in enumerate(selected, 1):
+        result = job(
+            "sample_model",
+            partition_key=model_id,
+            run_config={"ops": {"sampled_images": {"config": sampling_cfg}}},
+        )
+        if result.success:
+            report.sampled.append(model_id)
+            log(f"  [{i}/{len(selected)}] {model_id}: ok")
+        else:
+            report.failed[model_id] = _failure_message(result)
+            log(f"  [{i}/{len(selected)}] {model_id}: FAILED {report.failed[model_id]}")
+
+    if opts.detector and report.sampled:
+        det_cfg: dict[str, object] = {"backbone": opts.backbone}
+        if opts.epochs:
+            det_cfg["epochs"] = opts.epochs
+        ops = {"detector": {"config": det_cfg}}
+        if opts.scaling:
+            ops["scaling_study"] = {"config": dict(det_cfg)}
+        selection = None if opts.scaling else [
+            a for a in defs.resolve_job_def("train_detector").asset_layer.executable_asset_keys
+            if a.to_user_string() != "scaling_study"
+        ]
+        det = job("train_detector", run_config={"ops": ops}, asset_selection=selection)
+        if not det.success:
+            report.steps_failed.append(f"train_detector: {_failure_message(det)}")
+    return report

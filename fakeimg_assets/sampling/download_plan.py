@@ -1,0 +1,188 @@
+"""Which files of a repo a pipeline needs: minimal downloads, never pickle, never code.
+
+Pure functions over `model_index.json` and the repo's file list, so the policy is tested
+without a network and a hostile repo is refused before a single weight is fetched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from fakeimg_assets.sampling.recipes import SamplingRecipe, recipe_for_pipeline
+
+WEIGHT_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".ckpt",
+    ".pt",
+    ".pth",
+    ".msgpack",
+    ".h5",
+    ".onnx",
+    ".gguf",
+    ".pb",
+    ".pkl",
+    ".pickle",
+)
+CODE_SUFFIXES = (".py", ".pyc", ".so", ".sh")
+TRUSTED_LIBRARIES = ("diffusers", "transformers")
+KNOWN_VARIANTS = ("fp16", "bf16", "fp32", "non_ema", "ema")
+
+
+class UnsafeRepoError(ValueError):
+    """A repo that would need pickle, remote code or an untrusted library to load."""
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """The files to fetch and what that saves against downloading the whole repo."""
+
+    pipeline_class: str
+    recipe: str
+    architecture: str
+    files: tuple[str, ...]
+    components: dict[str, list[str]]
+    variant: str | None
+    downloaded_bytes: int
+    repo_bytes: int
+    n_repo_files: int
+    skipped: tuple[str, ...] = field(default=())
+    absent_components: tuple[str, ...] = field(default=())
+
+    def components_json(self) -> str:
+        return json.dumps(self.components, sort_keys=True)
+
+
+def _variant_of(filename: str) -> str | None:
+    """`model.fp16.safetensors` -> 'fp16'; sharded `model.fp16-00001-of-00002...` too."""
+    stem = filename.rsplit("/", 1)[-1]
+    parts = stem.split(".")
+    for part in parts[1:-1]:
+        base = part.split("-")[0]
+        if base in KNOWN_VARIANTS:
+            return base
+    return None
+
+
+def _is_weight(path: str) -> bool:
+    return path.endswith(WEIGHT_SUFFIXES) or path.endswith(".safetensors.index.json")
+
+
+def _component_weights(
+    files: list[str], variant: str | None
+) -> list[str]:
+    """Safetensors weights (plus shard index) of one component for one variant."""
+    chosen = []
+    for f in files:
+        if _variant_of(f) != variant:
+            continue
+        if f.endswith(".safetensors") or f.endswith(".safetensors.index.json"):
+            chosen.append(f)
+    return chosen
+
+
+def plan_download(
+    model_index: Mapping[str, object],
+    sizes: Mapping[str, int],
+    *,
+    model_id: str = "?",
+) -> DownloadPlan:
+    """Select the files `from_pretrained(use_safetensors=True)` needs for this pipeline.
+
+    `sizes` maps every repo file to its size in bytes. Raises `UnsafeRepoError` for a
+    custom pipeline, a component from a library other than diffusers/transformers, or a
+    component whose weights exist only as pickle.
+    """
+    if "model_index.json" not in sizes:
+        raise UnsafeRepoError(f"{model_id}: no model_index.json; not a diffusers pipeline repo")
+    class_name = model_index.get("_class_name")
+    try:
+        recipe: SamplingRecipe = recipe_for_pipeline(class_name)
+    except KeyError as exc:
+        raise UnsafeRepoError(f"{model_id}: {exc}") from None
+
+    files = ["model_index.json"]
+    components: dict[str, list[str]] = {}
+    weighted: dict[str, list[str]] = {}
+    absent: list[str] = []
+    for name, spec in model_index.items():
+        if name.startswith("_"):
+            continue
+        if name in recipe.skip_components:
+            continue
+        if spec is None or (isinstance(spec, list) and all(s is None for s in spec)):
+            absent.append(name)
+            continue
+        if not (isinstance(spec, list) and len(spec) == 2 and all(isinstance(s, str) for s in spec)):
+            raise UnsafeRepoError(f"{model_id}: component {name!r} has malformed spec {spec!r}")
+        library, cls = spec
+        if library not in TRUSTED_LIBRARIES:
+            raise UnsafeRepoError(
+                f"{model_id}: component {name!r} comes from {library!r} ({cls}); only "
+                f"{' and '.join(TRUSTED_LIBRARIES)} components are loaded (no remote code)"
+            )
+        components[name] = spec
+        prefix = f"{name}/"
+        comp_files = sorted(p for p in sizes if p.startswith(prefix))
+        if not comp_files:
+            raise UnsafeRepoError(f"{model_id}: component {name!r} has no files in the repo")
+        for path in comp_files:
+            if path.endswith(CODE_SUFFIXES):
+                continue
+            if _is_weight(path):
+                weighted.setdefault(name, []).append(path)
+            else:
+                files.append(path)
+
+    # one variant for the whole pipeline, as diffusers' `variant=` applies to every component
+    variant: str | None = None
+    candidates: list[str | None] = [None, "fp16", "bf16", "fp32"]
+    for candidate in candidates:
+        if all(_component_weights(ws, candidate) for ws in weighted.values()):
+            variant = candidate
+            break
+    else:
+        bad = sorted(
+            name for name, ws in weighted.items() if not any(w.endswith(".safetensors") for w in ws)
+        )
+        if bad:
+            found = ", ".join(weighted[bad[0]])
+            raise UnsafeRepoError(
+                f"{model_id}: component {bad[0]!r} has no safetensors weights (only {found}); "
+                "fakeimg never unpickles .bin/.ckpt files"
+            )
+        raise UnsafeRepoError(
+            f"{model_id}: no single weights variant covers every component "
+            f"({ {n: sorted(ws) for n, ws in weighted.items()} })"
+        )
+    for ws in weighted.values():
+        files.extend(_component_weights(ws, variant))
+
+    chosen = set(files)
+    skipped = tuple(sorted(p for p in sizes if p not in chosen))
+    return DownloadPlan(
+        pipeline_class=str(class_name),
+        recipe=recipe.name,
+        architecture=recipe.architecture,
+        files=tuple(sorted(chosen)),
+        components={k: list(v) for k, v in components.items()},
+        variant=variant,
+        downloaded_bytes=sum(int(sizes[p] or 0) for p in chosen),
+        repo_bytes=sum(int(s or 0) for s in sizes.values()),
+        n_repo_files=len(sizes),
+        skipped=skipped,
+        absent_components=tuple(absent),
+    )
+
+
+def sizes_from_siblings(siblings: Iterable[object]) -> dict[str, int]:
+    """`{path: size}` from `ModelInfo.siblings` fetched with `files_metadata=True`."""
+    out: dict[str, int] = {}
+    for s in siblings or []:
+        name = getattr(s, "rfilename", None)
+        if name is None:
+            continue
+        out[name] = int(getattr(s, "size", None) or 0)
+    return out

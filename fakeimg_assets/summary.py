@@ -1,0 +1,79 @@
+"""The summary `fakeimg run` prints, read back from `warehouse.duckdb` itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _table(con, sql: str) -> tuple[list[str], list[tuple]]:  # noqa: ANN001
+    rel = con.sql(sql)
+    return list(rel.columns), rel.fetchall()
+
+
+def format_table(columns: list[str], rows: list[tuple]) -> str:
+    cells = [[("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r] for r in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out)
+
+
+def summarize(home: Path) -> str:
+    """Models crawled/sampled, images per model, quarantine, failures, detector scores."""
+    import duckdb
+
+    db = home / "warehouse.duckdb"
+    if not db.exists():
+        raise FileNotFoundError(f"no warehouse at {db}: run `fakeimg run` first")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        parts = []
+        (crawled,) = con.sql("SELECT count(*) FROM hub_models").fetchone()
+        (sampled,) = con.sql("SELECT count(*) FROM model_stats").fetchone()
+        (n_fake, n_real) = con.sql(
+            "SELECT count(*) FILTER (label = 'fake'), count(*) FILTER (label = 'real') FROM images"
+        ).fetchone()
+        parts.append(
+            f"models crawled: {crawled}   models sampled: {sampled}   "
+            f"fake images: {n_fake}   real images: {n_real}"
+        )
+        parts.append("\nimages per model:")
+        parts.append(format_table(*_table(con, """
+            SELECT s.model_id, m.architecture, s.n_images, round(s.black_fraction, 2) AS black,
+                   s.quarantined, coalesce(s.quarantine_reason, '') AS reason
+            FROM model_stats s LEFT JOIN model_metadata m USING (model_id)
+            ORDER BY s.model_id""")))
+        (n_q,) = con.sql("SELECT count(*) FROM model_stats WHERE quarantined").fetchone()
+        parts.append(f"\nquarantined models: {n_q}")
+        failures = _table(con, """
+            SELECT model_id, asset, stage, error_type, left(message, 90) AS message
+            FROM model_failures QUALIFY row_number() OVER (
+                PARTITION BY model_id ORDER BY failed_at DESC) = 1
+            ORDER BY model_id""")
+        parts.append(f"failed models: {len(failures[1])}")
+        if failures[1]:
+            parts.append(format_table(*failures))
+        overall = _table(con, """
+            SELECT e.run_id, e.n_real, e.n_fake, e.ap, e.accuracy, e.auc
+            FROM eval_results e JOIN detector_runs r USING (run_id)
+            WHERE e.split = 'test' AND e.group_kind = 'overall'
+            ORDER BY r.created_at DESC LIMIT 1""")
+        if overall[1]:
+            run_id = overall[1][0][0]
+            parts.append("\ndetector on held-out generators (test split):")
+            parts.append(format_table(*overall))
+            parts.append(format_table(*_table(con, f"""
+                SELECT group_kind, group_value, n_fake, ap, accuracy
+                FROM eval_results WHERE run_id = '{run_id}' AND split = 'test'
+                  AND group_kind <> 'overall' ORDER BY group_kind, group_value""")))
+        scaling = _table(con, """
+            SELECT n_train_models, n_train_images, ap, accuracy FROM scaling_results
+            WHERE study_id = (SELECT max(study_id) FROM scaling_results)
+            ORDER BY n_train_models""")
+        if scaling[1]:
+            parts.append("\nscaling study (held-out AP vs training generators, images fixed):")
+            parts.append(format_table(*scaling))
+        return "\n".join(parts)
+    finally:
+        con.close()

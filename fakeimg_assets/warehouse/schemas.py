@@ -1,0 +1,202 @@
+"""Column schemas of every relation users query in `warehouse.duckdb`.
+
+One place fixes names and types, so Parquet files written by parallel partitions always
+union cleanly and CONTRACT.md's columns can be checked by a test.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+RELATIONS: dict[str, dict[str, pl.DataType]] = {
+    "hub_models": {
+        "model_id": pl.Utf8,
+        "author": pl.Utf8,
+        "sha": pl.Utf8,
+        "created_at": UTC_TS,
+        "last_modified": UTC_TS,
+        "downloads": pl.Int64,
+        "likes": pl.Int64,
+        "pipeline_tag": pl.Utf8,
+        "library_name": pl.Utf8,
+        "license": pl.Utf8,
+        "gated": pl.Utf8,
+        "private": pl.Boolean,
+        "tags": pl.List(pl.Utf8),
+        "first_seen_at": UTC_TS,
+        "last_seen_at": UTC_TS,
+    },
+    "model_metadata": {
+        "model_id": pl.Utf8,
+        "revision": pl.Utf8,
+        "pipeline_class": pl.Utf8,
+        "architecture": pl.Utf8,
+        "recipe": pl.Utf8,
+        "license": pl.Utf8,
+        "gated": pl.Utf8,
+        "created_at": UTC_TS,
+        "last_modified": UTC_TS,
+        "repo_bytes": pl.Int64,
+        "downloaded_bytes": pl.Int64,
+        "n_repo_files": pl.Int64,
+        "n_downloaded_files": pl.Int64,
+        "weights_variant": pl.Utf8,
+        "scheduler": pl.Utf8,
+        "components": pl.Utf8,
+        "skipped_files": pl.Utf8,
+        "fetched_at": UTC_TS,
+    },
+    "images": {
+        "image_id": pl.Utf8,
+        "label": pl.Utf8,
+        "source": pl.Utf8,
+        "path": pl.Utf8,
+        "sha256": pl.Utf8,
+        "width": pl.Int64,
+        "height": pl.Int64,
+        "format": pl.Utf8,
+        "mode": pl.Utf8,
+        "file_bytes": pl.Int64,
+        "prompt": pl.Utf8,
+        "prompt_id": pl.Utf8,
+        "seed": pl.Int64,
+        "steps": pl.Int64,
+        "guidance_scale": pl.Float64,
+        "scheduler": pl.Utf8,
+        "revision": pl.Utf8,
+        "pipeline_class": pl.Utf8,
+        "architecture": pl.Utf8,
+        "image_index": pl.Int64,
+        "batch_size": pl.Int64,
+        "dtype": pl.Utf8,
+        "device": pl.Utf8,
+        "library_versions": pl.Utf8,
+        "origin": pl.Utf8,
+        "created_at": UTC_TS,
+    },
+    "image_stats": {
+        "image_id": pl.Utf8,
+        "source": pl.Utf8,
+        "label": pl.Utf8,
+        "mean_luma": pl.Float64,
+        "std_luma": pl.Float64,
+        "black_pixel_fraction": pl.Float64,
+        "saturated_pixel_fraction": pl.Float64,
+        "entropy": pl.Float64,
+        "laplacian_var": pl.Float64,
+        "dhash": pl.Utf8,
+        "is_black": pl.Boolean,
+        "is_constant": pl.Boolean,
+        "sha256_ok": pl.Boolean,
+    },
+    "model_stats": {
+        "model_id": pl.Utf8,
+        "n_images": pl.Int64,
+        "black_fraction": pl.Float64,
+        "constant_fraction": pl.Float64,
+        "duplicate_fraction": pl.Float64,
+        "mean_luma": pl.Float64,
+        "mean_std_luma": pl.Float64,
+        "mean_entropy": pl.Float64,
+        "mean_laplacian_var": pl.Float64,
+        "sha256_failures": pl.Int64,
+        "quarantined": pl.Boolean,
+        "quarantine_reason": pl.Utf8,
+        "computed_at": UTC_TS,
+    },
+    "model_failures": {
+        "model_id": pl.Utf8,
+        "asset": pl.Utf8,
+        "stage": pl.Utf8,
+        "error_type": pl.Utf8,
+        "message": pl.Utf8,
+        "failed_at": UTC_TS,
+        "dagster_run_id": pl.Utf8,
+    },
+    "prompts": {
+        "prompt_id": pl.Utf8,
+        "prompt": pl.Utf8,
+        "source": pl.Utf8,
+        "real_image_id": pl.Utf8,
+    },
+    "detector_splits": {
+        "image_id": pl.Utf8,
+        "split": pl.Utf8,
+        "label": pl.Utf8,
+        "source": pl.Utf8,
+        "architecture": pl.Utf8,
+        "model_created_at": UTC_TS,
+        "path": pl.Utf8,
+    },
+    "detector_runs": {
+        "run_id": pl.Utf8,
+        "purpose": pl.Utf8,
+        "backbone": pl.Utf8,
+        "n_train_models": pl.Int64,
+        "n_train_images": pl.Int64,
+        "n_train_real": pl.Int64,
+        "n_train_fake": pl.Int64,
+        "train_models": pl.List(pl.Utf8),
+        "epochs": pl.Int64,
+        "seconds": pl.Float64,
+        "created_at": UTC_TS,
+        "checkpoint_path": pl.Utf8,
+        "dagster_run_id": pl.Utf8,
+    },
+    "eval_results": {
+        "run_id": pl.Utf8,
+        "split": pl.Utf8,
+        "group_kind": pl.Utf8,
+        "group_value": pl.Utf8,
+        "n_real": pl.Int64,
+        "n_fake": pl.Int64,
+        "ap": pl.Float64,
+        "accuracy": pl.Float64,
+        "auc": pl.Float64,
+        "evaluated_at": UTC_TS,
+    },
+    "scaling_results": {
+        "study_id": pl.Utf8,
+        "run_id": pl.Utf8,
+        "n_train_models": pl.Int64,
+        "n_train_images": pl.Int64,
+        "ap": pl.Float64,
+        "accuracy": pl.Float64,
+        "auc": pl.Float64,
+        "created_at": UTC_TS,
+    },
+}
+
+
+def schema_of(relation: str) -> dict[str, pl.DataType]:
+    """The schema of a relation; unknown names fail listing the known ones."""
+    try:
+        return RELATIONS[relation]
+    except KeyError:
+        raise KeyError(
+            f"unknown warehouse relation {relation!r}; known: {', '.join(sorted(RELATIONS))}"
+        ) from None
+
+
+def to_frame(relation: str, rows: list[dict] | pl.DataFrame) -> pl.DataFrame:
+    """Rows as a DataFrame in the relation's exact column order and types.
+
+    Missing columns become nulls; a column the schema does not know is an error, so a typo
+    never silently drops data.
+    """
+    schema = schema_of(relation)
+    df = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(rows, infer_schema_length=None)
+    extra = [c for c in df.columns if c not in schema]
+    if extra:
+        raise ValueError(f"relation {relation!r} has no column(s) {extra}")
+    exprs = []
+    for name, dtype in schema.items():
+        if name in df.columns:
+            exprs.append(pl.col(name).cast(dtype, strict=False).alias(name))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    if df.height == 0 and not df.columns:
+        return pl.DataFrame(schema=schema)
+    return df.select(exprs)

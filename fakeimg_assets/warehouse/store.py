@@ -1,0 +1,164 @@
+"""Parquet datasets under `$FAKEIMG_HOME/parquet`, exposed as views in `warehouse.duckdb`.
+
+DuckDB allows one writer process, so partitions never write the database: each writes
+its own Parquet file (temp name, then rename) and the views, created once, glob them.
+A zero-row `_schema.parquet` in each folder keeps every view valid before any data lands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+import uuid
+from pathlib import Path
+
+import polars as pl
+
+from fakeimg_assets.warehouse.schemas import RELATIONS, schema_of, to_frame
+
+SCHEMA_FILE = "_schema.parquet"
+VIEWS_STAMP = ".views-v1"
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, microsecond precision as stored."""
+    return dt.datetime.now(dt.UTC)
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    """Hub timestamps (ISO strings or datetimes) as aware UTC datetimes."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    text = str(value).replace("Z", "+00:00")
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+class Warehouse:
+    """The storage behind the warehouse resource: folders of Parquet plus a view database."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.parquet_root = self.home / "parquet"
+        self.database_path = self.home / "warehouse.duckdb"
+
+    # -- files ---------------------------------------------------------------------------
+    def dataset_dir(self, relation: str) -> Path:
+        schema_of(relation)
+        return self.parquet_root / relation
+
+    def partition_path(self, relation: str, key: str) -> Path:
+        if not key or "/" in key or key.startswith(("_", ".")):
+            raise ValueError(f"invalid partition file key {key!r} for relation {relation!r}")
+        return self.dataset_dir(relation) / f"{key}.parquet"
+
+    def write(self, relation: str, key: str, rows: list[dict] | pl.DataFrame) -> Path:
+        """Replace the file `key` of `relation` with `rows`, atomically."""
+        frame = to_frame(relation, rows)
+        path = self.partition_path(relation, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_schema_file(relation)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        frame.write_parquet(tmp)
+        os.replace(tmp, path)
+        return path
+
+    def delete(self, relation: str, key: str) -> bool:
+        path = self.partition_path(relation, key)
+        if path.exists():
+            path.unlink()
+            return True
+        return False
+
+    def read(self, relation: str) -> pl.DataFrame:
+        """All rows of a relation, straight from its Parquet files (no database lock)."""
+        files = self._data_files(relation)
+        if not files:
+            return pl.DataFrame(schema=schema_of(relation))
+        frames = [pl.read_parquet(f) for f in files]
+        return to_frame(relation, pl.concat(frames, how="diagonal_relaxed"))
+
+    def read_key(self, relation: str, key: str) -> pl.DataFrame:
+        path = self.partition_path(relation, key)
+        if not path.exists():
+            return pl.DataFrame(schema=schema_of(relation))
+        return to_frame(relation, pl.read_parquet(path))
+
+    def _data_files(self, relation: str) -> list[Path]:
+        folder = self.dataset_dir(relation)
+        if not folder.exists():
+            return []
+        return sorted(
+            p for p in folder.glob("*.parquet") if not p.name.startswith(("_", "."))
+        )
+
+    def _ensure_schema_file(self, relation: str) -> None:
+        path = self.dataset_dir(relation) / SCHEMA_FILE
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{SCHEMA_FILE}.{os.getpid()}.tmp")
+        pl.DataFrame(schema=schema_of(relation)).write_parquet(tmp)
+        os.replace(tmp, path)
+
+    # -- SQL -----------------------------------------------------------------------------
+    def _view_sql(self, relation: str) -> str:
+        glob = (self.dataset_dir(relation) / "*.parquet").as_posix().replace("'", "''")
+        cols = ", ".join(f'"{c}"' for c in schema_of(relation))
+        return (
+            f'CREATE OR REPLACE VIEW "{relation}" AS SELECT {cols} FROM '
+            f"read_parquet('{glob}', union_by_name = true)"
+        )
+
+    def ensure_views(self, *, force: bool = False, attempts: int = 20) -> bool:
+        """Create the views in `warehouse.duckdb` once; later writes need no database lock.
+
+        Returns False (and leaves the data untouched) if another process holds the database
+        for writing through every attempt: the views from an earlier call still serve.
+        """
+        stamp = self.parquet_root / VIEWS_STAMP
+        if not force and stamp.exists() and self.database_path.exists():
+            return True
+        import duckdb
+
+        for relation in RELATIONS:
+            self._ensure_schema_file(relation)
+        self.home.mkdir(parents=True, exist_ok=True)
+        for attempt in range(attempts):
+            try:
+                con = duckdb.connect(str(self.database_path))
+            except duckdb.IOException:
+                time.sleep(min(0.1 * 2**attempt, 2.0))
+                continue
+            try:
+                for relation in RELATIONS:
+                    con.execute(self._view_sql(relation))
+            finally:
+                con.close()
+            stamp.write_text(str(self.database_path))
+            return True
+        return False
+
+    def connect_memory(self):  # -> duckdb.DuckDBPyConnection
+        """An in-memory DuckDB with the same views, for reads that must not lock the file."""
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        for relation in RELATIONS:
+            self._ensure_schema_file(relation)
+            con.execute(self._view_sql(relation))
+        return con
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        """Run SQL over the relations without touching `warehouse.duckdb`."""
+        con = self.connect_memory()
+        try:
+            rel = con.sql(sql, params=params) if params else con.sql(sql)
+            if rel is None:
+                return pl.DataFrame()
+            return pl.from_arrow(rel.to_arrow_table())
+        finally:
+            con.close()

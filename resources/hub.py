@@ -1,0 +1,144 @@
+"""The Hugging Face Hub as a Dagster resource: every Hub call of the platform goes here.
+
+Tests and the offline demo hand in a loopback endpoint; production leaves it empty and
+gets `$HF_ENDPOINT` (or the real Hub). The token is read from `$HF_TOKEN` when a run
+starts, never from config files in the repo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableResource
+
+from fakeimg_assets.paths import fakeimg_home, validate_model_id
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+LIST_FIELDS = [
+    "author",
+    "sha",
+    "createdAt",
+    "lastModified",
+    "downloads",
+    "likes",
+    "pipeline_tag",
+    "library_name",
+    "tags",
+    "gated",
+    "private",
+]
+
+
+def license_from_tags(tags: list[str] | None) -> str | None:
+    """The Hub exposes a repo's card license as a `license:xxx` tag."""
+    for tag in tags or []:
+        if tag.startswith("license:"):
+            return tag.split(":", 1)[1]
+    return None
+
+
+def model_row(info: Any) -> dict[str, Any]:
+    """A `huggingface_hub.ModelInfo` as a `hub_models` row (without seen-at times)."""
+    gated = getattr(info, "gated", None)
+    return {
+        "model_id": info.id,
+        "author": getattr(info, "author", None) or info.id.split("/")[0],
+        "sha": getattr(info, "sha", None),
+        "created_at": getattr(info, "created_at", None),
+        "last_modified": getattr(info, "last_modified", None),
+        "downloads": getattr(info, "downloads", None),
+        "likes": getattr(info, "likes", None),
+        "pipeline_tag": getattr(info, "pipeline_tag", None),
+        "library_name": getattr(info, "library_name", None),
+        "license": license_from_tags(getattr(info, "tags", None)),
+        "gated": "false" if gated in (None, False) else str(gated),
+        "private": bool(getattr(info, "private", False) or False),
+        "tags": list(getattr(info, "tags", None) or []),
+    }
+
+
+class HubResource(ConfigurableResource):
+    """Hub client settings. Empty fields are resolved from the environment at run time."""
+
+    endpoint: str | None = None
+    token: str | None = None
+    cache_dir: str | None = None
+    pipeline_tag: str = "text-to-image"
+    library: str = "diffusers"
+
+    def resolved_endpoint(self) -> str:
+        return (self.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+    def resolved_token(self) -> str | None:
+        return self.token or os.environ.get("HF_TOKEN") or None
+
+    def resolved_cache_dir(self) -> Path:
+        """Downloads stay under `$FAKEIMG_HOME`, apart from the user's own Hub cache."""
+        return Path(self.cache_dir) if self.cache_dir else fakeimg_home() / "hf-cache"
+
+    def api(self) -> Any:
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self.resolved_endpoint(), token=self.resolved_token())
+
+    def list_text_to_image_models(
+        self,
+        *,
+        sort: str = "created_at",
+        limit: int | None = None,
+        author: str | None = None,
+        search: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Newest first (for `created_at`): text-to-image diffusers models as row dicts."""
+        models = self.api().list_models(
+            filter=self.library,
+            pipeline_tag=self.pipeline_tag,
+            sort=sort,
+            limit=limit,
+            author=author,
+            search=search,
+            expand=LIST_FIELDS,
+        )
+        for info in models:
+            yield model_row(info)
+
+    def model_info(self, model_id: str, revision: str | None = None) -> Any:
+        """Repo info with per-file sizes and LFS hashes (`files_metadata=True`)."""
+        return self.api().model_info(
+            validate_model_id(model_id), revision=revision, files_metadata=True
+        )
+
+    def download_file(self, model_id: str, filename: str, revision: str) -> Path:
+        from huggingface_hub import hf_hub_download
+
+        return Path(
+            hf_hub_download(
+                validate_model_id(model_id),
+                filename,
+                revision=revision,
+                cache_dir=self.resolved_cache_dir(),
+                endpoint=self.resolved_endpoint(),
+                token=self.resolved_token(),
+            )
+        )
+
+    def download(self, model_id: str, revision: str, files: list[str]) -> Path:
+        """Fetch exactly `files` of one pinned revision; returns the snapshot folder."""
+        from huggingface_hub import snapshot_download
+
+        if not files:
+            raise ValueError(f"nothing to download for {model_id!r}: empty file list")
+        return Path(
+            snapshot_download(
+                validate_model_id(model_id),
+                revision=revision,
+                allow_patterns=list(files),
+                cache_dir=self.resolved_cache_dir(),
+                endpoint=self.resolved_endpoint(),
+                token=self.resolved_token(),
+                max_workers=4,
+            )
+        )
