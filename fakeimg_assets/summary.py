@@ -29,11 +29,11 @@ def summarize(home: Path) -> str:
     con = duckdb.connect(str(db), read_only=True)
     try:
         parts = []
-        (crawled,) = con.sql("SELECT count(*) FROM hub_models").fetchone()
-        (sampled,) = con.sql("SELECT count(*) FROM model_stats").fetchone()
-        (n_fake, n_real) = con.sql(
+        (crawled,) = con.execute("SELECT count(*) FROM hub_models").fetchall()[0]
+        (sampled,) = con.execute("SELECT count(*) FROM model_stats").fetchall()[0]
+        (n_fake, n_real) = con.execute(
             "SELECT count(*) FILTER (label = 'fake'), count(*) FILTER (label = 'real') FROM images"
-        ).fetchone()
+        ).fetchall()[0]
         parts.append(
             f"models crawled: {crawled}   models sampled: {sampled}   "
             f"fake images: {n_fake}   real images: {n_real}"
@@ -44,7 +44,7 @@ def summarize(home: Path) -> str:
                    s.quarantined, coalesce(s.quarantine_reason, '') AS reason
             FROM model_stats s LEFT JOIN model_metadata m USING (model_id)
             ORDER BY s.model_id""")))
-        (n_q,) = con.sql("SELECT count(*) FROM model_stats WHERE quarantined").fetchone()
+        (n_q,) = con.execute("SELECT count(*) FROM model_stats WHERE quarantined").fetchall()[0]
         parts.append(f"\nquarantined models: {n_q}")
         failures = _table(con, """
             SELECT model_id, asset, stage, error_type, left(message, 90) AS message

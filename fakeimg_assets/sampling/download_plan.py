@@ -108,8 +108,8 @@ def plan_download(
     weighted: dict[str, list[str]] = {}
     absent: list[str] = []
     for name, spec in model_index.items():
-        if name.startswith("_"):
-            continue
+        if name.startswith("_") or not (spec is None or isinstance(spec, list | tuple)):
+            continue  # private keys and pipeline config values such as requires_safety_checker
         if name in recipe.skip_components:
             continue
         if spec is None or (isinstance(spec, list) and all(s is None for s in spec)):

@@ -187,7 +187,7 @@ def load_pipeline(prepared: PreparedModel, *, device: str, dtype: Any) -> Any:
     try:
         pipe = cls.from_pretrained(
             str(prepared.local_dir),
-            torch_dtype=dtype,
+            dtype=dtype,
             use_safetensors=True,
             variant=prepared.plan.variant,
             local_files_only=True,

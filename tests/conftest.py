@@ -1,0 +1,93 @@
+"""Shared fixtures: the tiny zoo, the loopback Hub server, an isolated FAKEIMG_HOME.
+
+No test may reach the network beyond loopback: a guard on `socket.connect` enforces it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Anything that slips past an explicit endpoint fails fast on a closed loopback port.
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.pop("HF_TOKEN", None)
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and self.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            ok = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = host == "localhost"
+        if not ok:
+            raise OSError(f"test tried to reach {host}: only loopback is allowed in tests")
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole tiny zoo, built once per test session."""
+    from fakeimg_assets.zoo.build import build_zoo
+
+    root = tmp_path_factory.mktemp("zoo")
+    build_zoo(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def zoo_catalog() -> list:
+    from fakeimg_assets.zoo.build import zoo_models
+
+    return zoo_models()
+
+
+@pytest.fixture(scope="session")
+def hub_url(zoo_dir: Path) -> Iterator[str]:
+    from fakeimg_assets.hub.server import HubServer
+
+    with HubServer(zoo_dir) as server:
+        yield server.url
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("FAKEIMG_HOME", str(path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-home-unused"))
+    return path
+
+
+@pytest.fixture
+def resources(home: Path, hub_url: str) -> dict:
+    from fakeimg_assets.definitions import build_resources
+    from resources import ComputeResource
+
+    return build_resources(
+        home=str(home), endpoint=hub_url, compute=ComputeResource(device="cpu", batch_size=2)
+    )
+
+
+def pick(catalog: list, *, expect: str, architecture: str | None = None, reason: str = ""):
+    """First zoo model with this expectation (and architecture / reason word)."""
+    for m in catalog:
+        if m.expect != expect:
+            continue
+        if architecture and m.architecture != architecture:
+            continue
+        if reason and reason not in (m.reason or "").lower() and reason not in m.model_id:
+            continue
+        return m
+    raise LookupError(f"no zoo model with expect={expect} architecture={architecture} {reason}")
