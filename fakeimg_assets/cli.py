@@ -49,6 +49,7 @@ def _run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         scaling=not args.no_scaling,
         detector=not args.no_detector,
+        log_level="INFO" if args.verbose else "CRITICAL",
     )
     home = fakeimg_home()
     report = run_platform(opts, home=home)
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-scaling", action="store_true", help="skip the scaling study")
     r.add_argument("--no-detector", action="store_true", help="only crawl and sample")
     r.add_argument("--strict", action="store_true", help="exit 1 if any model failed")
+    r.add_argument("--verbose", action="store_true", help="print Dagster's step events")
     r.set_defaults(func=_run)
 
     s = sub.add_parser("summary", help="print the warehouse summary")

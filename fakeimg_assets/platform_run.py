@@ -36,6 +36,7 @@ class RunOptions:
     batch_size: int = 4
     scaling: bool = True
     detector: bool = True
+    log_level: str = "CRITICAL"  # console noise only: every event is kept in the instance
 
 
 @dataclass
@@ -92,10 +93,11 @@ def run_platform(
     )
     report = RunReport()
 
-    def job(name: str, **kwargs: object):
+    def job(name: str, run_config: dict | None = None, **kwargs: object):
         t0 = time.perf_counter()
+        config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": opts.log_level}}}}
         result = defs.resolve_job_def(name).execute_in_process(
-            instance=instance, raise_on_error=False, **kwargs
+            run_config=config, instance=instance, raise_on_error=False, **kwargs
         )
         report.seconds[name] = report.seconds.get(name, 0.0) + time.perf_counter() - t0
         return result

@@ -41,7 +41,7 @@ def summarize(home: Path) -> str:
         parts.append("\nimages per model:")
         parts.append(format_table(*_table(con, """
             SELECT s.model_id, m.architecture, s.n_images, round(s.black_fraction, 2) AS black,
-                   s.quarantined, coalesce(s.quarantine_reason, '') AS reason
+                   s.quarantined, left(coalesce(s.quarantine_reason, ''), 60) AS reason
             FROM model_stats s LEFT JOIN model_metadata m USING (model_id)
             ORDER BY s.model_id""")))
         (n_q,) = con.execute("SELECT count(*) FROM model_stats WHERE quarantined").fetchall()[0]

@@ -154,6 +154,7 @@ def _train(
         pretrained=pretrained,
         seed=seed,
         device=compute.resolve_device(),
+        num_threads=compute.torch_threads,
     )
     return train_detector(samples, out_dir, cfg)
 

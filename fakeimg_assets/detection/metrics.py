@@ -1,0 +1,54 @@
+"""Detector metrics (numpy + scikit-learn), label 1 = fake, score = P(fake).
+
+AP is the paper's headline metric because it is threshold-free; accuracy at a fixed threshold
+is reported per class too, since a detector that calls everything "fake" looks fine on
+fake-heavy test sets. Per-generator evaluation often has only fakes, so AP/AUC become `None`
+(undefined) instead of NaN or an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def binary_metrics(
+    labels: Sequence[int], scores: Sequence[float], threshold: float = 0.5
+) -> dict[str, int | float | None]:
+    """AP, ROC-AUC and accuracies; a score >= `threshold` is predicted fake.
+
+    Returns {"n_real", "n_fake", "ap", "accuracy", "auc", "real_accuracy", "fake_accuracy"}.
+    ap/auc are None unless both classes are present; real/fake_accuracy are None when that
+    class is absent.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.asarray(labels)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.ndim != 1 or s.ndim != 1:
+        raise ValueError("labels and scores must be 1-D sequences")
+    if y.size != s.size:
+        raise ValueError(f"labels ({y.size}) and scores ({s.size}) differ in length")
+    if y.size == 0:
+        raise ValueError("no labels/scores given")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"labels must be 0 (real) or 1 (fake), got {sorted(set(y.tolist()))}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or infinite values")
+    y = y.astype(np.int64)
+
+    pred = (s >= threshold).astype(np.int64)
+    correct = pred == y
+    real, fake = y == 0, y == 1
+    n_real, n_fake = int(real.sum()), int(fake.sum())
+    both = n_real > 0 and n_fake > 0
+    return {
+        "n_real": n_real,
+        "n_fake": n_fake,
+        "ap": float(average_precision_score(y, s)) if both else None,
+        "accuracy": float(correct.mean()),
+        "auc": float(roc_auc_score(y, s)) if both else None,
+        "real_accuracy": float(correct[real].mean()) if n_real else None,
+        "fake_accuracy": float(correct[fake].mean()) if n_fake else None,
+    }
