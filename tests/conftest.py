@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 # Anything that slips past an explicit endpoint fails fast on a closed loopback port.
-os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # noqa: E501 - tests pass endpoints explicitly
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.pop("HF_TOKEN", None)
 
@@ -33,7 +33,8 @@ def _loopback_only(self: socket.socket, address: object) -> object:
     return _real_connect(self, address)
 
 
-socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+if os.environ.get("FAKEIMG_REAL_HUB") != "1":  # the opt-in real-Hub tests need the network
+    socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -691,7 +691,7 @@ def _readme(model: ZooModel, arch: str) -> str:
         f"from diffusers import {_PIPELINE_CLASSES.get(arch, 'DiffusionPipeline')}",
         "",
         f"pipe = {_PIPELINE_CLASSES.get(arch, 'DiffusionPipeline')}.from_pretrained(",
-        f'    "{model.model_id}", torch_dtype=torch.float16, use_safetensors=True',
+        f'    "{model.model_id}", dtype=torch.float16, use_safetensors=True',
         ")",
         'image = pipe("a photo of an astronaut riding a horse").images[0]',
         "```",

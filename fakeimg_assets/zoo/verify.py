@@ -38,7 +38,7 @@ def load_zoo_pipeline(repo: Path, architecture: str, **extra: Any) -> Any:
     pipe = DiffusionPipeline.from_pretrained(
         str(repo),
         use_safetensors=True,
-        torch_dtype=torch.float32,
+        dtype=torch.float32,
         local_files_only=True,
         **kwargs,
     )
