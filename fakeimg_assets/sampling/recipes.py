@@ -125,7 +125,7 @@ register_recipe(
         pipeline_classes=("PixArtAlphaPipeline", "PixArtSigmaPipeline"),
         default_steps=20,
         default_guidance=4.5,
-        call_kwargs={"use_resolution_binning": False},
+        call_kwargs={"use_resolution_binning": False, "clean_caption": False},
         description="PixArt DiT transformer with a T5 text encoder",
     )
 )
