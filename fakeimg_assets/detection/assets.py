@@ -1,8 +1,8 @@
 """Downstream, unpartitioned: splits, detector training, evaluation, scaling study."""
 
 
-import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
@@ -17,6 +17,9 @@ from fakeimg_assets.detection.splits import (
 )
 from fakeimg_assets.warehouse.store import utcnow
 from resources import ComputeResource, ImageStoreResource, WarehouseResource
+
+if TYPE_CHECKING:  # train.py imports torch lazily, but keep the type checker informed
+    from fakeimg_assets.detection.train import TrainResult
 
 GROUP = "detector"
 
@@ -211,23 +214,7 @@ def detector(
     warehouse.write(
         "detector_runs",
         run_id,
-        [
-            {
-                "run_id": run_id,
-                "purpose": "main",
-                "backbone": config.backbone,
-                "n_train_models": len(train_models),
-                "n_train_images": result.n_train_images,
-                "n_train_real": result.n_real,
-                "n_train_fake": result.n_fake,
-                "train_models": train_models,
-                "epochs": result.epochs,
-                "seconds": result.seconds,
-                "created_at": utcnow(),
-                "checkpoint_path": str(result.checkpoint_dir),
-                "dagster_run_id": context.run.run_id,
-            }
-        ],
+        [_run_row(run_id, "main", config.backbone, train_models, result, context)],
     )
     last = result.history[-1] if result.history else {}
     return dg.MaterializeResult(
@@ -239,6 +226,32 @@ def detector(
             "final_loss": float(last.get("loss", float("nan"))),
         }
     )
+
+
+def _run_row(
+    run_id: str,
+    purpose: str,
+    backbone: str,
+    train_models: list[str],
+    result: "TrainResult",
+    context: dg.AssetExecutionContext,
+) -> dict:
+    """One `detector_runs` row: what was trained on what, and where the checkpoint is."""
+    return {
+        "run_id": run_id,
+        "purpose": purpose,
+        "backbone": backbone,
+        "n_train_models": len(train_models),
+        "n_train_images": result.n_train_images,
+        "n_train_real": result.n_real,
+        "n_train_fake": result.n_fake,
+        "train_models": list(train_models),
+        "epochs": result.epochs,
+        "seconds": result.seconds,
+        "created_at": utcnow(),
+        "checkpoint_path": str(result.checkpoint_dir),
+        "dagster_run_id": context.run.run_id,
+    }
 
 
 def evaluation_rows(run_id: str, frame: pl.DataFrame) -> list[dict]:
@@ -388,7 +401,6 @@ def scaling_study(
                 f"{k} training models hold only {fakes.height} fake images, budget is {budget}"
             )
         run_id = f"{study_id}-k{k}"
-        t0 = time.perf_counter()
         res = _train(
             _samples(pl.concat([reals, fakes]), image_store),
             image_store.home_dir() / "detectors" / run_id,
@@ -411,23 +423,7 @@ def scaling_study(
                 "created_at": utcnow(),
             }
         )
-        run_rows.append(
-            {
-                "run_id": run_id,
-                "purpose": "scaling",
-                "backbone": config.backbone,
-                "n_train_models": k,
-                "n_train_images": res.n_train_images,
-                "n_train_real": res.n_real,
-                "n_train_fake": res.n_fake,
-                "train_models": chosen,
-                "epochs": res.epochs,
-                "seconds": time.perf_counter() - t0,
-                "created_at": utcnow(),
-                "checkpoint_path": str(res.checkpoint_dir),
-                "dagster_run_id": context.run.run_id,
-            }
-        )
+        run_rows.append(_run_row(run_id, "scaling", config.backbone, chosen, res, context))
         context.log.info(f"scaling k={k}: AP={m['ap']} acc={m['accuracy']:.3f}")
     warehouse.write("detector_runs", study_id, run_rows)
     warehouse.write("scaling_results", study_id, results)
