@@ -56,7 +56,9 @@ class TrainConfig:
     num_workers: int = 0
     pretrained: bool | None = None
     augment: bool = True  # train-time post-processing ops; off only for ablations
-    channels_last: bool = True  # NHWC: CNN steps 1.1-1.8x faster on CPU (oneDNN), also on GPU
+    # NHWC: CNN steps 1.1-1.8x faster on CPU (oneDNN), but oneDNN then picks kernels by process
+    # history and same-seed runs stop being bit-identical; None = on for CUDA, off for CPU.
+    channels_last: bool | None = None
     num_threads: int | None = None  # torch intra-op threads during this call; None = unchanged
 
 
@@ -172,7 +174,9 @@ def _resolve(config: TrainConfig, spec: BackboneSpec) -> TrainConfig:
         num_workers=config.num_workers,
         pretrained=spec.pretrained if config.pretrained is None else config.pretrained,
         augment=config.augment,
-        channels_last=config.channels_last,
+        channels_last=(
+            config.device.startswith("cuda") if config.channels_last is None else config.channels_last
+        ),
         num_threads=config.num_threads,
     )
     assert resolved.epochs is not None and resolved.batch_size is not None
@@ -249,6 +253,12 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def _memory_format(device: str):  # -> torch.memory_format
+    import torch
+
+    return torch.channels_last if str(device).startswith("cuda") else torch.contiguous_format
+
+
 def _versions() -> dict[str, str]:
     import timm
     import torch
@@ -290,7 +300,9 @@ def _save_checkpoint(model: torch.nn.Module, out_dir: Path, config: dict[str, An
     config_tmp = out_dir / f".{CONFIG_FILE}.{tag}"
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(model_tmp), metadata={"format": "pt", "backbone": config["backbone"]})
+        # one metadata key only: safetensors writes its metadata map in hash order, so two
+        # keys made same-seed checkpoints differ byte-wise (and by sha256) between processes
+        save_file(state, str(model_tmp), metadata={"format": "pt"})
         config["model_file"] = MODEL_FILE
         config["model_sha256"] = _sha256(model_tmp)
         config_tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
@@ -470,10 +482,9 @@ def load_detector(
         config["timm_name"], pretrained=False, num_classes=1, **config.get("model_kwargs", {})
     )
     model.load_state_dict(load_file(str(model_path), device="cpu"), strict=True)
-    import torch
 
-    # NHWC is what oneDNN/cuDNN convolutions prefer; harmless for ViTs.
-    model.to(device=device, memory_format=torch.channels_last).eval()
+    # NHWC is what cuDNN prefers; on CPU plain layout keeps predictions bit-reproducible.
+    model.to(device=device, memory_format=_memory_format(device)).eval()
     return model, config
 
 
@@ -504,7 +515,7 @@ def predict_with_model(
     out: list[np.ndarray] = []
     with torch_threads(num_threads), torch.inference_mode():
         for x in loader:
-            x = x.to(device, memory_format=torch.channels_last)
+            x = x.to(device, memory_format=_memory_format(device))
             logits = model(x).float().squeeze(1)
             out.append(torch.sigmoid(logits).cpu().numpy())
     return np.concatenate(out).astype(np.float32)
