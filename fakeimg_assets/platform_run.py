@@ -7,6 +7,7 @@ The same jobs the UI launches, executed in-process on the instance under
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,13 +65,30 @@ def prepare_instance(home: Path):  # -> DagsterInstance
     return DagsterInstance.get()
 
 
+def quiet_libraries() -> None:
+    """Progress bars of huggingface_hub, diffusers and transformers off: the CLI prints its own."""
+    import diffusers
+    import huggingface_hub
+    import transformers
+
+    huggingface_hub.utils.disable_progress_bars()
+    diffusers.utils.logging.disable_progress_bar()
+    diffusers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+_FAILURE_PREFIX = re.compile(r"^[\w.]*Failure: ")
+
+
 def _failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             data = event.event_specific_data
             err = getattr(data, "error", None)
             msg = getattr(err, "message", None) or str(err)
-            return f"{event.step_key}: {msg.strip().splitlines()[0] if msg else 'failed'}"
+            first = msg.strip().splitlines()[0] if msg else "failed"
+            return f"{event.step_key}: {_FAILURE_PREFIX.sub('', first)}"
     return "run failed"
 
 
@@ -86,6 +104,8 @@ def run_platform(
 
     home = home or fakeimg_home()
     home.mkdir(parents=True, exist_ok=True)
+    if opts.log_level.upper() != "INFO":
+        quiet_libraries()
     instance = prepare_instance(home)
     defs = build_definitions(
         home=str(home),
