@@ -77,8 +77,10 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _regenerate(args: argparse.Namespace) -> int:
+    from fakeimg_assets.platform_run import quiet_libraries
     from fakeimg_assets.sampling.regenerate import regenerate_image
 
+    quiet_libraries()
     result = regenerate_image(args.image_id, out=Path(args.out) if args.out else None)
     print(
         f"{args.image_id}: recorded sha256 {result.recorded_sha256[:16]}…, "
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (FileNotFoundError, ValueError, KeyError) as exc:
-        print(f"fakeimg: error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"fakeimg: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -86,6 +86,11 @@ def _failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
         if event.event_type_value == "STEP_FAILURE":
             data = event.event_specific_data
             err = getattr(data, "error", None)
+            # Dagster wraps user exceptions; the cause says what actually went wrong
+            while getattr(err, "cause", None) is not None and "DagsterExecutionStep" in (
+                getattr(err, "message", "") or ""
+            ):
+                err = err.cause
             msg = getattr(err, "message", None) or str(err)
             first = msg.strip().splitlines()[0] if msg else "failed"
             return f"{event.step_key}: {_FAILURE_PREFIX.sub('', first)}"

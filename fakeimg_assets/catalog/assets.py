@@ -32,10 +32,16 @@ def hub_catalog(
         raise dg.Failure(f"crawl limit must be >= 0, got {config.limit}")
     now = utcnow()
     crawled = []
-    for row in hub.list_text_to_image_models(sort=config.sort, limit=config.limit or None):
-        row["created_at"] = parse_time(row["created_at"])
-        row["last_modified"] = parse_time(row["last_modified"])
-        crawled.append(row)
+    try:
+        for row in hub.list_text_to_image_models(sort=config.sort, limit=config.limit or None):
+            row["created_at"] = parse_time(row["created_at"])
+            row["last_modified"] = parse_time(row["last_modified"])
+            crawled.append(row)
+    except Exception as exc:  # noqa: BLE001 - the catalog is left as it was
+        raise dg.Failure(
+            f"could not crawl the Hub at {hub.resolved_endpoint()} after {len(crawled)} models: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     previous = warehouse.read("hub_models").to_dicts()
     merged = merge_catalog(previous, crawled, now)
     warehouse.write("hub_models", "all", merged)
