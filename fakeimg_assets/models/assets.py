@@ -11,7 +11,13 @@ from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
 from fakeimg_assets.models.failures import record_failures
 from fakeimg_assets.models.preview import contact_sheet_markdown
 from fakeimg_assets.partitions import hub_models_partitions
-from fakeimg_assets.paths import atomic_write_bytes, model_slug, sha256_file, validate_model_id
+from fakeimg_assets.paths import (
+    atomic_write_bytes,
+    model_slug,
+    sha256_bytes,
+    sha256_file,
+    validate_model_id,
+)
 from fakeimg_assets.quality.stats import image_measures, model_aggregate
 from fakeimg_assets.sampling import sampler
 from fakeimg_assets.sampling.remote import fetch_plan
@@ -154,7 +160,7 @@ def sampled_images(
                     "label": "fake",
                     "source": model_id,
                     "path": image_store.relative(final / name),
-                    "sha256": _sha256(img.png),
+                    "sha256": sha256_bytes(img.png),
                     "width": img.width,
                     "height": img.height,
                     "format": "PNG",
@@ -196,15 +202,9 @@ def sampled_images(
             ),
         },
         data_version=dg.DataVersion(
-            _sha256("".join(r["sha256"] for r in rows).encode())[:16]
+            sha256_bytes("".join(r["sha256"] for r in rows).encode())[:16]
         ),
     )
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 @dg.asset(

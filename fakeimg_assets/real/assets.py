@@ -8,7 +8,7 @@ import dagster as dg
 import numpy as np
 
 from fakeimg_assets.models.preview import contact_sheet_markdown
-from fakeimg_assets.paths import atomic_write_bytes
+from fakeimg_assets.paths import atomic_write_bytes, sha256_bytes
 from fakeimg_assets.quality.stats import image_measures
 from fakeimg_assets.real.sources import folder_photos, random_crops, skimage_photos
 from fakeimg_assets.sampling.sampler import encode_png
@@ -66,7 +66,7 @@ def real_images(
                     "label": "real",
                     "source": source,
                     "path": image_store.relative(final / f"{stem}.png"),
-                    "sha256": hashlib.sha256(png).hexdigest(),
+                    "sha256": sha256_bytes(png),
                     "width": crop.image.width,
                     "height": crop.image.height,
                     "format": "PNG",

@@ -7,12 +7,11 @@ on the same device and library versions. This is the reproducibility promise, te
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakeimg_assets.paths import fakeimg_home
+from fakeimg_assets.paths import fakeimg_home, sha256_bytes
 from fakeimg_assets.sampling import sampler
 from fakeimg_assets.sampling.remote import fetch_plan
 from fakeimg_assets.warehouse.store import Warehouse
@@ -85,4 +84,4 @@ def regenerate_image(
     png = next(i.png for i in result.images if i.request.index == idx)
     if out is not None:
         Path(out).write_bytes(png)
-    return Regenerated(image_id, row["sha256"], hashlib.sha256(png).hexdigest(), png)
+    return Regenerated(image_id, row["sha256"], sha256_bytes(png), png)
