@@ -120,7 +120,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(root: Path) -> Iterator[HubServer]:
-    with HubServer(root, page_size=2) as hub:
+    with HubServer(root, page_size=2, tokens={"hf_test"}) as hub:
         yield hub
 
 
@@ -361,10 +361,30 @@ def test_gated_repo(server: HubServer, tmp_path: Path) -> None:
     assert (status, headers["X-Error-Code"]) == (401, "GatedRepo")
     assert "restricted" in headers["X-Error-Message"]
 
+    with pytest.raises(GatedRepoError, match="not in the authorized list"):
+        hf_hub_download(
+            "lock/gated-sd", "README.md", cache_dir=tmp_path, endpoint=server.url, token="hf_bad"
+        )
+    status, headers, _ = raw(
+        f"{server.url}/lock/gated-sd/resolve/main/README.md",
+        {"Authorization": "Bearer hf_test_but_longer"},
+    )
+    assert (status, headers["X-Error-Code"]) == (403, "GatedRepo")  # a prefix match is no match
+
     local = hf_hub_download(
         "lock/gated-sd", "README.md", cache_dir=tmp_path, endpoint=server.url, token="hf_test"
     )
     assert Path(local).read_text().startswith("---")
+
+
+def test_gated_repo_without_tokens_is_always_refused(root: Path, tmp_path: Path) -> None:
+    with HubServer(root) as hub:  # no tokens configured: nothing unlocks a gated repo
+        for token in (False, "hf_test", "anything"):
+            with pytest.raises(GatedRepoError):
+                hf_hub_download(
+                    "lock/gated-sd", "README.md", cache_dir=tmp_path, endpoint=hub.url, token=token
+                )
+        assert HfApi(endpoint=hub.url, token=False).model_info("lock/gated-sd").gated == "manual"
 
 
 def test_path_traversal_refused(server: HubServer, root: Path) -> None:
