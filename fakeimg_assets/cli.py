@@ -25,10 +25,9 @@ def _zoo_build(args: argparse.Namespace) -> int:
 
 
 def _hub_serve(args: argparse.Namespace) -> int:
-    from fakeimg_assets.hub.server import serve_forever
+    from fakeimg_assets.hub.options import serve_from_args
 
-    serve_forever(Path(args.dir), host=args.host, port=args.port)
-    return 0
+    return serve_from_args(args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -110,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="hub_command", required=True
     )
     hs = hub.add_parser("serve", help="serve DIR over the Hub HTTP API on loopback")
-    hs.add_argument("dir")
-    hs.add_argument("--port", type=int, default=8765)
-    hs.add_argument("--host", default="127.0.0.1", help="loopback address only")
+    from fakeimg_assets.hub.options import add_serve_arguments
+
+    add_serve_arguments(hs)  # DIR, --port/--host, --token, --fault ..., --request-log
     hs.set_defaults(func=_hub_serve)
 
     r = sub.add_parser(
