@@ -36,13 +36,13 @@ class _BaseHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.hub.idle_timeout_s  # idle or slow connections close after this
         super().setup()
-        self.hub._track(self.connection, add=True)
+        self.hub._conns.add(self.connection)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.hub._track(self.connection, add=False)
+            self.hub._conns.remove(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.hub.verbose:
@@ -64,6 +64,8 @@ class _BaseHandler(BaseHTTPRequestHandler):
         self._status_sent = False
         self._status = 0
         self._fault: str | None = None
+        self._recorded = False
+        self.hub._conns.mark_busy(self.connection, True)
         try:
             check_host(self.headers.get("Host"), self.hub.port_bound)
             body = self._read_body()
@@ -81,14 +83,21 @@ class _BaseHandler(BaseHTTPRequestHandler):
                 log.exception("hub server error on %s %s", self.command, self.path)
                 self._send_error(HubError(500, f"Internal error: {exc}"))
         finally:
-            self.hub._requests_log.record(self.command, self.path, self._status, self._fault)
+            self.hub._conns.mark_busy(self.connection, False)
+            self._record()  # no answer was sent at all (status 0), e.g. the client vanished
             if self.hub._saturated():
                 self.close_connection = True  # free this slot for a queued connection
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self._status_sent = True
         self._status = code
+        self._record()  # before the body: whoever reads the answer finds it logged already
         super().send_response(code, message)
+
+    def _record(self) -> None:
+        if not self._recorded:
+            self._recorded = True
+            self.hub._requests_log.record(self.command, self.path, self._status, self._fault)
 
     def _read_body(self) -> bytes:
         """The body, after refusing (without reading) garbage or oversized Content-Length."""

@@ -59,6 +59,10 @@ class _ResolveRoute(_BaseHandler):
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         length = max(0, end - start + 1)
+        fault = self.hub._faults.body_fault(
+            self.command, self.path, is_lfs=entry.is_lfs, length=length
+        )
+        self._fault = fault
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -66,11 +70,6 @@ class _ResolveRoute(_BaseHandler):
         self.end_headers()
         if self.command == "HEAD" or length == 0:
             return
-        fault = self.hub._faults.body_fault(
-            self.command, self.path, is_lfs=entry.is_lfs, length=length
-        )
-        if fault is not None:
-            self._fault = fault
         self._stream(entry.abspath, start, length, fault)
 
     def _stream(self, path: Path, start: int, length: int, fault: str | None) -> None:

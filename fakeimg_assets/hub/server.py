@@ -20,7 +20,6 @@ Run it: ``fakeimg hub serve ROOT`` or ``python -m fakeimg_assets.hub.server ROOT
 from __future__ import annotations
 
 import ipaddress
-import socket
 import sys
 import threading
 from collections.abc import Iterable
@@ -31,7 +30,7 @@ from fakeimg_assets.hub.common import HubError
 from fakeimg_assets.hub.faults import FaultInjector, FaultPlan
 from fakeimg_assets.hub.guards import MAX_BODY_BYTES, normalize_tokens
 from fakeimg_assets.hub.handler import _Handler
-from fakeimg_assets.hub.httpd import ConnectionSlots, _HTTPServer, _HTTPServer6
+from fakeimg_assets.hub.httpd import Connections, _HTTPServer, _HTTPServer6
 from fakeimg_assets.hub.repo import _Repo
 from fakeimg_assets.hub.reqlog import RequestLog, RequestRecord
 
@@ -117,14 +116,13 @@ class HubServer:
         self.max_body_bytes = int(max_body_bytes)
         self._faults = FaultInjector(faults)
         self._requests_log = RequestLog(request_log)
-        self._slots = ConnectionSlots(max_connections)
+        self._conns = Connections(max_connections)
         self._catalog = _Catalog(self.root)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._requests = 0
         self._repo_hits: dict[str, int] = {}
-        self._connections: set[socket.socket] = set()
 
     @property
     def url(self) -> str:
@@ -158,7 +156,7 @@ class HubServer:
     @property
     def rejected_connections(self) -> int:
         """Connections refused with 503 because every slot stayed busy."""
-        return self._slots.rejected
+        return self._conns.rejected
 
     def bind(self) -> HubServer:
         """Open the listening socket (``start`` does this; ``serve_forever`` needs it alone)."""
@@ -166,7 +164,7 @@ class HubServer:
             cls = _HTTPServer6 if ":" in self.host else _HTTPServer
             httpd = cls((self.host, self.port), _Handler)
             httpd.hub = self
-            httpd.slots = self._slots
+            httpd.slots = self._conns
             self._httpd = httpd
             self._requests_log.open()
         return self
@@ -194,13 +192,7 @@ class HubServer:
         if thread is not None:
             httpd.shutdown()
             thread.join(timeout=5)
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._conns.shutdown_all()
         httpd.server_close()
         self._requests_log.close()
         self._httpd = None
@@ -218,16 +210,9 @@ class HubServer:
 
     # ---- internals used by the handler
 
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-
     def _saturated(self) -> bool:
         """A connection waits for a slot: keep-alive connections should let go."""
-        return self._slots.waiting
+        return self._conns.waiting
 
     def _should_fail_globally(self) -> bool:
         with self._lock:
