@@ -75,6 +75,21 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from fakeimg_assets.integrity.verify import verify
+    from fakeimg_assets.paths import fakeimg_home
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    home = fakeimg_home()
+    if not (home / "parquet").exists() and not (home / "images").exists():
+        raise FileNotFoundError(f"no fakeimg data at {home}: set FAKEIMG_HOME or run `fakeimg run`")
+    if not Warehouse(home).ensure_views():
+        print(f"note: {home / 'warehouse.duckdb'} is held by another process; views not refreshed")
+    report = verify(home, repair=args.repair, hashes=not args.no_hashes)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
 def _regenerate(args: argparse.Namespace) -> int:
     from fakeimg_assets.platform_run import quiet_libraries
     from fakeimg_assets.sampling.regenerate import regenerate_image
@@ -136,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)
+
+    v = sub.add_parser(
+        "verify", help="check every image row has its file (sha256) and every file its row"
+    )
+    v.add_argument("--repair", action="store_true",
+                   help="remove leftovers and orphan files (never a file a row points at)")
+    v.add_argument("--no-hashes", action="store_true", help="check existence only, not sha256")
+    v.set_defaults(func=_verify)
 
     g = sub.add_parser("regenerate", help="re-sample one image from its row; check it is byte-exact")
     g.add_argument("image_id")

@@ -1,4 +1,4 @@
-"""The summary `fakeimg run` prints, read back from `warehouse.duckdb` itself."""
+"""The summary `fakeimg run` prints, read back from the warehouse's Parquet files."""
 
 from __future__ import annotations
 
@@ -20,13 +20,19 @@ def format_table(columns: list[str], rows: list[tuple]) -> str:
 
 
 def summarize(home: Path) -> str:
-    """Models crawled/sampled, images per model, quarantine, failures, detector scores."""
-    import duckdb
+    """Models crawled/sampled, images per model, quarantine, failures, detector scores.
 
-    db = home / "warehouse.duckdb"
-    if not db.exists():
-        raise FileNotFoundError(f"no warehouse at {db}: run `fakeimg run` first")
-    con = duckdb.connect(str(db), read_only=True)
+    Reads this home's Parquet through an in-memory DuckDB: no database lock is needed
+    (a user may hold `warehouse.duckdb` open), and a moved or copied home reads its own
+    files. The views in `warehouse.duckdb` are refreshed on the way if they are stale.
+    """
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    store = Warehouse(home)
+    if not store.database_path.exists() and not store.parquet_root.exists():
+        raise FileNotFoundError(f"no warehouse at {home}: run `fakeimg run` first")
+    store.ensure_views()  # False (skipped) while another process holds the file
+    con = store.connect_memory()
     try:
         parts = []
         (crawled,) = con.execute("SELECT count(*) FROM hub_models").fetchall()[0]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from fakeimg_assets.integrity.publish import PartitionWriter, RowStore, partition_folder
 from fakeimg_assets.paths import fakeimg_home, model_slug
 
 
@@ -16,7 +14,8 @@ class ImageStoreResource(ConfigurableResource):
     """Folders for fake and real images; rows store paths relative to `$FAKEIMG_HOME`.
 
     Relative paths keep the warehouse portable: move or export the folder and rows still
-    point at their files.
+    point at their files. Each partition's files live in a fresh version folder
+    (`images/fake/<org--name>/<version>/`), published by `partition_writer`.
     """
 
     home: str = ""
@@ -28,12 +27,13 @@ class ImageStoreResource(ConfigurableResource):
         return self.home_dir() / "images"
 
     def fake_dir(self, model_id: str) -> Path:
-        return self.root() / "fake" / model_slug(model_id)
+        """The folder holding every version of one model's images."""
+        return partition_folder(self.home_dir(), "fake", model_slug(model_id))
 
     def real_dir(self, source: str) -> Path:
         if not source or "/" in source or source.startswith("."):
             raise ValueError(f"invalid real image source name {source!r}")
-        return self.root() / "real" / source
+        return partition_folder(self.home_dir(), "real", source)
 
     def relative(self, path: Path) -> str:
         return Path(path).resolve().relative_to(self.home_dir()).as_posix()
@@ -41,19 +41,11 @@ class ImageStoreResource(ConfigurableResource):
     def absolute(self, relative: str) -> Path:
         return self.home_dir() / relative
 
-    def staging_dir(self, final: Path) -> Path:
-        """A fresh folder beside `final` to write a whole partition into before swapping."""
-        staging = final.with_name(f".{final.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:6]}")
-        staging.mkdir(parents=True)
-        return staging
+    def partition_writer(self, kind: str, name: str, rows: RowStore) -> PartitionWriter:
+        """Crash-consistent writer of one partition's files and `images` rows.
 
-    def publish_dir(self, staging: Path, final: Path) -> None:
-        """Swap a finished staging folder into place; the old one goes only after that."""
-        final.parent.mkdir(parents=True, exist_ok=True)
-        old = None
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:6]}")
-            os.replace(final, old)
-        os.replace(staging, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        `kind` is "fake" (name: the model slug) or "real" (name: the source).
+        """
+        if kind == "real":
+            self.real_dir(name)
+        return PartitionWriter(self.home_dir(), kind, name, rows)

@@ -22,10 +22,14 @@ class WarehouseResource(ConfigurableResource):
         return Warehouse(fakeimg_home(self.home or None))
 
     def write(self, relation: str, key: str, rows: list[dict] | pl.DataFrame) -> str:
-        """Replace one partition file of `relation`; views pick it up with no lock."""
+        """Replace one partition file of `relation`; views pick it up with no lock.
+
+        Also refreshes `warehouse.duckdb` if it was built for another home or format; one
+        quick try, so a user holding the database never slows a run (a later write retries).
+        """
         store = self.store()
         path = store.write(relation, key, rows)
-        store.ensure_views()
+        store.ensure_views(attempts=1)
         return str(path)
 
     def delete(self, relation: str, key: str) -> bool:

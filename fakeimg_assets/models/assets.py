@@ -7,12 +7,12 @@ import time
 import dagster as dg
 import numpy as np
 
+from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
 from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
 from fakeimg_assets.models.failures import record_failures
 from fakeimg_assets.models.preview import contact_sheet_markdown
 from fakeimg_assets.partitions import hub_models_partitions
 from fakeimg_assets.paths import (
-    atomic_write_bytes,
     model_slug,
     sha256_bytes,
     sha256_file,
@@ -100,6 +100,7 @@ def model_metadata(
     deps=[model_metadata, "prompts"],
     kinds={"pytorch", "diffusers", "duckdb"},
     pool="gpu",
+    check_specs=[FILES_CONSISTENT_SPEC],
     description="Seeded images of one model as PNG on disk, one `images` row per image.",
 )
 def sampled_images(
@@ -146,20 +147,19 @@ def sampled_images(
         del pipe
 
         stage.name = "write"
-        final = image_store.fake_dir(model_id)
-        staging = image_store.staging_dir(final)
-        rows = []
+        writer = image_store.partition_writer("fake", slug, warehouse)
+        rows, files = [], {}
         now = utcnow()
         versions = json.dumps(result.library_versions, sort_keys=True)
         for img in result.images:
             name = f"{img.request.index:05d}.png"
-            atomic_write_bytes(staging / name, img.png)
+            files[name] = img.png
             rows.append(
                 {
                     "image_id": f"fake:{model_id}:{img.request.index:05d}",
                     "label": "fake",
                     "source": model_id,
-                    "path": image_store.relative(final / name),
+                    "path": writer.path_of(name),
                     "sha256": sha256_bytes(img.png),
                     "width": img.width,
                     "height": img.height,
@@ -183,9 +183,8 @@ def sampled_images(
                     "created_at": now,
                 }
             )
-        image_store.publish_dir(staging, final)
-        # rows last: the partition's Parquet file doubles as its completion marker
-        warehouse.write("images", f"fake--{slug}", rows)
+        # files to a fresh version folder, then the rows (the completion marker), then prune
+        writer.publish(files, rows)
     return dg.MaterializeResult(
         metadata={
             "n_images": len(rows),
@@ -204,6 +203,7 @@ def sampled_images(
         data_version=dg.DataVersion(
             sha256_bytes("".join(r["sha256"] for r in rows).encode())[:16]
         ),
+        check_results=[files_consistent_result(image_store.home_dir(), "fake", slug)],
     )
 
 

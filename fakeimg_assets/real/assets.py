@@ -8,7 +8,7 @@ import dagster as dg
 import numpy as np
 
 from fakeimg_assets.models.preview import contact_sheet_markdown
-from fakeimg_assets.paths import atomic_write_bytes, sha256_bytes
+from fakeimg_assets.paths import sha256_bytes
 from fakeimg_assets.quality.stats import image_measures
 from fakeimg_assets.real.sources import folder_photos, random_crops, skimage_photos
 from fakeimg_assets.sampling.sampler import encode_png
@@ -49,48 +49,48 @@ def real_images(
     else:
         photos = skimage_photos()
         source = config.source_name or "skimage"
-    final = image_store.real_dir(source)
-    staging = image_store.staging_dir(final)
     rows, stats, pngs = [], [], []
     now = utcnow()
-    for photo in photos:
-        for crop in random_crops(photo, config.crops_per_photo, config.crop_size, seed=config.seed):
-            png = encode_png(crop.image)
-            stem = f"{photo.name.replace('/', '__')}-{crop.index:04d}"
-            atomic_write_bytes(staging / f"{stem}.png", png)
-            image_id = f"real:{source}:{stem}"
-            x, y, w, h = crop.box
-            rows.append(
-                {
-                    "image_id": image_id,
-                    "label": "real",
-                    "source": source,
-                    "path": image_store.relative(final / f"{stem}.png"),
-                    "sha256": sha256_bytes(png),
-                    "width": crop.image.width,
-                    "height": crop.image.height,
-                    "format": "PNG",
-                    "mode": "RGB",
-                    "file_bytes": len(png),
-                    "prompt": crop.caption,
-                    "origin": f"{photo.name}#crop={x},{y},{w},{h}",
-                    "created_at": now,
-                }
-            )
-            stats.append(
-                {
-                    "image_id": image_id,
-                    "source": source,
-                    "label": "real",
-                    **image_measures(np.asarray(crop.image.convert("RGB"))),
-                    "sha256_ok": True,
-                }
-            )
-            if len(pngs) < 16 and crop.index == 0:
-                pngs.append(png)
-    image_store.publish_dir(staging, final)
-    warehouse.write("image_stats", f"real--{source}", stats)
-    warehouse.write("images", f"real--{source}", rows)
+    # files to a fresh version folder, then the rows (the completion marker), then prune
+    with image_store.partition_writer("real", source, warehouse) as writer:
+        for photo in photos:
+            for crop in random_crops(
+                photo, config.crops_per_photo, config.crop_size, seed=config.seed
+            ):
+                png = encode_png(crop.image)
+                stem = f"{photo.name.replace('/', '__')}-{crop.index:04d}"
+                image_id = f"real:{source}:{stem}"
+                x, y, w, h = crop.box
+                rows.append(
+                    {
+                        "image_id": image_id,
+                        "label": "real",
+                        "source": source,
+                        "path": writer.add(f"{stem}.png", png),
+                        "sha256": sha256_bytes(png),
+                        "width": crop.image.width,
+                        "height": crop.image.height,
+                        "format": "PNG",
+                        "mode": "RGB",
+                        "file_bytes": len(png),
+                        "prompt": crop.caption,
+                        "origin": f"{photo.name}#crop={x},{y},{w},{h}",
+                        "created_at": now,
+                    }
+                )
+                stats.append(
+                    {
+                        "image_id": image_id,
+                        "source": source,
+                        "label": "real",
+                        **image_measures(np.asarray(crop.image.convert("RGB"))),
+                        "sha256_ok": True,
+                    }
+                )
+                if len(pngs) < 16 and crop.index == 0:
+                    pngs.append(png)
+        warehouse.write("image_stats", f"real--{source}", stats)
+        writer.commit(rows)
     return dg.MaterializeResult(
         metadata={
             "source": source,

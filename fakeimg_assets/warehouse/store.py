@@ -1,7 +1,9 @@
 """Parquet datasets under `$FAKEIMG_HOME/parquet`, exposed as views in `warehouse.duckdb`.
 
 DuckDB allows one writer process, so partitions never write the database: each writes
-its own Parquet file (temp name, then rename) and the views, created once, glob them.
+its own Parquet file (temp name, then rename: a killed write leaves the previous file
+intact) and the views, created once per home, glob them. fakeimg's own reads go through
+an in-memory DuckDB over this home's files, so they never need the database lock.
 A zero-row `_schema.parquet` in each folder keeps every view valid before any data lands.
 """
 
@@ -9,16 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 import uuid
 from pathlib import Path
 
 import polars as pl
 
+from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
+from fakeimg_assets.warehouse import views
 from fakeimg_assets.warehouse.schemas import RELATIONS, schema_of, to_frame
 
 SCHEMA_FILE = "_schema.parquet"
-VIEWS_STAMP = ".views-v1"
 
 
 def utcnow() -> dt.datetime:
@@ -56,14 +58,24 @@ class Warehouse:
         return self.dataset_dir(relation) / f"{key}.parquet"
 
     def write(self, relation: str, key: str, rows: list[dict] | pl.DataFrame) -> Path:
-        """Replace the file `key` of `relation` with `rows`, atomically."""
+        """Replace the file `key` of `relation` with `rows`, atomically (temp, fsync, rename).
+
+        Temp files of this key left by killed writers are removed first.
+        """
         frame = to_frame(relation, rows)
         path = self.partition_path(relation, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._ensure_schema_file(relation)
+        remove_stale_temp_files(path.parent, f".{path.stem}.")
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        frame.write_parquet(tmp)
-        os.replace(tmp, path)
+        try:
+            frame.write_parquet(tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return path
 
     def delete(self, relation: str, key: str) -> bool:
@@ -100,7 +112,7 @@ class Warehouse:
         if path.exists():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{SCHEMA_FILE}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         pl.DataFrame(schema=schema_of(relation)).write_parquet(tmp)
         os.replace(tmp, path)
 
@@ -113,37 +125,21 @@ class Warehouse:
             f"read_parquet('{glob}', union_by_name = true)"
         )
 
-    def ensure_views(self, *, force: bool = False, attempts: int = 20) -> bool:
-        """Create the views in `warehouse.duckdb` once; later writes need no database lock.
+    def ensure_views(self, *, force: bool = False, attempts: int = 4) -> bool:
+        """Make `warehouse.duckdb` serve this home's Parquet (see `warehouse.views`).
 
-        Returns False (and leaves the data untouched) if another process holds the database
-        for writing through every attempt: the views from an earlier call still serve.
+        Cheap when nothing changed (a stamp file says so). Returns False, touching nothing,
+        when another process holds the database: the next write or command retries.
         """
-        stamp = self.parquet_root / VIEWS_STAMP
-        if not force and stamp.exists() and self.database_path.exists():
-            return True
-        import duckdb
-
         for relation in RELATIONS:
             self._ensure_schema_file(relation)
-        self.home.mkdir(parents=True, exist_ok=True)
-        for attempt in range(attempts):
-            try:
-                con = duckdb.connect(str(self.database_path))
-            except duckdb.IOException:
-                time.sleep(min(0.1 * 2**attempt, 2.0))
-                continue
-            try:
-                for relation in RELATIONS:
-                    con.execute(self._view_sql(relation))
-            finally:
-                con.close()
-            stamp.write_text(str(self.database_path))
-            return True
-        return False
+        dirs = {relation: self.dataset_dir(relation) for relation in RELATIONS}
+        return views.ensure_views(
+            self.home, self.database_path, dirs, force=force, attempts=attempts
+        )
 
     def connect_memory(self):  # -> duckdb.DuckDBPyConnection
-        """An in-memory DuckDB with the same views, for reads that must not lock the file."""
+        """An in-memory DuckDB with views over THIS home's files: no lock, never stale."""
         import duckdb
 
         con = duckdb.connect(":memory:")

@@ -1,0 +1,1 @@
+"""Crash consistency of what fakeimg writes: partition publishing, leftovers, `verify`."""
