@@ -68,6 +68,9 @@ class HubResource(ConfigurableResource):
     cache_dir: str | None = None
     pipeline_tag: str = "text-to-image"
     library: str = "diffusers"
+    # model_info is not retried by huggingface_hub 2.4: bounded retries of transient errors
+    retry_attempts: int = 4
+    retry_max_wait_s: float = 30.0
 
     def resolved_endpoint(self) -> str:
         return (self.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
@@ -106,9 +109,21 @@ class HubResource(ConfigurableResource):
             yield model_row(info)
 
     def model_info(self, model_id: str, revision: str | None = None) -> Any:
-        """Repo info with per-file sizes and LFS hashes (`files_metadata=True`)."""
-        return self.api().model_info(
-            validate_model_id(model_id), revision=revision, files_metadata=True
+        """Repo info with per-file sizes and LFS hashes (`files_metadata=True`).
+
+        Retried on 429 (honouring Retry-After), 5xx, timeouts and dropped connections;
+        permanent errors (404, gated, invalid id) raise at once.
+        """
+        from fakeimg_assets.retry import RetrySettings, call_with_retries
+
+        repo_id = validate_model_id(model_id)
+        api = self.api()
+        return call_with_retries(
+            lambda: api.model_info(repo_id, revision=revision, files_metadata=True),
+            what=f"model_info({repo_id!r})",
+            settings=RetrySettings(
+                attempts=self.retry_attempts, retry_after_cap_s=self.retry_max_wait_s
+            ),
         )
 
     def download_file(self, model_id: str, filename: str, revision: str) -> Path:

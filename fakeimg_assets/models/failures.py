@@ -1,5 +1,12 @@
-"""Failures are data: each failed attempt of a per-model asset becomes a `model_failures` row."""
+"""Failures are data: each failed attempt of a per-model asset becomes a `model_failures` row.
 
+A transient failure (429, 5xx, timeout, truncated transfer) asks Dagster to retry the step
+(`RetryRequested`, honoured by the in-process executor too); a permanent one (hostile repo,
+limit, bad input) fails the step with `Failure(allow_retries=False)`, which no RetryPolicy
+or run retry can override. The row's `transient` flag lets the sensor re-request later.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,8 +15,13 @@ from dataclasses import dataclass
 import dagster as dg
 
 from fakeimg_assets.paths import model_slug
+from fakeimg_assets.retry import is_transient, retry_after_seconds
 from fakeimg_assets.warehouse.store import utcnow
 from resources.warehouse import WarehouseResource
+
+STEP_RETRIES = 2  # step retries per run for transient errors; the sensor re-requests after
+STEP_RETRY_BASE_S = 5.0
+STEP_RETRY_CAP_S = 60.0
 
 
 @dataclass
@@ -19,20 +31,33 @@ class Stage:
     name: str = "start"
 
 
+def step_retry_wait(retry_number: int, exc: BaseException) -> float:
+    """Seconds before Dagster re-runs the step: Retry-After if given, else 5 s, 10 s, ... 60 s."""
+    asked = retry_after_seconds(exc)
+    if asked is not None:
+        return min(asked, STEP_RETRY_CAP_S)
+    return min(STEP_RETRY_CAP_S, STEP_RETRY_BASE_S * 2**retry_number)
+
+
 @contextmanager
 def record_failures(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     model_id: str,
     asset: str,
+    *,
+    max_step_retries: int = STEP_RETRIES,
 ) -> Iterator[Stage]:
-    """Run a block; on error write a failure row, then fail the step with a clear message."""
+    """Run a block; on error write a failure row, then retry (transient) or fail (permanent)."""
     stage = Stage()
     try:
         yield stage
+    except dg.RetryRequested:
+        raise  # the block asked for a retry itself: Dagster handles it as is
     except Exception as exc:
         stage_name = getattr(exc, "stage", None) or stage.name
         message = str(exc) or type(exc).__name__
+        transient = is_transient(exc)
         failed_at = utcnow()
         try:
             warehouse.write(
@@ -45,6 +70,7 @@ def record_failures(
                         "stage": stage_name,
                         "error_type": type(exc).__name__,
                         "message": message[:4000],
+                        "transient": transient,
                         "failed_at": failed_at,
                         "dagster_run_id": context.run.run_id,
                     }
@@ -52,12 +78,21 @@ def record_failures(
             )
         except Exception as write_exc:  # noqa: BLE001 - never hide the original failure
             context.log.error(f"could not record failure of {model_id}: {write_exc}")
+        if transient:
+            wait = step_retry_wait(context.retry_number, exc)
+            context.log.warning(
+                f"{asset} for {model_id}: transient {type(exc).__name__} at stage "
+                f"'{stage_name}' (attempt {context.retry_number + 1} of "
+                f"{max_step_retries + 1}), retrying in {wait:.0f}s: {message}"
+            )
+            raise dg.RetryRequested(max_retries=max_step_retries, seconds_to_wait=wait) from exc
         raise dg.Failure(
             description=f"{asset} failed for {model_id} at stage '{stage_name}': {message}",
             metadata={
                 "model_id": model_id,
                 "stage": stage_name,
                 "error_type": type(exc).__name__,
+                "transient": False,
             },
             allow_retries=False,
         ) from exc

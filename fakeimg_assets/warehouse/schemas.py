@@ -112,6 +112,7 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "stage": pl.Utf8,
         "error_type": pl.Utf8,
         "message": pl.Utf8,
+        "transient": pl.Boolean,  # retryable (429, 5xx, timeout, truncation): see retry.py
         "failed_at": UTC_TS,
         "dagster_run_id": pl.Utf8,
     },
