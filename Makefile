@@ -39,8 +39,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 dev: install
-	mkdir -p $(FAKEIMG_HOME)/dagster
-	test -f $(FAKEIMG_HOME)/dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(FAKEIMG_HOME)/dagster/dagster.yaml
+	$(BIN)/python -m fakeimg_assets.instance_config $(FAKEIMG_HOME)/dagster
 	DAGSTER_HOME=$(FAKEIMG_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml
 
 bench: install

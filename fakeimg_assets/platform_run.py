@@ -13,13 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
 from fakeimg_assets.paths import fakeimg_home
 
-DAGSTER_YAML = """\
-# Dagster instance of fakeimg (written by `fakeimg run`; edit freely).
-telemetry:
-  enabled: false
-"""
+__all__ = ["DAGSTER_YAML", "RunOptions", "RunReport", "prepare_instance", "run_platform"]
+
 
 
 @dataclass
@@ -57,10 +55,7 @@ def prepare_instance(home: Path):  # -> DagsterInstance
     from dagster import DagsterInstance
 
     dagster_home = home / "dagster"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    write_instance_config(dagster_home)  # shipped config; an existing one is left alone
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return DagsterInstance.get()
 
