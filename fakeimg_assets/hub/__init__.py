@@ -2,7 +2,7 @@
 
 from typing import Any
 
-__all__ = ["HubServer", "serve_forever"]
+__all__ = ["HubServer", "FaultPlan", "serve_forever"]
 
 
 def __getattr__(name: str) -> Any:

@@ -70,7 +70,12 @@ def body_length(headers: Message, limit: int = MAX_BODY_BYTES) -> int:
     if not values:
         return 0
     if len({v.strip() for v in values}) != 1:
-        raise HubError(400, f"conflicting Content-Length headers {values!r}", "BadRequest", _CLOSE)
+        raise HubError(
+            400,
+            f"conflicting Content-Length headers {[v[:20] for v in values[:4]]!r}",
+            "BadRequest",
+            dict(_CLOSE),
+        )
     text = values[0].strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise HubError(400, f"invalid Content-Length {text[:40]!r}", "BadRequest", dict(_CLOSE))
