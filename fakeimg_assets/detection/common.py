@@ -1,0 +1,91 @@
+"""Helpers shared by the detector assets: configs' group name, training call, run rows."""
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import dagster as dg
+import polars as pl
+
+from fakeimg_assets.warehouse.store import utcnow
+from resources import ComputeResource, ImageStoreResource
+
+if TYPE_CHECKING:  # train.py imports torch lazily, but keep the type checker informed
+    from fakeimg_assets.detection.train import TrainResult
+
+GROUP = "detector"
+
+
+def markdown(df: pl.DataFrame) -> str:
+    header = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
+    return header + "\n".join("| " + " | ".join(str(v) for v in r) + " |" for r in df.rows())
+
+
+def train_on(
+    samples: Sequence[tuple[str, int]],
+    out_dir,
+    backbone: str,
+    compute: ComputeResource,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    image_size: int | None = None,
+    pretrained: bool | None = None,
+    seed: int = 0,
+):
+    from fakeimg_assets.detection.train import TrainConfig, train_detector
+
+    compute.apply_threads()
+    cfg = TrainConfig(
+        backbone=backbone,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        image_size=image_size,
+        pretrained=pretrained,
+        seed=seed,
+        device=compute.resolve_device(),
+        num_threads=compute.torch_threads,
+    )
+    return train_detector(samples, out_dir, cfg)
+
+
+def samples_of(split: pl.DataFrame, image_store: ImageStoreResource) -> list[tuple[str, int]]:
+    return [
+        (str(image_store.absolute(p)), 1 if lbl == "fake" else 0)
+        for p, lbl in zip(split["path"], split["label"], strict=True)
+    ]
+
+
+def new_run_id(backbone: str, context: dg.AssetExecutionContext) -> str:
+    return f"{backbone}-{utcnow():%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
+
+
+def run_row(
+    run_id: str,
+    purpose: str,
+    backbone: str,
+    train_models: list[str],
+    result: "TrainResult",
+    context: dg.AssetExecutionContext,
+) -> dict:
+    """One `detector_runs` row: what was trained on what, and where the checkpoint is."""
+    return {
+        "run_id": run_id,
+        "purpose": purpose,
+        "backbone": backbone,
+        "n_train_models": len(train_models),
+        "n_train_images": result.n_train_images,
+        "n_train_real": result.n_real,
+        "n_train_fake": result.n_fake,
+        "train_models": list(train_models),
+        "epochs": result.epochs,
+        "seconds": result.seconds,
+        "created_at": utcnow(),
+        "checkpoint_path": str(result.checkpoint_dir),
+        "dagster_run_id": context.run.run_id,
+    }
+
+
+def num(v: float | None) -> float:
+    return float("nan") if v is None else float(v)

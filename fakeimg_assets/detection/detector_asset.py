@@ -1,0 +1,80 @@
+"""`detector`: a timm detector trained on the training split."""
+
+import dagster as dg
+import polars as pl
+
+from fakeimg_assets.detection.common import (
+    GROUP,
+    new_run_id,
+    run_row,
+    samples_of,
+    train_on,
+)
+from resources import ComputeResource, ImageStoreResource, WarehouseResource
+
+
+class DetectorConfig(dg.Config):
+    """Backbone from the registry; `None` fields take the backbone's defaults."""
+
+    backbone: str = "tiny-resnet"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    image_size: int | None = None
+    pretrained: bool | None = None
+    seed: int = 0
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["detector_dataset"],
+    kinds={"pytorch", "timm", "safetensors"},
+    pool="gpu",
+    description="A timm detector trained on the training split; safetensors checkpoint.",
+)
+def detector(
+    context: dg.AssetExecutionContext,
+    config: DetectorConfig,
+    warehouse: WarehouseResource,
+    image_store: ImageStoreResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
+    from fakeimg_assets.detection.backbones import get_backbone
+
+    try:
+        get_backbone(config.backbone)
+    except KeyError as exc:
+        raise dg.Failure(str(exc.args[0])) from exc
+    train = warehouse.query("SELECT * FROM detector_splits WHERE split = 'train' ORDER BY image_id")
+    if train.height == 0:
+        raise dg.Failure("empty training split: materialize detector_dataset first")
+    run_id = new_run_id(config.backbone, context)
+    out_dir = image_store.home_dir() / "detectors" / run_id
+    result = train_on(
+        samples_of(train, image_store),
+        out_dir,
+        config.backbone,
+        compute,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        image_size=config.image_size,
+        pretrained=config.pretrained,
+        seed=config.seed,
+    )
+    train_models = sorted(set(train.filter(pl.col("label") == "fake")["source"].to_list()))
+    warehouse.write(
+        "detector_runs",
+        run_id,
+        [run_row(run_id, "main", config.backbone, train_models, result, context)],
+    )
+    last = result.history[-1] if result.history else {}
+    return dg.MaterializeResult(
+        metadata={
+            "run_id": run_id,
+            "checkpoint": str(result.checkpoint_dir),
+            "n_train_images": result.n_train_images,
+            "train_seconds": float(round(result.seconds, 2)),
+            "final_loss": float(last.get("loss", float("nan"))),
+        }
+    )
