@@ -14,6 +14,10 @@ def _zoo_build(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     models = build_zoo(Path(args.dir), only=args.only or None)
+    if args.hostile:  # repos that must be refused, one per attack (fakeimg_assets/zoo/hostile.py)
+        from fakeimg_assets.zoo.hostile import build_hostile
+
+        models += [h.model for h in build_hostile(Path(args.dir))]
     by_expect: dict[str, int] = {}
     for m in models:
         by_expect[m.expect] = by_expect.get(m.expect, 0) + 1
@@ -118,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     zb = zoo.add_parser("build", help="write the zoo in Hub repo layout into DIR")
     zb.add_argument("dir")
     zb.add_argument("--only", nargs="*", help="model ids to build (default: all)")
+    zb.add_argument("--hostile", action="store_true", help="also build the hostile repos")
     zb.set_defaults(func=_zoo_build)
 
     hub = sub.add_parser("hub", help="local Hub-protocol server").add_subparsers(
