@@ -10,7 +10,7 @@ DEMO_ZOO := $(FAKEIMG_HOME)/hub-zoo
 DEMO_URL := http://127.0.0.1:$(DEMO_PORT)
 DEMO_ARGS ?= --images-per-model 24 --steps 10
 
-.PHONY: install demo test dev bench lint clean
+.PHONY: install demo test dev bench lint clean chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: install
 dev: install
 	$(BIN)/python -m fakeimg_assets.instance_config $(FAKEIMG_HOME)/dagster
 	DAGSTER_HOME=$(FAKEIMG_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml
+
+# every Hub fault kind + hostile repos, in a temp dir; exits non-zero if an expectation breaks
+chaos: install
+	$(BIN)/fakeimg chaos
 
 bench: install
 	$(BIN)/python -m benchmarks.run

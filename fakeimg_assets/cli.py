@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--verbose", action="store_true", help="print Dagster's step events")
     r.set_defaults(func=_run)
 
+    c = sub.add_parser("chaos", help="rehearse a flaky Hub with hostile repos; exit 1 on a problem")
+    from fakeimg_assets.chaos import add_chaos_arguments, run_chaos_command
+
+    add_chaos_arguments(c)
+    c.set_defaults(func=run_chaos_command)
+
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)
 
