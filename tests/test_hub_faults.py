@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hub_fixtures import make_repo, raw
 from huggingface_hub import HfApi, hf_hub_download
-from test_hub_server import make_repo, raw
 
 from fakeimg_assets.cli import build_parser
 from fakeimg_assets.hub.faults import FaultPlan

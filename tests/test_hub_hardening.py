@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hub_fixtures import make_repo, raw
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
-from test_hub_server import make_repo, raw
 
 from fakeimg_assets.hub.options import TOKENS_ENV, add_serve_arguments, server_options
 from fakeimg_assets.hub.server import HubServer
