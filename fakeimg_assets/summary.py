@@ -52,12 +52,21 @@ def summarize(home: Path) -> str:
             ORDER BY s.model_id""")))
         (n_q,) = con.execute("SELECT count(*) FROM model_stats WHERE quarantined").fetchall()[0]
         parts.append(f"\nquarantined models: {n_q}")
+        # each model's latest state: a failure counts unless the model was sampled after it
         failures = _table(con, """
-            SELECT model_id, asset, stage, error_type, left(message, 90) AS message
-            FROM model_failures QUALIFY row_number() OVER (
-                PARTITION BY model_id ORDER BY failed_at DESC) = 1
-            ORDER BY model_id""")
-        parts.append(f"failed models: {len(failures[1])}")
+            WITH latest AS (
+                SELECT * FROM model_failures QUALIFY row_number() OVER (
+                    PARTITION BY model_id ORDER BY failed_at DESC) = 1),
+            sampled AS (
+                SELECT source AS model_id, max(created_at) AS sampled_at
+                FROM images WHERE label = 'fake' GROUP BY source)
+            SELECT l.model_id, l.asset, l.stage, l.error_type, l.transient,
+                   left(l.message, 90) AS message
+            FROM latest l LEFT JOIN sampled s USING (model_id)
+            WHERE s.sampled_at IS NULL OR s.sampled_at < l.failed_at
+            ORDER BY l.model_id""")
+        n_transient = sum(1 for r in failures[1] if r[4])
+        parts.append(f"failed models: {len(failures[1])} ({n_transient} transient)")
         if failures[1]:
             parts.append(format_table(*failures))
         overall = _table(con, """

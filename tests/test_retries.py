@@ -282,3 +282,39 @@ def test_instance_config_is_valid_and_never_overwritten(tmp_path: Path) -> None:
     assert path.read_text().endswith("# mine\n")
     with pytest.raises(NotADirectoryError, match="not a directory"):
         write_instance_config(path)
+
+
+# ---- summaries show each model's latest state ----------------------------------------
+
+
+def test_summary_lists_models_whose_latest_event_is_a_failure(home: Path) -> None:
+    import datetime as dt
+
+    from fakeimg_assets.summary import summarize
+
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    wh = Warehouse(home)
+
+    def fail(model_id: str, at: dt.datetime, transient: bool) -> None:
+        wh.write("model_failures", f"{model_id.replace('/', '--')}--{at:%H}", [{
+            "model_id": model_id, "asset": "sampled_images", "stage": "download",
+            "error_type": "TransientError" if transient else "UnsafeRepoError",
+            "message": "boom", "transient": transient, "failed_at": at, "dagster_run_id": "r",
+        }])
+
+    fail("healed/model", t0, True)
+    wh.write("images", "fake--healed--model", [{
+        "image_id": "fake:healed/model:00000", "label": "fake", "source": "healed/model",
+        "path": "images/fake/healed--model/00000.png", "created_at": t0 + dt.timedelta(hours=1),
+    }])
+    fail("flaky/model", t0, True)
+    fail("hostile/model", t0, False)
+    wh.write("images", "fake--hostile--model", [{
+        "image_id": "fake:hostile/model:00000", "label": "fake", "source": "hostile/model",
+        "path": "images/fake/hostile--model/00000.png", "created_at": t0 - dt.timedelta(days=1),
+    }])  # sampled once, then its new revision was refused: still failed
+    text = summarize(home)
+    assert "failed models: 2 (1 transient)" in text
+    failed_lines = [line for line in text.splitlines() if "boom" in line]
+    assert [line.split()[0] for line in failed_lines] == ["flaky/model", "hostile/model"]
+    assert "True" in failed_lines[0] and "False" in failed_lines[1]
