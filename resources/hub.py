@@ -8,13 +8,16 @@ starts, never from config files in the repo.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
 
 from fakeimg_assets.paths import fakeimg_home, validate_model_id
+
+if TYPE_CHECKING:
+    from fakeimg_assets.sampling.verify_download import RepoFile
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 LIST_FIELDS = [
@@ -71,6 +74,10 @@ class HubResource(ConfigurableResource):
     # model_info is not retried by huggingface_hub 2.4: bounded retries of transient errors
     retry_attempts: int = 4
     retry_max_wait_s: float = 30.0
+    # limits checked when a model is planned (see fakeimg_assets/sampling/limits.py)
+    max_download_bytes: int = 40 * 10**9
+    max_text_file_bytes: int = 16 * 2**20
+    max_resolution_px: int = 2048
 
     def resolved_endpoint(self) -> str:
         return (self.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
@@ -79,13 +86,32 @@ class HubResource(ConfigurableResource):
         return self.token or os.environ.get("HF_TOKEN") or None
 
     def resolved_cache_dir(self) -> Path:
-        """Downloads stay under `$FAKEIMG_HOME`, apart from the user's own Hub cache."""
-        return Path(self.cache_dir) if self.cache_dir else fakeimg_home() / "hf-cache"
+        """`cache_dir`, else `$HF_HUB_CACHE` (read now, not at import), else `$FAKEIMG_HOME/hf-cache`."""
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        env = os.environ.get("HF_HUB_CACHE")
+        return Path(env).expanduser() if env else fakeimg_home() / "hf-cache"
+
+    def auth(self) -> str | bool:
+        """The configured token, else False: `None` would fall back to a stored login."""
+        return self.resolved_token() or False
+
+    def limits(self, max_seconds: float | None = None) -> Any:
+        """This resource's limits as a `SamplingLimits` (plus a partition's time budget)."""
+        from fakeimg_assets.sampling.limits import SamplingLimits
+
+        extra = {} if max_seconds is None else {"max_seconds": max_seconds}
+        return SamplingLimits(
+            max_download_bytes=self.max_download_bytes,
+            max_text_file_bytes=self.max_text_file_bytes,
+            max_resolution_px=self.max_resolution_px,
+            **extra,
+        )
 
     def api(self) -> Any:
         from huggingface_hub import HfApi
 
-        return HfApi(endpoint=self.resolved_endpoint(), token=self.resolved_token())
+        return HfApi(endpoint=self.resolved_endpoint(), token=self.auth())
 
     def list_text_to_image_models(
         self,
@@ -126,7 +152,10 @@ class HubResource(ConfigurableResource):
             ),
         )
 
-    def download_file(self, model_id: str, filename: str, revision: str) -> Path:
+    def download_file(
+        self, model_id: str, filename: str, revision: str, *, force: bool = False
+    ) -> Path:
+        """One repo file by its exact name (never a pattern), into the Hub cache."""
         from huggingface_hub import hf_hub_download
 
         return Path(
@@ -136,24 +165,30 @@ class HubResource(ConfigurableResource):
                 revision=revision,
                 cache_dir=self.resolved_cache_dir(),
                 endpoint=self.resolved_endpoint(),
-                token=self.resolved_token(),
+                token=self.auth(),
+                force_download=force,
             )
         )
 
-    def download(self, model_id: str, revision: str, files: list[str]) -> Path:
-        """Fetch exactly `files` of one pinned revision; returns the snapshot folder."""
-        from huggingface_hub import snapshot_download
+    def snapshot_dir(self, model_id: str, revision: str) -> Path:
+        """Where the Hub cache keeps the files of one pinned revision."""
+        folder = f"models--{validate_model_id(model_id).replace('/', '--')}"
+        return self.resolved_cache_dir() / folder / "snapshots" / revision
 
-        if not files:
-            raise ValueError(f"nothing to download for {model_id!r}: empty file list")
-        return Path(
-            snapshot_download(
-                validate_model_id(model_id),
-                revision=revision,
-                allow_patterns=list(files),
-                cache_dir=self.resolved_cache_dir(),
-                endpoint=self.resolved_endpoint(),
-                token=self.resolved_token(),
-                max_workers=4,
-            )
+    def download(self, model_id: str, revision: str, files: Sequence[RepoFile]) -> Path:
+        """Fetch exactly `files` of one pinned revision, verified; returns the snapshot folder.
+
+        Each file by exact name; size and LFS sha256 checked against the listing, a bad file
+        re-fetched once, then `DownloadVerificationError`; the folder must hold exactly
+        `files` afterwards.
+        """
+        from fakeimg_assets.sampling.verify_download import fetch_verified
+
+        validate_model_id(model_id)
+        return fetch_verified(
+            lambda path, force: self.download_file(model_id, path, revision, force=force),
+            list(files),
+            what=f"{model_id}@{str(revision)[:8]}",
+            revision=revision,
+            snapshot=self.snapshot_dir(model_id, revision),
         )

@@ -20,6 +20,7 @@ from fakeimg_assets.paths import (
 )
 from fakeimg_assets.quality.stats import image_measures, model_aggregate
 from fakeimg_assets.sampling import sampler
+from fakeimg_assets.sampling.limits import Deadline
 from fakeimg_assets.sampling.remote import fetch_plan
 from fakeimg_assets.warehouse.store import parse_time, utcnow
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
@@ -36,6 +37,10 @@ class SamplingConfig(dg.Config):
     guidance_scale: float | None = None
     height: int | None = None
     width: int | None = None
+    # the partition's time budget (ResourceLimitError between batches once spent)
+    max_seconds: float = 3600.0
+    # keep the model's downloaded weights in the Hub cache after sampling (default: remove)
+    keep_weights: bool = False
 
 
 @dg.asset(
@@ -74,6 +79,7 @@ def model_metadata(
             "scheduler": scheduler,
             "components": plan.components_json(),
             "skipped_files": json.dumps(list(plan.skipped)),
+            "file_sha256": plan.sha256_json(),
             "fetched_at": utcnow(),
         }
         stage.name = "write"
@@ -122,7 +128,9 @@ def sampled_images(
         revision = meta["revision"][0]
         prompt_rows = warehouse.read("prompts").sort("prompt_id")
         prompts = list(zip(prompt_rows["prompt_id"], prompt_rows["prompt"], strict=True))
-        remote = fetch_plan(hub, model_id, revision)
+        limits = hub.limits(max_seconds=config.max_seconds)
+        deadline = Deadline(limits.max_seconds)
+        remote = fetch_plan(hub, model_id, revision, limits)
         params = sampler.SamplingParams(
             n_images=config.images_per_model,
             steps=config.steps,
@@ -131,20 +139,26 @@ def sampled_images(
             width=config.width,
             batch_size=compute.batch_size,
         )
-        sampler.check_inputs(remote.model_index, remote.plan, params)
+        sampler.check_inputs(remote.model_index, remote.plan, params, limits)
         requests = sampler.image_requests(model_id, params.n_images, prompts)
 
         stage.name = "download"
-        prepared = sampler.prepare(model_id, revision, remote.plan, hub.download)
-        stage.name = "load"
-        compute.apply_threads()
-        device, dtype = compute.resolve_device(), compute.resolve_dtype()
-        pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype)
-        t_load = time.perf_counter()
-        stage.name = "sample"
-        result = sampler.run(pipe, prepared, requests, params, device=device, dtype=dtype)
-        t_sample = time.perf_counter()
-        del pipe
+        prepared = sampler.prepare(model_id, revision, remote.plan, hub.download, limits)
+        try:
+            stage.name = "load"
+            compute.apply_threads()
+            device, dtype = compute.resolve_device(), compute.resolve_dtype()
+            pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype)
+            t_load = time.perf_counter()
+            stage.name = "sample"
+            result = sampler.run(
+                pipe, prepared, requests, params, device=device, dtype=dtype, deadline=deadline
+            )
+            t_sample = time.perf_counter()
+            del pipe
+        finally:  # a failed partition must not leave gigabytes behind either
+            if not config.keep_weights:
+                sampler.release_weights(prepared)
 
         stage.name = "write"
         writer = image_store.partition_writer("fake", slug, warehouse)

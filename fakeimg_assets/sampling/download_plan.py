@@ -10,7 +10,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from fakeimg_assets.sampling.recipes import SamplingRecipe, recipe_for_pipeline
+from fakeimg_assets.sampling.recipes import SamplingRecipe, component_refusal, recipe_for_pipeline
+from fakeimg_assets.sampling.verify_download import RepoFile, unsafe_name_reason
 
 WEIGHT_SUFFIXES = (
     ".safetensors",
@@ -50,9 +51,15 @@ class DownloadPlan:
     n_repo_files: int
     skipped: tuple[str, ...] = field(default=())
     absent_components: tuple[str, ...] = field(default=())
+    # the listing's view of each planned file: what the download is verified against
+    expected: tuple[RepoFile, ...] = field(default=())
 
     def components_json(self) -> str:
         return json.dumps(self.components, sort_keys=True)
+
+    def sha256_json(self) -> str:
+        """`{path: sha256}` of the planned LFS files, as the listing published them."""
+        return json.dumps({f.path: f.sha256 for f in self.expected if f.sha256}, sort_keys=True)
 
 
 def _variant_of(filename: str) -> str | None:
@@ -66,7 +73,8 @@ def _variant_of(filename: str) -> str | None:
     return None
 
 
-def _is_weight(path: str) -> bool:
+def is_weight_file(path: str) -> bool:
+    """Weights (any format) or a shard index: the big files, never fetched unless planned."""
     return path.endswith(WEIGHT_SUFFIXES) or path.endswith(".safetensors.index.json")
 
 
@@ -88,12 +96,15 @@ def plan_download(
     sizes: Mapping[str, int],
     *,
     model_id: str = "?",
+    sha256s: Mapping[str, str] | None = None,
 ) -> DownloadPlan:
     """Select the files `from_pretrained(use_safetensors=True)` needs for this pipeline.
 
     `sizes` maps every repo file to its size in bytes. Raises `UnsafeRepoError` for a
-    custom pipeline, a component from a library other than diffusers/transformers, or a
-    component whose weights exist only as pickle.
+    custom pipeline, a component from a library other than diffusers/transformers, a component
+    (class or slot) outside the recipe's allow-list, a nested pipeline, a component whose
+    weights exist only as pickle, or a planned file name that is not a plain exact name.
+    `sha256s` maps LFS files to the listing's sha256, which downloads are verified against.
     """
     if "model_index.json" not in sizes:
         raise UnsafeRepoError(f"{model_id}: no model_index.json; not a diffusers pipeline repo")
@@ -113,7 +124,10 @@ def plan_download(
         if name in recipe.skip_components:
             continue
         if spec is None or (isinstance(spec, list) and all(s is None for s in spec)):
-            absent.append(name)
+            if name in recipe.components and name not in recipe.optional_components:
+                raise UnsafeRepoError(f"{model_id}: required component {name!r} is null")
+            if name in recipe.components:
+                absent.append(name)
             continue
         if not (isinstance(spec, list) and len(spec) == 2 and all(isinstance(s, str) for s in spec)):
             raise UnsafeRepoError(f"{model_id}: component {name!r} has malformed spec {spec!r}")
@@ -123,6 +137,9 @@ def plan_download(
                 f"{model_id}: component {name!r} comes from {library!r} ({cls}); only "
                 f"{' and '.join(TRUSTED_LIBRARIES)} components are loaded (no remote code)"
             )
+        refusal = component_refusal(recipe, name, spec)
+        if refusal:
+            raise UnsafeRepoError(f"{model_id}: {refusal}")
         components[name] = spec
         prefix = f"{name}/"
         comp_files = sorted(p for p in sizes if p.startswith(prefix))
@@ -131,10 +148,17 @@ def plan_download(
         for path in comp_files:
             if path.endswith(CODE_SUFFIXES):
                 continue
-            if _is_weight(path):
+            if is_weight_file(path):
                 weighted.setdefault(name, []).append(path)
             else:
                 files.append(path)
+
+    missing = sorted(
+        n for n in recipe.components
+        if n not in components and n not in absent and n not in recipe.optional_components
+    )
+    if missing:
+        raise UnsafeRepoError(f"{model_id}: model_index.json lacks required component(s) {missing}")
 
     # one variant for the whole pipeline, as diffusers' `variant=` applies to every component
     variant: str | None = None
@@ -161,6 +185,14 @@ def plan_download(
         files.extend(_component_weights(ws, variant))
 
     chosen = set(files)
+    for path in sorted(chosen):
+        reason = unsafe_name_reason(path)
+        if reason:
+            raise UnsafeRepoError(
+                f"{model_id}: planned file {path!r} refused: {reason} (files are fetched by "
+                "exact name only)"
+            )
+    sha = sha256s or {}
     skipped = tuple(sorted(p for p in sizes if p not in chosen))
     return DownloadPlan(
         pipeline_class=str(class_name),
@@ -174,6 +206,7 @@ def plan_download(
         n_repo_files=len(sizes),
         skipped=skipped,
         absent_components=tuple(absent),
+        expected=tuple(RepoFile(p, int(sizes[p] or 0), sha.get(p)) for p in sorted(chosen)),
     )
 
 
@@ -185,4 +218,15 @@ def sizes_from_siblings(siblings: Iterable[object]) -> dict[str, int]:
         if name is None:
             continue
         out[name] = int(getattr(s, "size", None) or 0)
+    return out
+
+
+def sha256s_from_siblings(siblings: Iterable[object]) -> dict[str, str]:
+    """`{path: sha256}` of LFS files from `ModelInfo.siblings` (`files_metadata=True`)."""
+    out: dict[str, str] = {}
+    for s in siblings or []:
+        name, lfs = getattr(s, "rfilename", None), getattr(s, "lfs", None)
+        sha = lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
+        if name is not None and sha:
+            out[name] = str(sha)
     return out

@@ -7,8 +7,40 @@ that could run repo code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# Schedulers that need no extra packages and sample text-to-image latents: an explicit list,
+# so a repo cannot name some other diffusers class (a pipeline, a model) in the scheduler slot.
+EPS_SCHEDULERS = (
+    "DDIMScheduler",
+    "DDPMScheduler",
+    "PNDMScheduler",
+    "LMSDiscreteScheduler",
+    "EulerDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "HeunDiscreteScheduler",
+    "DPMSolverMultistepScheduler",
+    "DPMSolverSinglestepScheduler",
+    "KDPM2DiscreteScheduler",
+    "KDPM2AncestralDiscreteScheduler",
+    "DEISMultistepScheduler",
+    "UniPCMultistepScheduler",
+    "LCMScheduler",
+    "TCDScheduler",
+)
+FLOW_SCHEDULERS = ("FlowMatchEulerDiscreteScheduler", "FlowMatchHeunDiscreteScheduler")
+CLIP_TOKENIZERS = ("CLIPTokenizer", "CLIPTokenizerFast")
+T5_TOKENIZERS = ("T5Tokenizer", "T5TokenizerFast")
+
+
+def _d(*classes: str) -> tuple[str, tuple[str, ...]]:
+    return ("diffusers", classes)
+
+
+def _t(*classes: str) -> tuple[str, tuple[str, ...]]:
+    return ("transformers", classes)
 
 
 class UnknownRecipeError(KeyError):
@@ -31,6 +63,8 @@ class SamplingRecipe:
     skip_components: tuple[str, ...] = ("safety_checker", "feature_extractor", "image_encoder")
     # components that may be absent from a repo (model_index null) and are passed as None
     optional_components: tuple[str, ...] = ()
+    # the allow-list: component name -> (library, accepted classes); anything else is refused
+    components: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     load_kwargs: dict[str, Any] = field(default_factory=dict)
     call_kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
@@ -50,6 +84,24 @@ def register_recipe(recipe: SamplingRecipe) -> SamplingRecipe:
     for cls in recipe.pipeline_classes:
         _BY_CLASS[cls] = recipe
     return recipe
+
+
+def component_refusal(recipe: SamplingRecipe, name: str, spec: object) -> str | None:
+    """Why `model_index.json` entry `name: spec` is not acceptable for this recipe, or None."""
+    if name not in recipe.components:
+        return f"{name!r} is not a component of {recipe.name} pipelines"
+    if not (isinstance(spec, list | tuple) and len(spec) == 2 and all(isinstance(s, str) for s in spec)):
+        return f"component {name!r} has malformed spec {spec!r}"
+    library, cls = spec
+    want_lib, classes = recipe.components[name]
+    if cls.endswith("Pipeline"):
+        return f"component {name!r} is a nested pipeline ({library}.{cls}); refused"
+    if library != want_lib or cls not in classes:
+        return (
+            f"component {name!r} is {library}.{cls}; a {recipe.name} pipeline accepts only "
+            f"{want_lib}.{{{', '.join(classes)}}} there"
+        )
+    return None
 
 
 def list_recipes() -> list[str]:
@@ -93,6 +145,13 @@ register_recipe(
         pipeline_classes=("StableDiffusionPipeline",),
         default_steps=25,
         default_guidance=7.5,
+        components={
+            "unet": _d("UNet2DConditionModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": _t("CLIPTextModel"),
+            "tokenizer": _t(*CLIP_TOKENIZERS),
+            "scheduler": _d(*EPS_SCHEDULERS),
+        },
         load_kwargs={"requires_safety_checker": False},
         description="Stable Diffusion 1.x/2.x UNet latent diffusion, CLIP text encoder",
     )
@@ -104,6 +163,15 @@ register_recipe(
         pipeline_classes=("StableDiffusionXLPipeline",),
         default_steps=25,
         default_guidance=5.0,
+        components={
+            "unet": _d("UNet2DConditionModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": _t("CLIPTextModel"),
+            "text_encoder_2": _t("CLIPTextModelWithProjection"),
+            "tokenizer": _t(*CLIP_TOKENIZERS),
+            "tokenizer_2": _t(*CLIP_TOKENIZERS),
+            "scheduler": _d(*EPS_SCHEDULERS),
+        },
         description="SDXL UNet with two CLIP text encoders",
     )
 )
@@ -114,6 +182,17 @@ register_recipe(
         pipeline_classes=("StableDiffusion3Pipeline",),
         default_steps=28,
         default_guidance=7.0,
+        components={
+            "transformer": _d("SD3Transformer2DModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": _t("CLIPTextModelWithProjection"),
+            "text_encoder_2": _t("CLIPTextModelWithProjection"),
+            "text_encoder_3": _t("T5EncoderModel"),
+            "tokenizer": _t(*CLIP_TOKENIZERS),
+            "tokenizer_2": _t(*CLIP_TOKENIZERS),
+            "tokenizer_3": _t(*T5_TOKENIZERS),
+            "scheduler": _d(*FLOW_SCHEDULERS),
+        },
         optional_components=("text_encoder_3", "tokenizer_3"),
         description="SD3 MMDiT transformer, flow matching, CLIP (+ optional T5)",
     )
@@ -125,6 +204,13 @@ register_recipe(
         pipeline_classes=("PixArtAlphaPipeline", "PixArtSigmaPipeline"),
         default_steps=20,
         default_guidance=4.5,
+        components={
+            "transformer": _d("PixArtTransformer2DModel", "Transformer2DModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": _t("T5EncoderModel"),
+            "tokenizer": _t(*T5_TOKENIZERS),
+            "scheduler": _d(*EPS_SCHEDULERS),
+        },
         call_kwargs={"use_resolution_binning": False, "clean_caption": False},
         description="PixArt DiT transformer with a T5 text encoder",
     )

@@ -35,8 +35,13 @@ def regenerate_image(
     out: Path | None = None,
     home: Path | None = None,
     hub: object | None = None,
+    keep_weights: bool = False,
 ) -> Regenerated:
-    """Re-sample the batch that made `image_id` and return that image's new bytes."""
+    """Re-sample the batch that made `image_id` and return that image's new bytes.
+
+    The weights are re-downloaded (verified) as needed and removed again afterwards
+    unless `keep_weights`.
+    """
     import torch
 
     from resources import HubResource
@@ -57,10 +62,16 @@ def regenerate_image(
     ).to_dicts()
     hub = hub or HubResource(cache_dir=str((home or fakeimg_home()) / "hf-cache"))
     remote = fetch_plan(hub, row["source"], row["revision"])  # type: ignore[arg-type]
-    prepared = sampler.prepare(row["source"], row["revision"], remote.plan, hub.download)  # type: ignore[attr-defined]
+    prepared = sampler.prepare(
+        row["source"], row["revision"], remote.plan, hub.download, hub.limits()  # type: ignore[attr-defined]
+    )
     device = row["device"] if row["device"] == "cpu" or torch.cuda.is_available() else "cpu"
     dtype = getattr(torch, row["dtype"])
-    pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype)
+    try:
+        pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype)
+    finally:  # loaded in memory: the cached weights are no longer needed
+        if not keep_weights:
+            sampler.release_weights(prepared)
     if type(pipe.scheduler).__name__ != row["scheduler"]:
         raise ValueError(
             f"revision {row['revision'][:8]} loads scheduler {type(pipe.scheduler).__name__}, "

@@ -1,13 +1,33 @@
-"""The Hub side of sampling: pin a revision, read its model index, plan the download."""
+"""The Hub side of sampling: pin a revision, read its model index, plan and limit the download.
+
+Only small JSON files are read here (each size-capped from the listing before it is fetched
+and again on disk), so a hostile repo is refused before any weights are fetched.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.sampling.download_plan import DownloadPlan, plan_download, sizes_from_siblings
+from fakeimg_assets.sampling.download_plan import (
+    DownloadPlan,
+    is_weight_file,
+    plan_download,
+    sha256s_from_siblings,
+    sizes_from_siblings,
+)
+from fakeimg_assets.sampling.limits import (
+    SamplingLimits,
+    check_config_ranges,
+    check_download_bytes,
+    check_resolution,
+    check_text_file_size,
+)
 from resources.hub import HubResource
+
+DENOISERS = ("unet", "transformer")
 
 
 @dataclass
@@ -16,28 +36,81 @@ class RemoteModel:
     revision: str
     model_index: dict[str, Any]
     plan: DownloadPlan
+    native_px: int | None = None
 
 
-def fetch_plan(hub: HubResource, model_id: str, revision: str | None = None) -> RemoteModel:
-    """Info (with file sizes) of one revision, its `model_index.json`, and the file plan.
+def read_small_json(
+    hub: HubResource, model_id: str, path: str, revision: str, limits: SamplingLimits
+) -> dict[str, Any]:
+    """Fetch one planned JSON file, re-check its size on disk, parse it as an object."""
+    local = hub.download_file(model_id, path, revision=revision)
+    check_text_file_size(model_id, path, Path(local).stat().st_size, limits)
+    try:
+        data = json.loads(Path(local).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{model_id}@{revision[:8]}: {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{model_id}@{revision[:8]}: {path} is not a JSON object")
+    return data
 
-    Only JSON is read here: a hostile repo is refused before any weights are fetched.
+
+def check_plan_limits(model_id: str, plan: DownloadPlan, limits: SamplingLimits) -> None:
+    """Per-model byte cap and per-file text caps, from the listing, before any fetch."""
+    check_download_bytes(model_id, plan.downloaded_bytes, limits)
+    for f in plan.expected:
+        if not is_weight_file(f.path):
+            check_text_file_size(model_id, f.path, f.size, limits)
+
+
+def check_component_configs(
+    hub: HubResource, model_id: str, remote: RemoteModel, limits: SamplingLimits
+) -> int | None:
+    """Sane ranges of the denoiser/VAE/scheduler configs and the native resolution cap."""
+    files = set(remote.plan.files)
+    configs: dict[str, dict[str, Any]] = {}
+    for name, rel in (
+        *((d, f"{d}/config.json") for d in DENOISERS),
+        ("vae", "vae/config.json"),
+        ("scheduler", "scheduler/scheduler_config.json"),
+    ):
+        if name in remote.plan.components and rel in files:
+            configs[name] = read_small_json(hub, model_id, rel, remote.revision, limits)
+            check_config_ranges(model_id, rel, configs[name])
+    denoiser = next((configs[d] for d in DENOISERS if d in configs), None)
+    if denoiser is None or "vae" not in configs:
+        return None
+    return check_resolution(model_id, denoiser, configs["vae"], limits)
+
+
+def fetch_plan(
+    hub: HubResource,
+    model_id: str,
+    revision: str | None = None,
+    limits: SamplingLimits | None = None,
+) -> RemoteModel:
+    """Info (sizes, LFS sha256s) of one revision, its `model_index.json`, the checked plan.
+
+    Raises `UnsafeRepoError` for what must never load and `ResourceLimitError` for what is
+    over a limit, both before any weight is downloaded.
     """
+    limits = limits or hub.limits()
     info = hub.model_info(model_id, revision=revision)
     sha = getattr(info, "sha", None)
     if not sha:
         raise ValueError(f"Hub returned no commit sha for {model_id!r} (revision {revision!r})")
-    sizes = sizes_from_siblings(getattr(info, "siblings", None) or [])
+    siblings = getattr(info, "siblings", None) or []
+    sizes = sizes_from_siblings(siblings)
     if "model_index.json" not in sizes:
         raise ValueError(
             f"{model_id}@{sha[:8]} has no model_index.json: not a diffusers pipeline repo "
             f"(files: {', '.join(sorted(sizes)[:8])})"
         )
-    index_path = hub.download_file(model_id, "model_index.json", revision=sha)
-    try:
-        model_index = json.loads(index_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{model_id}@{sha[:8]}: model_index.json is not valid JSON: {exc}") from exc
-    if not isinstance(model_index, dict):
-        raise ValueError(f"{model_id}@{sha[:8]}: model_index.json is not a JSON object")
-    return RemoteModel(info, sha, model_index, plan_download(model_index, sizes, model_id=model_id))
+    check_text_file_size(model_id, "model_index.json", sizes["model_index.json"], limits)
+    model_index = read_small_json(hub, model_id, "model_index.json", sha, limits)
+    plan = plan_download(
+        model_index, sizes, model_id=model_id, sha256s=sha256s_from_siblings(siblings)
+    )
+    check_plan_limits(model_id, plan, limits)
+    remote = RemoteModel(info, sha, model_index, plan)
+    remote.native_px = check_component_configs(hub, model_id, remote, limits)
+    return remote

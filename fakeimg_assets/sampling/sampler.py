@@ -7,15 +7,25 @@ single image from its warehouse row reuses exactly the code that made it.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.errors import FakeimgError
 from fakeimg_assets.paths import derive_seed, validate_model_id
-from fakeimg_assets.sampling.download_plan import DownloadPlan
+from fakeimg_assets.sampling.download_plan import DownloadPlan, is_weight_file
+from fakeimg_assets.sampling.limits import (
+    Deadline,
+    SamplingLimits,
+    check_requested_size,
+    check_text_file_size,
+)
+from fakeimg_assets.sampling.loading import load_pipeline
 from fakeimg_assets.sampling.recipes import SamplingRecipe, get_recipe
+from fakeimg_assets.sampling.verify_download import RepoFile
+
+__all__ = ["load_pipeline"]  # re-exported: callers use sampler.load_pipeline
 
 
 class SamplingError(RuntimeError):
@@ -131,8 +141,13 @@ def encode_png(image: Any) -> bytes:
     return buf.getvalue()
 
 
-def check_inputs(model_index: dict[str, Any], plan: DownloadPlan, params: SamplingParams) -> None:
-    """Refuse bad parameters before any download."""
+def check_inputs(
+    model_index: dict[str, Any],
+    plan: DownloadPlan,
+    params: SamplingParams,
+    limits: SamplingLimits | None = None,
+) -> None:
+    """Refuse bad parameters (and sizes above the resolution cap) before any download."""
     if params.n_images < 1:
         raise SamplingError("check_inputs", f"n_images must be >= 1, got {params.n_images}")
     if params.batch_size < 1:
@@ -143,6 +158,7 @@ def check_inputs(model_index: dict[str, Any], plan: DownloadPlan, params: Sampli
         dim = getattr(params, dim_name)
         if dim is not None and (dim < 8 or dim % 8):
             raise SamplingError("check_inputs", f"{dim_name} must be a multiple of 8, got {dim}")
+    check_requested_size(params.height, params.width, limits or SamplingLimits())
     if model_index.get("_class_name") != plan.pipeline_class:
         raise SamplingError("check_inputs", "model_index.json changed since the download plan")
 
@@ -151,53 +167,39 @@ def prepare(
     model_id: str,
     revision: str,
     plan: DownloadPlan,
-    download: Callable[[str, str, list[str]], Path],
+    download: Callable[[str, str, Sequence[RepoFile]], Path],
+    limits: SamplingLimits | None = None,
 ) -> PreparedModel:
-    """Download exactly the planned files of the pinned revision."""
+    """Download exactly the planned files of the pinned revision, verified against the listing.
+
+    Limit and verification errors keep their type (permanent); others get the stage.
+    """
+    limits = limits or SamplingLimits()
+    if not plan.expected:
+        raise SamplingError("download", f"{model_id}: the plan carries no file listing")
     try:
-        local_dir = download(model_id, revision, list(plan.files))
+        local_dir = download(model_id, revision, plan.expected)
+    except FakeimgError:
+        raise
     except Exception as exc:  # noqa: BLE001 - re-raised with its stage
         raise SamplingError("download", f"{type(exc).__name__}: {exc}") from exc
     missing = [f for f in plan.files if not (local_dir / f).exists()]
     if missing:
         raise SamplingError("download", f"files missing after download: {missing[:5]}")
+    for f in plan.files:  # the text caps again, on what actually landed on disk
+        if not is_weight_file(f):
+            check_text_file_size(model_id, f, (local_dir / f).stat().st_size, limits)
     return PreparedModel(model_id, revision, local_dir, plan, get_recipe(plan.recipe))
 
 
-def load_pipeline(prepared: PreparedModel, *, device: str, dtype: Any) -> Any:
-    """`from_pretrained` on the local snapshot: safetensors only, no remote code."""
-    import diffusers
+def release_weights(prepared: PreparedModel) -> int:
+    """Remove the model's downloaded weights from the Hub cache; returns bytes freed.
 
-    recipe = prepared.recipe
-    cls = getattr(diffusers, prepared.plan.pipeline_class, None)
-    if cls is None:
-        raise SamplingError(
-            "load", f"diffusers {diffusers.__version__} has no {prepared.plan.pipeline_class}"
-        )
-    index = json.loads((prepared.local_dir / "model_index.json").read_text())
-    kwargs: dict[str, Any] = dict(recipe.load_kwargs)
-    for name in recipe.skip_components:
-        if name in index:
-            kwargs[name] = None
-    for name in (*prepared.plan.absent_components, *recipe.optional_components):
-        if name not in prepared.plan.components:
-            kwargs[name] = None
-    if "requires_safety_checker" in kwargs and "safety_checker" not in index:
-        kwargs.pop("requires_safety_checker")
-    try:
-        pipe = cls.from_pretrained(
-            str(prepared.local_dir),
-            dtype=dtype,
-            use_safetensors=True,
-            variant=prepared.plan.variant,
-            local_files_only=True,
-            **kwargs,
-        )
-        pipe = pipe.to(device)
-    except Exception as exc:  # noqa: BLE001 - re-raised with its stage
-        raise SamplingError("load", f"{type(exc).__name__}: {exc}") from exc
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    Small JSON/tokenizer files stay; a later run (or `fakeimg regenerate`) re-downloads.
+    """
+    from fakeimg_assets.sampling.verify_download import remove_weights
+
+    return remove_weights(prepared.local_dir, prepared.plan.files, is_weight_file)
 
 
 def run(
@@ -208,11 +210,13 @@ def run(
     *,
     device: str,
     dtype: Any,
+    deadline: Deadline | None = None,
 ) -> SamplingRun:
     """Sample every request in batches; each image has its own seeded CPU generator.
 
     Per-image generators make an image depend on its own seed, not on its batch mates,
-    up to the numerics of the batch size, which is recorded.
+    up to the numerics of the batch size, which is recorded. With a `deadline`, sampling
+    stops between batches once the partition's time budget is spent (ResourceLimitError).
     """
     import torch
 
@@ -232,7 +236,10 @@ def run(
         device=device,
         library_versions=library_versions(),
     )
-    for start in range(0, len(requests), params.batch_size):
+    n_batches = -(-len(requests) // params.batch_size)
+    for k, start in enumerate(range(0, len(requests), params.batch_size)):
+        if deadline is not None:
+            deadline.check(f"{k} of {n_batches} batches sampled")
         batch = list(requests[start : start + params.batch_size])
         for sampled in _run_batch(pipe, recipe, batch, steps, guidance, params, torch):
             result.images.append(sampled)

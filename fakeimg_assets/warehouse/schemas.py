@@ -46,6 +46,7 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "scheduler": pl.Utf8,
         "components": pl.Utf8,
         "skipped_files": pl.Utf8,
+        "file_sha256": pl.Utf8,
         "fetched_at": UTC_TS,
     },
     "images": {
