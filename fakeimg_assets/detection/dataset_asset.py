@@ -1,30 +1,110 @@
-"""`detector_dataset`: train/test splits that hold whole generators (and source photos) out."""
+"""`detector_dataset`: an immutable split holding lineage groups (and source photos) out.
+
+Each fake's side is `model_side(group_key)` of its lineage group, each real's side is
+`photo_side(photo_id)`: pure functions of the key, so a new model never moves another.
+The split is named by its content (`split_id`) and stored under that name, never
+overwritten; `split_versions` records which one is the latest.
+"""
 
 import dagster as dg
 import polars as pl
 
 from fakeimg_assets.detection.common import GROUP, markdown
+from fakeimg_assets.detection.lineage import lineage_from_rows
+from fakeimg_assets.detection.sides import DEFAULT_TEST_FRACTION
 from fakeimg_assets.detection.splits import (
-    ModelInfoForSplit,
-    held_out_groups,
-    held_out_models,
+    check_split,
+    fallback_photo_id,
+    model_sides,
+    photo_sides,
+    split_id_of,
 )
+from fakeimg_assets.warehouse.store import utcnow
 from resources import WarehouseResource
 
 
 class DatasetConfig(dg.Config):
-    """`holdout`: 'random' (seeded by model id) or 'latest' (most recently published)."""
+    """A key is on the test side when its salted hash in [0, 1) is below `test_fraction`.
 
-    test_fraction: float = 0.34
-    holdout: str = "random"
+    `seed` re-draws every side at once (a different, equally stable split).
+    """
+
+    test_fraction: float = DEFAULT_TEST_FRACTION
     seed: int = 0
+
+
+SPLIT_COLUMNS = [
+    "split_id", "image_id", "split", "label", "source", "architecture",
+    "model_created_at", "path", "group_key",
+]
+
+
+def build_split(
+    fakes: pl.DataFrame, reals: pl.DataFrame, lineage_rows: pl.DataFrame,
+    test_fraction: float, seed: int,
+) -> pl.DataFrame:
+    """The split rows (without split_id): pure given the warehouse's rows.
+
+    `fakes`: image_id, label, source, path, architecture, created_at. `reals`: image_id,
+    label, source, path, origin and, when present, photo_id. `lineage_rows`: model_metadata.
+    """
+    sides = model_sides(lineage_from_rows(lineage_rows.iter_rows(named=True)), test_fraction, seed)
+    missing = sorted(set(fakes["source"].to_list()) - set(sides))
+    if missing:
+        raise ValueError(f"sampled models without a model_metadata row: {missing}")
+    fake_rows = fakes.with_columns(
+        pl.col("source").replace_strict({m: k for m, (k, _) in sides.items()}).alias("group_key"),
+        pl.col("source").replace_strict({m: s for m, (_, s) in sides.items()}).alias("split"),
+        pl.col("created_at").alias("model_created_at"),
+    )
+    has_photo = "photo_id" in reals.columns
+    photo_ids = [
+        pid or fallback_photo_id(src, origin, iid)
+        for pid, src, origin, iid in zip(
+            reals["photo_id"] if has_photo else [None] * reals.height,
+            reals["source"], reals["origin"], reals["image_id"], strict=True,
+        )
+    ]
+    psides = photo_sides(photo_ids, test_fraction, seed)
+    real_rows = reals.with_columns(
+        pl.Series("group_key", photo_ids, dtype=pl.Utf8),
+        pl.Series("split", [psides[p] for p in photo_ids], dtype=pl.Utf8),
+        pl.lit(None, dtype=pl.Utf8).alias("architecture"),
+    )
+    if has_photo and "photo_split" in reals.columns:
+        wrong = real_rows.filter(
+            pl.col("photo_split").is_not_null() & (pl.col("photo_split") != pl.col("split"))
+        )
+        if wrong.height:
+            raise ValueError(
+                f"real_images put photo {wrong['group_key'][0]!r} on "
+                f"{wrong['photo_split'][0]!r} but this split (test_fraction {test_fraction}, "
+                f"seed {seed}) puts it on {wrong['split'][0]!r}: prompts could leak test "
+                "photos; materialize real_images with the same test_fraction and seed"
+            )
+    cols = [c for c in SPLIT_COLUMNS if c != "split_id"]
+    return pl.concat([fake_rows, real_rows], how="diagonal_relaxed").select(cols)
+
+
+def _require_both_sides(rows: pl.DataFrame, test_fraction: float, seed: int) -> None:
+    for label, what in (("fake", "lineage group"), ("real", "source photo")):
+        part = rows.filter(pl.col("label") == label)
+        for side in ("train", "test"):
+            if part.filter(pl.col("split") == side).height == 0:
+                keys = sorted(set(part["group_key"].to_list()))
+                raise ValueError(
+                    f"no {label} image on the {side} side: every {what} ({len(keys)}: "
+                    f"{keys[:8]}) hashes to the other side with test_fraction {test_fraction}, "
+                    f"seed {seed}; change DatasetConfig.test_fraction or seed, or add models"
+                )
 
 
 @dg.asset(
     group_name=GROUP,
     deps=["image_quality_stats", "model_metadata", "real_images"],
     kinds={"duckdb"},
-    description="Train/test splits holding whole generators (and real source photos) out.",
+    description="Immutable train/test split (split_id) holding lineage groups and source "
+    "photos out; the latest is in split_versions.",
 )
 def detector_dataset(
     context: dg.AssetExecutionContext, config: DatasetConfig, warehouse: WarehouseResource
@@ -38,52 +118,57 @@ def detector_dataset(
         WHERE i.label = 'fake'
         """
     )
-    reals = warehouse.query(
-        "SELECT image_id, label, source, path, origin FROM images WHERE label = 'real'"
-    )
+    reals = warehouse.query("SELECT * FROM images WHERE label = 'real'")
     if reals.height == 0:
         raise dg.Failure("no real images: materialize real_images first")
-    model_rows = fakes.unique("source").sort("source")
-    models = [
-        ModelInfoForSplit(r["source"], r["architecture"], r["created_at"])
-        for r in model_rows.iter_rows(named=True)
-    ]
-    if len(models) < 2:
+    if fakes["source"].n_unique() < 2:
         raise dg.Failure(
             f"need at least 2 sampled, non-quarantined models to hold generators out; have "
-            f"{len(models)}. Sample more hub_models partitions first."
+            f"{fakes['source'].n_unique()}. Sample more hub_models partitions first."
         )
+    lineage = warehouse.read("model_metadata")
     try:
-        test_models = held_out_models(models, config.test_fraction, config.holdout, config.seed)
-        photo = reals["origin"].fill_null(reals["image_id"]).str.split("#").list.first()
-        groups = (reals["source"] + "/" + photo).to_list()
-        test_groups = held_out_groups(groups, config.test_fraction, config.seed)
+        rows = build_split(fakes, reals, lineage, config.test_fraction, config.seed)
+        _require_both_sides(rows, config.test_fraction, config.seed)
+        check_split(rows.iter_rows(named=True), config.test_fraction, config.seed)
+        split_id = split_id_of(zip(rows["image_id"], rows["split"], strict=True))
     except ValueError as exc:
         raise dg.Failure(str(exc)) from exc
-    fake_rows = fakes.with_columns(
-        pl.when(pl.col("source").is_in(list(test_models)))
-        .then(pl.lit("test"))
-        .otherwise(pl.lit("train"))
-        .alias("split"),
-        pl.col("created_at").alias("model_created_at"),
-    ).select("image_id", "split", "label", "source", "architecture", "model_created_at", "path")
-    real_rows = reals.with_columns(
-        pl.Series("group", groups),
-    ).with_columns(
-        pl.when(pl.col("group").is_in(list(test_groups)))
-        .then(pl.lit("test"))
-        .otherwise(pl.lit("train"))
-        .alias("split"),
-        pl.lit(None, dtype=pl.Utf8).alias("architecture"),
-    ).select("image_id", "split", "label", "source", "architecture", "path")
-    rows = pl.concat([fake_rows, real_rows], how="diagonal_relaxed")
-    warehouse.write("detector_splits", "all", rows)
+    rows = rows.with_columns(pl.lit(split_id).alias("split_id")).select(SPLIT_COLUMNS)
+    store = warehouse.store()
+    if not store.partition_path("detector_splits", split_id).exists():  # immutable
+        warehouse.write("detector_splits", split_id, rows.sort("image_id"))
+    fake_rows = rows.filter(pl.col("label") == "fake")
+    test_models = sorted(set(fake_rows.filter(pl.col("split") == "test")["source"].to_list()))
+    train_models = sorted(set(fake_rows.filter(pl.col("split") == "train")["source"].to_list()))
+    warehouse.write(
+        "split_versions",
+        split_id,
+        [{
+            "split_id": split_id,
+            "created_at": utcnow(),
+            "test_fraction": config.test_fraction,
+            "seed": config.seed,
+            "n_images": rows.height,
+            "n_train_models": len(train_models),
+            "n_test_models": len(test_models),
+            "n_groups": fake_rows["group_key"].n_unique(),
+            "dagster_run_id": context.run.run_id,
+        }],
+    )
     counts = rows.group_by("split", "label").len().sort("split", "label")
+    groups = (
+        fake_rows.group_by("group_key", "split")
+        .agg(pl.col("source").n_unique().alias("models"))
+        .sort("split", "group_key")
+    )
     return dg.MaterializeResult(
         metadata={
-            "train_models": len(models) - len(test_models),
-            "test_models": dg.MetadataValue.json(sorted(test_models)),
-            "holdout": config.holdout,
+            "split_id": split_id,
+            "train_models": len(train_models),
+            "test_models": dg.MetadataValue.json(test_models),
+            "test_fraction": config.test_fraction,
             "counts": dg.MetadataValue.md(markdown(counts)),
+            "lineage_groups": dg.MetadataValue.md(markdown(groups)),
         }
     )

@@ -1,64 +1,96 @@
 """Train/test splits that hold whole generators out (pure functions).
 
-A detector is only interesting on generators it never saw, so fakes are split by model
-and reals by their source photo (crops of one photo never straddle the split).
+A detector is only interesting on generators it never saw, so fakes are split by lineage
+group (a model with its mirrors and fine-tunes, see `lineage`) and reals by their source
+photo (crops of one photo never straddle the split). Each side is `sides.side_of` of the
+key alone: adding a model never moves another. A split's content names it (`split_id`),
+so a detector run can record exactly what it trained on.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 
+from fakeimg_assets.detection.lineage import ModelLineage, lineage_groups
+from fakeimg_assets.detection.sides import Side, model_side, photo_side
 from fakeimg_assets.paths import derive_seed
 
-HOLDOUT_STRATEGIES = ("random", "latest")
+SPLIT_ID_CHARS = 16
 
 
-@dataclass(frozen=True)
-class ModelInfoForSplit:
-    model_id: str
-    architecture: str | None
-    created_at: object | None  # datetime or None
+def model_sides(
+    models: Sequence[ModelLineage], test_fraction: float, seed: int = 0
+) -> dict[str, tuple[str, Side]]:
+    """`{model_id: (group_key, side)}`: each lineage group's side from its key alone."""
+    groups = lineage_groups(models)
+    return {
+        mid: (key, model_side(key, test_fraction, seed)) for mid, key in sorted(groups.items())
+    }
 
 
-def n_test(n: int, fraction: float) -> int:
-    """How many of `n` groups go to test: at least one, at most n-1."""
-    if n < 2:
-        raise ValueError(f"need at least 2 groups to hold some out, have {n}")
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"test fraction must be in (0, 1), got {fraction}")
-    return min(n - 1, max(1, math.ceil(n * fraction)))
+def photo_sides(photo_ids: Iterable[str], test_fraction: float, seed: int = 0) -> dict[str, Side]:
+    """`{photo_id: side}` for real source photos (all crops of a photo follow it)."""
+    return {p: photo_side(p, test_fraction, seed) for p in sorted(set(photo_ids))}
 
 
-def held_out_models(
-    models: Sequence[ModelInfoForSplit], fraction: float, strategy: str = "random", seed: int = 0
-) -> set[str]:
-    """Model ids held out of training.
+def fallback_photo_id(source: str, origin: str | None, image_id: str) -> str:
+    """A real image's source photo when the row predates `photo_id`: source + origin file.
 
-    `random`: a seeded hash order (stable when new models arrive: a model's side only
-    depends on its own id). `latest`: the most recently published, to test detectors on
-    generators that appeared after training.
+    `origin` is `<photo name>#crop=x,y,w,h`; without it the image is its own photo.
     """
-    if strategy not in HOLDOUT_STRATEGIES:
-        raise ValueError(f"unknown holdout strategy {strategy!r}; use one of {HOLDOUT_STRATEGIES}")
-    k = n_test(len(models), fraction)
-    if strategy == "random":
-        order = sorted(models, key=lambda m: derive_seed("holdout", seed, m.model_id))
-    else:
-        order = sorted(
-            models,
-            key=lambda m: (m.created_at is not None, m.created_at or 0, m.model_id),
-            reverse=True,
-        )
-    return {m.model_id for m in order[:k]}
+    photo = (origin or image_id).split("#", 1)[0]
+    return f"{source}:{photo}"
 
 
-def held_out_groups(groups: Sequence[str], fraction: float, seed: int = 0) -> set[str]:
-    """Real-image groups (source photos) held out, by seeded hash order."""
-    unique = sorted(set(groups))
-    k = n_test(len(unique), fraction)
-    return set(sorted(unique, key=lambda g: derive_seed("holdout-real", seed, g))[:k])
+def split_id_of(pairs: Iterable[tuple[str, str]]) -> str:
+    """Short sha256 of the sorted (image_id, split) content: same content, same id."""
+    items = sorted(pairs)
+    if not items:
+        raise ValueError("cannot name an empty split")
+    ids = [i for i, _ in items]
+    if len(set(ids)) != len(ids):
+        dup = next(a for a, b in zip(ids, ids[1:], strict=False) if a == b)
+        raise ValueError(f"image {dup!r} appears more than once in the split")
+    bad = sorted({s for _, s in items} - {"train", "test"})
+    if bad:
+        raise ValueError(f"split labels must be 'train' or 'test', got {bad}")
+    h = hashlib.sha256()
+    for image_id, split in items:
+        h.update(f"{image_id}\x1f{split}\n".encode())
+    return h.hexdigest()[:SPLIT_ID_CHARS]
+
+
+def check_split(
+    rows: Iterable[Mapping[str, object]], test_fraction: float, seed: int = 0
+) -> None:
+    """Refuse a split that breaks the rule, naming the first offender.
+
+    Each row has image_id, label, source, group_key and split. Fakes must sit on
+    `model_side(group_key)`, reals on `photo_side(group_key)`; a model, group or photo on
+    both sides is a leak.
+    """
+    sides_of: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        label, key, split = r["label"], r["group_key"], r["split"]
+        if split not in ("train", "test"):
+            raise ValueError(f"image {r['image_id']!r} has split {split!r}")
+        if not key:
+            raise ValueError(f"image {r['image_id']!r} has no group key")
+        rule = model_side if label == "fake" else photo_side
+        want = rule(str(key), test_fraction, seed)
+        if split != want:
+            what = "model" if label == "fake" else "photo"
+            raise ValueError(
+                f"{label} image {r['image_id']!r} ({what} {r['source']!r}, key {key!r}) is "
+                f"labelled {split!r} but the rule puts it on {want!r}"
+            )
+        for kind, value in (("model", r["source"]), ("group", key)):
+            if label == "fake" or kind == "group":
+                sides_of.setdefault((f"{label} {kind}", str(value)), set()).add(str(split))
+    for (kind, value), seen in sorted(sides_of.items()):
+        if len(seen) > 1:
+            raise ValueError(f"{kind} {value!r} is on both sides of the split")
 
 
 def time_bucket(created_at: object | None) -> str:

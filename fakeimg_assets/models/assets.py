@@ -7,6 +7,7 @@ import time
 import dagster as dg
 import numpy as np
 
+from fakeimg_assets.detection.lineage import base_model_columns
 from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
 from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
 from fakeimg_assets.models.failures import record_failures
@@ -80,6 +81,7 @@ def model_metadata(
             "components": plan.components_json(),
             "skipped_files": json.dumps(list(plan.skipped)),
             "file_sha256": plan.sha256_json(),
+            **base_model_columns(getattr(card, "base_model", None)),
             "fetched_at": utcnow(),
         }
         stage.name = "write"

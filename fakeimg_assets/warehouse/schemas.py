@@ -47,6 +47,8 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "components": pl.Utf8,
         "skipped_files": pl.Utf8,
         "file_sha256": pl.Utf8,
+        "base_model": pl.Utf8,  # the card's first declared base model (lineage)
+        "base_models": pl.List(pl.Utf8),  # every declared base model
         "fetched_at": UTC_TS,
     },
     "images": {
@@ -124,6 +126,7 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "real_image_id": pl.Utf8,
     },
     "detector_splits": {
+        "split_id": pl.Utf8,  # hash of the sorted (image_id, split) content: immutable
         "image_id": pl.Utf8,
         "split": pl.Utf8,
         "label": pl.Utf8,
@@ -131,10 +134,23 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "architecture": pl.Utf8,
         "model_created_at": UTC_TS,
         "path": pl.Utf8,
+        "group_key": pl.Utf8,  # lineage group (fakes) or photo_id (reals): the side's key
+    },
+    "split_versions": {
+        "split_id": pl.Utf8,
+        "created_at": UTC_TS,
+        "test_fraction": pl.Float64,
+        "seed": pl.Int64,
+        "n_images": pl.Int64,
+        "n_train_models": pl.Int64,
+        "n_test_models": pl.Int64,
+        "n_groups": pl.Int64,
+        "dagster_run_id": pl.Utf8,
     },
     "detector_runs": {
         "run_id": pl.Utf8,
         "purpose": pl.Utf8,
+        "split_id": pl.Utf8,
         "backbone": pl.Utf8,
         "n_train_models": pl.Int64,
         "n_train_images": pl.Int64,
@@ -149,13 +165,20 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
     },
     "eval_results": {
         "run_id": pl.Utf8,
+        "split_id": pl.Utf8,
+        "protocol": pl.Utf8,
+        "perturbation": pl.Utf8,
         "split": pl.Utf8,
         "group_kind": pl.Utf8,
         "group_value": pl.Utf8,
         "n_real": pl.Int64,
         "n_fake": pl.Int64,
         "ap": pl.Float64,
+        "ap_ci_low": pl.Float64,
+        "ap_ci_high": pl.Float64,
         "accuracy": pl.Float64,
+        "acc_real": pl.Float64,
+        "acc_fake": pl.Float64,
         "auc": pl.Float64,
         "evaluated_at": UTC_TS,
     },
