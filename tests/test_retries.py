@@ -26,6 +26,7 @@ from fakeimg_assets.errors import DownloadVerificationError, ResourceLimitError,
 from fakeimg_assets.hub.server import HubServer
 from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
 from fakeimg_assets.models.assets import model_metadata
+from fakeimg_assets.platform_run import _failure_message
 from fakeimg_assets.retry import (
     RetrySettings,
     backoff_seconds,
@@ -248,6 +249,10 @@ def test_transient_retries_are_bounded(tmp_path: Path, home: Path, zoo_dir: Path
     assert not result.success
     rows = _failures(home, model.model_id)
     assert len(rows) == 3 and all(r["transient"] for r in rows)  # 1 try + 2 step retries
+    # what `fakeimg run` prints for the model: transient, and what kept failing
+    message = _failure_message(result)
+    assert message.startswith("model_metadata: transient, Exceeded max_retries of 2: ")
+    assert "TransientError: model_info(" in message and "429" in message
 
 
 def test_permanent_failure_is_not_retried(tmp_path: Path, home: Path, zoo_dir: Path, zoo_catalog) -> None:
