@@ -323,3 +323,26 @@ def test_summary_lists_models_whose_latest_event_is_a_failure(home: Path) -> Non
     failed_lines = [line for line in text.splitlines() if "boom" in line]
     assert [line.split()[0] for line in failed_lines] == ["flaky/model", "hostile/model"]
     assert "True" in failed_lines[0] and "False" in failed_lines[1]
+
+
+def test_home_from_before_the_transient_column_still_reads(home: Path) -> None:
+    """Failure rows written before `transient` existed read as NULL (never re-requested)."""
+    import datetime as dt
+
+    import polars as pl
+
+    from fakeimg_assets.summary import summarize
+    from fakeimg_assets.warehouse.schemas import schema_of
+
+    old = {k: v for k, v in schema_of("model_failures").items() if k != "transient"}
+    folder = Warehouse(home).dataset_dir("model_failures")
+    folder.mkdir(parents=True)
+    pl.DataFrame(schema=old).write_parquet(folder / "_schema.parquet")
+    pl.DataFrame([{
+        "model_id": "old/model", "asset": "model_metadata", "stage": "plan", "error_type": "E",
+        "message": "before the upgrade", "failed_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        "dagster_run_id": "r",
+    }], schema=old).write_parquet(folder / "old--model--x.parquet")
+    assert "failed models: 1 (0 transient)" in summarize(home)
+    rows = WarehouseResource(home=str(home)).query("SELECT transient FROM model_failures")
+    assert rows["transient"].to_list() == [None]

@@ -109,8 +109,8 @@ class Warehouse:
 
     def _ensure_schema_file(self, relation: str) -> None:
         path = self.dataset_dir(relation) / SCHEMA_FILE
-        if path.exists():
-            return
+        if path.exists() and pl.read_parquet_schema(path) == schema_of(relation):
+            return  # rewritten when a column was added, so old homes still bind every column
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         pl.DataFrame(schema=schema_of(relation)).write_parquet(tmp)
