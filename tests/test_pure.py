@@ -270,7 +270,7 @@ CONTRACT_COLUMNS = {
     "image_stats": "image_id, source",
     "model_stats": "model_id, n_images, black_fraction, duplicate_fraction, quarantined, "
     "quarantine_reason",
-    "model_failures": "model_id, asset, stage, error_type, message, failed_at",
+    "model_failures": "model_id, asset, stage, error_type, message, transient, failed_at",
     "detector_runs": "run_id, backbone, n_train_models, n_train_images, created_at, checkpoint_path",
     "eval_results": "run_id, split, group_kind, group_value, n_real, n_fake, ap, accuracy, auc",
     "scaling_results": "run_id, n_train_models, n_train_images, ap, accuracy",
