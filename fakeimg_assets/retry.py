@@ -44,7 +44,7 @@ _PERMANENT_TYPES: tuple[type[BaseException], ...] = (
     MemoryError,
     AssertionError,
 )
-_TRUNCATION_MARKERS = ("Consistency check failed", "incomplete", "truncated")
+_TRUNCATION_MARKERS = ("Consistency check failed",)  # never "truncated": a corrupt upload is permanent
 
 
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:

@@ -76,6 +76,7 @@ CASES = [
     ("ConnectionError", ConnectionResetError("reset"), True),
     ("IncompleteRead", http.client.IncompleteRead(b"abc", 10), True),
     ("size check", OSError("Consistency check failed: file should be of size 9 but has size 3"), True),
+    ("corrupt upload", OSError("Unable to load weights: file is truncated or incomplete"), False),
     ("offline mode", OfflineModeIsEnabled("HF_HUB_OFFLINE=1"), False),
     ("UnsafeRepoError", UnsafeRepoError("custom pipeline"), False),
     ("ResourceLimitError", ResourceLimitError("too big"), False),
