@@ -38,7 +38,12 @@ from fakeimg_assets.detection.train import (
 )
 
 SIZE = 32  # synthetic images and training resolution: 4x cheaper than 64 px on CPU
-TRAIN_CFG = {"backbone": "tiny-resnet", "epochs": 5, "batch_size": 16, "seed": 7, "num_threads": 1}
+# augmentation off here: the official op mix (tests/test_training.py) needs more than five
+# epochs at 32 px; these tests are about training, checkpoints and prediction plumbing
+TRAIN_CFG = {
+    "backbone": "tiny-resnet", "epochs": 5, "batch_size": 16, "seed": 7, "num_threads": 1,
+    "augment": False,
+}  # fmt: skip
 
 
 # ---------------------------------------------------------------- registry
@@ -173,26 +178,13 @@ def test_train_transform_is_deterministic_per_seed() -> None:
     assert a.equal(augment.train_transform(48, random.Random(5))(img))
 
 
-def test_random_augment_draws_zero_to_two_known_ops() -> None:
-    counts = set()
-    for i in range(60):
-        out, ops = augment.random_augment(_photo(), augment.sample_rng(0, 0, i))
-        counts.add(len(ops))
-        assert len(set(ops)) == len(ops) and set(ops) <= set(augment.AUGMENTATIONS)
-        assert out.mode == "RGB"
-    assert counts == {0, 1, 2}
-    with pytest.raises(ValueError, match="unknown augmentation"):
-        augment.random_augment(_photo(), np.random.default_rng(0), ops=["sharpen"])
-
-
 @pytest.mark.parametrize("op", augment.AUGMENTATIONS)
 def test_each_op_then_final_size(op: str) -> None:
     img = _photo((70, 50))
-    rng = np.random.default_rng(1)
-    out = getattr(augment, op)(img, rng)
-    assert out.mode == "RGB" and min(out.size) >= augment.MIN_SIDE
-    if op == "flip":
-        assert np.array_equal(np.asarray(out), np.asarray(img)[:, ::-1])
+    out = augment.OPS[op](img, np.random.default_rng(1), 40)
+    assert out.mode == "RGB" and min(out.size) >= 40
+    if op == "hflip":
+        assert out is img or np.array_equal(np.asarray(out), np.asarray(img)[:, ::-1])
     tensor = augment.eval_transform(40)(out)
     assert tensor.shape == (3, 40, 40)
 
@@ -204,12 +196,13 @@ def test_eval_transform_resizes_and_center_crops() -> None:
     t = augment.eval_transform(24)(img)
     assert t.shape == (3, 24, 24)
     assert t.equal(augment.eval_transform(24)(img))
-    # an image already at size is only normalised
-    small = _photo((24, 24))
+    # an image already at the resize size (28 for a 24 crop) is only center-cropped
+    small = _photo((28, 28))
     mean = torch.tensor(augment.IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(augment.IMAGENET_STD).view(3, 1, 1)
     raw = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).permute(2, 0, 1)
-    assert torch.allclose(augment.eval_transform(24)(small), (raw - mean) / std, atol=1e-6)
+    expected = ((raw - mean) / std)[:, 2:26, 2:26]
+    assert torch.allclose(augment.eval_transform(24)(small), expected, atol=1e-6)
     with pytest.raises(ValueError):
         augment.eval_transform(0)
 

@@ -1,17 +1,15 @@
-"""Train/eval image transforms for fake-image detectors (PIL + numpy, torch only for output).
+"""Train/eval transforms of the Community Forensics recipe (PIL + numpy; torch only for output).
 
-Following Community Forensics, training draws 0-2 post-processing ops per image (JPEG
-re-compression, resize with a random filter, crop, flip, rotation, translation, cutout) so the
-detector cannot rely on pristine generator pixels that vanish once an image is shared online.
-Test time is just resize + center crop. Every random choice comes from an rng passed in, and
-`sample_rng(seed, epoch, index)` derives it per sample, so training is reproducible regardless
-of DataLoader worker count or scheduling.
+Mirrors the official code (JeongsooP/Community-Forensics, `dataloader.get_transform` and
+`custom_transforms.RandomStateAugmentation`): train = Resize(R) -> for each of 11 ops draw a
+count in [0, 2] and apply the drawn ops in random order -> RandomCrop(C); eval = Resize(R) ->
+CenterCrop(C); ImageNet mean/std. (R, C) = (440, 384) for the paper's ViT; smaller recipes
+scale both. Every random choice comes from an rng passed in, and `sample_rng(seed, epoch,
+index)` derives one per sample, so training is reproducible whatever the worker count.
 """
 
 from __future__ import annotations
 
-import io
-import math
 import random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -19,40 +17,37 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from fakeimg_assets.detection.augment_ops import (
+    AUGMENTATIONS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    OP_COUNT_RANGE,
+    OPS,
+    center_crop,
+    random_crop,
+    resize_shorter,
+    resize_size_for,
+)
+
 if TYPE_CHECKING:
     import torch
 
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-AUGMENTATIONS: tuple[str, ...] = (
-    "jpeg",
-    "resize",
-    "crop",
-    "flip",
-    "rotate",
-    "translate",
-    "cutout",
-)
-
-JPEG_QUALITY_RANGE = (30, 100)  # inclusive
-RESIZE_SCALE_RANGE = (0.5, 1.5)
-CROP_AREA_RANGE = (0.3, 1.0)
-ROTATE_MAX_DEGREES = 30.0
-TRANSLATE_MAX_FRACTION = 0.1
-CUTOUT_SIDE_RANGE = (0.1, 0.4)  # fraction of each side
-MIN_SIDE = 8
-
-_INTERPOLATIONS: tuple[Image.Resampling, ...] = (
-    Image.Resampling.NEAREST,
-    Image.Resampling.BILINEAR,
-    Image.Resampling.BICUBIC,
-    Image.Resampling.LANCZOS,
-    Image.Resampling.BOX,
-    Image.Resampling.HAMMING,
-)
-# Final resize shared by train and eval so both see the same resampling filter.
-FINAL_INTERPOLATION = Image.Resampling.BICUBIC
+__all__ = [
+    "AUGMENTATIONS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "OPS",
+    "OP_COUNT_RANGE",
+    "center_crop",
+    "eval_transform",
+    "random_augment",
+    "random_crop",
+    "resize_shorter",
+    "resize_size_for",
+    "sample_rng",
+    "to_tensor",
+    "train_transform",
+]
 
 Rng = np.random.Generator | random.Random
 
@@ -72,116 +67,31 @@ def _as_generator(rng: Rng) -> np.random.Generator:
     raise TypeError(f"rng must be numpy Generator or random.Random, got {type(rng).__name__}")
 
 
-def jpeg(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Re-encode as JPEG at a random quality, as sharing sites do."""
-    quality = int(rng.integers(JPEG_QUALITY_RANGE[0], JPEG_QUALITY_RANGE[1] + 1))
-    buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    with Image.open(buf) as decoded:
-        return decoded.convert("RGB")
-
-
-def resize(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Rescale by a random factor with a random resampling filter."""
-    scale = float(rng.uniform(*RESIZE_SCALE_RANGE))
-    interp = _INTERPOLATIONS[int(rng.integers(len(_INTERPOLATIONS)))]
-    w, h = image.size
-    size = (max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))
-    return image.resize(size, interp)
-
-
-def crop(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Random-resized-crop style box (area and aspect jittered), kept at native resolution."""
-    w, h = image.size
-    area = w * h * float(rng.uniform(*CROP_AREA_RANGE))
-    ratio = math.exp(float(rng.uniform(math.log(3 / 4), math.log(4 / 3))))
-    cw = int(min(w, max(MIN_SIDE, round(math.sqrt(area * ratio)))))
-    ch = int(min(h, max(MIN_SIDE, round(math.sqrt(area / ratio)))))
-    x0 = int(rng.integers(0, w - cw + 1))
-    y0 = int(rng.integers(0, h - ch + 1))
-    return image.crop((x0, y0, x0 + cw, y0 + ch))
-
-
-def flip(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Horizontal mirror (rng unused; kept for a uniform op signature)."""
-    return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-
-
-def rotate(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Rotate by a random angle (bilinear, black corners), same canvas size."""
-    angle = float(rng.uniform(-ROTATE_MAX_DEGREES, ROTATE_MAX_DEGREES))
-    return image.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
-
-
-def translate(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Shift by whole pixels (no resampling), black fill."""
-    w, h = image.size
-    dx = int(rng.integers(-int(w * TRANSLATE_MAX_FRACTION), int(w * TRANSLATE_MAX_FRACTION) + 1))
-    dy = int(rng.integers(-int(h * TRANSLATE_MAX_FRACTION), int(h * TRANSLATE_MAX_FRACTION) + 1))
-    return image.rotate(
-        0, resample=Image.Resampling.NEAREST, translate=(dx, dy), fillcolor=(0, 0, 0)
-    )
-
-
-def cutout(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Black out one random rectangle so no single region is relied on."""
-    arr = np.array(image, dtype=np.uint8, copy=True)
-    h, w = arr.shape[:2]
-    ch = max(1, round(h * float(rng.uniform(*CUTOUT_SIDE_RANGE))))
-    cw = max(1, round(w * float(rng.uniform(*CUTOUT_SIDE_RANGE))))
-    y0 = int(rng.integers(0, h - ch + 1))
-    x0 = int(rng.integers(0, w - cw + 1))
-    arr[y0 : y0 + ch, x0 : x0 + cw] = 0
-    return Image.fromarray(arr)
-
-
-_OPS: dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]] = {
-    "jpeg": jpeg,
-    "resize": resize,
-    "crop": crop,
-    "flip": flip,
-    "rotate": rotate,
-    "translate": translate,
-    "cutout": cutout,
-}
-
-
 def random_augment(
     image: Image.Image,
     rng: Rng,
     *,
-    max_ops: int = 2,
+    crop_size: int,
+    count_range: tuple[int, int] = OP_COUNT_RANGE,
     ops: Sequence[str] = AUGMENTATIONS,
 ) -> tuple[Image.Image, list[str]]:
-    """Apply 0..max_ops distinct ops drawn from `ops`; returns the image and the ops applied."""
-    unknown = [op for op in ops if op not in _OPS]
+    """RandomStateAugmentation: each op drawn 0-2 times, all applied in random order.
+
+    Returns the image and the op names in the order applied.
+    """
+    unknown = [op for op in ops if op not in OPS]
     if unknown:
-        raise ValueError(f"unknown augmentation(s) {unknown}; known: {list(_OPS)}")
+        raise ValueError(f"unknown augmentation(s) {unknown}; known: {list(OPS)}")
+    lo, hi = count_range
+    if not 0 <= lo <= hi:
+        raise ValueError(f"op count range must satisfy 0 <= min <= max, got {count_range}")
     gen = _as_generator(rng)
     image = image.convert("RGB")
-    k = int(gen.integers(0, min(max_ops, len(ops)) + 1))
-    chosen = [ops[i] for i in gen.choice(len(ops), size=k, replace=False)] if k else []
-    for name in chosen:
-        image = _OPS[name](image, gen)
-    return image, chosen
-
-
-def resize_shorter(image: Image.Image, size: int) -> Image.Image:
-    """Scale so the shorter side is `size` (no-op when it already is)."""
-    w, h = image.size
-    if min(w, h) == size:
-        return image
-    scale = size / min(w, h)
-    new = (max(size, round(w * scale)), max(size, round(h * scale)))
-    return image.resize(new, FINAL_INTERPOLATION)
-
-
-def center_crop(image: Image.Image, size: int) -> Image.Image:
-    """Central size x size window of an image whose shorter side is >= size."""
-    w, h = image.size
-    x0, y0 = (w - size) // 2, (h - size) // 2
-    return image.crop((x0, y0, x0 + size, y0 + size))
+    todo = [name for name in ops for _ in range(int(gen.integers(lo, hi + 1)))]
+    applied = [todo[i] for i in gen.permutation(len(todo))] if todo else []
+    for name in applied:
+        image = OPS[name](image, gen, crop_size)
+    return image, applied
 
 
 def to_tensor(
@@ -208,23 +118,23 @@ def train_transform(
     *,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
-    max_ops: int = 2,
+    resize_size: int | None = None,
+    count_range: tuple[int, int] = OP_COUNT_RANGE,
 ) -> Callable[[Image.Image], torch.Tensor]:
-    """Callable: random post-processing, resize shorter side, random crop, normalise.
+    """Callable: Resize(R), the random op mix, RandomCrop(C), normalise.
 
-    All randomness comes from `rng` (use `sample_rng` per sample for reproducible training).
+    `count_range=(0, 0)` turns augmentation off (ablations). All randomness comes from `rng`.
     """
     _check_size(image_size)
+    resize_to = resize_size or resize_size_for(image_size)
+    if resize_to < image_size:
+        raise ValueError(f"resize_size {resize_to} is smaller than the crop {image_size}")
     gen = _as_generator(rng)
 
     def apply(image: Image.Image) -> torch.Tensor:
-        out, _ = random_augment(image, gen, max_ops=max_ops)
-        out = resize_shorter(out, image_size)
-        w, h = out.size
-        x0 = int(gen.integers(0, w - image_size + 1))
-        y0 = int(gen.integers(0, h - image_size + 1))
-        out = out.crop((x0, y0, x0 + image_size, y0 + image_size))
-        return to_tensor(out, mean, std)
+        out = resize_shorter(image.convert("RGB"), resize_to)
+        out, _ = random_augment(out, gen, crop_size=image_size, count_range=count_range)
+        return to_tensor(random_crop(out, gen, image_size), mean, std)
 
     return apply
 
@@ -234,12 +144,14 @@ def eval_transform(
     *,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
+    resize_size: int | None = None,
 ) -> Callable[[Image.Image], torch.Tensor]:
-    """Callable: resize shorter side then center crop, normalise (deterministic)."""
+    """Callable: Resize(R) then CenterCrop(C), normalise (deterministic)."""
     _check_size(image_size)
+    resize_to = resize_size or resize_size_for(image_size)
 
     def apply(image: Image.Image) -> torch.Tensor:
-        out = center_crop(resize_shorter(image.convert("RGB"), image_size), image_size)
+        out = center_crop(resize_shorter(image.convert("RGB"), resize_to), image_size)
         return to_tensor(out, mean, std)
 
     return apply
