@@ -1,112 +1,194 @@
-"""`detector_evaluation`: AP, accuracy and AUC on held-out generators."""
+"""`detector_evaluation`: the detector just trained, on the split it trained on.
+
+It scores the run `detector` recorded in its latest materialization (else the newest main
+run on the latest split), reads that run's `split_id`, and refuses a test side that
+shares a model or lineage group with the run's training models. Rows per protocol
+(held-out models, families, time windows) and per perturbation land in `eval_results`.
+"""
+
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from fakeimg_assets.detection.common import (
-    GROUP,
-    markdown,
-    num,
+from fakeimg_assets.detection.common import GROUP, markdown, num, run_row, samples_of, train_on
+from fakeimg_assets.detection.eval_rows import evaluation_rows
+from fakeimg_assets.detection.perturb import PERTURBATIONS, perturbed_copies
+from fakeimg_assets.detection.protocols import (
+    PROTOCOLS,
+    check_protocols,
+    family_runs,
+    protocol_frames,
+    time_windows,
 )
-from fakeimg_assets.detection.splits import time_bucket
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.detection.split_store import latest_split_id, read_split
 from resources import ComputeResource, ImageStoreResource, WarehouseResource
 
 
-def evaluation_rows(run_id: str, frame: pl.DataFrame) -> list[dict]:
-    """Metric rows of one run: test overall, per model, architecture and time bucket.
+class EvaluationConfig(dg.Config):
+    """Protocols and perturbations to run; the extra protocols train small detectors.
 
-    `frame` holds split, label, source, architecture, model_created_at and score. Per-group
-    rows pair that group's fakes with every real of the same split.
+    `protocol_backbone` empty uses the main run's backbone; `window_days` and
+    `min_train_models` shape the time-ordered windows.
     """
-    from fakeimg_assets.detection.metrics import binary_metrics
 
-    now = utcnow()
-    frame = frame.with_columns(
-        pl.col("model_created_at")
-        .map_elements(time_bucket, return_dtype=pl.Utf8)
-        .alias("time_bucket")
-    )
-    rows = []
+    protocols: list[str] = list(PROTOCOLS)
+    perturbations: list[str] = list(PERTURBATIONS)
+    seed: int = 0
+    n_boot: int = 1000
+    protocol_backbone: str = ""
+    protocol_epochs: int | None = 2
+    window_days: int = 365
+    min_train_models: int = 3
 
-    def add(split: str, kind: str, value: str, part: pl.DataFrame) -> None:
-        labels = [1 if lbl == "fake" else 0 for lbl in part["label"]]
-        m = binary_metrics(labels, part["score"].to_list())
-        rows.append(
-            {
-                "run_id": run_id,
-                "split": split,
-                "group_kind": kind,
-                "group_value": value,
-                "n_real": m["n_real"],
-                "n_fake": m["n_fake"],
-                "ap": m["ap"],
-                "accuracy": m["accuracy"],
-                "auc": m["auc"],
-                "evaluated_at": now,
-            }
+
+def _run_to_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dict:
+    """The detector run to evaluate: `detector`'s latest materialization, else the newest
+    main run trained on the latest split."""
+    run_id = None
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("detector"))
+    if event is not None and event.asset_materialization is not None:
+        value = event.asset_materialization.metadata.get("run_id")
+        run_id = getattr(value, "value", value)
+    if run_id:
+        runs = warehouse.query("SELECT * FROM detector_runs WHERE run_id = ?", params=[run_id])
+    else:
+        runs = warehouse.query(
+            "SELECT * FROM detector_runs WHERE purpose = 'main' AND split_id = ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            params=[latest_split_id(warehouse)],
         )
+    if runs.height == 0:
+        raise dg.Failure(f"no trained detector {run_id or ''}: materialize detector first")
+    return runs.row(0, named=True)
 
-    for split in sorted(set(frame["split"].to_list())):
-        part = frame.filter(pl.col("split") == split)
-        add(split, "overall", "all", part)
-        if split != "test":
-            continue
-        real = part.filter(pl.col("label") == "real")
-        fake = part.filter(pl.col("label") == "fake")
-        for kind in ("source", "architecture", "time_bucket"):
-            for value in sorted(v for v in set(fake[kind].to_list()) if v is not None):
-                group = pl.concat([real, fake.filter(pl.col(kind) == value)])
-                add(split, "model" if kind == "source" else kind, str(value), group)
-    return rows
+
+def leaks(split: pl.DataFrame, train_models: list[str]) -> list[str]:
+    """Test-side models that the run trained on, or that share a lineage group with one."""
+    fakes = split.filter(pl.col("label") == "fake")
+    test = fakes.filter(pl.col("split") == "test")
+    trained = set(train_models)
+    train_groups = set(fakes.filter(pl.col("source").is_in(list(trained)))["group_key"].to_list())
+    bad = test.filter(pl.col("source").is_in(list(trained)) | pl.col("group_key").is_in(list(train_groups)))
+    return sorted(set(bad["source"].to_list()))
+
+
+def _scored(rows: pl.DataFrame, scores) -> pl.DataFrame:
+    return rows.with_columns(pl.Series("score", [float(s) for s in scores], dtype=pl.Float64))
 
 
 @dg.asset(
     group_name=GROUP,
     deps=["detector"],
     kinds={"pytorch", "duckdb"},
-    description="AP, accuracy and AUC of the latest detector on held-out generators.",
+    pool="gpu",
+    description="Balanced AP (with bootstrap intervals), AUC and per-class accuracy of the "
+    "detector on its own split's held-out generators; family and time protocols; robustness.",
 )
 def detector_evaluation(
     context: dg.AssetExecutionContext,
+    config: EvaluationConfig,
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
-    from fakeimg_assets.detection.train import predict
+    from fakeimg_assets.detection.train import load_detector, predict, predict_with_model
 
-    runs = warehouse.query(
-        "SELECT run_id, checkpoint_path FROM detector_runs WHERE purpose = 'main' "
-        "ORDER BY created_at DESC LIMIT 1"
-    )
-    if runs.height == 0:
-        raise dg.Failure("no trained detector: materialize detector first")
-    run_id, ckpt = runs.row(0)
-    splits = warehouse.query("SELECT * FROM detector_splits ORDER BY image_id")
+    try:
+        check_protocols(config.protocols)
+        unknown = [p for p in config.perturbations if p not in PERTURBATIONS]
+        if unknown:
+            raise ValueError(f"unknown perturbation(s) {unknown}; known: {list(PERTURBATIONS)}")
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
+    run = _run_to_score(context, warehouse)
+    run_id, split_id = run["run_id"], run["split_id"]
+    if not split_id:
+        raise dg.Failure(f"detector run {run_id} recorded no split_id: retrain the detector")
+    try:
+        split_id, split = read_split(warehouse, split_id)
+    except LookupError as exc:
+        raise dg.Failure(str(exc)) from exc
+    overlap = leaks(split, list(run["train_models"] or []))
+    if overlap:
+        raise dg.Failure(
+            f"split {split_id}: test side overlaps run {run_id}'s training models (or their "
+            f"lineage groups): {overlap}"
+        )
+    sizes = warehouse.query("SELECT image_id, width, height FROM images")
+    split = split.join(sizes, on="image_id", how="left")
+    test = split.filter(pl.col("split") == "test").sort("image_id")
+    paths = [str(image_store.absolute(p)) for p in test["path"]]
+    device = compute.resolve_device()
     compute.apply_threads()
-    scores = predict(
-        ckpt,
-        [str(image_store.absolute(p)) for p in splits["path"]],
-        device=compute.resolve_device(),
+    model, model_cfg = load_detector(run["checkpoint_path"], device=device)
+
+    def rows_for(frame: pl.DataFrame, rid: str, protocol: str, perturbation=None) -> list[dict]:
+        return evaluation_rows(frame, run_id=rid, split_id=split_id, protocol=protocol,
+                               perturbation=perturbation, seed=config.seed, n_boot=config.n_boot)
+
+    rows: list[dict] = []
+    try:
+        if "held_out_models" in config.protocols:
+            scores = predict_with_model(model, model_cfg, paths, device=device)
+            rows += rows_for(_scored(test, scores), run_id, "held_out_models")
+            with tempfile.TemporaryDirectory(dir=image_store.home_dir()) as tmp:
+                for name in config.perturbations:
+                    copies = perturbed_copies(paths, name, Path(tmp) / name)
+                    scores = predict_with_model(model, model_cfg, copies, device=device)
+                    rows += rows_for(_scored(test, scores), run_id, "held_out_models", name)
+        plans = []
+        if "held_out_family" in config.protocols:
+            plans += [("held_out_family", r) for r in family_runs(split)]
+        if "time_ordered" in config.protocols:
+            windows = time_windows(split, config.window_days, config.min_train_models)
+            plans += [("time_ordered", r) for r in windows]
+        run_rows = []
+        backbone = config.protocol_backbone or run["backbone"]
+        for protocol, plan in plans:
+            train, ptest = protocol_frames(split, plan)
+            rid = f"{run_id}:{plan.name}"
+            res = train_on(
+                samples_of(train, image_store),
+                image_store.home_dir() / "detectors" / rid.replace(":", "-"),
+                backbone, compute, epochs=config.protocol_epochs, seed=config.seed,
+            )
+            ppaths = [str(image_store.absolute(p)) for p in ptest["path"]]
+            scores = predict(res.checkpoint_dir, ppaths, device=device)
+            rows += rows_for(_scored(ptest, scores), rid, protocol)
+            row = run_row(rid, protocol, backbone, list(plan.train_models), res, context)
+            run_rows.append({**row, "split_id": split_id})
+            context.log.info(f"{protocol} {plan.name}: trained on {len(plan.train_models)} models")
+    except ValueError as exc:
+        raise dg.Failure(f"evaluation of run {run_id} on split {split_id}: {exc}") from exc
+    if run_rows:
+        warehouse.write("detector_runs", f"{run_id}-protocols".replace(":", "-"), run_rows)
+    warehouse.write("eval_results", run_id.replace(":", "-"), rows)
+    return dg.MaterializeResult(metadata=_summary(rows, run_id, split_id))
+
+
+def _summary(rows: list[dict], run_id: str, split_id: str) -> dict:
+    main = [r for r in rows if r["protocol"] == "held_out_models" and r["perturbation"] is None]
+    head = next((r for r in main if r["group_kind"] == "mean_over_models"), None)
+    pooled = next((r for r in main if r["group_kind"] == "overall"), None)
+    table = pl.DataFrame(rows).filter(
+        pl.col("group_kind").is_in(["mean_over_models", "overall"])
+    ).select(
+        "protocol", "perturbation", "run_id", "group_kind", "n_real", "n_fake",
+        pl.col("ap").round(3), pl.col("ap_ci_low").round(3), pl.col("ap_ci_high").round(3),
     )
-    frame = splits.with_columns(pl.Series("score", [float(s) for s in scores]))
-    rows = evaluation_rows(run_id, frame)
-    warehouse.write("eval_results", run_id, rows)
-    overall = next(r for r in rows if r["split"] == "test" and r["group_kind"] == "overall")
-    per_model = [r for r in rows if r["group_kind"] == "model"]
-    return dg.MaterializeResult(
-        metadata={
-            "run_id": run_id,
-            "test_ap": num(overall["ap"]),
-            "test_accuracy": num(overall["accuracy"]),
-            "test_auc": num(overall["auc"]),
-            "held_out_models": len(per_model),
-            "per_model": dg.MetadataValue.md(
-                markdown(
-                    pl.DataFrame(per_model).select("group_value", "n_fake", "ap", "accuracy")
-                )
-                if per_model
-                else "_none_"
-            ),
+    meta = {
+        "run_id": run_id,
+        "split_id": split_id,
+        "summary": dg.MetadataValue.md(markdown(table)),
+    }
+    if head and pooled:
+        meta |= {
+            "mean_ap": num(head["ap"]),
+            "mean_ap_ci": f"[{num(head['ap_ci_low']):.3f}, {num(head['ap_ci_high']):.3f}]",
+            "pooled_ap": num(pooled["ap"]),
+            "test_accuracy": num(pooled["accuracy"]),
+            "held_out_models": sum(r["group_kind"] == "model" for r in main),
         }
-    )
+    return meta

@@ -1,4 +1,4 @@
-"""Detector metrics (numpy + scikit-learn), label 1 = fake, score = P(fake).
+"""Detector metrics (numpy only, equal to scikit-learn's), label 1 = fake, score = P(fake).
 
 AP is the paper's headline metric because it is threshold-free; accuracy at a fixed threshold
 is reported per class too, since a detector that calls everything "fake" looks fine on
@@ -22,8 +22,6 @@ def binary_metrics(
     ap/auc are None unless both classes are present; real/fake_accuracy are None when that
     class is absent.
     """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
     y = np.asarray(labels)
     s = np.asarray(scores, dtype=np.float64)
     if y.ndim != 1 or s.ndim != 1:
@@ -46,9 +44,31 @@ def binary_metrics(
     return {
         "n_real": n_real,
         "n_fake": n_fake,
-        "ap": float(average_precision_score(y, s)) if both else None,
+        "ap": average_precision(y, s) if both else None,
         "accuracy": float(correct.mean()),
-        "auc": float(roc_auc_score(y, s)) if both else None,
+        "auc": roc_auc(y, s) if both else None,
         "real_accuracy": float(correct[real].mean()) if n_real else None,
         "fake_accuracy": float(correct[fake].mean()) if n_fake else None,
     }
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """AP as scikit-learn computes it (ties form one threshold), in plain numpy."""
+    from fakeimg_assets.detection.bootstrap import weighted_ap
+
+    return float(weighted_ap(scores, labels, np.ones((1, len(scores))))[0])
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC as the Mann-Whitney statistic with average ranks for ties (numpy only)."""
+    y = np.asarray(labels).astype(bool)
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(s, kind="stable")
+    sorted_s = s[order]
+    ranks = np.empty(s.size, dtype=np.float64)
+    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
+    ends = np.r_[starts[1:], s.size]
+    avg = (starts + ends + 1) / 2.0  # 1-based average rank of each tie block
+    ranks[order] = np.repeat(avg, ends - starts)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -1,0 +1,112 @@
+"""Evaluation protocols beyond the main held-out split (pure planning + a small runner).
+
+- `held_out_family`: leave one architecture out; train on the other families, test on it.
+- `time_ordered`: AI-GenBench-style expanding windows on the Hub's `created_at` (upload
+  time, not release time): train on models created up to t, test on (t, t + window].
+
+Every plan keeps lineage groups whole: a model related to a test model (shared weights,
+same base model) never trains, and reals keep the split's photo sides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+PROTOCOLS = ("held_out_models", "held_out_family", "time_ordered")
+
+
+@dataclass(frozen=True)
+class ProtocolRun:
+    """One detector to train: its name, training models and test models."""
+
+    name: str  # e.g. 'family-sd3', 'window-20240101'
+    train_models: tuple[str, ...]
+    test_models: tuple[str, ...]
+
+
+def check_protocols(names: list[str]) -> None:
+    unknown = [n for n in names if n not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {unknown}; known: {', '.join(PROTOCOLS)}")
+
+
+def _models(split: pl.DataFrame) -> pl.DataFrame:
+    return (
+        split.filter(pl.col("label") == "fake")
+        .select("source", "architecture", "group_key", "model_created_at")
+        .unique("source")
+        .sort("source")
+    )
+
+
+def _without_relatives(models: pl.DataFrame, train: set[str], test: set[str]) -> tuple[str, ...]:
+    test_groups = set(models.filter(pl.col("source").is_in(list(test)))["group_key"].to_list())
+    kept = models.filter(
+        pl.col("source").is_in(list(train)) & ~pl.col("group_key").is_in(list(test_groups))
+    )
+    return tuple(sorted(kept["source"].to_list()))
+
+
+def family_runs(split: pl.DataFrame) -> list[ProtocolRun]:
+    """One run per architecture: train on the others (minus relatives), test on it."""
+    models = _models(split)
+    archs = sorted({a for a in models["architecture"].to_list() if a})
+    if len(archs) < 2:
+        return []
+    runs = []
+    for arch in archs:
+        test = set(models.filter(pl.col("architecture") == arch)["source"].to_list())
+        train = _without_relatives(models, set(models["source"].to_list()) - test, test)
+        if train:
+            runs.append(ProtocolRun(f"family-{arch}", train, tuple(sorted(test))))
+    return runs
+
+
+def time_windows(
+    split: pl.DataFrame, window_days: int = 365, min_train_models: int = 3
+) -> list[ProtocolRun]:
+    """Expanding windows: t starts at the `min_train_models`-th upload, then steps by the
+    window; each run trains on models created <= t and tests on those in (t, t+window]."""
+    if window_days < 1 or min_train_models < 1:
+        raise ValueError(
+            f"window_days and min_train_models must be >= 1, got {window_days}, {min_train_models}"
+        )
+    models = _models(split).filter(pl.col("model_created_at").is_not_null())
+    models = models.sort("model_created_at", "source")
+    if models.height <= min_train_models:
+        return []
+    times = models["model_created_at"].to_list()
+    t = times[min_train_models - 1]
+    last = times[-1]
+    step = dt.timedelta(days=window_days)
+    runs = []
+    while t < last:
+        end = t + step
+        train = {m for m, c in zip(models["source"], times, strict=True) if c <= t}
+        test = {m for m, c in zip(models["source"], times, strict=True) if t < c <= end}
+        kept = _without_relatives(models, train, test)
+        if test and kept:
+            runs.append(ProtocolRun(f"window-{t:%Y%m%d}", kept, tuple(sorted(test))))
+        t = end
+    return runs
+
+
+def protocol_frames(
+    split: pl.DataFrame, run: ProtocolRun
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(train rows, test rows) of one protocol run: its models' fakes plus the split's
+    train-side / test-side reals."""
+    fake = pl.col("label") == "fake"
+    real = pl.col("label") == "real"
+    train = split.filter(
+        (fake & pl.col("source").is_in(list(run.train_models)))
+        | (real & (pl.col("split") == "train"))
+    )
+    test = split.filter(
+        (fake & pl.col("source").is_in(list(run.test_models)))
+        | (real & (pl.col("split") == "test"))
+    )
+    return train, test

@@ -1,0 +1,287 @@
+"""Evaluation that compares and cannot leak: balanced sets, intervals, protocols, robustness.
+
+Pure functions first; then the real `detector_dataset` -> `detector` -> `detector_evaluation`
+chain under Dagster `materialize` on a home holding synthetic, learnable images (no zoo).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+from eval_fixtures import T0, demo_home, frame
+from PIL import Image
+
+from fakeimg_assets.detection.bootstrap import (
+    ap_replicates,
+    cluster_weights,
+    interval,
+    weighted_ap,
+)
+from fakeimg_assets.detection.eval_rows import balanced_sets, evaluation_rows
+from fakeimg_assets.detection.metrics import binary_metrics
+from fakeimg_assets.detection.perturb import PERTURBATIONS, perturb
+from fakeimg_assets.detection.protocols import family_runs, protocol_frames, time_windows
+
+# -- metrics and bootstrap ------------------------------------------------------------------
+
+
+def test_numpy_ap_and_auc_equal_scikit_learn_with_ties() -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        n = int(rng.integers(2, 60))
+        y = rng.integers(0, 2, n)
+        y[:2] = [1, 0]
+        s = np.round(rng.random(n), int(rng.integers(1, 3)))
+        m = binary_metrics(y.tolist(), s.tolist())
+        assert m["ap"] == pytest.approx(average_precision_score(y, s), abs=1e-12)
+        assert m["auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+
+
+def test_cluster_weights_draw_whole_clusters_then_members() -> None:
+    rng = np.random.default_rng(0)
+    clusters = ["a"] * 3 + ["b"] * 5 + ["c"]
+    w = cluster_weights(rng, clusters, 500)
+    assert w.shape == (500, 9) and (w.sum(axis=1) > 0).all()
+    # a cluster drawn k times contributes k * size draws among its members
+    for name, idx in (("a", slice(0, 3)), ("b", slice(3, 8))):
+        per = w[:, idx].sum(axis=1)
+        size = 3 if name == "a" else 5
+        assert (per % size == 0).all()
+    assert (w[:, 8] == w[:, 8].round()).all() and w[:, 8].max() >= 2  # lone member: k itself
+
+
+def test_interval_is_seeded_and_brackets_the_estimate() -> None:
+    df = frame()
+    part = df.filter(pl.col("source").is_in(["o/m0"]) | (pl.col("label") == "real"))
+    y = (part["label"] == "fake").to_numpy().astype(int)
+    s = part["score"].to_numpy()
+    clusters = part["group_key"].to_list()
+    a = ap_replicates(s, y, clusters, 400, seed=7)
+    b = ap_replicates(s, y, clusters, 400, seed=7)
+    assert np.array_equal(a, b)
+    lo, hi = interval(a)
+    point = weighted_ap(s, y, np.ones((1, len(s))))[0]
+    assert lo <= point <= hi and 0 < hi - lo < 0.5
+
+
+def test_balanced_sets_match_counts_and_sizes() -> None:
+    df = frame(n_models=4, n_fake=10, n_photos=6, crops=3, sizes=((64, 64), (96, 48)))
+    sets = balanced_sets(df, seed=0)
+    assert set(sets) == {f"o/m{i}" for i in range(4)}
+    for model, part in sets.items():
+        fakes, reals = part.filter(pl.col("label") == "fake"), part.filter(pl.col("label") == "real")
+        assert fakes.height == reals.height > 0, model
+        assert sorted(zip(fakes["width"], fakes["height"], strict=True)) == sorted(
+            zip(reals["width"], reals["height"], strict=True)
+        )
+    # 12 reals at 64x64 but only 6 at 96x48: m1's 10 fakes are cut to 6, never unbalanced
+    assert sets["o/m0"].height == 20 and sets["o/m1"].height == 12
+    again = balanced_sets(df, seed=0)
+    assert all(again[m]["image_id"].to_list() == sets[m]["image_id"].to_list() for m in sets)
+    other = balanced_sets(df, seed=1)
+    assert any(other[m]["image_id"].to_list() != sets[m]["image_id"].to_list() for m in sets)
+    # one generator's draw does not depend on which other generators exist
+    alone = balanced_sets(df.filter(pl.col("source").is_in(["o/m1", "demo"])), seed=0)
+    assert alone["o/m1"]["image_id"].to_list() == sets["o/m1"]["image_id"].to_list()
+
+
+def test_evaluation_rows_mean_over_models_next_to_pooled() -> None:
+    rows = evaluation_rows(frame(), run_id="r", split_id="s", protocol="held_out_models", n_boot=300)
+    kinds = {r["group_kind"] for r in rows}
+    assert kinds == {"model", "mean_over_models", "overall", "architecture", "time_bucket"}
+    per_model = [r for r in rows if r["group_kind"] == "model"]
+    assert len(per_model) == 6 and all(r["n_real"] == r["n_fake"] for r in per_model)
+    (mean,) = [r for r in rows if r["group_kind"] == "mean_over_models"]
+    assert mean["ap"] == pytest.approx(np.mean([r["ap"] for r in per_model]))
+    for r in rows:
+        assert r["ap_ci_low"] <= r["ap"] <= r["ap_ci_high"], r
+        assert r["acc_real"] is not None and r["acc_fake"] is not None
+        assert (r["run_id"], r["split_id"], r["protocol"]) == ("r", "s", "held_out_models")
+
+
+# -- protocols and perturbations ------------------------------------------------------------
+
+
+def _split_for_protocols() -> pl.DataFrame:
+    rows = []
+    specs = [("a/x", "sd1", "g1", 0), ("b/y", "sd1", "g2", 40), ("c/z", "sdxl", "g3", 400),
+             ("d/w", "sdxl", "g1", 500), ("e/v", "pixart", "g5", 800)]
+    for model, arch, group, day in specs:
+        rows.append({"image_id": f"f-{model}", "label": "fake", "source": model, "split": "train",
+                     "architecture": arch, "group_key": group, "path": "p",
+                     "model_created_at": T0 + dt.timedelta(days=day)})
+    for side in ("train", "test"):
+        rows.append({"image_id": f"r-{side}", "label": "real", "source": "demo", "split": side,
+                     "architecture": None, "group_key": f"ph-{side}", "path": "p",
+                     "model_created_at": None})
+    return pl.DataFrame(rows)
+
+
+def test_family_runs_leave_one_architecture_out_without_relatives() -> None:
+    runs = {r.name: r for r in family_runs(_split_for_protocols())}
+    assert set(runs) == {"family-sd1", "family-sdxl", "family-pixart"}
+    assert runs["family-sd1"].test_models == ("a/x", "b/y")
+    assert "d/w" not in runs["family-sd1"].train_models  # shares lineage group g1 with a/x
+    assert runs["family-pixart"].train_models == ("a/x", "b/y", "c/z", "d/w")
+    train, test = protocol_frames(_split_for_protocols(), runs["family-sd1"])
+    assert set(test.filter(pl.col("label") == "real")["split"]) == {"test"}
+    assert set(train.filter(pl.col("label") == "real")["split"]) == {"train"}
+
+
+def test_time_windows_expand_and_never_test_the_past() -> None:
+    split = _split_for_protocols()
+    runs = time_windows(split, window_days=365, min_train_models=2)
+    assert [r.name for r in runs] == ["window-20240210", "window-20250209", "window-20260209"]
+    first, second, third = runs
+    assert first.test_models == ("c/z",) and first.train_models == ("a/x", "b/y")
+    assert second.test_models == ("d/w",)
+    assert second.train_models == ("b/y", "c/z")  # a/x is d/w's relative (group g1)
+    assert third.test_models == ("e/v",) and len(third.train_models) == 4
+    created = dict(zip(split["source"], split["model_created_at"], strict=True))
+    for r in runs:
+        assert max(created[m] for m in r.train_models) < min(created[m] for m in r.test_models)
+    with pytest.raises(ValueError, match="window_days"):
+        time_windows(split, window_days=0)
+
+
+def test_perturbations_change_pixels_and_unknown_names_fail() -> None:
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    for name in PERTURBATIONS:
+        out = perturb(img, name)
+        assert out.mode == "RGB"
+        if name == "resize0.5":
+            assert out.size == (32, 32)
+        else:
+            assert out.size == (64, 64) and np.asarray(out).tolist() != np.asarray(img).tolist()
+    with pytest.raises(ValueError, match="unknown perturbation 'jpeg10'"):
+        perturb(img, "jpeg10")
+
+
+# -- the asset chain -------------------------------------------------------------------------
+
+
+def _materialize(assets, resources, instance, config=None, ok=True):
+    result = dg.materialize(assets, resources=resources, instance=instance,
+                            run_config=config or {}, raise_on_error=False)
+    assert result.success == ok, result
+    return result
+
+
+EVAL_CFG = {"ops": {
+    "detector": {"config": {"epochs": 2}},
+    "detector_evaluation": {"config": {"n_boot": 200, "protocol_epochs": 1,
+                                       "window_days": 400, "min_train_models": 4}},
+}}
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory: pytest.TempPathFactory):
+    from fakeimg_assets.detection.assets import detector, detector_dataset, detector_evaluation
+
+    home, resources = demo_home(tmp_path_factory.mktemp("eval-home"))
+    with dg.instance_for_test() as instance:
+        _materialize([detector_dataset, detector, detector_evaluation], resources, instance, EVAL_CFG)
+        yield home, resources, instance
+
+
+def test_evaluation_scores_its_own_run_on_its_split(evaluated) -> None:
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    home, _, instance = evaluated
+    wh = Warehouse(home)
+    event = instance.get_latest_materialization_event(dg.AssetKey("detector"))
+    run_id = event.asset_materialization.metadata["run_id"].value
+    run = wh.query("SELECT * FROM detector_runs WHERE run_id = ?", [run_id]).row(0, named=True)
+    rows = wh.read("eval_results")
+    main = rows.filter((pl.col("protocol") == "held_out_models") & pl.col("perturbation").is_null())
+    assert set(main["run_id"]) == {run_id} and set(rows["split_id"]) == {run["split_id"]}
+    models = main.filter(pl.col("group_kind") == "model")
+    assert models.height >= 1 and (models["n_real"] == models["n_fake"]).all()
+    test_models = set(wh.query(
+        "SELECT DISTINCT source FROM detector_splits WHERE split_id = ? AND split = 'test' "
+        "AND label = 'fake'", [run["split_id"]])["source"])
+    assert set(models["group_value"]) == test_models and not test_models & set(run["train_models"])
+    mean = main.filter(pl.col("group_kind") == "mean_over_models").row(0, named=True)
+    assert mean["ap_ci_low"] <= mean["ap"] <= mean["ap_ci_high"]
+    perturbed = set(rows.filter(pl.col("perturbation").is_not_null())["perturbation"])
+    assert perturbed == {"jpeg75", "jpeg50", "resize0.5", "blur1"}
+    assert set(rows["protocol"]) == {"held_out_models", "held_out_family", "time_ordered"}
+    runs = wh.read("detector_runs")
+    protocol_runs = runs.filter(pl.col("purpose") != "main")
+    assert protocol_runs.height >= 2 and set(protocol_runs["split_id"]) == {run["split_id"]}
+
+
+def test_evaluation_follows_detectors_run_not_the_newest_row(evaluated) -> None:
+    from fakeimg_assets.detection.assets import detector_evaluation
+    from fakeimg_assets.warehouse.store import Warehouse, utcnow
+
+    home, resources, instance = evaluated
+    wh = Warehouse(home)
+    run = wh.query("SELECT * FROM detector_runs WHERE purpose = 'main'").row(0, named=True)
+    newer = {**run, "run_id": "zz-newer-run", "created_at": utcnow()}
+    wh.write("detector_runs", "zz-newer-run", [newer])
+    try:
+        cfg = {"ops": {"detector_evaluation": {"config": {
+            "protocols": ["held_out_models"], "perturbations": [], "n_boot": 50}}}}
+        _materialize([detector_evaluation], resources, instance, cfg)
+        assert "zz-newer-run" not in set(wh.read("eval_results")["run_id"])
+    finally:
+        wh.delete("detector_runs", "zz-newer-run")
+
+
+def test_evaluation_refuses_a_test_side_the_run_trained_on(evaluated) -> None:
+    from fakeimg_assets.detection.assets import detector_evaluation
+    from fakeimg_assets.warehouse.store import Warehouse, utcnow
+
+    home, resources, _ = evaluated
+    wh = Warehouse(home)
+    run = wh.query("SELECT * FROM detector_runs WHERE purpose = 'main'").row(0, named=True)
+    test_model = wh.query(
+        "SELECT min(source) AS m FROM detector_splits WHERE split = 'test' AND label = 'fake'"
+    )["m"][0]
+    leaky = {**run, "run_id": "leaky-run", "created_at": utcnow(),
+             "train_models": [*run["train_models"], test_model]}
+    wh.write("detector_runs", "leaky-run", [leaky])
+    try:
+        with dg.instance_for_test() as fresh:  # no detector materialization: newest main run
+            result = _materialize([detector_evaluation], resources, fresh, ok=False)
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        text = str(failure.event_specific_data.error)
+        assert "overlaps" in text and test_model in text
+    finally:
+        wh.delete("detector_runs", "leaky-run")
+
+
+def test_splits_are_immutable_and_a_new_model_moves_no_one(tmp_path: Path) -> None:
+    from fakeimg_assets.detection.assets import detector_dataset
+    from fakeimg_assets.detection.split_store import latest_split_id, read_split
+    from fakeimg_assets.warehouse.store import Warehouse
+    from resources import WarehouseResource
+
+    home, resources = demo_home(tmp_path, n_models=6)
+    wh, res = Warehouse(home), WarehouseResource(home=str(home))
+    with dg.instance_for_test() as instance:
+        _materialize([detector_dataset], resources, instance)
+        first = latest_split_id(res)
+        file = wh.partition_path("detector_splits", first)
+        stamp = file.stat().st_mtime_ns
+        _materialize([detector_dataset], resources, instance)
+        assert latest_split_id(res) == first and file.stat().st_mtime_ns == stamp
+        demo_home(tmp_path, n_models=7, only_new=True)  # one more generator arrives
+        _materialize([detector_dataset], resources, instance)
+        second = latest_split_id(res)
+    assert second != first and file.exists()
+    _, old = read_split(res, first)
+    _, new = read_split(res, second)
+    joined = old.join(new, on="image_id", suffix="_new")
+    assert joined.height == old.height and (joined["split"] == joined["split_new"]).all()
+    versions = wh.read("split_versions")
+    assert sorted(versions["split_id"]) == sorted([first, second])
