@@ -199,3 +199,21 @@ def test_database_written_by_the_old_code_is_migrated(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["n_images", "2", "note", "keep", "me"]
     assert not list(home.glob(".warehouse.duckdb.*"))
+
+
+def test_views_are_rebuilt_when_a_relation_gains_a_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    from fakeimg_assets.warehouse import schemas
+
+    wh = _home_with_rows(tmp_path / "home", n=3)
+    grown = {**schemas.RELATIONS["model_stats"], "added_later": pl.Utf8}
+    monkeypatch.setitem(schemas.RELATIONS, "model_stats", grown)
+    wh.write("model_stats", "a--b", _stats("a/b", 4))
+    assert wh.ensure_views()
+    con = duckdb.connect(str(wh.database_path), read_only=True)
+    cols = [r[0] for r in con.execute("DESCRIBE model_stats").fetchall()]
+    con.close()
+    assert cols[-1] == "added_later"

@@ -1,8 +1,13 @@
-"""Real images and the prompt pool (captions of those real images)."""
+"""Real images cut after the fakes are sampled, at exactly the fakes' sizes, same encoder.
+
+`real_images` reads the kept photos of `real_photos` and every distinct fake (width, height)
+in `images`, cuts native-resolution crops (no resampling; photos too small for a size are
+skipped for it and counted), encodes them like fakes (PNG, RGB, no metadata) or with the
+dataset's post-processing option, and records quality stats like fakes get.
+"""
 
 
-import hashlib
-from pathlib import Path
+from collections import defaultdict
 
 import dagster as dg
 import numpy as np
@@ -10,28 +15,41 @@ import numpy as np
 from fakeimg_assets.models.preview import contact_sheet_markdown
 from fakeimg_assets.paths import sha256_bytes
 from fakeimg_assets.quality.stats import image_measures
-from fakeimg_assets.real.sources import folder_photos, random_crops, skimage_photos
-from fakeimg_assets.sampling.sampler import encode_png
+from fakeimg_assets.real.crops import plan_crops
+from fakeimg_assets.real.photos_asset import GROUP, prompts, real_photos
+from fakeimg_assets.real.post import apply_post, parse_post, resize_factor
+from fakeimg_assets.real.screen import decode
 from fakeimg_assets.warehouse.store import utcnow
 from resources import ImageStoreResource, WarehouseResource
 
-GROUP = "real"
+__all__ = ["real_images", "real_photos", "prompts"]
 
 
 class RealImagesConfig(dg.Config):
-    """`folder` empty uses scikit-image's bundled photographs (the offline demo)."""
+    """Per fake size, ceil(n_fakes * reals_per_fake) crops shared by the photos that fit
+    (or exactly `crops_per_photo` per photo when > 0). `post`: see real/post.py; pass the
+    same spec to sampling so both classes get it."""
 
-    folder: str = ""
-    source_name: str = ""
-    crops_per_photo: int = 24
-    crop_size: int = 64
+    reals_per_fake: float = 1.0
+    crops_per_photo: int = 0
+    post: str = ""
     seed: int = 0
+
+
+def fake_sizes(warehouse: WarehouseResource) -> dict[tuple[int, int], int]:
+    """Number of fakes per distinct (width, height), before any post-processing."""
+    df = warehouse.query(
+        "SELECT width, height, count(*) AS n FROM images WHERE label = 'fake' "
+        "AND width IS NOT NULL AND height IS NOT NULL GROUP BY ALL"
+    )
+    return {(int(r["width"]), int(r["height"])): int(r["n"]) for r in df.iter_rows(named=True)}
 
 
 @dg.asset(
     group_name=GROUP,
+    deps=[real_photos, "sampled_images"],
     kinds={"pillow", "duckdb"},
-    description="Real photographs cut into seeded crops at the generators' size, saved as PNG.",
+    description="Real crops at every fake size, native resolution, same encoder as fakes.",
 )
 def real_images(
     context: dg.AssetExecutionContext,
@@ -39,95 +57,110 @@ def real_images(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
 ) -> dg.MaterializeResult:
-    if config.crops_per_photo < 1:
-        raise dg.Failure(f"crops_per_photo must be >= 1, got {config.crops_per_photo}")
-    if config.crop_size < 8:
-        raise dg.Failure(f"crop_size must be >= 8, got {config.crop_size}")
-    if config.folder:
-        photos = folder_photos(Path(config.folder))
-        source = config.source_name or Path(config.folder).resolve().name
-    else:
-        photos = skimage_photos()
-        source = config.source_name or "skimage"
-    rows, stats, pngs = [], [], []
-    now = utcnow()
-    # files to a fresh version folder, then the rows (the completion marker), then prune
-    with image_store.partition_writer("real", source, warehouse) as writer:
-        for photo in photos:
-            for crop in random_crops(
-                photo, config.crops_per_photo, config.crop_size, seed=config.seed
-            ):
-                png = encode_png(crop.image)
-                stem = f"{photo.name.replace('/', '__')}-{crop.index:04d}"
-                image_id = f"real:{source}:{stem}"
-                x, y, w, h = crop.box
-                rows.append(
-                    {
-                        "image_id": image_id,
-                        "label": "real",
-                        "source": source,
-                        "path": writer.add(f"{stem}.png", png),
-                        "sha256": sha256_bytes(png),
-                        "width": crop.image.width,
-                        "height": crop.image.height,
-                        "format": "PNG",
-                        "mode": "RGB",
-                        "file_bytes": len(png),
-                        "prompt": crop.caption,
-                        "origin": f"{photo.name}#crop={x},{y},{w},{h}",
-                        "created_at": now,
-                    }
-                )
-                stats.append(
-                    {
-                        "image_id": image_id,
-                        "source": source,
-                        "label": "real",
-                        **image_measures(np.asarray(crop.image.convert("RGB"))),
-                        "sha256_ok": True,
-                    }
-                )
-                if len(pngs) < 16 and crop.index == 0:
-                    pngs.append(png)
-        warehouse.write("image_stats", f"real--{source}", stats)
-        writer.commit(rows)
+    try:
+        parse_post(config.post)
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
+    sizes = fake_sizes(warehouse)
+    if not sizes:
+        raise dg.Failure("no fake images yet: sample models first (reals are cut at their sizes)")
+    f = resize_factor(config.post)  # fakes were resized by it after sampling: cut larger
+    cut_sizes = {(round(w / f), round(h / f)): n for (w, h), n in sizes.items()}
+    photos = warehouse.query(
+        "SELECT * FROM real_photos WHERE status = 'kept' AND path IS NOT NULL ORDER BY photo_id"
+    ).unique("photo_id", keep="first", maintain_order=True)
+    if photos.height == 0:
+        raise dg.Failure("no kept real photos: materialize real_photos first")
+    by_id = {r["photo_id"]: r for r in photos.iter_rows(named=True)}
+    try:
+        plan = plan_crops(
+            {pid: (r["width"], r["height"]) for pid, r in by_id.items()},
+            cut_sizes,
+            reals_per_fake=config.reals_per_fake,
+            crops_per_photo=config.crops_per_photo,
+            seed=config.seed,
+        )
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
+    per_photo = defaultdict(list)
+    for spec in plan.crops:
+        per_photo[spec.photo_id].append(spec)
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for pid in per_photo:
+        by_source[by_id[pid]["source"]].append(pid)
+    home, now = image_store.home_dir(), utcnow()
+    counts, previews, n_rows = defaultdict(int), [], 0
+    for source, pids in sorted(by_source.items()):
+        rows, stats = [], []
+        with image_store.partition_writer("real", source, warehouse) as writer:
+            for pid in pids:
+                photo = by_id[pid]
+                rgb, _, _ = decode((home / photo["path"]).read_bytes())
+                for spec in per_photo[pid]:
+                    crop = rgb[spec.y:spec.y + spec.height, spec.x:spec.x + spec.width]
+                    row, measure = _crop_row(crop, photo, spec, config, writer, now)
+                    rows.append(row)
+                    stats.append(measure)
+                    counts[f"{spec.width}x{spec.height}"] += 1
+                    if len(previews) < 16 and spec.index == 0:
+                        previews.append(crop)
+            warehouse.write("image_stats", f"real--{source}", stats)
+            writer.commit(rows)
+        n_rows += len(rows)
     return dg.MaterializeResult(
         metadata={
-            "source": source,
-            "n_photos": len(photos),
-            "n_images": len(rows),
-            "crop_size": config.crop_size,
-            "preview": dg.MetadataValue.md(contact_sheet_markdown(pngs)),
+            "n_images": n_rows,
+            "n_photos_used": len(per_photo),
+            "per_size": dg.MetadataValue.json(dict(sorted(counts.items()))),
+            "fake_sizes": dg.MetadataValue.json({f"{w}x{h}": n for (w, h), n in sizes.items()}),
+            "photos_too_small": dg.MetadataValue.json(
+                {k: len(v) for k, v in plan.skipped_small.items()}
+            ),
+            "post": config.post or "none",
+            "preview": dg.MetadataValue.md(contact_sheet_markdown([_png(c) for c in previews])),
         }
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=[real_images],
-    kinds={"duckdb"},
-    description="The prompt pool: captions of the real images, each paired with its image.",
-)
-def prompts(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    real = warehouse.query(
-        "SELECT image_id, prompt, source FROM images "
-        "WHERE label = 'real' AND prompt IS NOT NULL ORDER BY image_id"
-    )
-    if real.height == 0:
-        raise dg.Failure("no captioned real images: materialize real_images first")
-    rows = [
-        {
-            "prompt_id": "p-" + hashlib.sha256(r["image_id"].encode()).hexdigest()[:12],
-            "prompt": r["prompt"],
-            "source": r["source"],
-            "real_image_id": r["image_id"],
-        }
-        for r in real.iter_rows(named=True)
-    ]
-    warehouse.write("prompts", "all", rows)
-    return dg.MaterializeResult(
-        metadata={
-            "n_prompts": len(rows),
-            "n_distinct": len({r["prompt"] for r in rows}),
-        }
-    )
+def _png(crop: np.ndarray) -> bytes:
+    from PIL import Image
+
+    from fakeimg_assets.sampling.sampler import encode_png
+
+    return encode_png(Image.fromarray(crop))
+
+
+def _crop_row(crop, photo, spec, config, writer, now) -> tuple[dict, dict]:  # noqa: ANN001
+    """One crop encoded like a fake (or post-processed), its `images` and `image_stats` rows."""
+    from PIL import Image
+
+    stem = f"{photo['sha256'][:16]}-{spec.width}x{spec.height}-{spec.index:04d}"
+    image_id = f"real:{photo['source']}:{stem}"
+    out = apply_post(Image.fromarray(crop), config.post, image_id, seed=config.seed)
+    ext = ".png" if out.format == "PNG" else ".jpg"
+    row = {
+        "image_id": image_id,
+        "label": "real",
+        "source": photo["source"],
+        "path": writer.add(stem + ext, out.data),
+        "sha256": sha256_bytes(out.data),
+        "width": out.width,
+        "height": out.height,
+        "format": out.format,
+        "mode": "RGB",
+        "post": out.post,
+        "file_bytes": len(out.data),
+        "prompt": photo["caption"],
+        "origin": f"{photo['name']}#crop={spec.x},{spec.y},{spec.width},{spec.height}",
+        "photo_id": photo["photo_id"],
+        "photo_split": photo["photo_split"],
+        "created_at": now,
+    }
+    measure = {
+        "image_id": image_id,
+        "source": photo["source"],
+        "label": "real",
+        **image_measures(np.ascontiguousarray(crop)),
+        "sha256_ok": True,
+    }
+    return row, measure

@@ -1,28 +1,33 @@
-"""Real photographs: scikit-image's bundled samples for the offline demo, or a user folder.
+"""Registry of real-photo sources: a local folder, a Hub dataset repo, the bundled demo photos.
 
-Each source photo yields seeded random crops resized to the generators' resolution and
-saved in the same format as fakes, so size and format carry no label information.
+A source yields `RawPhoto`s: the photo file's bytes plus its caption, nothing decoded yet,
+so one unreadable file is screened out with a reason (`screen.py`) instead of failing the
+step. `make_source(name, ...)` fails loudly on an unknown source kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from fakeimg_assets.real.captions import caption_for, caption_tables
 
-from fakeimg_assets.paths import derive_seed
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
-# Photographs shipped inside the scikit-image wheel (no download), with captions.
+# Photographs shipped inside the scikit-image wheel (no download), with captions. Grayscale,
+# tiny and duplicate ones stay listed on purpose: the demo shows them skipped with a reason.
 SKIMAGE_PHOTOS: dict[str, str] = {
     "astronaut": "a portrait of an astronaut in a white spacesuit in front of a flag",
     "chelsea": "a close-up photo of a tabby cat with green eyes",
+    "cat": "a photo of a ginger cat looking at the camera",  # the same picture as chelsea
     "coffee": "a cup of coffee with latte art on a saucer",
     "rocket": "a rocket standing on the launch pad under a blue sky",
     "hubble_deep_field": "a deep field telescope image of distant galaxies",
     "immunohistochemistry": "a microscope image of stained tissue",
     "retina": "a medical photograph of the retina of a human eye",
+    "stereo_motorcycle": "a photo of a red motorcycle parked in a workshop",
     "camera": "a black and white photo of a man with a camera on a tripod",
     "moon": "a black and white photo of the cratered surface of the moon",
     "coins": "a black and white photo of old coins laid out on a table",
@@ -30,85 +35,135 @@ SKIMAGE_PHOTOS: dict[str, str] = {
     "gravel": "a close-up photo of gravel",
     "brick": "a photo of a brick wall",
     "cell": "a microscope image of a living cell",
+    "microaneurysms": "a retinal scan showing small red dots",
 }
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+DEMO_DATASET_ID = "fakeimg/demo-photos"
 
 
 @dataclass(frozen=True)
-class SourcePhoto:
+class RawPhoto:
+    """One source photo before screening: its name in the source, caption and file bytes."""
+
     name: str
     caption: str
-    pixels: np.ndarray  # HxWx3 uint8
+    data: bytes
+    error: str | None = None  # why the file could not even be fetched (screened out)
 
 
 @dataclass(frozen=True)
-class RealCrop:
-    photo: str
-    index: int
-    caption: str
-    box: tuple[int, int, int, int]
-    image: object  # PIL.Image.Image
+class RealSource:
+    """A named source of real photos; `photos()` yields them in a stable order."""
+
+    kind: str
+    name: str
+    photos: Callable[[], Iterator[RawPhoto]]
+    description: str
 
 
-def _to_rgb(a: np.ndarray) -> np.ndarray:
-    if a.dtype == bool:
-        a = a.astype(np.uint8) * 255
-    if a.dtype != np.uint8:
-        a = np.clip(a * (255 if a.max() <= 1.0 else 1), 0, 255).astype(np.uint8)
-    if a.ndim == 2:
-        a = np.stack([a] * 3, axis=-1)
-    return a[..., :3]
-
-
-def skimage_photos() -> list[SourcePhoto]:
+def skimage_arrays() -> dict[str, Any]:
+    """The bundled demo photos as arrays (HxW or HxWx3 uint8), keyed by name."""
     import skimage.data
 
-    return [
-        SourcePhoto(name, caption, _to_rgb(getattr(skimage.data, name)()))
-        for name, caption in SKIMAGE_PHOTOS.items()
-    ]
+    out = {}
+    for name in SKIMAGE_PHOTOS:
+        a = getattr(skimage.data, name)()
+        out[name] = a[0] if isinstance(a, tuple) else a  # stereo pairs: the left image
+    return out
 
 
-def folder_photos(folder: Path) -> list[SourcePhoto]:
-    """Every image under `folder`; caption from a same-stem `.txt`, else from the name."""
+def skimage_files() -> Iterator[tuple[str, str, bytes]]:
+    """(file name, caption, PNG bytes) of each demo photo, deterministic bytes."""
     from PIL import Image
 
+    from fakeimg_assets.sampling.sampler import encode_png
+
+    for name, array in skimage_arrays().items():
+        yield f"{name}.png", SKIMAGE_PHOTOS[name], encode_png(Image.fromarray(array))
+
+
+def _skimage_photos() -> Iterator[RawPhoto]:
+    for file_name, caption, data in skimage_files():
+        yield RawPhoto(file_name.rsplit(".", 1)[0], caption, data)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Image files under `folder` (recursively), sorted; hidden folders skipped."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def folder_photos(folder: Path) -> Iterator[RawPhoto]:
+    """Every image under `folder`; captions from .txt/.json beside it or a caption table."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"real image folder {folder} does not exist")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = image_files(folder)
     if not paths:
-        raise ValueError(f"real image folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    photos = []
+        raise ValueError(
+            f"real image folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})"
+        )
+    tables = caption_tables(folder)
     for p in paths:
-        caption_file = p.with_suffix(".txt")
-        caption = (
-            caption_file.read_text().strip()
-            if caption_file.exists()
-            else "a photo of " + p.stem.replace("_", " ").replace("-", " ")
-        )
-        with Image.open(p) as im:
-            pixels = np.asarray(im.convert("RGB"))
-        photos.append(SourcePhoto(p.relative_to(folder).as_posix(), caption, pixels))
-    return photos
+        rel = p.relative_to(folder).as_posix()
+        try:
+            data = p.read_bytes()
+        except OSError:
+            data = b""  # screened out as unreadable
+        yield RawPhoto(rel, caption_for(p, rel, tables), data)
 
 
-def random_crops(
-    photo: SourcePhoto, n: int, size: int, *, seed: int, min_side: int | None = None
-) -> Iterator[RealCrop]:
-    """`n` seeded square crops of random side in [min_side, shorter side], resized to `size`."""
-    from PIL import Image
+def _folder_source(name: str, options: dict[str, Any]) -> RealSource:
+    folder = options.get("folder") or ""
+    if not folder:
+        raise ValueError("real source 'folder' needs a folder path (--real-folder)")
+    path = Path(folder).expanduser()
+    return RealSource(
+        "folder", name or path.resolve().name, lambda: folder_photos(path), f"folder {path}"
+    )
 
-    h, w = photo.pixels.shape[:2]
-    short = min(h, w)
-    lo = min(short, min_side or max(size, short // 4))
-    rng = np.random.default_rng(derive_seed("crop", seed, photo.name))
-    base = Image.fromarray(photo.pixels)
-    for i in range(n):
-        side = int(rng.integers(lo, short + 1))
-        x = int(rng.integers(0, w - side + 1))
-        y = int(rng.integers(0, h - side + 1))
-        crop = base.crop((x, y, x + side, y + side)).resize(
-            (size, size), Image.Resampling.BICUBIC
-        )
-        yield RealCrop(photo.name, i, photo.caption, (x, y, side, side), crop)
+
+def _skimage_source(name: str, options: dict[str, Any]) -> RealSource:
+    return RealSource("skimage", name or "skimage", _skimage_photos, "scikit-image demo photos")
+
+
+def _hub_dataset_source(name: str, options: dict[str, Any]) -> RealSource:
+    from fakeimg_assets.real.hub_dataset import dataset_photos
+
+    repo_id = options.get("dataset") or ""
+    hub = options.get("hub")
+    if not repo_id:
+        raise ValueError("real source 'hub_dataset' needs a dataset repo id (--real-dataset)")
+    if hub is None:
+        raise ValueError("real source 'hub_dataset' needs the Hub resource")
+    default_name = repo_id.replace("/", "--")
+    return RealSource(
+        "hub_dataset",
+        name or default_name,
+        lambda: dataset_photos(hub, repo_id),
+        f"Hub dataset {repo_id}",
+    )
+
+
+REAL_SOURCES: dict[str, Callable[[str, dict[str, Any]], RealSource]] = {
+    "skimage": _skimage_source,
+    "folder": _folder_source,
+    "hub_dataset": _hub_dataset_source,
+}
+
+
+def make_source(kind: str, *, name: str = "", **options: Any) -> RealSource:
+    """The real source of this kind; unknown kinds fail listing the known ones."""
+    try:
+        factory = REAL_SOURCES[kind]
+    except KeyError:
+        raise KeyError(
+            f"unknown real source {kind!r}; known: {', '.join(sorted(REAL_SOURCES))}"
+        ) from None
+    if name and ("/" in name or name.startswith(".")):
+        raise ValueError(f"invalid real source name {name!r}: no '/' and no leading '.'")
+    return factory(name, options)

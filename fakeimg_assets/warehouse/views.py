@@ -11,6 +11,7 @@ CLI users have (duckdb-cli 1.5.x reads storage versions 64..68) opens it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -67,9 +68,17 @@ def guarded_view_sql(relation: str, parquet_dir: Path, database_path: Path, home
     )
 
 
+def schema_fingerprint() -> str:
+    """Changes when any relation gains, loses or retypes a column (views list columns)."""
+    text = json.dumps({r: {c: str(t) for c, t in schema_of(r).items()} for r in RELATIONS},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _expected(home: Path, database_path: Path) -> dict:
     return {"home": home.as_posix(), "database": database_path.as_posix(),
-            "layout": LAYOUT_VERSION, "storage": STORAGE_COMPATIBILITY}
+            "layout": LAYOUT_VERSION, "storage": STORAGE_COMPATIBILITY,
+            "schema": schema_fingerprint()}
 
 
 def views_current(home: Path, database_path: Path) -> bool:

@@ -1,0 +1,1 @@
+"""Shortcut audit: can metadata alone tell fake from real? If so, the detector must not train."""
