@@ -18,6 +18,16 @@ def _zoo_build(args: argparse.Namespace) -> int:
         from fakeimg_assets.zoo.hostile import build_hostile
 
         models += [h.model for h in build_hostile(Path(args.dir))]
+    if args.extra_size:  # healthy sd1 models again at a second native size
+        from fakeimg_assets.zoo.build import sized_variant, write_repo
+
+        for m in [m for m in models if m.architecture == "sd1" and m.expect == "ok"]:
+            models.append(sized_variant(m, args.extra_size))
+            write_repo(Path(args.dir), models[-1])
+    if not args.no_photos:  # the demo photos as a Hub dataset repo, datasets/fakeimg/demo-photos
+        from fakeimg_assets.real.demo_dataset import write_demo_dataset
+
+        write_demo_dataset(Path(args.dir))
     by_expect: dict[str, int] = {}
     for m in models:
         by_expect[m.expect] = by_expect.get(m.expect, 0) + 1
@@ -46,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
         steps=args.steps,
         crops_per_photo=args.crops_per_photo,
         real_folder=args.real_folder or "",
+        real_dataset=args.real_dataset or "",
+        post=args.post or "",
         backbone=args.backbone,
         epochs=args.epochs,
         device=args.device,
@@ -123,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     zb.add_argument("dir")
     zb.add_argument("--only", nargs="*", help="model ids to build (default: all)")
     zb.add_argument("--hostile", action="store_true", help="also build the hostile repos")
+    zb.add_argument("--extra-size", type=int, default=0,
+                    help="also build the healthy sd1 models at this native size (e.g. 128)")
+    zb.add_argument("--no-photos", action="store_true",
+                    help="skip the demo photos dataset repo (datasets/fakeimg/demo-photos)")
     zb.set_defaults(func=_zoo_build)
 
     hub = sub.add_parser("hub", help="local Hub-protocol server").add_subparsers(
@@ -142,8 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--crawl-limit", type=int, default=0, help="crawl at most N models (0: all)")
     r.add_argument("--images-per-model", type=int, default=16)
     r.add_argument("--steps", type=int, default=None, help="denoising steps (recipe default)")
-    r.add_argument("--crops-per-photo", type=int, default=24)
+    r.add_argument("--crops-per-photo", type=int, default=0,
+                   help="real crops per photo and fake size (0: as many reals as fakes)")
     r.add_argument("--real-folder", default=None, help="folder of real photos (default: demo)")
+    r.add_argument("--real-dataset", default=None,
+                   help="Hub dataset repo of real photos + captions, e.g. fakeimg/demo-photos")
+    r.add_argument("--post", default=None,
+                   help="post-processing for both classes, e.g. 'jpeg:70-95' or 'resize:0.5'")
     r.add_argument("--backbone", default="tiny-resnet", help="detector backbone from the registry")
     r.add_argument("--epochs", type=int, default=None)
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from fakeimg_assets.audit.asset import shortcut_audit
 from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.detection.assets import (
     detector,
@@ -17,18 +18,20 @@ from fakeimg_assets.detection.assets import (
 )
 from fakeimg_assets.jobs import ALL_JOBS
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
-from fakeimg_assets.real.assets import prompts, real_images
+from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.schedules import daily_hub_crawl
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 from sensors import new_hub_models
 
 ALL_ASSETS = [
     hub_catalog,
-    real_images,
+    real_photos,
     prompts,
     model_metadata,
     sampled_images,
     image_quality_stats,
+    real_images,
+    shortcut_audit,
     detector_dataset,
     detector,
     detector_evaluation,

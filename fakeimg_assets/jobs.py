@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from fakeimg_assets.audit.asset import shortcut_audit
 from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.detection.assets import (
     detector,
@@ -13,15 +14,20 @@ from fakeimg_assets.detection.assets import (
 )
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.partitions import hub_models_partitions
-from fakeimg_assets.real.assets import prompts, real_images
+from fakeimg_assets.real.assets import prompts, real_images, real_photos
 
 hub_crawl_job = dg.define_asset_job(
     "hub_crawl", selection=dg.AssetSelection.assets(hub_catalog), description="Crawl the Hub."
 )
 real_data_job = dg.define_asset_job(
     "real_data",
-    selection=dg.AssetSelection.assets(real_images, prompts),
-    description="Real images and the prompt pool built from their captions.",
+    selection=dg.AssetSelection.assets(real_photos, prompts),
+    description="Real photos screened, and the prompt pool from training-side captions.",
+)
+real_crops_job = dg.define_asset_job(
+    "real_crops",
+    selection=dg.AssetSelection.assets(real_images),
+    description="Real crops at the sampled fakes' sizes (also part of train_detector).",
 )
 sample_model_job = dg.define_asset_job(
     "sample_model",
@@ -32,9 +38,9 @@ sample_model_job = dg.define_asset_job(
 detector_job = dg.define_asset_job(
     "train_detector",
     selection=dg.AssetSelection.assets(
-        detector_dataset, detector, detector_evaluation, scaling_study
+        real_images, shortcut_audit, detector_dataset, detector, detector_evaluation, scaling_study
     ),
     description="Splits holding generators out, detector training, evaluation, scaling study.",
 )
 
-ALL_JOBS = [hub_crawl_job, real_data_job, sample_model_job, detector_job]
+ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, detector_job]

@@ -26,9 +26,10 @@ class RunOptions:
     crawl_limit: int = 0
     images_per_model: int = 16
     steps: int | None = None
-    crops_per_photo: int = 24
-    crop_size: int = 64
+    crops_per_photo: int = 0  # per photo and fake size; 0: as many reals as fakes per size
     real_folder: str = ""
+    real_dataset: str = ""  # a Hub dataset repo of photos + captions (imagefolder layout)
+    post: str = ""  # post-processing for both classes alike, e.g. "jpeg:70-95"
     backbone: str = "tiny-resnet"
     epochs: int | None = None
     device: str = "auto"
@@ -133,12 +134,8 @@ def run_platform(
     if not crawl.success:
         report.steps_failed.append(f"hub_crawl: {_failure_message(crawl)}")
         return report
-    real_cfg = {
-        "crops_per_photo": opts.crops_per_photo,
-        "crop_size": opts.crop_size,
-        "folder": opts.real_folder,
-    }
-    real = job("real_data", run_config={"ops": {"real_images": {"config": real_cfg}}})
+    photos_cfg = {"folder": opts.real_folder, "dataset": opts.real_dataset}
+    real = job("real_data", run_config={"ops": {"real_photos": {"config": photos_cfg}}})
     if not real.success:
         report.steps_failed.append(f"real_data: {_failure_message(real)}")
         return report
@@ -151,7 +148,8 @@ def run_platform(
         instance.add_dynamic_partitions(HUB_MODELS_PARTITIONS_NAME, new)
     log(f"crawled {catalog.height} models; selected {len(selected)} ({len(new)} new partitions)")
 
-    sampling_cfg: dict[str, object] = {"images_per_model": opts.images_per_model}
+    sampling_cfg: dict[str, object] = {"images_per_model": opts.images_per_model, "post": opts.post}
+    crops_cfg = {"crops_per_photo": opts.crops_per_photo, "post": opts.post}
     if opts.steps:
         sampling_cfg["steps"] = opts.steps
     for i, model_id in enumerate(selected, 1):
@@ -167,11 +165,15 @@ def run_platform(
             report.failed[model_id] = _failure_message(result)
             log(f"  [{i}/{len(selected)}] {model_id}: FAILED {report.failed[model_id]}")
 
+    if report.sampled and not opts.detector:  # reals at the fakes' sizes all the same
+        crops = job("real_crops", run_config={"ops": {"real_images": {"config": crops_cfg}}})
+        if not crops.success:
+            report.steps_failed.append(f"real_crops: {_failure_message(crops)}")
     if opts.detector and report.sampled:
         det_cfg: dict[str, object] = {"backbone": opts.backbone}
         if opts.epochs:
             det_cfg["epochs"] = opts.epochs
-        ops = {"detector": {"config": det_cfg}}
+        ops = {"detector": {"config": det_cfg}, "real_images": {"config": crops_cfg}}
         if opts.scaling:
             ops["scaling_study"] = {"config": dict(det_cfg)}
         selection = None if opts.scaling else [

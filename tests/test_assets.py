@@ -11,18 +11,18 @@ import pytest
 from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.paths import model_slug, sha256_file
-from fakeimg_assets.real.assets import prompts, real_images
+from fakeimg_assets.real.assets import prompts, real_photos
 from fakeimg_assets.warehouse.store import Warehouse
 from tests.conftest import pick
 
-SMALL_REAL = {"ops": {"real_images": {"config": {"crops_per_photo": 2, "crop_size": 64}}}}
+SMALL_REAL = {"ops": {"real_photos": {"config": {"min_side": 64}}}}
 SMALL_SAMPLING = {"ops": {"sampled_images": {"config": {"images_per_model": 3, "steps": 2}}}}
 
 
 def _prepare(instance: dg.DagsterInstance, resources: dict, model_id: str) -> None:
     instance.add_dynamic_partitions("hub_models", [model_id])
     assert dg.materialize(
-        [real_images, prompts], resources=resources, instance=instance, run_config=SMALL_REAL
+        [real_photos, prompts], resources=resources, instance=instance, run_config=SMALL_REAL
     ).success
 
 

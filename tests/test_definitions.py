@@ -17,6 +17,7 @@ def test_definitions_hold_every_asset_job_schedule_and_sensor() -> None:
     assert {
         "hub_catalog", "model_metadata", "sampled_images", "image_quality_stats", "prompts",
         "real_images", "detector_dataset", "detector", "detector_evaluation", "scaling_study",
+        "real_photos", "shortcut_audit",
     } <= keys
     assert defs.resolve_sensor_def("new_hub_models")
     assert defs.resolve_schedule_def("daily_hub_crawl").cron_schedule == "0 4 * * *"

@@ -21,7 +21,7 @@ from fakeimg_assets.chaos import address_space_guard
 from fakeimg_assets.cli import main as cli_main
 from fakeimg_assets.models.assets import model_metadata, sampled_images
 from fakeimg_assets.paths import model_slug
-from fakeimg_assets.real.assets import prompts, real_images
+from fakeimg_assets.real.assets import prompts, real_photos
 from fakeimg_assets.warehouse.store import Warehouse
 from fakeimg_assets.zoo.build import load_manifest, repo_dir, zoo_models
 from fakeimg_assets.zoo.hostile import (
@@ -43,7 +43,7 @@ from fakeimg_assets.zoo.hostile import (
 )
 
 HEALTHY = "pixelsmith/dreamscape-v1"  # the control: same builders, no attack, must sample
-SMALL_REAL = {"ops": {"real_images": {"config": {"crops_per_photo": 2, "crop_size": 64}}}}
+SMALL_REAL = {"ops": {"real_photos": {"config": {"min_side": 64}}}}
 SMALL_SAMPLING = {"ops": {"sampled_images": {"config": {"images_per_model": 2, "steps": 2}}}}
 BY_ATTACK = {h.attack: h for h in hostile_repos()}
 
@@ -186,7 +186,7 @@ def _sample(server, home: Path, model_id: str) -> bool:
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("hub_models", [model_id])
         assert dg.materialize(
-            [real_images, prompts], resources=resources, instance=instance, run_config=SMALL_REAL
+            [real_photos, prompts], resources=resources, instance=instance, run_config=SMALL_REAL
         ).success
         if not _materialize(model_metadata, instance, resources, model_id).success:
             return False

@@ -27,7 +27,7 @@ class DetectorConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
-    deps=["detector_dataset"],
+    deps=["detector_dataset", "shortcut_audit"],
     kinds={"pytorch", "timm", "safetensors"},
     pool="gpu",
     description="A timm detector trained on the training split; safetensors checkpoint.",

@@ -21,8 +21,9 @@ class _Catalog:
     ``.hub.json``'s) changed; unchanged repos cost one stat per file.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, skip: frozenset[str] = frozenset({"datasets", "spaces"})) -> None:
         self.root = root
+        self.skip = skip  # top-level folders that are not orgs (ROOT/datasets holds datasets)
         self.hashes = _HashCache()
         self._lock = threading.Lock()
         self._repos: dict[str, tuple[tuple[Any, ...], _Repo]] = {}
@@ -34,7 +35,7 @@ class _Catalog:
         except OSError:
             return out
         for org in orgs:
-            if not _valid_name(org.name) or not org.is_dir():
+            if not _valid_name(org.name) or not org.is_dir() or org.name in self.skip:
                 continue
             try:
                 names = sorted(org.iterdir())
@@ -47,7 +48,7 @@ class _Catalog:
         return out
 
     def load(self, org: str, name: str) -> _Repo | None:
-        if not (_valid_name(org) and _valid_name(name)):
+        if not (_valid_name(org) and _valid_name(name)) or org in self.skip:
             return None
         repo_id = f"{org}/{name}"
         try:

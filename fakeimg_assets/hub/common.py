@@ -36,6 +36,10 @@ _LFS_SUFFIXES = (
     ".onnx",
     ".model",
     ".gguf",
+    ".png",  # the Hub's default .gitattributes stores images with LFS (dataset repos)
+    ".jpg",
+    ".jpeg",
+    ".webp",
 )
 _LFS_MIN_SIZE = 10 * 1024 * 1024
 _CHUNK = 1024 * 1024

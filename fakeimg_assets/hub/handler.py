@@ -21,6 +21,17 @@ class _Handler(_ListingRoutes, _ResolveRoute):
             [unquote(s) for s in split.path.strip("/").split("/")] if split.path.strip("/") else []
         )
         method = self.command
+        self._repo_type = "model"
+        if segs[:2] == ["api", "datasets"] and len(segs) >= 4:  # dataset repos: ROOT/datasets/
+            self._repo_type = "dataset"
+            self._api_repo(segs[2:], query, body)
+            return
+        if segs[:1] == ["datasets"] and len(segs) >= 5 and segs[3] == "resolve" and method in (
+            "GET", "HEAD"
+        ):
+            self._repo_type = "dataset"
+            self._resolve(segs[1], segs[2], segs[4], segs[5:])
+            return
         if segs[:2] == ["api", "models"] and len(segs) == 2 and method in ("GET", "HEAD"):
             self._list_models(query)
             return

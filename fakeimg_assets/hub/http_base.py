@@ -183,7 +183,8 @@ class _BaseHandler(BaseHTTPRequestHandler):
     def _repo(self, org: str, name: str, revision: str = "main", files: bool = False) -> _Repo:
         """Load a repo and enforce visibility, revision, gating and fault injection."""
         repo_id = f"{org}/{name}"
-        repo = self.hub._catalog.load(org, name)
+        datasets = getattr(self, "_repo_type", "model") == "dataset"
+        repo = (self.hub._datasets if datasets else self.hub._catalog).load(org, name)
         if repo is None or (repo.private and not self._authorized):
             raise HubError(
                 401 if repo is not None else 404,

@@ -118,6 +118,7 @@ class HubServer:
         self._requests_log = RequestLog(request_log)
         self._conns = Connections(max_connections)
         self._catalog = _Catalog(self.root)
+        self._datasets = _Catalog(self.root / "datasets", skip=frozenset())  # dataset repos
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()

@@ -20,6 +20,7 @@ from fakeimg_assets.paths import (
     validate_model_id,
 )
 from fakeimg_assets.quality.stats import image_measures, model_aggregate
+from fakeimg_assets.real.post import post_process
 from fakeimg_assets.sampling import sampler
 from fakeimg_assets.sampling.limits import Deadline
 from fakeimg_assets.sampling.remote import fetch_plan
@@ -42,6 +43,8 @@ class SamplingConfig(dg.Config):
     max_seconds: float = 3600.0
     # keep the model's downloaded weights in the Hub cache after sampling (default: remove)
     keep_weights: bool = False
+    # post-processing applied to every image, as to reals (fakeimg_assets/real/post.py)
+    post: str = ""
 
 
 @dg.asset(
@@ -168,20 +171,23 @@ def sampled_images(
         now = utcnow()
         versions = json.dumps(result.library_versions, sort_keys=True)
         for img in result.images:
-            name = f"{img.request.index:05d}.png"
-            files[name] = img.png
+            image_id = f"fake:{model_id}:{img.request.index:05d}"
+            out = post_process(img, config.post, image_id)
+            name = f"{img.request.index:05d}.{'png' if out.format == 'PNG' else 'jpg'}"
+            files[name] = out.data
             rows.append(
                 {
-                    "image_id": f"fake:{model_id}:{img.request.index:05d}",
+                    "image_id": image_id,
                     "label": "fake",
                     "source": model_id,
                     "path": writer.path_of(name),
-                    "sha256": sha256_bytes(img.png),
-                    "width": img.width,
-                    "height": img.height,
-                    "format": "PNG",
+                    "sha256": sha256_bytes(out.data),
+                    "width": out.width,
+                    "height": out.height,
+                    "format": out.format,
                     "mode": img.mode,
-                    "file_bytes": len(img.png),
+                    "post": out.post,
+                    "file_bytes": len(out.data),
                     "prompt": img.request.prompt,
                     "prompt_id": img.request.prompt_id,
                     "seed": img.request.seed,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fakeimg_assets.paths import fakeimg_home, sha256_bytes
+from fakeimg_assets.real.post import post_process, replay_spec
 from fakeimg_assets.sampling import sampler
 from fakeimg_assets.sampling.remote import fetch_plan
 from fakeimg_assets.warehouse.store import Warehouse
@@ -92,7 +93,8 @@ def regenerate_image(
     recorded_versions = json.loads(row["library_versions"] or "{}")
     if recorded_versions and recorded_versions != result.library_versions:
         print(f"note: library versions differ from the recording: {recorded_versions}")
-    png = next(i.png for i in result.images if i.request.index == idx)
+    img = next(i for i in result.images if i.request.index == idx)
+    png = post_process(img, replay_spec(row.get("post")), image_id).data  # as sampled_images
     if out is not None:
         Path(out).write_bytes(png)
     return Regenerated(image_id, row["sha256"], sha256_bytes(png), png)

@@ -77,6 +77,9 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "device": pl.Utf8,
         "library_versions": pl.Utf8,
         "origin": pl.Utf8,
+        "post": pl.Utf8,  # post-processing applied (both labels alike), null when none
+        "photo_id": pl.Utf8,  # reals: '<source>:<sha256 of the photo file>[:16]'
+        "photo_split": pl.Utf8,  # reals: 'train'/'test' from detection.sides.photo_side
         "created_at": UTC_TS,
     },
     "image_stats": {
@@ -124,6 +127,46 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "prompt": pl.Utf8,
         "source": pl.Utf8,
         "real_image_id": pl.Utf8,
+        "photo_id": pl.Utf8,
+        "origin": pl.Utf8,  # 'train_photos' (training-side captions only) or 'corpus'
+    },
+    "real_photos": {
+        "photo_id": pl.Utf8,
+        "source": pl.Utf8,
+        "source_kind": pl.Utf8,
+        "name": pl.Utf8,
+        "caption": pl.Utf8,
+        "status": pl.Utf8,  # 'kept' or 'skipped'
+        "skip_reason": pl.Utf8,  # 'unreadable', 'tiny', 'grayscale', 'duplicate'
+        "detail": pl.Utf8,
+        "width": pl.Int64,
+        "height": pl.Int64,
+        "source_format": pl.Utf8,
+        "source_mode": pl.Utf8,
+        "chroma": pl.Float64,
+        "phash": pl.Utf8,
+        "duplicate_of": pl.Utf8,
+        "photo_split": pl.Utf8,
+        "path": pl.Utf8,
+        "sha256": pl.Utf8,
+        "file_bytes": pl.Int64,
+        "screened_at": UTC_TS,
+    },
+    "shortcut_audit": {
+        "audit_id": pl.Utf8,
+        "feature_set": pl.Utf8,
+        "auc": pl.Float64,
+        "auc_ci_low": pl.Float64,
+        "auc_ci_high": pl.Float64,
+        "n_images": pl.Int64,
+        "n_real": pl.Int64,
+        "n_fake": pl.Int64,
+        "n_groups": pl.Int64,
+        "classifier": pl.Utf8,
+        "threshold": pl.Float64,
+        "passed": pl.Boolean,
+        "top_features": pl.Utf8,
+        "created_at": UTC_TS,
     },
     "detector_splits": {
         "split_id": pl.Utf8,  # hash of the sorted (image_id, split) content: immutable

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,7 @@ class ZooModel:
     reason: str | None = None  # for expect != "ok": what is wrong, human-readable
     license: str = "creativeml-openrail-m"
     gated: bool = False
+    latent_size: int = LATENT_SIZE  # sd1/sdxl: native size is 8x this (see sized_variant)
 
     @property
     def org(self) -> str:
@@ -184,6 +185,14 @@ _BROKEN: dict[str, tuple[str, str]] = {
     "bitrot-labs/pixart-broken-upload": (_CORRUPT, "pixart"),
     "civit-mirror/lazy-merge-v3": (_NO_INDEX, "sd1"),
 }
+
+
+def sized_variant(model: ZooModel, size: int) -> ZooModel:
+    """An sd1/sdxl model rebuilt at another native size (a multiple of 8), id `<id>-<size>px`."""
+    if model.architecture not in ("sd1", "sdxl") or size % 8 or not 16 <= size <= 512:
+        raise ValueError(f"sized variants need an sd1/sdxl model and 16 <= size <= 512, size % 8 "
+                         f"== 0; got {model.architecture} {size}")
+    return replace(model, model_id=f"{model.model_id}-{size}px", latent_size=size // 8)
 
 
 def zoo_models() -> list[ZooModel]:
@@ -400,7 +409,7 @@ def _build_sd1(model: ZooModel, seed: int) -> Any:
 
     _seed(seed, "unet")
     unet = UNet2DConditionModel(
-        sample_size=LATENT_SIZE,
+        sample_size=model.latent_size,
         in_channels=4,
         out_channels=4,
         block_out_channels=(4, 8),
@@ -430,7 +439,7 @@ def _build_sdxl(model: ZooModel, seed: int) -> Any:
 
     _seed(seed, "unet")
     unet = UNet2DConditionModel(
-        sample_size=LATENT_SIZE,
+        sample_size=model.latent_size,
         in_channels=4,
         out_channels=4,
         block_out_channels=(4, 8),
