@@ -1,6 +1,9 @@
 """Helpers shared by the detector assets: configs' group name, training call, run rows."""
 
+import hashlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -20,8 +23,15 @@ def markdown(df: pl.DataFrame) -> str:
     return header + "\n".join("| " + " | ".join(str(v) for v in r) + " |" for r in df.rows())
 
 
+def resume_dir(samples: Sequence[tuple], out_dir, **knobs) -> Path:
+    """Where a training run keeps its per-epoch state: keyed by its data and settings, not
+    by run id, so a retried Dagster run (new run id) resumes what a killed one left."""
+    payload = json.dumps([[list(map(str, s)) for s in samples], knobs], sort_keys=True, default=str)
+    return Path(out_dir).parent / ".resume" / hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
 def train_on(
-    samples: Sequence[tuple[str, int]],
+    samples: Sequence[tuple],
     out_dir,
     backbone: str,
     compute: ComputeResource,
@@ -47,13 +57,17 @@ def train_on(
         device=compute.resolve_device(),
         num_threads=compute.torch_threads,
     )
-    return train_detector(samples, out_dir, cfg)
+    work = resume_dir(samples, out_dir, backbone=backbone, epochs=epochs, batch_size=batch_size,
+                      lr=lr, image_size=image_size, pretrained=pretrained, seed=seed,
+                      device=cfg.device)  # fmt: skip
+    return train_detector(samples, out_dir, cfg, work_dir=work)
 
 
-def samples_of(split: pl.DataFrame, image_store: ImageStoreResource) -> list[tuple[str, int]]:
+def samples_of(split: pl.DataFrame, image_store: ImageStoreResource) -> list[tuple[str, int, str]]:
+    """(absolute path, label, source): the source spreads real subsampling over datasets."""
     return [
-        (str(image_store.absolute(p)), 1 if lbl == "fake" else 0)
-        for p, lbl in zip(split["path"], split["label"], strict=True)
+        (str(image_store.absolute(p)), 1 if lbl == "fake" else 0, str(src))
+        for p, lbl, src in zip(split["path"], split["label"], split["source"], strict=True)
     ]
 
 
@@ -68,11 +82,15 @@ def run_row(
     train_models: list[str],
     result: "TrainResult",
     context: dg.AssetExecutionContext,
+    *,
+    split_id: str | None = None,
 ) -> dict:
-    """One `detector_runs` row: what was trained on what, and where the checkpoint is."""
+    """One `detector_runs` row: what was trained on which split with which recipe, and where
+    the checkpoint is."""
     return {
         "run_id": run_id,
         "purpose": purpose,
+        "split_id": split_id,
         "backbone": backbone,
         "n_train_models": len(train_models),
         "n_train_images": result.n_train_images,
@@ -84,6 +102,9 @@ def run_row(
         "created_at": utcnow(),
         "checkpoint_path": str(result.checkpoint_dir),
         "dagster_run_id": context.run.run_id,
+        "recipe": result.config.get("recipe", {}).get("name", backbone),
+        "seed": result.config.get("train_config", {}).get("seed"),
+        "resumed_from_epoch": result.resumed_from_epoch,
     }
 
 

@@ -10,11 +10,12 @@ from fakeimg_assets.detection.common import (
     samples_of,
     train_on,
 )
+from fakeimg_assets.detection.split_store import read_split
 from resources import ComputeResource, ImageStoreResource, WarehouseResource
 
 
 class DetectorConfig(dg.Config):
-    """Backbone from the registry; `None` fields take the backbone's defaults."""
+    """Recipe (backbone) from the registry; `None` fields take the recipe's defaults."""
 
     backbone: str = "tiny-resnet"
     epochs: int | None = None
@@ -45,7 +46,11 @@ def detector(
         get_backbone(config.backbone)
     except KeyError as exc:
         raise dg.Failure(str(exc.args[0])) from exc
-    train = warehouse.query("SELECT * FROM detector_splits WHERE split = 'train' ORDER BY image_id")
+    try:  # the latest split version; the run records its split_id
+        split_id, split = read_split(warehouse)
+    except LookupError as exc:
+        raise dg.Failure(str(exc)) from exc
+    train = split.filter(pl.col("split") == "train")
     if train.height == 0:
         raise dg.Failure("empty training split: materialize detector_dataset first")
     run_id = new_run_id(config.backbone, context)
@@ -66,14 +71,20 @@ def detector(
     warehouse.write(
         "detector_runs",
         run_id,
-        [run_row(run_id, "main", config.backbone, train_models, result, context)],
+        [run_row(run_id, "main", config.backbone, train_models, result, context,
+                 split_id=split_id)],  # fmt: skip
     )
     last = result.history[-1] if result.history else {}
     return dg.MaterializeResult(
         metadata={
             "run_id": run_id,
+            "split_id": split_id,
             "checkpoint": str(result.checkpoint_dir),
             "n_train_images": result.n_train_images,
+            "recipe": config.backbone,
+            "resumed_from_epoch": result.resumed_from_epoch,
+            "n_train_real": result.n_real,
+            "n_train_fake": result.n_fake,
             "train_seconds": float(round(result.seconds, 2)),
             "final_loss": float(last.get("loss", float("nan"))),
         }

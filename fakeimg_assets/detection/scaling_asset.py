@@ -1,32 +1,100 @@
-"""`scaling_study`: held-out AP vs number of training generators, images fixed."""
+"""`scaling_study`: held-out AP vs number of training generators, fake images fixed.
+
+The design (held-out set with an unseen architecture, draws per k, budgets, control curve)
+is `scaling.py`'s pure functions; this asset trains one small detector per draw on the
+latest split, scores the one fixed held-out set with the evaluation's balanced
+per-generator sets, writes one `scaling_results` row per draw and draws the figure.
+"""
+
+import shutil
+import time
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
-from fakeimg_assets.detection.common import (
-    GROUP,
-    markdown,
-    run_row,
-    samples_of,
-    train_on,
+from fakeimg_assets.detection.common import GROUP, markdown, run_row, samples_of, train_on
+from fakeimg_assets.detection.scaling import (
+    Draw,
+    StudyDesign,
+    allocate,
+    design_study,
+    draw_plan,
+    families_of,
+    summarize,
 )
-from fakeimg_assets.detection.splits import default_scaling_sizes, nested_subsets
+from fakeimg_assets.detection.split_store import read_split
+from fakeimg_assets.paths import derive_seed
 from fakeimg_assets.warehouse.store import utcnow
 from resources import ComputeResource, ImageStoreResource, WarehouseResource
 
 
 class ScalingConfig(dg.Config):
-    """Accuracy vs number of training generators, fake-image count held fixed.
+    """`draws` random model subsets per k (1, 2, 4, ..., all), each with its own seed;
+    `fake_images` 0 = the fewest images any training model has; the control repeats the
+    whole pool with 1, 2, 4... times that budget (up to `max_control_multiplier`)."""
 
-    `sizes` empty means 1, 2, 4, ... up to every training model; `fake_images` 0 means the
-    largest budget every size can meet (the images of one model).
-    """
-
-    sizes: list[int] = []
+    draws: int = 5
+    control_draws: int = 3
+    max_control_multiplier: int = 4
     fake_images: int = 0
     backbone: str = "tiny-resnet"
     epochs: int | None = None
     seed: int = 0
+    keep_checkpoints: bool = False  # 30+ small runs per study: by default only rows remain
+
+
+def _hash_head(df: pl.DataFrame, n: int, *salt: object) -> pl.DataFrame:
+    """`n` rows chosen by a seeded hash of image_id: reproducible, nested as n grows."""
+    keys = [derive_seed(*salt, i) for i in df["image_id"]]
+    return df.with_columns(pl.Series("_k", keys)).sort("_k", "image_id").head(n).drop("_k")
+
+
+def _train_frame(draw: Draw, fakes: pl.DataFrame, reals: pl.DataFrame, per_model: dict,
+                 seed: int) -> pl.DataFrame:  # fmt: skip
+    alloc = allocate(draw.models, per_model, draw.n_fake)
+    parts = [
+        _hash_head(fakes.filter(pl.col("source") == m), c, "scaling-fakes", draw.draw_seed, m)
+        for m, c in sorted(alloc.items())
+    ]
+    # one fixed real sample for the whole study (nested: a bigger budget adds reals)
+    parts.append(_hash_head(reals, draw.n_fake, "scaling-reals", seed))
+    return pl.concat(parts)
+
+
+def _heldout_scores(test: pl.DataFrame, scores: np.ndarray) -> dict:
+    """Mean over held-out generators of the balanced per-generator AP, plus pooled metrics."""
+    from fakeimg_assets.detection.eval_rows import balanced_sets
+    from fakeimg_assets.detection.metrics import binary_metrics
+
+    scored = test.with_columns(pl.Series("score", [float(s) for s in scores]))
+    sets = balanced_sets(scored, 0)
+    if not sets:
+        raise ValueError("no held-out generator has test reals at its image sizes")
+    per = []
+    for df in sets.values():
+        labels = (df["label"] == "fake").cast(pl.Int64).to_list()
+        per.append(binary_metrics(labels, df["score"].to_list())["ap"])
+    pooled = pl.concat(list(sets.values()))
+    m = binary_metrics((pooled["label"] == "fake").cast(pl.Int64).to_list(), pooled["score"].to_list())
+    aps = [a for a in per if a is not None]
+    return {"ap": float(np.mean(aps)) if aps else None, "pooled_ap": m["ap"],
+            "accuracy": m["accuracy"], "auc": m["auc"], "n_heldout_models": len(sets)}  # fmt: skip
+
+
+def _design(split: pl.DataFrame, seed: int) -> tuple[StudyDesign, pl.DataFrame, pl.DataFrame]:
+    fakes = split.filter(pl.col("label") == "fake")
+    fam = {r["source"]: r["architecture"] or "unknown"
+           for r in fakes.select("source", "architecture").unique().iter_rows(named=True)}  # fmt: skip
+    train_ids = set(fakes.filter(pl.col("split") == "train")["source"].to_list())
+    test_ids = set(fakes.filter(pl.col("split") == "test")["source"].to_list())
+    design = design_study({m: fam[m] for m in train_ids}, {m: fam[m] for m in test_ids}, seed)
+    train = split.filter(pl.col("split") == "train")
+    test = split.filter(
+        (pl.col("split") == "test")
+        & ((pl.col("label") == "real") | pl.col("source").is_in(list(design.heldout)))
+    )
+    return design, train, test
 
 
 @dg.asset(
@@ -34,7 +102,8 @@ class ScalingConfig(dg.Config):
     deps=["detector_dataset"],
     kinds={"pytorch", "timm", "duckdb"},
     pool="gpu",
-    description="Scaling study: held-out AP vs number of training generators, images fixed.",
+    description="Scaling study: held-out mean AP vs number of training generators (fake "
+    "images fixed, 5 draws per k, spread), a fixed-generator control curve, and the plot.",
 )
 def scaling_study(
     context: dg.AssetExecutionContext,
@@ -43,76 +112,80 @@ def scaling_study(
     image_store: ImageStoreResource,
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
-    from fakeimg_assets.detection.metrics import binary_metrics
+    from fakeimg_assets.detection.plot import markdown_image, scaling_png
     from fakeimg_assets.detection.train import predict
 
-    splits = warehouse.query("SELECT * FROM detector_splits ORDER BY image_id")
-    train = splits.filter(pl.col("split") == "train")
-    test = splits.filter(pl.col("split") == "test")
-    train_fake = train.filter(pl.col("label") == "fake")
-    models = sorted(set(train_fake["source"].to_list()))
-    if not models or test.height == 0:
-        raise dg.Failure("detector_splits has no training models or no test images")
-    per_model = train_fake.group_by("source").len()
-    min_per_model = int(per_model["len"].min())
-    budget = config.fake_images or min_per_model
-    sizes = sorted(set(config.sizes)) if config.sizes else default_scaling_sizes(len(models))
-    try:
-        subsets = nested_subsets(models, sizes, config.seed)
-    except ValueError as exc:
-        raise dg.Failure(str(exc)) from exc
-    study_id = f"scaling-{utcnow():%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
-    reals = train.filter(pl.col("label") == "real")
+    try:  # the latest split version (detector_splits keeps every version)
+        split_id, split = read_split(warehouse)
+        design, train, test = _design(split, config.seed)
+        per_model = dict(
+            train.filter(pl.col("label") == "fake").group_by("source").len().iter_rows()
+        )
+        plan = draw_plan(design, per_model, n_draws=config.draws,
+                         control_draws=config.control_draws,
+                         max_control_multiplier=config.max_control_multiplier,
+                         fake_budget=config.fake_images, seed=config.seed)  # fmt: skip
+    except (LookupError, ValueError) as exc:
+        raise dg.Failure(f"scaling study: {exc}") from exc
+    sizes = warehouse.query("SELECT image_id, width, height FROM images")
+    test = test.join(sizes, on="image_id", how="left").sort("image_id")
     test_paths = [str(image_store.absolute(p)) for p in test["path"]]
-    test_labels = [1 if lbl == "fake" else 0 for lbl in test["label"]]
-    results, run_rows = [], []
-    for k, chosen in subsets.items():
-        fakes = _fixed_budget(train_fake, chosen, budget, config.seed)
-        if fakes.height < budget:
-            raise dg.Failure(
-                f"{k} training models hold only {fakes.height} fake images, budget is {budget}"
-            )
-        run_id = f"{study_id}-k{k}"
-        res = train_on(
-            samples_of(pl.concat([reals, fakes]), image_store),
-            image_store.home_dir() / "detectors" / run_id,
-            config.backbone,
-            compute,
-            epochs=config.epochs,
-            seed=config.seed,
-        )
-        scores = predict(res.checkpoint_dir, test_paths, device=compute.resolve_device())
-        m = binary_metrics(test_labels, [float(s) for s in scores])
-        results.append(
-            {
-                "study_id": study_id,
-                "run_id": run_id,
-                "n_train_models": k,
-                "n_train_images": res.n_train_images,
-                "ap": m["ap"],
-                "accuracy": m["accuracy"],
-                "auc": m["auc"],
-                "created_at": utcnow(),
-            }
-        )
-        run_rows.append(run_row(run_id, "scaling", config.backbone, chosen, res, context))
-        context.log.info(f"scaling k={k}: AP={m['ap']} acc={m['accuracy']:.3f}")
+    fakes = train.filter(pl.col("label") == "fake")
+    reals = train.filter(pl.col("label") == "real")
+    study_id = f"scaling-{utcnow():%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
+    context.log.info(
+        f"scaling study {study_id}: {len(plan)} runs; pool {len(design.pool)} models, held out "
+        f"{len(design.heldout)} (unseen families {list(design.unseen_families)})"
+    )
+    results, run_rows, seconds = [], [], []
+    for d in plan:
+        frame = _train_frame(d, fakes, reals, per_model, config.seed)
+        tag = f"{'c' if d.control else 'k'}{d.k}-f{d.n_fake}-d{d.draw}"
+        run_id = f"{study_id}-{tag}"
+        t0 = time.perf_counter()
+        res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
+                       config.backbone, compute, epochs=config.epochs, seed=d.init_seed)  # fmt: skip
+        try:
+            scores = predict(res.checkpoint_dir, test_paths, device=compute.resolve_device())
+            metrics = _heldout_scores(test, scores)
+        except ValueError as exc:
+            raise dg.Failure(f"scaling study {study_id}, run {tag}: {exc}") from exc
+        seconds.append(time.perf_counter() - t0)
+        row = run_row(run_id, "scaling_control" if d.control else "scaling", config.backbone,
+                      list(d.models), res, context, split_id=split_id)  # fmt: skip
+        if not config.keep_checkpoints:
+            shutil.rmtree(res.checkpoint_dir, ignore_errors=True)
+            row["checkpoint_path"] = None
+        run_rows.append(row)
+        results.append({
+            "study_id": study_id, "run_id": run_id, "split_id": split_id,
+            "n_train_models": d.k, "draw": d.draw, "control": d.control,
+            "n_families": families_of(d.models, design.families),
+            "n_train_images": res.n_train_images, "n_train_fake": res.n_fake, **metrics,
+            "unseen_families": list(design.unseen_families), "train_models": list(d.models),
+            "draw_seed": d.draw_seed, "init_seed": d.init_seed, "created_at": utcnow(),
+        })  # fmt: skip
+        context.log.info(f"scaling {tag}: mean AP {metrics['ap']} ({seconds[-1]:.1f} s)")
     warehouse.write("detector_runs", study_id, run_rows)
     warehouse.write("scaling_results", study_id, results)
+    summary = summarize(results)
+    png = scaling_png(results, summary)
+    plot_dir = image_store.home_dir() / "plots"
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    plot_path = plot_dir / f"{study_id}.png"
+    plot_path.write_bytes(png)
+    table = pl.DataFrame(summary).with_columns(pl.col(pl.Float64).round(3))
     return dg.MaterializeResult(
         metadata={
             "study_id": study_id,
-            "fake_images_per_run": budget,
-            "curve": dg.MetadataValue.md(
-                markdown(pl.DataFrame(results).select("n_train_models", "ap", "accuracy"))
-            ),
+            "split_id": split_id,
+            "runs": len(plan),
+            "fake_images_per_run": plan[0].n_fake,
+            "heldout_models": dg.MetadataValue.json(list(design.heldout)),
+            "unseen_families": dg.MetadataValue.json(list(design.unseen_families)),
+            "seconds_per_run": float(round(float(np.mean(seconds)), 2)),
+            "plot": dg.MetadataValue.md(markdown_image(png)),
+            "plot_path": dg.MetadataValue.path(str(plot_path)),
+            "curve": dg.MetadataValue.md(markdown(table)),
         }
     )
-
-
-def _fixed_budget(train_fake: pl.DataFrame, chosen: list[str], budget: int, seed: int) -> pl.DataFrame:
-    """`budget` fakes spread as evenly as possible over the chosen models (seeded)."""
-    part = train_fake.filter(pl.col("source").is_in(chosen)).sort("image_id")
-    part = part.sample(fraction=1.0, shuffle=True, seed=seed)
-    part = part.with_columns(pl.int_range(pl.len()).over("source").alias("_rank"))
-    return part.sort("_rank", "source", "image_id").head(budget).drop("_rank")

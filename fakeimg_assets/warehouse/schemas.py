@@ -205,6 +205,9 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "created_at": UTC_TS,
         "checkpoint_path": pl.Utf8,
         "dagster_run_id": pl.Utf8,
+        "recipe": pl.Utf8,  # training recipe (backbone registry name) it was trained with
+        "seed": pl.Int64,  # init/augmentation seed
+        "resumed_from_epoch": pl.Int64,  # epochs restored from a saved state (0: fresh)
     },
     "eval_results": {
         "run_id": pl.Utf8,
@@ -228,11 +231,22 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
     "scaling_results": {
         "study_id": pl.Utf8,
         "run_id": pl.Utf8,
+        "split_id": pl.Utf8,
         "n_train_models": pl.Int64,
+        "draw": pl.Int64,
+        "control": pl.Boolean,  # True: the fixed generator set with a growing image count
+        "n_families": pl.Int64,  # architectures among the training models
         "n_train_images": pl.Int64,
-        "ap": pl.Float64,
+        "n_train_fake": pl.Int64,
+        "ap": pl.Float64,  # mean over held-out generators of the balanced per-generator AP
+        "pooled_ap": pl.Float64,  # AP over the union of those balanced sets
         "accuracy": pl.Float64,
         "auc": pl.Float64,
+        "n_heldout_models": pl.Int64,
+        "unseen_families": pl.List(pl.Utf8),  # held-out architectures with no training model
+        "train_models": pl.List(pl.Utf8),
+        "draw_seed": pl.Int64,  # picks the models and images of this draw
+        "init_seed": pl.Int64,  # weight init and augmentation of this draw's detector
         "created_at": UTC_TS,
     },
 }

@@ -1,0 +1,174 @@
+"""The scaling study's design as pure functions: held-out set, draws, image budgets, summary.
+
+Question: does held-out AP grow with the number of training generators when the number of
+fake images is fixed? Each k on a log scale (1, 2, 4, ..., all) gets several random model
+subsets ("draws"), each with its own seed (separate from the detector's init seed), the
+same fake budget and as many reals. One held-out set serves every run and contains at least
+one architecture no training model has. A control curve keeps one generator set (the whole
+pool, i.e. the largest k) and grows the image count instead.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from fakeimg_assets.detection.data import water_fill
+from fakeimg_assets.paths import derive_seed
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """Which models are held out (fixed for the study) and which can be drawn for training."""
+
+    heldout: tuple[str, ...]
+    pool: tuple[str, ...]
+    unseen_families: tuple[str, ...]
+    families: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One training run of the study."""
+
+    k: int
+    draw: int
+    control: bool
+    models: tuple[str, ...]
+    n_fake: int
+    draw_seed: int
+    init_seed: int
+
+
+def scaling_sizes(n: int) -> list[int]:
+    """1, 2, 4, ... below n, then n itself."""
+    if n < 1:
+        raise ValueError(f"need at least one training model, have {n}")
+    sizes, k = [], 1
+    while k < n:
+        sizes.append(k)
+        k *= 2
+    return [*sizes, n]
+
+
+def design_study(
+    train_models: Mapping[str, str], test_models: Mapping[str, str], seed: int = 0
+) -> StudyDesign:
+    """Held-out = the split's test models; the pool = its training models, minus one family.
+
+    `*_models` map model id -> family (architecture). When every test family also has
+    training models, the test family with the fewest training models (ties by seeded hash)
+    is removed from the pool, so the held-out set always includes an unseen architecture.
+    """
+    if not test_models:
+        raise ValueError("the split has no test (held-out) models")
+    fam = {**train_models, **test_models}
+    test_fams = {test_models[m] for m in test_models}
+    unseen = sorted(test_fams - set(train_models.values()))
+    if not unseen:
+        counts = {f: sum(1 for m in train_models if train_models[m] == f) for f in test_fams}
+        unseen = [min(test_fams, key=lambda f: (counts[f], derive_seed("unseen", seed, f)))]
+    pool = tuple(sorted(m for m, f in train_models.items() if f not in unseen))
+    if not pool:
+        raise ValueError(
+            f"no training model left once family {unseen} is held out; sample more models"
+        )
+    return StudyDesign(tuple(sorted(test_models)), pool, tuple(unseen), fam)
+
+
+def _subsets(pool: Sequence[str], k: int, n_draws: int, seed: int) -> list[tuple[str, ...]]:
+    """`n_draws` k-subsets: all distinct when C(n, k) allows, else every subset, cycled."""
+    n = len(pool)
+    rng = np.random.default_rng(derive_seed("scaling-subsets", seed, k))
+    if math.comb(n, k) <= n_draws:
+        every = list(combinations(pool, k))
+        every = [every[i] for i in rng.permutation(len(every))]
+        return [every[d % len(every)] for d in range(n_draws)]
+    seen: list[tuple[str, ...]] = []
+    while len(seen) < n_draws:
+        pick = tuple(pool[i] for i in sorted(rng.choice(n, size=k, replace=False)))
+        if pick not in seen:
+            seen.append(pick)
+    return seen
+
+
+def draw_plan(
+    design: StudyDesign,
+    per_model_images: Mapping[str, int],
+    *,
+    n_draws: int = 5,
+    control_draws: int = 3,
+    max_control_multiplier: int = 4,
+    fake_budget: int = 0,
+    seed: int = 0,
+) -> list[Draw]:
+    """Every run of the study: main draws for each k, then control draws.
+
+    The fake budget (0 = the fewest images any pool model has, so k = 1 can meet it) is the
+    same for every main draw. Control: the whole pool with budget x 1, 2, 4, ... (while the
+    pool holds enough images, at most `max_control_multiplier`).
+    """
+    if n_draws < 1 or control_draws < 0:
+        raise ValueError(f"n_draws must be >= 1 and control_draws >= 0, got {n_draws}, {control_draws}")
+    missing = [m for m in design.pool if per_model_images.get(m, 0) <= 0]
+    if missing:
+        raise ValueError(f"pool models without images: {missing}")
+    budget = fake_budget or min(per_model_images[m] for m in design.pool)
+    smallest = min(per_model_images[m] for m in design.pool)
+    if budget > smallest:
+        raise ValueError(
+            f"fake budget {budget} exceeds the {smallest} images of the smallest pool model; "
+            "k = 1 could not meet it"
+        )
+    plan: list[Draw] = []
+    for k in scaling_sizes(len(design.pool)):
+        for d, models in enumerate(_subsets(design.pool, k, n_draws, seed)):
+            plan.append(Draw(k, d, False, models, budget,
+                             derive_seed("scaling-draw", seed, k, d),
+                             derive_seed("scaling-init", seed, k, d)))  # fmt: skip
+    total = sum(per_model_images[m] for m in design.pool)
+    m = 1
+    while control_draws and m <= max_control_multiplier and budget * m <= total:
+        for d in range(control_draws):
+            plan.append(Draw(len(design.pool), d, True, design.pool, budget * m,
+                             derive_seed("scaling-control-draw", seed, m, d),
+                             derive_seed("scaling-control-init", seed, m, d)))  # fmt: skip
+        m *= 2
+    return plan
+
+
+def allocate(models: Sequence[str], per_model_images: Mapping[str, int], n_fake: int) -> dict[str, int]:
+    """Fakes per model: as even as the models' image counts allow, summing to `n_fake`."""
+    counts = {m: per_model_images[m] for m in models}
+    if sum(counts.values()) < n_fake:
+        raise ValueError(f"models {list(models)} hold {sum(counts.values())} images < {n_fake}")
+    return water_fill(counts, n_fake)
+
+
+def families_of(models: Sequence[str], families: Mapping[str, str]) -> int:
+    """How many architectures the models cover."""
+    return len({families[m] for m in models})
+
+
+def summarize(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """Per (control, k, images): mean/std/min/max of held-out mean-AP over draws."""
+    groups: dict[tuple, list[Mapping[str, object]]] = {}
+    for r in rows:
+        key = (bool(r["control"]), int(r["n_train_models"]), int(r["n_train_fake"]))
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (control, k, n_fake), rs in sorted(groups.items()):
+        aps = [float(r["ap"]) for r in rs if r["ap"] is not None]  # type: ignore[arg-type]
+        out.append({
+            "control": control, "n_train_models": k, "n_train_fake": n_fake, "draws": len(rs),
+            "ap_mean": statistics.fmean(aps) if aps else None,
+            "ap_std": statistics.stdev(aps) if len(aps) > 1 else 0.0 if aps else None,
+            "ap_min": min(aps) if aps else None, "ap_max": max(aps) if aps else None,
+            "n_families": statistics.fmean(int(r["n_families"]) for r in rs),  # type: ignore[arg-type]
+        })  # fmt: skip
+    return out
