@@ -83,11 +83,16 @@ def summarize(home: Path) -> str:
                 FROM eval_results WHERE run_id = '{run_id}' AND split = 'test'
                   AND group_kind <> 'overall' ORDER BY group_kind, group_value""")))
         scaling = _table(con, """
-            SELECT n_train_models, n_train_images, ap, accuracy FROM scaling_results
+            SELECT control, n_train_models AS k, n_train_fake AS fakes, count(*) AS draws,
+                   round(avg(ap), 3) AS mean_ap, round(stddev_samp(ap), 3) AS std_ap,
+                   round(min(ap), 3) AS min_ap, round(max(ap), 3) AS max_ap,
+                   round(avg(n_families), 1) AS families
+            FROM scaling_results
             WHERE study_id = (SELECT max(study_id) FROM scaling_results)
-            ORDER BY n_train_models""")
+            GROUP BY ALL ORDER BY control, k, fakes""")
         if scaling[1]:
-            parts.append("\nscaling study (held-out AP vs training generators, images fixed):")
+            parts.append("\nscaling study (held-out mean AP over draws vs training generators, "
+                         "fake images fixed; control = same generators, more images):")
             parts.append(format_table(*scaling))
         return "\n".join(parts)
     finally:
