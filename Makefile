@@ -8,7 +8,7 @@ export FAKEIMG_HOME
 DEMO_PORT ?= 8765
 DEMO_ZOO := $(FAKEIMG_HOME)/hub-zoo
 DEMO_URL := http://127.0.0.1:$(DEMO_PORT)
-DEMO_ARGS ?= --images-per-model 24 --steps 10
+DEMO_ARGS ?= --images-per-model 24 --steps 10 --real-dataset fakeimg/demo-photos
 
 .PHONY: install demo test dev bench lint clean chaos
 
