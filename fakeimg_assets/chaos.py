@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.chaos_report import ChaosReport, check_outcomes
+from fakeimg_assets.chaos_report import ChaosReport, check_outcomes, unrefetched_bodies
 
 # High enough that every kind fires several times over the ~580 requests of a run; each
 # faulted request fails once (`times=1`), so a client that retries always gets through.
@@ -118,6 +118,7 @@ def run_chaos(
     `workdir/requests.jsonl`. Never raises for a broken expectation: see `report.problems`.
     """
     from fakeimg_assets.hub.faults import FaultPlan
+    from fakeimg_assets.hub.reqlog import read_request_log
     from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.platform_run import RunOptions, run_platform
     from fakeimg_assets.zoo.build import load_manifest
@@ -170,6 +171,7 @@ def run_chaos(
     report.forbidden_requests = sorted(
         {r.path for r in requests if r.path.endswith(FORBIDDEN_SUFFIXES)}
     )
+    report.unrefetched = unrefetched_bodies(read_request_log(workdir / "requests.jsonl"))
     report.canaries = [p.name for p in fired_canaries(root)]
     _read_outcomes(home, report)
     report.problems = check_outcomes(report)

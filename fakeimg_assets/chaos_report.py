@@ -23,6 +23,7 @@ class ChaosReport:
     file_requests: int = 0  # GET/HEAD of `/resolve/` (file bodies and metadata)
     statuses: dict[int, int] = field(default_factory=dict)
     forbidden_requests: list[str] = field(default_factory=list)
+    unrefetched: list[str] = field(default_factory=list)  # damaged bodies never fetched again
     canaries: list[str] = field(default_factory=list)
     steps_failed: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -56,6 +57,27 @@ class ChaosReport:
         return "\n".join(lines)
 
 
+def unrefetched_bodies(records: list[dict]) -> list[str]:
+    """`fault kind path` of each truncated/corrupt body with no later clean GET of the path.
+
+    `records` are the server's request-log lines in order. A client that checks sizes and
+    sha256 must fetch a damaged file again; one that trusts the bytes never does.
+    """
+    missing = []
+    for i, rec in enumerate(records):
+        if rec.get("fault") not in ("truncate", "corrupt") or rec.get("method") != "GET":
+            continue
+        if not any(
+            later.get("path") == rec["path"]
+            and later.get("method") == "GET"
+            and later.get("fault") is None
+            and later.get("status") in (200, 206)
+            for later in records[i + 1 :]
+        ):
+            missing.append(f"{rec['fault']} {rec['path']}")
+    return missing
+
+
 def check_outcomes(report: ChaosReport) -> list[str]:
     """Every broken expectation, in words (pure: tested apart from the run)."""
     problems = [f"step failed: {s}" for s in report.steps_failed]
@@ -71,6 +93,9 @@ def check_outcomes(report: ChaosReport) -> list[str]:
         elif report.transient.get(model_id):
             problems.append(f"{model_id} refused as transient: {report.refused[model_id]}")
     problems.extend(f"forbidden file requested: {p!r}" for p in report.forbidden_requests)
+    problems.extend(
+        f"damaged body never fetched again (was it verified?): {p}" for p in report.unrefetched
+    )
     problems.extend(f"canary fired (something was unpickled or imported): {c}" for c in report.canaries)
     for kind, n in sorted(report.fault_counts.items()):
         if n < 1:

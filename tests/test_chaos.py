@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fakeimg_assets.chaos import run_chaos
-from fakeimg_assets.chaos_report import ChaosReport, check_outcomes
+from fakeimg_assets.chaos_report import ChaosReport, check_outcomes, unrefetched_bodies
 from fakeimg_assets.hub.faults import FAULT_KINDS
 from fakeimg_assets.zoo.hostile import build_hostile
 
@@ -44,6 +44,7 @@ def test_a_clean_report_has_no_problems() -> None:
         (lambda r: r.transient.update({"h/glob": True}), "refused as transient"),
         (lambda r: r.forbidden_requests.append("/h/glob/resolve/x/unet/a.bin"), "forbidden"),
         (lambda r: r.canaries.append("h--glob--unet--a.bin"), "canary fired"),
+        (lambda r: r.unrefetched.append("corrupt /a/ok/resolve/x/unet/m.safetensors"), "verified"),
         (lambda r: r.fault_counts.update({"corrupt": 0}), "'corrupt' never fired"),
         (lambda r: r.fault_counts.clear(), "no fault counters"),
         (lambda r: setattr(r, "file_requests", 0), "no file requests"),
@@ -55,6 +56,21 @@ def test_each_broken_expectation_is_named(breakage, words: str) -> None:
     breakage(report)
     problems = check_outcomes(report)
     assert len(problems) == 1 and words in problems[0], problems
+
+
+def test_damaged_bodies_must_be_fetched_again() -> None:
+    body = "/a/ok/resolve/x/unet/m.safetensors"
+    log = [
+        {"method": "GET", "path": body, "status": 200, "fault": "corrupt"},
+        {"method": "HEAD", "path": body, "status": 200, "fault": None},
+        {"method": "GET", "path": "/a/ok/resolve/x/vae/m.safetensors", "status": 200,
+         "fault": "truncate"},
+        {"method": "GET", "path": "/a/ok/resolve/x/vae/m.safetensors", "status": 206,
+         "fault": None},
+    ]
+    assert unrefetched_bodies(log) == [f"corrupt {body}"]  # a HEAD is no re-fetch
+    log.append({"method": "GET", "path": body, "status": 200, "fault": None})
+    assert unrefetched_bodies(log) == []
 
 
 @pytest.mark.slow
