@@ -200,3 +200,40 @@ def test_each_image_depends_only_on_its_own_seed(tiny_pipe) -> None:
         assert np.abs(pixels[0] - other).max() <= 2
     other_img = np.asarray(Image.open(io.BytesIO(_sample(tiny_pipe, [a, b])[b.seed].png)))
     assert np.abs(pixels[0] - other_img.astype(np.int16)).mean() > 5  # seeds do matter
+
+
+# -- the asset: weights removed after sampling unless kept; the time budget from run config --
+
+
+def test_sampled_images_weights_and_time_budget(resources: dict, home, zoo_catalog) -> None:
+    import dagster as dg
+
+    from fakeimg_assets.models.assets import model_metadata, sampled_images
+    from fakeimg_assets.warehouse.store import Warehouse
+    from tests.test_assets import _prepare, _run
+
+    model_id = pick(zoo_catalog, expect="ok", architecture="pixart").model_id
+
+    def cfg(**extra: object) -> dict:
+        config = {"images_per_model": 2, "steps": 2, **extra}
+        return {"ops": {"sampled_images": {"config": config}}}
+
+    def weights() -> list[str]:
+        return [p.name for p in (home / "hf-cache").rglob("*.safetensors")]
+
+    with dg.instance_for_test() as instance:
+        _prepare(instance, resources, model_id)
+        assert _run(model_metadata, instance, resources, model_id).success
+        assert _run(sampled_images, instance, resources, model_id,
+                    run_config=cfg(keep_weights=True)).success
+        assert weights()  # kept on request
+        assert _run(sampled_images, instance, resources, model_id, run_config=cfg()).success
+        assert weights() == []  # removed by default
+        assert list((home / "hf-cache").rglob("model_index.json"))  # small files stay
+        slow = _run(sampled_images, instance, resources, model_id,
+                    run_config=cfg(max_seconds=1e-6, keep_weights=True))
+        assert not slow.success
+        assert weights()  # kept on request even when the partition fails
+    failures = Warehouse(home).read("model_failures").sort("failed_at")
+    row = failures.row(-1, named=True)
+    assert row["error_type"] == "ResourceLimitError" and "max_seconds" in row["message"]
