@@ -69,19 +69,30 @@ def summarize(home: Path) -> str:
         parts.append(f"failed models: {len(failures[1])} ({n_transient} transient)")
         if failures[1]:
             parts.append(format_table(*failures))
-        overall = _table(con, """
-            SELECT e.run_id, e.n_real, e.n_fake, e.ap, e.accuracy, e.auc
-            FROM eval_results e JOIN detector_runs r USING (run_id)
-            WHERE e.split = 'test' AND e.group_kind = 'overall'
-            ORDER BY r.created_at DESC LIMIT 1""")
-        if overall[1]:
-            run_id = overall[1][0][0]
-            parts.append("\ndetector on held-out generators (test split):")
-            parts.append(format_table(*overall))
+        # the latest main run's own rows: balanced per generator, headline = mean over models
+        latest = con.execute("""
+            SELECT e.run_id FROM eval_results e JOIN detector_runs r USING (run_id)
+            WHERE r.purpose = 'main' AND e.protocol = 'held_out_models'
+            ORDER BY r.created_at DESC LIMIT 1""").fetchall()
+        if latest:
+            run_id = latest[0][0]
+            metrics = """round(ap, 3) AS ap, round(ap_ci_low, 3) AS ap_lo,
+                round(ap_ci_high, 3) AS ap_hi, round(acc_real, 3) AS acc_real,
+                round(acc_fake, 3) AS acc_fake"""
+            parts.append(f"\ndetector {run_id} on held-out generators (AP with 95% interval):")
             parts.append(format_table(*_table(con, f"""
-                SELECT group_kind, group_value, n_fake, ap, accuracy
-                FROM eval_results WHERE run_id = '{run_id}' AND split = 'test'
-                  AND group_kind <> 'overall' ORDER BY group_kind, group_value""")))
+                SELECT group_kind, group_value, n_real, n_fake, {metrics}
+                FROM eval_results WHERE run_id = '{run_id}' AND perturbation IS NULL
+                  AND group_kind IN ('mean_over_models', 'overall', 'model')
+                ORDER BY group_kind = 'model', group_kind DESC, group_value""")))
+            parts.append("\nprotocols and robustness (mean AP over held-out generators):")
+            parts.append(format_table(*_table(con, f"""
+                SELECT protocol, coalesce(perturbation, '-') AS perturbation, run_id,
+                       n_real, n_fake, {metrics}
+                FROM eval_results
+                WHERE (run_id = '{run_id}' OR starts_with(run_id, '{run_id}:'))
+                  AND group_kind = 'mean_over_models'
+                ORDER BY protocol, perturbation NULLS FIRST, run_id""")))
         scaling = _table(con, """
             SELECT control, n_train_models AS k, n_train_fake AS fakes, count(*) AS draws,
                    round(avg(ap), 3) AS mean_ap, round(stddev_samp(ap), 3) AS std_ap,

@@ -285,3 +285,21 @@ def test_splits_are_immutable_and_a_new_model_moves_no_one(tmp_path: Path) -> No
     assert joined.height == old.height and (joined["split"] == joined["split_new"]).all()
     versions = wh.read("split_versions")
     assert sorted(versions["split_id"]) == sorted([first, second])
+
+
+def test_summary_shows_mean_ap_with_interval_and_balanced_models(evaluated) -> None:
+    from fakeimg_assets.summary import summarize
+
+    home, _, _ = evaluated
+    text = summarize(home)
+    assert "held-out generators (AP with 95% interval)" in text
+    lines = text.splitlines()
+    mean = next(line for line in lines if "mean_over_models" in line and "held_out" not in line)
+    assert "ap_lo" in text and "acc_real" in text and mean
+    model_lines = [x for x in lines if x.strip().startswith("model ")]
+    assert model_lines
+    for line in model_lines:
+        cells = line.split()
+        assert cells[2] == cells[3], line  # n_real == n_fake per generator
+    for protocol in ("held_out_family", "time_ordered", "jpeg50", "blur1"):
+        assert protocol in text
