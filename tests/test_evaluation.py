@@ -137,7 +137,7 @@ def test_family_runs_leave_one_architecture_out_without_relatives() -> None:
 
 def test_time_windows_expand_and_never_test_the_past() -> None:
     split = _split_for_protocols()
-    runs = time_windows(split, window_days=365, min_train_models=2)
+    runs = time_windows(split, window_days=365, min_train_models=2, exclude_relatives=True)
     assert [r.name for r in runs] == ["window-20240210", "window-20250209", "window-20260209"]
     first, second, third = runs
     assert first.test_models == ("c/z",) and first.train_models == ("a/x", "b/y")
@@ -147,6 +147,8 @@ def test_time_windows_expand_and_never_test_the_past() -> None:
     created = dict(zip(split["source"], split["model_created_at"], strict=True))
     for r in runs:
         assert max(created[m] for m in r.train_models) < min(created[m] for m in r.test_models)
+    default = time_windows(split, window_days=365, min_train_models=2)
+    assert default[1].train_models == ("a/x", "b/y", "c/z")  # what a deployed detector saw
     with pytest.raises(ValueError, match="window_days"):
         time_windows(split, window_days=0)
 

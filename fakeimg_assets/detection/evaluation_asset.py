@@ -29,8 +29,8 @@ from resources import ComputeResource, ImageStoreResource, WarehouseResource
 class EvaluationConfig(dg.Config):
     """Protocols and perturbations to run; the extra protocols train small detectors.
 
-    `protocol_backbone` empty uses the main run's backbone; `window_days` and
-    `min_train_models` shape the time-ordered windows.
+    `protocol_backbone` empty uses the main run's backbone; `window_days`,
+    `min_train_models` and `time_exclude_relatives` shape the time-ordered windows.
     """
 
     protocols: list[str] = list(PROTOCOLS)
@@ -41,6 +41,7 @@ class EvaluationConfig(dg.Config):
     protocol_epochs: int | None = 2
     window_days: int = 365
     min_train_models: int = 3
+    time_exclude_relatives: bool = False
 
 
 def _run_to_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dict:
@@ -142,7 +143,8 @@ def detector_evaluation(
         if "held_out_family" in config.protocols:
             plans += [("held_out_family", r) for r in family_runs(split)]
         if "time_ordered" in config.protocols:
-            windows = time_windows(split, config.window_days, config.min_train_models)
+            windows = time_windows(split, config.window_days, config.min_train_models,
+                                   config.time_exclude_relatives)
             plans += [("time_ordered", r) for r in windows]
         run_rows = []
         backbone = config.protocol_backbone or run["backbone"]

@@ -4,8 +4,10 @@
 - `time_ordered`: AI-GenBench-style expanding windows on the Hub's `created_at` (upload
   time, not release time): train on models created up to t, test on (t, t + window].
 
-Every plan keeps lineage groups whole: a model related to a test model (shared weights,
-same base model) never trains, and reals keep the split's photo sides.
+Leave-one-family-out keeps lineage groups whole: a model related to a test model (shared
+weights, same base model) never trains. The time-ordered protocol by default does what a
+deployed detector faces: it has seen everything uploaded up to t, relatives included
+(`exclude_relatives=True` makes it strict). Reals always keep the split's photo sides.
 """
 
 from __future__ import annotations
@@ -66,7 +68,10 @@ def family_runs(split: pl.DataFrame) -> list[ProtocolRun]:
 
 
 def time_windows(
-    split: pl.DataFrame, window_days: int = 365, min_train_models: int = 3
+    split: pl.DataFrame,
+    window_days: int = 365,
+    min_train_models: int = 3,
+    exclude_relatives: bool = False,
 ) -> list[ProtocolRun]:
     """Expanding windows: t starts at the `min_train_models`-th upload, then steps by the
     window; each run trains on models created <= t and tests on those in (t, t+window]."""
@@ -87,7 +92,7 @@ def time_windows(
         end = t + step
         train = {m for m, c in zip(models["source"], times, strict=True) if c <= t}
         test = {m for m, c in zip(models["source"], times, strict=True) if t < c <= end}
-        kept = _without_relatives(models, train, test)
+        kept = _without_relatives(models, train, test) if exclude_relatives else tuple(sorted(train))
         if test and kept:
             runs.append(ProtocolRun(f"window-{t:%Y%m%d}", kept, tuple(sorted(test))))
         t = end
