@@ -39,11 +39,15 @@ def _write(home: Path, *, real_format: str = "PNG", real_size: int = 64) -> list
                 im = _noise(hash((label, g, i)) & 0xFFFF, size)
                 if fmt == "PNG":
                     data = encode_png(im)
+                elif fmt == "PNG0":  # another encoder's PNG: same pixels, other bytes
+                    buf = io.BytesIO()
+                    im.save(buf, format="PNG", compress_level=0)
+                    data = buf.getvalue()
                 else:
                     buf = io.BytesIO()
                     im.save(buf, format="JPEG", quality=70 + (i * 3) % 25)
                     data = buf.getvalue()
-                rel = f"images/{label}/{g}/{i}.{fmt.lower()}"
+                rel = f"images/{label}/{g}/{i}.{fmt.lower()[:4]}"
                 (home / rel).parent.mkdir(parents=True, exist_ok=True)
                 (home / rel).write_bytes(data)
                 group_rows.append({
@@ -69,10 +73,12 @@ def _started(result: dg.ExecuteInProcessResult) -> set[str]:
     return {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
 
 
-@pytest.mark.parametrize("shortcut", ["jpeg_reals", "smaller_reals"])
+@pytest.mark.parametrize("shortcut", ["jpeg_reals", "smaller_reals", "other_png_encoder"])
 def test_planted_shortcut_blocks_the_detector(home: Path, shortcut: str) -> None:
     if shortcut == "jpeg_reals":
         _write(home, real_format="JPEG")
+    elif shortcut == "other_png_encoder":
+        _write(home, real_format="PNG0")
     else:
         _write(home, real_size=48)
     with dg.instance_for_test() as instance:

@@ -25,7 +25,7 @@ class AuditConfig(dg.Config):
     """At most `max_images_per_label` images per label (seeded sample) are read."""
 
     threshold: float = DEFAULT_THRESHOLD
-    max_images_per_label: int = 2000
+    max_images_per_label: int = 1000
     seed: int = 0
 
 
@@ -122,9 +122,13 @@ def shortcut_audit(
     ]
     warehouse.write("shortcut_audit", audit_id, records)
     best = out["scores"][BLOCKING_FEATURE_SET][0]
+    info = "; ".join(
+        f"{fs} {s.auc:.3f} (informational)"
+        for fs, (s, _) in out["scores"].items() if fs != BLOCKING_FEATURE_SET
+    )
     summary = (
         f"metadata-only AUC {best.auc:.3f} (95% CI {best.ci_low:.3f}-{best.ci_high:.3f}, "
-        f"{best.classifier}) on {out['n_images']} images"
+        f"{best.classifier}) on {out['n_images']} images [{info}]"
     )
     description = (
         f"{summary} <= {config.threshold}: no metadata shortcut."
