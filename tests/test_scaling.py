@@ -35,8 +35,11 @@ def _design(seed: int = 0):
 
 def test_sizes_are_powers_of_two_then_all() -> None:
     assert scaling_sizes(1) == [1]
+    assert scaling_sizes(2) == [1, 2]
     assert scaling_sizes(6) == [1, 2, 4, 6]
     assert scaling_sizes(8) == [1, 2, 4, 8]
+    assert scaling_sizes(9) == [1, 2, 4, 9]  # 8 and 9 would be the same point twice
+    assert scaling_sizes(13) == [1, 2, 4, 8, 13]
     with pytest.raises(ValueError, match="at least one"):
         scaling_sizes(0)
 
@@ -80,8 +83,8 @@ def test_draws_have_k_models_differ_keep_the_budget_and_never_touch_heldout() ->
     assert len(set(seeds)) == len(seeds)  # own seeds, separate from init seeds
     control = [p for p in plan if p.control]
     assert control and all(p.models == d.pool for p in control)
-    assert sorted({p.n_fake for p in control}) == [budget, 2 * budget, 4 * budget]
-    assert Counter(p.n_fake for p in control) == {budget: 2, 2 * budget: 2, 4 * budget: 2}
+    # x 1 is the main curve's largest k; the control adds x 2 and x 4 of the same pool
+    assert Counter(p.n_fake for p in control) == {2 * budget: 2, 4 * budget: 2}
     assert draw_plan(d, per_model, n_draws=5, control_draws=2, seed=3) == plan
     other = draw_plan(d, per_model, n_draws=5, control_draws=2, seed=4)
     assert [p.models for p in other] != [p.models for p in plan]
@@ -168,7 +171,7 @@ def test_scaling_asset_writes_draws_control_and_plot(home: Path) -> None:
     _tiny_home(home)
     resources = build_resources(home=str(home), endpoint="http://127.0.0.1:9",
                                 compute=ComputeResource(device="cpu", torch_threads=1))  # fmt: skip
-    cfg = {"draws": 3, "control_draws": 1, "max_control_multiplier": 2, "epochs": 1}
+    cfg = {"draws": 3, "control_draws": 1, "max_control_multiplier": 4, "epochs": 1}
     with dg.instance_for_test() as instance:
         result = dg.materialize([scaling_study], resources=resources, instance=instance,
                                 run_config={"ops": {"scaling_study": {"config": cfg}}})  # fmt: skip
@@ -186,7 +189,7 @@ def test_scaling_asset_writes_draws_control_and_plot(home: Path) -> None:
     assert set(rows["n_heldout_models"].to_list()) == {3}
     assert all(0.0 <= a <= 1.0 for a in rows["ap"].to_list() + rows["pooled_ap"].to_list())
     ctrl = rows.filter(rows["control"])
-    assert sorted(ctrl["n_train_fake"].to_list()) == [6, 12]
+    assert sorted(ctrl["n_train_fake"].to_list()) == [12, 24]  # the pool holds 4 x 6 fakes
     assert set(ctrl["n_train_models"].to_list()) == {4}
     assert (main.filter(main["n_train_models"] == 4)["n_families"] == 2).all()
     runs = Warehouse(home).read("detector_runs")

@@ -39,7 +39,7 @@ def _panel(
     aps = [float(p[1]) for p in points]
     if aps and min(aps) > 0.5:
         lo = 0.5
-    draw.text((x0 + LEFT, 10), title, fill=BLACK, font=font)
+    draw.text((x0 + LEFT, 2), title, fill=BLACK, font=font)
     draw.line([(x0 + LEFT, TOP), (x0 + LEFT, BOTTOM), (x0 + PANEL_W, BOTTOM)], fill=BLACK)
     for i in range(6):
         v = lo + (1.0 - lo) * i / 5
@@ -96,11 +96,13 @@ def scaling_png(rows: Sequence[Mapping[str, object]], summary: Sequence[Mapping[
     _panel(draw, 0, f"generators vary, {fixed} fake images fixed", "training generators (k)",
            main, [(float(r["n_train_models"]), float(r["ap"])) for r in rows  # type: ignore[arg-type]
                   if not r["control"] and r["ap"] is not None], "n_train_models", notes)  # fmt: skip
-    k_all = ctrl[0]["n_train_models"] if ctrl else "?"
+    # the control's first point (x 1 images) is the main curve's largest k
+    k_all = max((int(s["n_train_models"]) for s in main), default=0)  # type: ignore[arg-type]
+    ctrl = [s for s in main if s["n_train_models"] == k_all] + ctrl
+    ctrl_points = [(float(r["n_train_fake"]), float(r["ap"])) for r in rows  # type: ignore[arg-type]
+                   if r["ap"] is not None and (r["control"] or r["n_train_models"] == k_all)]
     _panel(draw, PANEL_W + 40, f"control: the same {k_all} generators, more images",
-           "fake training images", ctrl,
-           [(float(r["n_train_fake"]), float(r["ap"])) for r in rows  # type: ignore[arg-type]
-            if r["control"] and r["ap"] is not None], "n_train_fake", {})  # fmt: skip
+           "fake training images", ctrl, ctrl_points, "n_train_fake", {})  # fmt: skip
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()

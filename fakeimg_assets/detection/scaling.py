@@ -46,13 +46,16 @@ class Draw:
 
 
 def scaling_sizes(n: int) -> list[int]:
-    """1, 2, 4, ... below n, then n itself."""
+    """1, 2, 4, ... then n itself; a power of two within 1.5x of n is dropped (9 gives
+    1, 2, 4, 9, not 1, 2, 4, 8, 9: two near-equal points would cost runs and show nothing)."""
     if n < 1:
         raise ValueError(f"need at least one training model, have {n}")
     sizes, k = [], 1
     while k < n:
         sizes.append(k)
         k *= 2
+    if len(sizes) > 1 and n < 1.5 * sizes[-1]:
+        sizes.pop()
     return [*sizes, n]
 
 
@@ -102,7 +105,7 @@ def draw_plan(
     per_model_images: Mapping[str, int],
     *,
     n_draws: int = 5,
-    control_draws: int = 3,
+    control_draws: int = 2,
     max_control_multiplier: int = 4,
     fake_budget: int = 0,
     seed: int = 0,
@@ -110,8 +113,9 @@ def draw_plan(
     """Every run of the study: main draws for each k, then control draws.
 
     The fake budget (0 = the fewest images any pool model has, so k = 1 can meet it) is the
-    same for every main draw. Control: the whole pool with budget x 1, 2, 4, ... (while the
-    pool holds enough images, at most `max_control_multiplier`).
+    same for every main draw. Control: the whole pool (the largest k) with budget x 2, 4, ...
+    (while the pool holds enough images, at most `max_control_multiplier`); its x 1 point is
+    the main curve's largest k, so it is not trained twice.
     """
     if n_draws < 1 or control_draws < 0:
         raise ValueError(f"n_draws must be >= 1 and control_draws >= 0, got {n_draws}, {control_draws}")
@@ -132,7 +136,7 @@ def draw_plan(
                              derive_seed("scaling-draw", seed, k, d),
                              derive_seed("scaling-init", seed, k, d)))  # fmt: skip
     total = sum(per_model_images[m] for m in design.pool)
-    m = 1
+    m = 2
     while control_draws and m <= max_control_multiplier and budget * m <= total:
         for d in range(control_draws):
             plan.append(Draw(len(design.pool), d, True, design.pool, budget * m,

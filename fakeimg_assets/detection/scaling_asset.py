@@ -32,14 +32,15 @@ from resources import ComputeResource, ImageStoreResource, WarehouseResource
 class ScalingConfig(dg.Config):
     """`draws` random model subsets per k (1, 2, 4, ..., all), each with its own seed;
     `fake_images` 0 = the fewest images any training model has; the control repeats the
-    whole pool with 1, 2, 4... times that budget (up to `max_control_multiplier`)."""
+    whole pool with 2, 4... times that budget (up to `max_control_multiplier`). About 30
+    small runs: `epochs` defaults to 2 to keep the CPU demo bounded (None: the recipe's)."""
 
     draws: int = 5
-    control_draws: int = 3
+    control_draws: int = 2
     max_control_multiplier: int = 4
     fake_images: int = 0
     backbone: str = "tiny-resnet"
-    epochs: int | None = None
+    epochs: int | None = 2
     seed: int = 0
     keep_checkpoints: bool = False  # 30+ small runs per study: by default only rows remain
 
