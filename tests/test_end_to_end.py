@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from fakeimg_assets.detection.scaling import scaling_sizes
 from fakeimg_assets.platform_run import RunOptions, run_platform
 from fakeimg_assets.summary import summarize
 
@@ -80,9 +81,22 @@ def test_detector_is_trained_and_evaluated_on_held_out_generators(platform_home)
         params=[run_id],
     ).fetchall()}
     assert held == {m for (m,) in test_models}
-    scaling = con.sql("SELECT n_train_models, n_train_images FROM scaling_results ORDER BY 1").fetchall()
-    assert [k for k, _ in scaling][0] == 1 and len(scaling) >= 2
-    assert len({n for _, n in scaling}) >= 1
+    per_k = con.sql(
+        "SELECT n_train_models, count(*), count(DISTINCT n_train_fake), "
+        "count(DISTINCT train_models) FROM scaling_results WHERE NOT control GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    ks = [k for k, *_ in per_k]
+    assert len(ks) >= 2 and ks == scaling_sizes(ks[-1])  # 1, 2, 4, ..., all
+    assert all(n >= 3 for _, n, _, _ in per_k), per_k  # >= 3 draws per k
+    assert per_k[0][3] >= 3  # k = 1 draws use different models
+    assert con.sql(  # one fake budget for every k
+        "SELECT count(DISTINCT n_train_fake) FROM scaling_results WHERE NOT control"
+    ).fetchall()[0][0] == 1
+    assert con.sql("SELECT count(*) FROM scaling_results WHERE control").fetchall()[0][0] >= 1
+    held, unseen = con.sql(
+        "SELECT any_value(n_heldout_models), any_value(unseen_families) FROM scaling_results"
+    ).fetchall()[0]
+    assert held >= 1 and len(unseen) >= 1  # one fixed held-out set with an unseen family
 
 
 def test_dagster_instance_shows_every_asset_and_partition(platform_home) -> None:
