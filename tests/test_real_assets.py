@@ -8,6 +8,7 @@ audit passes. Plus: one corrupt photo in a folder never fails `real_photos`.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import dagster as dg
@@ -166,3 +167,41 @@ def test_shortcut_audit_passes_on_matched_classes(world) -> None:
     print("audit", rows.select("feature_set", "auc", "auc_ci_low", "auc_ci_high", "classifier"))
     assert checks[0].passed, checks[0].description
     assert meta["auc"] <= 0.65 and meta["auc_ci_low"] <= meta["auc"] <= meta["auc_ci_high"]
+
+
+def test_hub_serves_dataset_repos_to_the_real_client(tmp_path: Path) -> None:
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.real.demo_dataset import write_demo_dataset
+    from fakeimg_assets.real.hub_dataset import dataset_photos
+    from resources import HubResource
+
+    repo = write_demo_dataset(tmp_path / "hub")
+    (repo / "images" / "star*.png").write_bytes(_png(_colour(9)))  # a glob name: never fetched
+    with HubServer(tmp_path / "hub") as server:
+        api = HfApi(endpoint=server.url, token=False)
+        info = api.dataset_info("fakeimg/demo-photos", files_metadata=True)
+        files = {s.rfilename: s for s in info.siblings}
+        astronaut = (repo / "images" / "astronaut.png").read_bytes()
+        assert files["images/astronaut.png"].lfs.sha256 == hashlib.sha256(astronaut).hexdigest()
+        assert "metadata.csv" in files and len(info.sha) == 40
+        tree = {e.path for e in api.list_repo_tree("fakeimg/demo-photos", repo_type="dataset",
+                                                   recursive=True)}
+        assert "images/coffee.png" in tree
+        got = hf_hub_download("fakeimg/demo-photos", "images/coffee.png", repo_type="dataset",
+                              endpoint=server.url, cache_dir=tmp_path / "cache", token=False)
+        assert Path(got).read_bytes() == (repo / "images" / "coffee.png").read_bytes()
+        assert list(api.list_models()) == []  # ROOT/datasets is not a model org
+        with pytest.raises(RepositoryNotFoundError):
+            api.dataset_info("fakeimg/nope")
+        with pytest.raises(RepositoryNotFoundError):
+            api.model_info("fakeimg/demo-photos")
+        hub = HubResource(endpoint=server.url, cache_dir=str(tmp_path / "cache2"))
+        photos = {p.name: p for p in dataset_photos(hub, "fakeimg/demo-photos")}
+        requested = [r.path for r in server.requests]
+    assert photos["images/astronaut.png"].caption.startswith("a portrait of an astronaut")
+    assert photos["images/star*.png"].error.startswith("unsafe file name: glob")
+    assert not any("star" in p for p in requested)
+    assert len([p for p in photos.values() if p.data]) == 17
