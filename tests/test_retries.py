@@ -1,5 +1,5 @@
-"""Transient versus permanent failures: classification, model_info retries, Dagster step
-retries, and the shipped instance config (issue 5, item 4)."""
+"""Transient versus permanent failures: classification, model_info retries against the
+loopback Hub, Dagster step retries (issue 5, item 4). Instance config: test_instance_config."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from huggingface_hub.utils import _http as hf_http
 
 from fakeimg_assets.errors import DownloadVerificationError, ResourceLimitError, TransientError
 from fakeimg_assets.hub.server import HubServer
-from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
 from fakeimg_assets.models.assets import model_metadata
 from fakeimg_assets.platform_run import _failure_message
 from fakeimg_assets.retry import (
@@ -265,85 +264,3 @@ def test_permanent_failure_is_not_retried(tmp_path: Path, home: Path, zoo_dir: P
     assert _step_events(result, "STEP_UP_FOR_RETRY") == 0
     [row] = _failures(home, model.model_id)
     assert row["transient"] is False
-
-
-# ---- the shipped Dagster instance config ---------------------------------------------
-
-
-def test_instance_config_is_valid_and_never_overwritten(tmp_path: Path) -> None:
-    path = write_instance_config(tmp_path / "dagster")
-    assert path.read_text() == DAGSTER_YAML
-    instance = dg.DagsterInstance.from_config(str(path.parent))
-    try:
-        assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
-        assert not instance.run_retries_retry_on_asset_or_op_failure
-        assert instance.run_monitoring_enabled
-        concurrency = instance.get_concurrency_config()
-        assert concurrency.pool_config.default_pool_limit == 1
-        assert concurrency.run_queue_config.max_concurrent_runs == 2
-    finally:
-        instance.dispose()
-    path.write_text("telemetry:\n  enabled: false\n# mine\n")
-    write_instance_config(path.parent)
-    assert path.read_text().endswith("# mine\n")
-    with pytest.raises(NotADirectoryError, match="not a directory"):
-        write_instance_config(path)
-
-
-# ---- summaries show each model's latest state ----------------------------------------
-
-
-def test_summary_lists_models_whose_latest_event_is_a_failure(home: Path) -> None:
-    import datetime as dt
-
-    from fakeimg_assets.summary import summarize
-
-    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    wh = Warehouse(home)
-
-    def fail(model_id: str, at: dt.datetime, transient: bool) -> None:
-        wh.write("model_failures", f"{model_id.replace('/', '--')}--{at:%H}", [{
-            "model_id": model_id, "asset": "sampled_images", "stage": "download",
-            "error_type": "TransientError" if transient else "UnsafeRepoError",
-            "message": "boom", "transient": transient, "failed_at": at, "dagster_run_id": "r",
-        }])
-
-    fail("healed/model", t0, True)
-    wh.write("images", "fake--healed--model", [{
-        "image_id": "fake:healed/model:00000", "label": "fake", "source": "healed/model",
-        "path": "images/fake/healed--model/00000.png", "created_at": t0 + dt.timedelta(hours=1),
-    }])
-    fail("flaky/model", t0, True)
-    fail("hostile/model", t0, False)
-    wh.write("images", "fake--hostile--model", [{
-        "image_id": "fake:hostile/model:00000", "label": "fake", "source": "hostile/model",
-        "path": "images/fake/hostile--model/00000.png", "created_at": t0 - dt.timedelta(days=1),
-    }])  # sampled once, then its new revision was refused: still failed
-    text = summarize(home)
-    assert "failed models: 2 (1 transient)" in text
-    failed_lines = [line for line in text.splitlines() if "boom" in line]
-    assert [line.split()[0] for line in failed_lines] == ["flaky/model", "hostile/model"]
-    assert "True" in failed_lines[0] and "False" in failed_lines[1]
-
-
-def test_home_from_before_the_transient_column_still_reads(home: Path) -> None:
-    """Failure rows written before `transient` existed read as NULL (never re-requested)."""
-    import datetime as dt
-
-    import polars as pl
-
-    from fakeimg_assets.summary import summarize
-    from fakeimg_assets.warehouse.schemas import schema_of
-
-    old = {k: v for k, v in schema_of("model_failures").items() if k != "transient"}
-    folder = Warehouse(home).dataset_dir("model_failures")
-    folder.mkdir(parents=True)
-    pl.DataFrame(schema=old).write_parquet(folder / "_schema.parquet")
-    pl.DataFrame([{
-        "model_id": "old/model", "asset": "model_metadata", "stage": "plan", "error_type": "E",
-        "message": "before the upgrade", "failed_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-        "dagster_run_id": "r",
-    }], schema=old).write_parquet(folder / "old--model--x.parquet")
-    assert "failed models: 1 (0 transient)" in summarize(home)
-    rows = WarehouseResource(home=str(home)).query("SELECT transient FROM model_failures")
-    assert rows["transient"].to_list() == [None]
