@@ -3,6 +3,8 @@
 Polls newest-first with a created-at watermark in the cursor; compares against the
 partitions that already exist, so a model is added exactly once even across restarts.
 Never calls the network at import time: the Hub resource is used only inside a tick.
+Each tick also re-requests models whose latest failure was transient (`sensors/retries.py`,
+read from Parquet via the warehouse resource); a flaky Hub listing keeps the cursor.
 """
 
 
