@@ -104,7 +104,7 @@ def predict_with_model(
         config["mean"],
         config["std"],
         train=False,
-        resize_size=config.get("resize_size"),
+        resize_size=config.get("resize_size", int(config["image_size"])),  # pre-recipe: none
     )
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
     model.eval()
