@@ -84,9 +84,28 @@ def world(tmp_path_factory: pytest.TempPathFactory):
                                   partition_key=m.model_id, resources=res, instance=instance,
                                   run_config=sampling).success
         assert dg.materialize([real_images], resources=res, instance=instance).success
+        first = _real_paths(home)
+        again = dg.materialize([real_images], resources=res, instance=instance)
+        assert again.success
         audit = dg.materialize([shortcut_audit], resources=res, instance=instance,
                                raise_on_error=False)
-        yield {"home": home, "models": models, "audit": audit, "requests": server.requests}
+        yield {"home": home, "models": models, "audit": audit, "requests": server.requests,
+               "first_paths": first, "again": again}
+
+
+def _real_paths(home: Path) -> set[str]:
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    images = Warehouse(home).read("images")
+    return set(images.filter(images["label"] == "real")["path"])
+
+
+def test_recutting_unchanged_reals_keeps_their_files(world) -> None:
+    """Splits record paths: re-running real_images with nothing new must not move files."""
+    assert _real_paths(world["home"]) == world["first_paths"]
+    meta = world["again"].asset_materializations_for_node("real_images")[0].metadata
+    assert meta["unchanged_sources"].value == ["fakeimg--demo-photos"]
+    assert all((world["home"] / p).is_file() for p in world["first_paths"])
 
 
 def test_reals_come_at_every_fake_size_through_the_same_encoder(world) -> None:

@@ -12,6 +12,7 @@ from collections import defaultdict
 import dagster as dg
 import numpy as np
 
+from fakeimg_assets.integrity.publish import partition_key
 from fakeimg_assets.models.preview import contact_sheet_markdown
 from fakeimg_assets.paths import sha256_bytes
 from fakeimg_assets.quality.stats import image_measures
@@ -89,27 +90,30 @@ def real_images(
     for pid in per_photo:
         by_source[by_id[pid]["source"]].append(pid)
     home, now = image_store.home_dir(), utcnow()
-    counts, previews, n_rows = defaultdict(int), [], 0
+    counts, previews, n_rows, unchanged = defaultdict(int), [], 0, []
     for source, pids in sorted(by_source.items()):
+        todo = [(by_id[pid], per_photo[pid]) for pid in pids]
+        planned = []
+        for spec, crop, row, _ in _crops(todo, home, config, lambda name, data: None, now):
+            planned.append(row)
+            counts[f"{spec.width}x{spec.height}"] += 1
+            if len(previews) < 16 and spec.index == 0:
+                previews.append(crop)
+        n_rows += len(planned)
+        if _unchanged(warehouse, source, planned, home):
+            unchanged.append(source)  # same crops, same bytes: keep the published version
+            continue
         rows, stats = [], []
         with image_store.partition_writer("real", source, warehouse) as writer:
-            for pid in pids:
-                photo = by_id[pid]
-                rgb, _, _ = decode((home / photo["path"]).read_bytes())
-                for spec in per_photo[pid]:
-                    crop = rgb[spec.y:spec.y + spec.height, spec.x:spec.x + spec.width]
-                    row, measure = _crop_row(crop, photo, spec, config, writer, now)
-                    rows.append(row)
-                    stats.append(measure)
-                    counts[f"{spec.width}x{spec.height}"] += 1
-                    if len(previews) < 16 and spec.index == 0:
-                        previews.append(crop)
+            for _, _, row, measure in _crops(todo, home, config, writer.add, now):
+                rows.append(row)
+                stats.append(measure)
             warehouse.write("image_stats", f"real--{source}", stats)
             writer.commit(rows)
-        n_rows += len(rows)
     return dg.MaterializeResult(
         metadata={
             "n_images": n_rows,
+            "unchanged_sources": dg.MetadataValue.json(unchanged),
             "n_photos_used": len(per_photo),
             "per_size": dg.MetadataValue.json(dict(sorted(counts.items()))),
             "fake_sizes": dg.MetadataValue.json({f"{w}x{h}": n for (w, h), n in sizes.items()}),
@@ -130,7 +134,33 @@ def _png(crop: np.ndarray) -> bytes:
     return encode_png(Image.fromarray(crop))
 
 
-def _crop_row(crop, photo, spec, config, writer, now) -> tuple[dict, dict]:  # noqa: ANN001
+def _crops(todo, home, config, add, now):  # noqa: ANN001, ANN202 - a generator of rows
+    """(spec, pixels, images row, image_stats row) of each planned crop; `add` stores bytes."""
+    for photo, specs in todo:
+        rgb, _, _ = decode((home / photo["path"]).read_bytes())
+        for spec in specs:
+            crop = rgb[spec.y:spec.y + spec.height, spec.x:spec.x + spec.width]
+            yield spec, crop, *_crop_row(crop, photo, spec, config, add, now)
+
+
+_SAME = ("image_id", "sha256", "photo_split", "prompt", "post")
+
+
+def _unchanged(warehouse: WarehouseResource, source: str, planned: list[dict], home) -> bool:  # noqa: ANN001
+    """True when the published rows are exactly the planned crops and their files exist.
+
+    Re-running keeps paths stable then, so splits recorded earlier still point at files.
+    """
+    current = warehouse.read_key("images", partition_key("real", source))
+    if current.height != len(planned) or not current.height:
+        return False
+    have = {tuple(r[k] for k in _SAME) for r in current.iter_rows(named=True)}
+    if have != {tuple(r[k] for k in _SAME) for r in planned}:
+        return False
+    return all((home / p).is_file() for p in current["path"])
+
+
+def _crop_row(crop, photo, spec, config, add, now) -> tuple[dict, dict]:  # noqa: ANN001
     """One crop encoded like a fake (or post-processed), its `images` and `image_stats` rows."""
     from PIL import Image
 
@@ -142,7 +172,7 @@ def _crop_row(crop, photo, spec, config, writer, now) -> tuple[dict, dict]:  # n
         "image_id": image_id,
         "label": "real",
         "source": photo["source"],
-        "path": writer.add(stem + ext, out.data),
+        "path": add(stem + ext, out.data),
         "sha256": sha256_bytes(out.data),
         "width": out.width,
         "height": out.height,
