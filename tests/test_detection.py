@@ -7,16 +7,13 @@ busy core made the same run 10x+ slower, and one thread keeps the suite well und
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from fakeimg_assets.detection import augment
 from fakeimg_assets.detection.backbones import (
     BackboneSpec,
     create_detector,
@@ -32,7 +29,6 @@ from fakeimg_assets.detection.train import (
     MODEL_FILE,
     TrainConfig,
     load_detector,
-    lr_factor,
     predict,
     train_detector,
 )
@@ -152,69 +148,6 @@ def test_binary_metrics_one_class_gives_none() -> None:
 def test_binary_metrics_rejects_bad_input(labels: list, scores: list, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         binary_metrics(labels, scores)
-
-
-# ---------------------------------------------------------------- augmentations
-
-
-def _photo(size: tuple[int, int] = (80, 60), seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
-    return Image.fromarray(arr)
-
-
-def test_train_transform_is_deterministic_per_seed() -> None:
-    img = _photo()
-    runs = {
-        key: [augment.train_transform(48, augment.sample_rng(*key, i))(img) for i in range(12)]
-        for key in [(3, 0), (3, 1)]
-    }
-    again = [augment.train_transform(48, augment.sample_rng(3, 0, i))(img) for i in range(12)]
-    assert all(a.equal(b) for a, b in zip(runs[(3, 0)], again, strict=True))
-    assert not all(a.equal(b) for a, b in zip(runs[(3, 0)], runs[(3, 1)], strict=True))
-    assert all(t.shape == (3, 48, 48) and str(t.dtype) == "torch.float32" for t in again)
-    # python's random.Random is accepted too, and is reproducible
-    a = augment.train_transform(48, random.Random(5))(img)
-    assert a.equal(augment.train_transform(48, random.Random(5))(img))
-
-
-@pytest.mark.parametrize("op", augment.AUGMENTATIONS)
-def test_each_op_then_final_size(op: str) -> None:
-    img = _photo((70, 50))
-    out = augment.OPS[op](img, np.random.default_rng(1), 40)
-    assert out.mode == "RGB" and min(out.size) >= 40
-    if op == "hflip":
-        assert out is img or np.array_equal(np.asarray(out), np.asarray(img)[:, ::-1])
-    tensor = augment.eval_transform(40)(out)
-    assert tensor.shape == (3, 40, 40)
-
-
-def test_eval_transform_resizes_and_center_crops() -> None:
-    import torch
-
-    img = _photo((90, 30))
-    t = augment.eval_transform(24)(img)
-    assert t.shape == (3, 24, 24)
-    assert t.equal(augment.eval_transform(24)(img))
-    # an image already at the resize size (28 for a 24 crop) is only center-cropped
-    small = _photo((28, 28))
-    mean = torch.tensor(augment.IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(augment.IMAGENET_STD).view(3, 1, 1)
-    raw = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255).permute(2, 0, 1)
-    expected = ((raw - mean) / std)[:, 2:26, 2:26]
-    assert torch.allclose(augment.eval_transform(24)(small), expected, atol=1e-6)
-    with pytest.raises(ValueError):
-        augment.eval_transform(0)
-
-
-def test_lr_schedule_warmup_then_cosine() -> None:
-    total, warm = 100, 10
-    assert lr_factor(0, total, warm) == pytest.approx(0.1)
-    assert lr_factor(9, total, warm) == pytest.approx(1.0)
-    assert lr_factor(10, total, warm) == pytest.approx(1.0)
-    assert lr_factor(55, total, warm) == pytest.approx(0.5)
-    assert lr_factor(99, total, warm) < 0.01
-    assert lr_factor(0, total, 0) == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------- training
