@@ -262,3 +262,10 @@ def test_state_from_other_data_is_refused_and_torn_state_ignored(small, tmp_path
     result = train_detector(small, tmp_path / "a", cfg, work_dir=work)
     assert result.resumed_from_epoch == 1 and len(result.history) == 2
     assert not work.exists()
+
+
+def test_worker_count_does_not_change_the_weights(small, tmp_path: Path) -> None:
+    cfg = {**CFG, "epochs": 1}
+    inline = train_detector(small, tmp_path / "w0", TrainConfig(**cfg, num_workers=0))
+    workers = train_detector(small, tmp_path / "w2", TrainConfig(**cfg, num_workers=2))
+    assert inline.config["model_sha256"] == workers.config["model_sha256"]
