@@ -213,6 +213,10 @@ def _worker(tmp: Path, samples: list, out: Path) -> subprocess.Popen:
 def test_sigkill_mid_training_then_resume_gives_identical_weights(small, tmp_path: Path) -> None:
     straight = train_detector(small, tmp_path / "straight", TrainConfig(**CFG))
     assert straight.resumed_from_epoch == 0 and straight.n_real == straight.n_fake == 24
+    recipe = straight.config["recipe"]
+    assert (recipe["resize_size"], recipe["crop_size"], recipe["grad_clip"]) == (37, 32, 1.0)
+    assert recipe["op_count_range"] == [0, 2] and len(recipe["augmentations"]) == 11
+    assert straight.history[-1]["lr"] == pytest.approx(get_backbone("tiny-resnet").lr * 1e-3)
 
     out = tmp_path / "killed"
     proc = _worker(tmp_path, small, out)
