@@ -200,3 +200,17 @@ def test_sensor_re_requests_transient_failures_only(
         _fail(wh, "t/flaky", t0 + 2 * hour, True, "r3")  # third transient run: stop
         third = _tick(instance, server.url, second.cursor, home)
         assert third.run_requests == [] and third.skip_reason
+
+
+def test_a_flaky_hub_listing_keeps_the_cursor_and_still_sends_retries(
+    tmp_path: Path, home: Path, zoo_dir: Path, zoo_catalog
+) -> None:
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    _fail(WarehouseResource(home=str(home)), "t/flaky", t0, True, "r1")
+    served = _serve_dated(tmp_path, zoo_dir, zoo_catalog, THREE[:1])
+    cursor = json.dumps({"newest_created_at": "2026-01-01T00:00:00+00:00"})
+    with HubServer(served, fail_every=1, retry_after_s=0) as server, dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hub_models", ["t/flaky"])
+        result = _tick(instance, server.url, cursor, home)  # every request answers 429
+    assert result.cursor == cursor and _added(result) == []
+    assert [r.partition_key for r in result.run_requests] == ["t/flaky"]
