@@ -133,6 +133,13 @@ def test_family_runs_leave_one_architecture_out_without_relatives() -> None:
     train, test = protocol_frames(_split_for_protocols(), runs["family-sd1"])
     assert set(test.filter(pl.col("label") == "real")["split"]) == {"test"}
     assert set(train.filter(pl.col("label") == "real")["split"]) == {"train"}
+    big = pl.concat([_split_for_protocols()] + [
+        _split_for_protocols().filter(pl.col("label") == "fake").with_columns(
+            pl.col("image_id") + f"-{k}") for k in range(4)])
+    capped, test_all = protocol_frames(big, runs["family-sd1"], max_fakes_per_model=2)
+    per = capped.filter(pl.col("label") == "fake").group_by("source").len()
+    assert per["len"].max() == 2 and set(per["source"]) == set(runs["family-sd1"].train_models)
+    assert test_all.filter(pl.col("label") == "fake").height == 10  # test never cut
 
 
 def test_time_windows_expand_and_never_test_the_past() -> None:

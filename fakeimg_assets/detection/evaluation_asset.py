@@ -39,6 +39,7 @@ class EvaluationConfig(dg.Config):
     n_boot: int = 1000
     protocol_backbone: str = ""
     protocol_epochs: int | None = 2
+    protocol_max_fakes_per_model: int = 8  # 0 = all; caps training fakes, never test ones
     window_days: int = 365
     min_train_models: int = 3
     time_exclude_relatives: bool = False
@@ -149,7 +150,9 @@ def detector_evaluation(
         run_rows = []
         backbone = config.protocol_backbone or run["backbone"]
         for protocol, plan in plans:
-            train, ptest = protocol_frames(split, plan)
+            train, ptest = protocol_frames(
+                split, plan, config.protocol_max_fakes_per_model, config.seed
+            )
             rid = f"{run_id}:{plan.name}"
             res = train_on(
                 samples_of(train, image_store),

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from fakeimg_assets.paths import derive_seed
+
 PROTOCOLS = ("held_out_models", "held_out_family", "time_ordered")
 
 
@@ -100,10 +102,11 @@ def time_windows(
 
 
 def protocol_frames(
-    split: pl.DataFrame, run: ProtocolRun
+    split: pl.DataFrame, run: ProtocolRun, max_fakes_per_model: int = 0, seed: int = 0
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(train rows, test rows) of one protocol run: its models' fakes plus the split's
-    train-side / test-side reals."""
+    train-side / test-side reals. `max_fakes_per_model` > 0 caps each training model's
+    fakes (seeded choice) to keep the extra detectors cheap; test rows are never cut."""
     fake = pl.col("label") == "fake"
     real = pl.col("label") == "real"
     train = split.filter(
@@ -114,4 +117,13 @@ def protocol_frames(
         (fake & pl.col("source").is_in(list(run.test_models)))
         | (real & (pl.col("split") == "test"))
     )
+    if max_fakes_per_model > 0:
+        keys = [derive_seed("protocol-fakes", seed, i) for i in train["image_id"]]
+        train = (
+            train.with_columns(pl.Series("_k", keys))
+            .sort("_k", "image_id")
+            .filter(~fake | (pl.int_range(pl.len()).over("source") < max_fakes_per_model))
+            .drop("_k")
+            .sort("image_id")
+        )
     return train, test
