@@ -224,3 +224,27 @@ def test_hub_serves_dataset_repos_to_the_real_client(tmp_path: Path) -> None:
     assert photos["images/star*.png"].error.startswith("unsafe file name: glob")
     assert not any("star" in p for p in requested)
     assert len([p for p in photos.values() if p.data]) == 17
+
+
+@pytest.mark.parametrize("times", [1, 2])
+def test_dataset_files_are_sha256_verified_with_one_refetch(tmp_path: Path, times: int) -> None:
+    """A corrupted photo is re-fetched once; corrupted twice, the download fails naming it."""
+    from fakeimg_assets.errors import DownloadVerificationError
+    from fakeimg_assets.hub.server import FaultPlan, HubServer
+    from fakeimg_assets.real.demo_dataset import write_demo_dataset
+    from fakeimg_assets.real.hub_dataset import dataset_snapshot
+    from resources import HubResource
+
+    write_demo_dataset(tmp_path / "hub")
+    plan = FaultPlan({"corrupt": 1.0}, seed=0, times=times)
+    with HubServer(tmp_path / "hub", faults=plan) as server:
+        hub = HubResource(endpoint=server.url, cache_dir=str(tmp_path / "cache"))
+        if times == 1:
+            folder, _, _ = dataset_snapshot(hub, "fakeimg/demo-photos")
+            data = (folder / "images" / "astronaut.png").read_bytes()
+            assert data == (tmp_path / "hub/datasets/fakeimg/demo-photos/images/astronaut.png"
+                            ).read_bytes()
+            assert server.fault_counts.get("corrupt", 0) == 16  # each distinct photo blob, once
+        else:
+            with pytest.raises(DownloadVerificationError, match="sha256 expected"):
+                dataset_snapshot(hub, "fakeimg/demo-photos")
