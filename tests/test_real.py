@@ -169,3 +169,19 @@ def test_photo_split_is_the_shared_side_function() -> None:
                                    for i in range(3)])
     for v in verdicts:
         assert photo_side(v.photo_id) in ("train", "test")
+
+
+def test_fakes_and_reals_share_the_post_processing() -> None:
+    """sampled_images runs `post_process` on its PNGs; reals run `apply_post` on pixels."""
+    from types import SimpleNamespace
+
+    from fakeimg_assets.real.post import post_process, resize_factor
+    from fakeimg_assets.sampling.sampler import encode_png
+
+    im = Image.fromarray(_colour(6))
+    fake = SimpleNamespace(png=encode_png(im), width=im.width, height=im.height)
+    assert post_process(fake, "", "k").data == fake.png  # no option: bytes untouched
+    a = post_process(fake, "jpeg:70-95", "fake:org/m:00001")
+    b = apply_post(im, "jpeg:70-95", "fake:org/m:00001")
+    assert (a.data, a.format, a.post) == (b.data, "JPEG", b.post)
+    assert resize_factor("resize:0.5+jpeg:70-95") == 0.5 and resize_factor("") == 1.0
