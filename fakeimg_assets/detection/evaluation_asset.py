@@ -169,7 +169,9 @@ def detector_evaluation(
         raise dg.Failure(f"evaluation of run {run_id} on split {split_id}: {exc}") from exc
     if run_rows:
         warehouse.write("detector_runs", f"{run_id}-protocols".replace(":", "-"), run_rows)
-    warehouse.write("eval_results", run_id.replace(":", "-"), rows)
+    for protocol in sorted({r["protocol"] for r in rows}):  # re-running one keeps the others
+        key = f"{run_id}--{protocol}".replace(":", "-")
+        warehouse.write("eval_results", key, [r for r in rows if r["protocol"] == protocol])
     return dg.MaterializeResult(metadata=_summary(rows, run_id, split_id))
 
 
