@@ -112,7 +112,9 @@ def test_evaluation_refuses_a_test_side_the_run_trained_on(evaluated) -> None:
 
 def test_splits_are_immutable_and_a_new_model_moves_no_one(tmp_path: Path) -> None:
     from fakeimg_assets.detection.assets import detector_dataset
+    from fakeimg_assets.detection.sides import DEFAULT_TEST_FRACTION
     from fakeimg_assets.detection.split_store import latest_split_id, read_split
+    from fakeimg_assets.detection.splits import check_split
     from fakeimg_assets.warehouse.store import Warehouse
     from resources import WarehouseResource
 
@@ -131,6 +133,12 @@ def test_splits_are_immutable_and_a_new_model_moves_no_one(tmp_path: Path) -> No
     assert second != first and file.exists()
     _, old = read_split(res, first)
     _, new = read_split(res, second)
+    for rows in (old, new):  # the asset's output follows the pure rule, image by image
+        check_split(rows.iter_rows(named=True), DEFAULT_TEST_FRACTION, 0)
+        fakes = rows.filter(pl.col("label") == "fake")
+        assert set(fakes["split"]) == {"train", "test"}
+        assert (fakes.filter(pl.col("source").is_in(["maker0/gen-0", "maker1/gen-1"]))
+                ["split"].n_unique() == 1)  # same declared base model: one side
     joined = old.join(new, on="image_id", suffix="_new")
     assert joined.height == old.height and (joined["split"] == joined["split_new"]).all()
     versions = wh.read("split_versions")
