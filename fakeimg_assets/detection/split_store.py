@@ -30,8 +30,19 @@ def read_split(warehouse: WarehouseResource, split_id: str | None = None) -> tup
         if split_id is None:
             raise LookupError("no split yet: materialize detector_dataset first")
     rows = warehouse.query(
-        "SELECT * FROM detector_splits WHERE split_id = ? ORDER BY image_id", params=[split_id]
+        "SELECT s.* EXCLUDE (path), i.path AS path, i.image_id IS NULL AS _gone "
+        "FROM detector_splits s LEFT JOIN images i USING (image_id) "
+        "WHERE s.split_id = ? ORDER BY s.image_id",
+        params=[split_id],
     )
     if rows.height == 0:
         raise LookupError(f"split {split_id!r} has no rows in detector_splits")
-    return split_id, rows
+    gone = rows.filter(pl.col("_gone"))["image_id"].to_list()
+    if gone:
+        raise LookupError(
+            f"split {split_id!r} names {len(gone)} image(s) no longer in `images` (e.g. "
+            f"{', '.join(gone[:3])}); materialize detector_dataset to cut a new split"
+        )
+    # paths come from `images`, not the split: a re-sampled partition publishes its files
+    # under a new version folder, and the split (immutable) must follow the rows it names
+    return split_id, rows.drop("_gone")
