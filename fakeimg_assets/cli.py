@@ -7,6 +7,12 @@ import sys
 from pathlib import Path
 
 
+def _world_build(args: argparse.Namespace) -> int:
+    from fakeimg_assets.world.build import world_build_command
+
+    return world_build_command(args)
+
+
 def _zoo_build(args: argparse.Namespace) -> int:
     import time
 
@@ -140,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     zb.add_argument("--no-photos", action="store_true",
                     help="skip the demo photos dataset repo (datasets/fakeimg/demo-photos)")
     zb.set_defaults(func=_zoo_build)
+
+    world = sub.add_parser("world", help="a miniature Hub of trained tiny generators")
+    wb = world.add_subparsers(dest="world_command", required=True).add_parser(
+        "build", help="train tiny diffusers generators on photo crops; save them into DIR")
+    wb.add_argument("dir")
+    wb.add_argument("--generators", type=int, default=6, help="bases and fine-tunes in all")
+    wb.add_argument("--steps", type=int, default=None, help="denoiser steps per base model")
+    wb.add_argument("--vae-steps", type=int, default=None, help="autoencoder steps per family")
+    wb.add_argument("--seed", type=int, default=0, help="same seed, same world")
+    wb.set_defaults(func=_world_build)
 
     hub = sub.add_parser("hub", help="local Hub-protocol server").add_subparsers(
         dest="hub_command", required=True

@@ -1,0 +1,151 @@
+"""`build_world`: train every generator of a `WorldSpec` and save it as a Hub repo.
+
+Repos land at `root/<org>/<name>` in the zoo's layout (safetensors pipeline, legacy CLIP
+tokenizer files, card, `.gitattributes`, `.hub.json`), so `fakeimg hub serve root` serves
+them and `fakeimg run` crawls, plans, downloads and samples them like any Hub model.
+Root-level files (`world.json`, `grid-<family>.png`) are not repos and the server skips them.
+A generator whose samples look diverged fails the build instead of being served.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fakeimg_assets.world.card import hub_metadata, readme
+from fakeimg_assets.world.checks import check_not_diverged, high_freq_energy, sample, save_grid
+from fakeimg_assets.world.spec import (
+    DEFAULT_STEPS,
+    DEFAULT_VAE_STEPS,
+    GeneratorSpec,
+    WorldSpec,
+    family_module,
+)
+
+WORLD_MANIFEST = "world.json"
+
+
+@dataclass(frozen=True)
+class BuiltGenerator:
+    """One trained, checked and saved generator, with what it cost."""
+
+    model_id: str
+    repo: Path
+    steps: int
+    seconds: float
+    first_loss: float  # mean of the first 10 % of steps
+    last_loss: float  # mean of the last 10 % of steps
+    high_freq_energy: float
+
+
+def finetune_steps(steps: int) -> int:
+    """Continued training is shorter than the base's, as community fine-tunes are."""
+    return max(1, steps // 2)
+
+
+def save_repo(root: Path, spec: GeneratorSpec, pipe: Any, *, steps: int, image_size: int) -> Path:
+    """Write one generator's repo from scratch (zoo layout and metadata writers)."""
+    from fakeimg_assets.zoo.build import _quiet, repo_dir
+    from fakeimg_assets.zoo.card import _GITATTRIBUTES
+    from fakeimg_assets.zoo.catalog import HUB_METADATA
+    from fakeimg_assets.zoo.variants import _write_legacy_tokenizer_files
+
+    repo = repo_dir(root, spec.model_id)
+    if repo.exists():
+        shutil.rmtree(repo)
+    repo.mkdir(parents=True)
+    with _quiet():
+        pipe.save_pretrained(repo, safe_serialization=True)
+        _write_legacy_tokenizer_files(pipe, repo)
+    (repo / "README.md").write_text(readme(spec, steps=steps, image_size=image_size))
+    (repo / ".gitattributes").write_text(_GITATTRIBUTES)
+    meta = hub_metadata(spec)
+    (repo / HUB_METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return repo
+
+
+def build_world(
+    root: Path, spec: WorldSpec, *, steps: int = DEFAULT_STEPS,
+    vae_steps: int = DEFAULT_VAE_STEPS, log: Callable[[str], None] | None = None,
+) -> list[BuiltGenerator]:
+    """Train and save every generator of `spec` under `root`; returns them in spec order.
+
+    Bases train `steps` denoiser steps from scratch; fine-tunes continue their base's
+    weights for `finetune_steps(steps)`. Each family's autoencoder trains `vae_steps` once.
+    Raises `GeneratorDivergedError` on a diverged generator (nothing is half-reported).
+    """
+    import copy
+
+    import torch
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    say = log or (lambda _msg: None)
+    parts: dict[str, Any] = {}
+    states: dict[str, dict[str, Any]] = {}
+    built: list[BuiltGenerator] = []
+    for family in spec.families:
+        start = time.perf_counter()
+        mod = importlib.import_module(family_module(family))
+        parts[family] = mod.family_parts(spec.seed, spec.image_size, vae_steps=vae_steps)
+        say(f"{family}: autoencoder {vae_steps} steps in {time.perf_counter() - start:.1f} s "
+            f"(loss {parts[family].vae_loss:.4f})")
+    for gen in spec.generators:
+        start = time.perf_counter()
+        mod = importlib.import_module(family_module(gen.family))
+        n = steps if gen.base is None else finetune_steps(steps)
+        denoiser, losses = mod.train_denoiser(
+            gen, parts[gen.family], spec.image_size, steps=n,
+            init_state=None if gen.base is None else states[gen.base],
+        )
+        states[gen.model_id] = copy.deepcopy(denoiser.state_dict())
+        pipe = mod.assemble(gen, parts[gen.family], denoiser)
+        with torch.no_grad():
+            images = sample(pipe, 8, seed=gen.seed)
+        check_not_diverged(gen.model_id, images)
+        repo = save_repo(root, gen, pipe, steps=n, image_size=spec.image_size)
+        if gen == _first_of(spec, gen.family):  # one sample grid per family, from its first base
+            save_grid(images, root / f"grid-{gen.family}.png")
+        k = max(1, len(losses) // 10)
+        b = BuiltGenerator(
+            gen.model_id, repo, n, time.perf_counter() - start, sum(losses[:k]) / k,
+            sum(losses[-k:]) / k, high_freq_energy(images),
+        )
+        built.append(b)
+        say(f"{gen.model_id}: {n} steps in {b.seconds:.1f} s, loss {b.first_loss:.3f} -> "
+            f"{b.last_loss:.3f}, high-freq energy {b.high_freq_energy:.3f}")
+    _write_manifest(root, spec, steps=steps, vae_steps=vae_steps)
+    return built
+
+
+def _first_of(spec: WorldSpec, family: str) -> GeneratorSpec:
+    return next(g for g in spec.generators if g.family == family)
+
+
+def _write_manifest(root: Path, spec: WorldSpec, *, steps: int, vae_steps: int) -> None:
+    """`world.json`: the spec and step counts (deterministic: no timings)."""
+    doc = {
+        "seed": spec.seed, "image_size": spec.image_size, "steps": steps,
+        "vae_steps": vae_steps, "generators": [asdict(g) for g in spec.generators],
+    }
+    (root / WORLD_MANIFEST).write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def world_build_command(args: Any) -> int:
+    """`fakeimg world build DIR [--generators N] [--steps N] [--vae-steps N] [--seed N]`."""
+    from fakeimg_assets.world.spec import default_world
+
+    start = time.perf_counter()
+    spec = default_world(args.generators, seed=args.seed)
+    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    vae_steps = DEFAULT_VAE_STEPS if args.vae_steps is None else args.vae_steps
+    built = build_world(Path(args.dir), spec, steps=steps, vae_steps=vae_steps, log=print)
+    print(f"built {len(built)} trained generators in {time.perf_counter() - start:.1f} s "
+          f"under {args.dir} (serve it with: fakeimg hub serve {args.dir})")
+    return 0

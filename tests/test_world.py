@@ -1,0 +1,164 @@
+"""The trained-generator world (issue 7): builds fast at reduced steps, really trains,
+loads through diffusers and the platform's planner, and is a pure function of its seeds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fakeimg_assets.world.build import build_world, finetune_steps
+from fakeimg_assets.world.checks import divergence, high_freq_energy, sample
+from fakeimg_assets.world.photos import COLOUR_PHOTOS, detector_region, generator_region
+from fakeimg_assets.world.spec import GeneratorSpec, WorldSpec, default_world, family_module
+
+STEPS, VAE_STEPS = 40, 40  # reduced: enough to beat a random twin, seconds on 2 cores
+BASE, FINETUNE = "world/sd1-base-0", "world/sd1-finetune-0"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, WorldSpec, list, float]:
+    import torch
+
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("world")
+    spec = default_world(2)
+    start = time.perf_counter()
+    built = build_world(root, spec, steps=STEPS, vae_steps=VAE_STEPS)
+    return root, spec, built, time.perf_counter() - start
+
+
+def _front_matter(readme: str) -> dict[str, object]:
+    import yaml
+
+    return yaml.safe_load(readme.split("---")[1])
+
+
+def test_spec_registry_and_lineage_rules() -> None:
+    with pytest.raises(KeyError, match="unknown generator family 'dit'.*known: \\['sd1'\\]"):
+        family_module("dit")
+    with pytest.raises(KeyError, match="unknown generator family"):
+        GeneratorSpec("world/x", "dit", 0, ("coffee",))
+    with pytest.raises(ValueError, match="photos must be from"):
+        GeneratorSpec("world/x", "sd1", 0, ("camera",))  # grayscale: not in the pool
+    orphan = GeneratorSpec("world/ft", "sd1", 1, ("coffee",), base="world/base")
+    with pytest.raises(ValueError, match="must come earlier"):
+        WorldSpec(generators=(orphan,))
+    spec = default_world(7, seed=3)
+    assert spec == default_world(7, seed=3)
+    assert [g.base is None for g in spec.generators] == [True, False, False] * 2 + [True]
+    for g in spec.generators:
+        if g.base:
+            base = next(b for b in spec.generators if b.model_id == g.base)
+            assert set(g.photos) != set(base.photos)  # another photo subset
+            assert g.seed != base.seed
+
+
+def test_generator_pool_is_pixel_disjoint_from_detector_photos() -> None:
+    from fakeimg_assets.real.sources import skimage_arrays
+
+    shipped = skimage_arrays()  # what the demo dataset repo ships, whole
+    for name in COLOUR_PHOTOS:
+        left, right = generator_region(name), detector_region(name)
+        assert left.ndim == 3 and left.shape[2] == 3
+        spread = np.ptp(left.astype(np.int16), axis=2).mean()
+        assert spread > 4, f"{name} is not a colour photo"  # the platform's grayscale screen
+        assert abs(left.shape[1] - right.shape[1]) <= 1
+        assert np.array_equal(np.concatenate([left, right], axis=1), shipped[name][..., :3])
+        assert min(left.shape[:2]) >= 32
+
+
+def test_two_generator_world_builds_in_seconds(world) -> None:
+    root, spec, built, seconds = world
+    assert seconds < 40, f"2-generator world took {seconds:.1f} s"
+    assert [b.model_id for b in built] == [BASE, FINETUNE]
+    assert [b.steps for b in built] == [STEPS, finetune_steps(STEPS)]
+    assert built[0].last_loss < 0.8 * built[0].first_loss, "the base did not learn"
+    assert built[1].first_loss < built[0].first_loss  # the fine-tune starts from the base
+    assert (root / "grid-sd1.png").is_file()
+    manifest = json.loads((root / "world.json").read_text())
+    assert [g["model_id"] for g in manifest["generators"]] == [BASE, FINETUNE]
+
+
+def test_cards_declare_lineage(world) -> None:
+    root = world[0]
+    base = _front_matter((root / BASE / "README.md").read_text())
+    ft = _front_matter((root / FINETUNE / "README.md").read_text())
+    assert "base_model" not in base
+    assert ft["base_model"] == BASE
+    assert ft["library_name"] == "diffusers" and ft["pipeline_tag"] == "text-to-image"
+    meta = json.loads((root / FINETUNE / ".hub.json").read_text())
+    assert "diffusers:StableDiffusionPipeline" in meta["tags"]
+
+
+def test_trained_samples_beat_a_random_twin(world) -> None:
+    import torch
+
+    from fakeimg_assets.world import sd1
+    from fakeimg_assets.world.sd1 import random_twin
+
+    root, spec, built, _ = world
+    twin = random_twin(spec.generators[0], spec.seed, spec.image_size)
+    pipe = _load(root / BASE)
+    with torch.no_grad():
+        trained, noise = sample(pipe, 8), sample(twin, 8)
+    assert divergence(trained) is None
+    hf_trained, hf_twin = high_freq_energy(trained), high_freq_energy(noise)
+    assert hf_trained < 0.5 * hf_twin, (hf_trained, hf_twin)
+
+    assert built[0].high_freq_energy == pytest.approx(high_freq_energy(sample(pipe, 8, seed=0)))
+    assert sd1.n_crops(STEPS) <= sd1.N_CROPS
+
+
+def test_divergence_check_catches_saturated_and_constant() -> None:
+    rng = np.random.default_rng(0)
+    assert divergence(rng.random((4, 32, 32, 3), dtype=np.float32)) is None
+    assert "saturated" in divergence(np.ones((4, 32, 32, 3), np.float32))
+    assert "constant" in divergence(np.full((4, 32, 32, 3), 0.4, np.float32))
+    assert "non-finite" in divergence(np.full((4, 32, 32, 3), np.nan, np.float32))
+    same = np.repeat(rng.random((1, 32, 32, 3), dtype=np.float32), 4, axis=0)
+    assert "collapsed" in divergence(same)
+
+
+def _load(repo: Path):
+    from diffusers import StableDiffusionPipeline
+
+    return StableDiffusionPipeline.from_pretrained(repo, use_safetensors=True)
+
+
+def test_saved_repo_loads_and_the_platform_plans_it(world, tmp_path: Path) -> None:
+    from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.sampling.remote import fetch_plan
+    from resources import HubResource
+
+    root = world[0]
+    pipe = _load(root / FINETUNE)
+    assert type(pipe.scheduler).__name__ == world[1].generators[1].scheduler
+    with HubServer(root) as server:
+        hub = HubResource(endpoint=server.url, cache_dir=str(tmp_path / "cache"))
+        for model_id in (BASE, FINETUNE):
+            remote = fetch_plan(hub, model_id)
+            assert remote.plan.pipeline_class == "StableDiffusionPipeline"
+            assert remote.native_px == 32
+            assert not any(f.endswith(".bin") for f in remote.plan.files)
+
+
+def _weights(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*.safetensors"))
+    }
+
+
+def test_same_seed_gives_byte_identical_weights(world, tmp_path: Path) -> None:
+    spec = default_world(2, seed=5)
+    build_world(tmp_path / "a", spec, steps=4, vae_steps=4)
+    build_world(tmp_path / "b", spec, steps=4, vae_steps=4)
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert len(a) == 6 and a == b  # vae, text encoder, unet x 2 generators
+    unet = f"{BASE}/unet/diffusion_pytorch_model.safetensors"
+    assert a[unet] != _weights(world[0])[unet]  # another seed and step count: other weights
