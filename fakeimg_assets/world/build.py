@@ -93,7 +93,7 @@ def build_world(
     for family in spec.families:
         start = time.perf_counter()
         mod = importlib.import_module(family_module(family))
-        parts[family] = mod.family_parts(spec.seed, spec.image_size, vae_steps=vae_steps)
+        parts[family] = mod.family_parts(family, spec.seed, spec.image_size, vae_steps=vae_steps)
         say(f"{family}: autoencoder {vae_steps} steps in {time.perf_counter() - start:.1f} s "
             f"(loss {parts[family].vae_loss:.4f})")
     for gen in spec.generators:

@@ -19,8 +19,8 @@ LICENSE = "creativeml-openrail-m"
 def as_zoo_model(spec: GeneratorSpec) -> ZooModel:
     """The zoo's record for this generator, so the zoo's metadata writers apply unchanged."""
     return ZooModel(
-        model_id=spec.model_id, architecture=spec.family,
-        pipeline_class=_PIPELINE_CLASSES[spec.family], scheduler=spec.scheduler,
+        model_id=spec.model_id, architecture=spec.arch,
+        pipeline_class=_PIPELINE_CLASSES[spec.arch], scheduler=spec.scheduler,
         seed=spec.seed, created_at=spec.created_at, expect="ok", license=LICENSE,
     )
 
@@ -30,7 +30,7 @@ def readme(spec: GeneratorSpec, *, steps: int, image_size: int) -> str:
     model = as_zoo_model(spec)
     front = [
         "---", f"license: {LICENSE}", "library_name: diffusers", "pipeline_tag: text-to-image",
-        "tags:", _yaml_list(repo_tags(model, spec.family)),
+        "tags:", _yaml_list(repo_tags(model, spec.arch)),
     ]
     if spec.base is not None:
         front.append(f"base_model: {spec.base}")
@@ -49,4 +49,4 @@ def readme(spec: GeneratorSpec, *, steps: int, image_size: int) -> str:
 
 def hub_metadata(spec: GeneratorSpec) -> dict[str, Any]:
     """`.hub.json` as the zoo writes it (dates, counts and tags derived from the id)."""
-    return _hub_metadata(as_zoo_model(spec), spec.family)
+    return _hub_metadata(as_zoo_model(spec), spec.arch)

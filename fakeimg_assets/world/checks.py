@@ -23,14 +23,21 @@ class GeneratorDivergedError(RuntimeError):
 
 
 def sample(pipe: Any, n: int = 16, *, steps: int = 10, seed: int = 0) -> np.ndarray:
-    """`n` seeded samples (n, H, W, 3) float in [0, 1], prompts cycling through PROMPTS."""
+    """`n` seeded samples (n, H, W, 3) float in [0, 1], prompts cycling through PROMPTS.
+
+    Called with the platform's sampling recipe's fixed call arguments for the pipeline class
+    (e.g. PixArt without resolution binning), so the check sees what the platform will sample.
+    """
     import torch
+
+    from fakeimg_assets.sampling.recipes import recipe_for_pipeline
 
     pipe.set_progress_bar_config(disable=True)
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
+    extra = dict(recipe_for_pipeline(type(pipe).__name__).call_kwargs)
     out = pipe(
         prompts, num_inference_steps=steps, generator=torch.Generator().manual_seed(seed),
-        output_type="np",
+        output_type="np", **extra,
     )
     return np.asarray(out.images, dtype=np.float32)
 

@@ -42,11 +42,11 @@ def _seed(seed: int, component: str) -> None:
     zoo_seed(seed, component)
 
 
-def new_vae(seed: int, image_size: int) -> Any:
-    """An untrained 3-level AutoencoderKL (scale factor 4)."""
+def new_vae(seed: int, image_size: int, family: str = "sd1") -> Any:
+    """An untrained 3-level AutoencoderKL (scale factor 4), seeded per family."""
     from diffusers import AutoencoderKL
 
-    _seed(seed, "world-sd1-vae")
+    _seed(seed, f"world-{family}-vae")
     return AutoencoderKL(
         in_channels=3, out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 3,
@@ -70,12 +70,12 @@ def new_unet(seed: int, image_size: int) -> Any:
     )
 
 
-def new_text_encoder(seed: int) -> tuple[Any, Any]:
-    """The zoo's tiny CLIP text encoder and locally written tokenizer."""
+def new_text_encoder(seed: int, family: str = "sd1") -> tuple[Any, Any]:
+    """The zoo's tiny CLIP text encoder and locally written tokenizer, seeded per family."""
     from fakeimg_assets.zoo.components import _clip_text
     from fakeimg_assets.zoo.tokenizers import make_clip_tokenizer
 
-    return _clip_text(seed, "world-sd1-text", with_projection=False), make_clip_tokenizer()
+    return _clip_text(seed, f"world-{family}-text", with_projection=False), make_clip_tokenizer()
 
 
 def noise_scheduler(prediction_type: str = "epsilon") -> Any:
@@ -96,16 +96,19 @@ def inference_scheduler(name: str, prediction_type: str, seed: int) -> Any:
     return type(s).from_config(s.config, prediction_type=prediction_type)
 
 
-def family_parts(world_seed: int, image_size: int, *, vae_steps: int) -> FamilyParts:
-    """Train the family's VAE on crops of the whole generator pool; make its text encoder."""
+def family_parts(family: str, world_seed: int, image_size: int, *, vae_steps: int) -> FamilyParts:
+    """Train the family's VAE on crops of the whole generator pool; make its text encoder.
+
+    `sd1` and `sd2` (v-prediction) share this module but not their weights: each family
+    seeds and trains its own autoencoder and text encoder."""
     from fakeimg_assets.world.train import train_autoencoder
 
     images, _ = sample_crops(
         generator_pool(), n_crops(vae_steps), image_size, seed=world_seed + 17
     )
-    vae = new_vae(world_seed, image_size)
+    vae = new_vae(world_seed, image_size, family)
     loss = train_autoencoder(vae, images, steps=vae_steps, seed=world_seed + 23, batch=BATCH)
-    text_encoder, tokenizer = new_text_encoder(world_seed)
+    text_encoder, tokenizer = new_text_encoder(world_seed, family)
     vae.requires_grad_(False)
     text_encoder.requires_grad_(False)
     return FamilyParts(vae, text_encoder, tokenizer, loss)
@@ -151,6 +154,8 @@ def assemble(spec: GeneratorSpec, parts: FamilyParts, unet: Any) -> Any:
 
 def random_twin(spec: GeneratorSpec, world_seed: int, image_size: int) -> Any:
     """Same config as a trained generator, nothing trained: the baseline tests compare to."""
-    text_encoder, tokenizer = new_text_encoder(world_seed)
-    parts = FamilyParts(new_vae(world_seed, image_size), text_encoder, tokenizer, float("nan"))
+    text_encoder, tokenizer = new_text_encoder(world_seed, spec.family)
+    parts = FamilyParts(
+        new_vae(world_seed, image_size, spec.family), text_encoder, tokenizer, float("nan")
+    )
     return assemble(spec, parts, new_unet(spec.seed, image_size))
