@@ -215,3 +215,6 @@ register_recipe(
         description="PixArt DiT transformer with a T5 text encoder",
     )
 )
+
+# More families, one module each (they import `register_recipe` from here, so last).
+from fakeimg_assets.sampling import recipes_transformer, recipes_unet  # noqa: E402, F401
