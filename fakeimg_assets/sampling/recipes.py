@@ -7,8 +7,9 @@ that could run repo code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # Schedulers that need no extra packages and sample text-to-image latents: an explicit list,
@@ -68,10 +69,24 @@ class SamplingRecipe:
     load_kwargs: dict[str, Any] = field(default_factory=dict)
     call_kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # the authors' default image side in px (None: the pipeline derives it from its configs)
+    default_size: int | None = None
+    # snapshot dir -> px to sample at when the caller asks for no size (pipelines whose own
+    # default is a constant, not their configs': a tiny repo must not be run at 1024 px)
+    native_size: Callable[[Path], int | None] | None = None
 
 
 _RECIPES: dict[str, SamplingRecipe] = {}
 _BY_CLASS: dict[str, SamplingRecipe] = {}
+# pipeline classes known and refused, with the reason (failure rows, `fakeimg recipes`)
+UNSUPPORTED: dict[str, str] = {}
+
+
+def register_unsupported(pipeline_class: str, reason: str) -> None:
+    """Record why a pipeline class is refused, so its failure row says why."""
+    if pipeline_class in _BY_CLASS or pipeline_class in UNSUPPORTED:
+        raise ValueError(f"pipeline class {pipeline_class!r} is already registered")
+    UNSUPPORTED[pipeline_class] = reason
 
 
 def register_recipe(recipe: SamplingRecipe) -> SamplingRecipe:
@@ -128,6 +143,10 @@ def recipe_for_pipeline(pipeline_class: object) -> SamplingRecipe:
         raise UnknownRecipeError(
             f"pipeline class {pipeline_class!r} is a custom pipeline (remote code); "
             "fakeimg never runs code from a repo"
+        )
+    if pipeline_class in UNSUPPORTED:
+        raise UnknownRecipeError(
+            f"pipeline class {pipeline_class!r} is not supported: {UNSUPPORTED[pipeline_class]}"
         )
     try:
         return _BY_CLASS[pipeline_class]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,9 @@ def run(
     import torch
 
     recipe = prepared.recipe
+    if params.height is None and params.width is None and recipe.native_size is not None:
+        size = recipe.native_size(prepared.local_dir)  # the repo's own size, from its configs
+        params = replace(params, height=size, width=size) if size else params
     steps = params.steps or recipe.default_steps
     guidance = recipe.default_guidance if params.guidance_scale is None else params.guidance_scale
     result = SamplingRun(
