@@ -13,7 +13,6 @@ from fakeimg_assets.detection.assets import (
     scaling_study,
 )
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
-from fakeimg_assets.partitions import hub_models_partitions
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
 
 hub_crawl_job = dg.define_asset_job(
@@ -32,8 +31,8 @@ real_crops_job = dg.define_asset_job(
 sample_model_job = dg.define_asset_job(
     "sample_model",
     selection=dg.AssetSelection.assets(model_metadata, sampled_images, image_quality_stats),
-    partitions_def=hub_models_partitions,
-    description="Metadata, images and quality stats of one Hub model (one partition).",
+    description="Metadata, images and quality stats of one Hub model (one partition; "
+    "partitioning comes from the selected assets).",
 )
 detector_job = dg.define_asset_job(
     "train_detector",

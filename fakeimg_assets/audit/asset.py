@@ -14,7 +14,10 @@ import numpy as np
 from fakeimg_assets.audit.classify import CLASSIFIERS, audit_score, top_features
 from fakeimg_assets.audit.features import FEATURE_SETS, feature_matrix, file_features
 from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
+
+CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
 
 CHECK_NAME = "no_metadata_shortcut"
 BLOCKING_FEATURE_SET = "metadata"
@@ -77,6 +80,8 @@ def run_audit(rows: list[dict], read, *, threshold: float, seed: int = 0) -> dic
     group_name="detector",
     deps=["real_images", "image_quality_stats"],
     kinds={"scikitlearn", "duckdb"},
+    code_version=CODE_VERSION,
+    metadata=table_metadata("shortcut_audit"),
     check_specs=[
         dg.AssetCheckSpec(
             CHECK_NAME,
@@ -147,7 +152,7 @@ def shortcut_audit(
         "top_features": dg.MetadataValue.json(out["top"]),
     }
     return dg.MaterializeResult(
-        metadata={**meta, "verdict": description},
+        metadata={**meta, "verdict": description, **row_count(len(records))},
         check_results=[
             dg.AssetCheckResult(
                 check_name=CHECK_NAME,

@@ -20,7 +20,10 @@ from fakeimg_assets.detection.splits import (
     split_id_of,
 )
 from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import WarehouseResource
+
+CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
 
 
 class DatasetConfig(dg.Config):
@@ -103,6 +106,8 @@ def _require_both_sides(rows: pl.DataFrame, test_fraction: float, seed: int) -> 
     group_name=GROUP,
     deps=["image_quality_stats", "model_metadata", "real_images"],
     kinds={"duckdb"},
+    code_version=CODE_VERSION,
+    metadata=table_metadata("detector_splits"),  # and split_versions
     description="Immutable train/test split (split_id) holding lineage groups and source "
     "photos out; the latest is in split_versions.",
 )
@@ -165,6 +170,7 @@ def detector_dataset(
     return dg.MaterializeResult(
         metadata={
             "split_id": split_id,
+            **row_count(rows.height),  # this split version's rows
             "train_models": len(train_models),
             "test_models": dg.MetadataValue.json(test_models),
             "test_fraction": config.test_fraction,

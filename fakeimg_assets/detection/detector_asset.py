@@ -11,7 +11,10 @@ from fakeimg_assets.detection.common import (
     train_on,
 )
 from fakeimg_assets.detection.split_store import read_split
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, ImageStoreResource, WarehouseResource
+
+CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
 
 
 class DetectorConfig(dg.Config):
@@ -31,6 +34,8 @@ class DetectorConfig(dg.Config):
     deps=["detector_dataset", "shortcut_audit"],
     kinds={"pytorch", "timm", "safetensors"},
     pool="gpu",
+    code_version=CODE_VERSION,
+    metadata=table_metadata("detector_runs"),  # one row per run, plus the checkpoint
     description="A timm detector trained on the training split; safetensors checkpoint.",
 )
 def detector(
@@ -87,5 +92,6 @@ def detector(
             "n_train_fake": result.n_fake,
             "train_seconds": float(round(result.seconds, 2)),
             "final_loss": float(last.get("loss", float("nan"))),
+            **row_count(1),
         }
     )

@@ -23,7 +23,10 @@ from fakeimg_assets.detection.protocols import (
     time_windows,
 )
 from fakeimg_assets.detection.split_store import latest_split_id, read_split
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, ImageStoreResource, WarehouseResource
+
+CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
 
 
 class EvaluationConfig(dg.Config):
@@ -85,6 +88,8 @@ def _scored(rows: pl.DataFrame, scores) -> pl.DataFrame:
     deps=["detector"],
     kinds={"pytorch", "duckdb"},
     pool="gpu",
+    code_version=CODE_VERSION,
+    metadata=table_metadata("eval_results"),  # protocol detectors also in detector_runs
     description="Balanced AP (with bootstrap intervals), AUC and per-class accuracy of the "
     "detector on its own split's held-out generators; family and time protocols; robustness.",
 )
@@ -172,7 +177,7 @@ def detector_evaluation(
     for protocol in sorted({r["protocol"] for r in rows}):  # re-running one keeps the others
         key = f"{run_id}--{protocol}".replace(":", "-")
         warehouse.write("eval_results", key, [r for r in rows if r["protocol"] == protocol])
-    return dg.MaterializeResult(metadata=_summary(rows, run_id, split_id))
+    return dg.MaterializeResult(metadata=_summary(rows, run_id, split_id) | row_count(len(rows)))
 
 
 def _summary(rows: list[dict], run_id: str, split_id: str) -> dict:

@@ -25,10 +25,12 @@ from fakeimg_assets.sampling import sampler
 from fakeimg_assets.sampling.limits import Deadline
 from fakeimg_assets.sampling.remote import fetch_plan
 from fakeimg_assets.warehouse.store import parse_time, utcnow
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 from resources.hub import license_from_tags
 
 GROUP = "per_model"
+CODE_VERSION = "1"  # bump when a change alters what these write: partitions turn stale
 
 
 class SamplingConfig(dg.Config):
@@ -51,6 +53,7 @@ class SamplingConfig(dg.Config):
     partitions_def=hub_models_partitions,
     group_name=GROUP,
     kinds={"huggingface", "duckdb"},
+    code_version=CODE_VERSION, metadata=table_metadata("model_metadata"),
     description="Pinned revision, pipeline class, architecture, license and download plan.",
 )
 def model_metadata(
@@ -100,6 +103,7 @@ def model_metadata(
             "download_bytes": plan.downloaded_bytes,
             "download_ratio": float(round(ratio, 4)),
             "files_skipped": len(plan.skipped),
+            **row_count(1, partitioned=True),
         },
         data_version=dg.DataVersion(remote.revision),
     )
@@ -112,6 +116,7 @@ def model_metadata(
     kinds={"pytorch", "diffusers", "duckdb"},
     pool="gpu",
     check_specs=[FILES_CONSISTENT_SPEC],
+    code_version=CODE_VERSION, metadata=table_metadata("images"),
     description="Seeded images of one model as PNG on disk, one `images` row per image.",
 )
 def sampled_images(
@@ -210,6 +215,8 @@ def sampled_images(
     return dg.MaterializeResult(
         metadata={
             "n_images": len(rows),
+            **row_count(len(rows), partitioned=True),
+            "sampling_config": dg.MetadataValue.json(config.model_dump()),  # fakeimg run reads it
             "total_seconds": float(round(time.perf_counter() - t0, 3)),
             "revision": revision,
             "scheduler": result.scheduler,
@@ -235,6 +242,7 @@ def sampled_images(
     deps=[sampled_images],
     kinds={"numpy", "duckdb"},
     check_specs=[dg.AssetCheckSpec(NOT_DEGENERATE, asset="image_quality_stats")],
+    code_version=CODE_VERSION, metadata=table_metadata("image_stats"),  # and model_stats
     description="Per-image quality measures, sha256 re-check, per-model aggregates and quarantine.",
 )
 def image_quality_stats(
@@ -260,6 +268,7 @@ def image_quality_stats(
     return dg.MaterializeResult(
         metadata={
             "n_images": agg["n_images"],
+            **row_count(len(per_image), partitioned=True),
             "black_fraction": float(agg["black_fraction"]),
             "duplicate_fraction": float(agg["duplicate_fraction"]),
             "mean_entropy": float(agg["mean_entropy"] or 0.0),

@@ -21,9 +21,11 @@ from fakeimg_assets.real.photos_asset import GROUP, prompts, real_photos
 from fakeimg_assets.real.post import apply_post, parse_post, resize_factor
 from fakeimg_assets.real.screen import decode
 from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
 
 __all__ = ["real_images", "real_photos", "prompts"]
+CODE_VERSION = "1"  # bump when a change alters the crops written (marks real_images stale)
 
 
 class RealImagesConfig(dg.Config):
@@ -50,6 +52,8 @@ def fake_sizes(warehouse: WarehouseResource) -> dict[tuple[int, int], int]:
     group_name=GROUP,
     deps=[real_photos, "sampled_images"],
     kinds={"pillow", "duckdb"},
+    code_version=CODE_VERSION,
+    metadata=table_metadata("images"),  # the real rows; also image_stats
     description="Real crops at every fake size, native resolution, same encoder as fakes.",
 )
 def real_images(
@@ -113,6 +117,7 @@ def real_images(
     return dg.MaterializeResult(
         metadata={
             "n_images": n_rows,
+            **row_count(n_rows),
             "unchanged_sources": dg.MetadataValue.json(unchanged),
             "n_photos_used": len(per_photo),
             "per_size": dg.MetadataValue.json(dict(sorted(counts.items()))),

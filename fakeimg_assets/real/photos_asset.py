@@ -14,9 +14,11 @@ from fakeimg_assets.detection.sides import DEFAULT_TEST_FRACTION, photo_side
 from fakeimg_assets.real.screen import ScreenPolicy, screen_photos
 from fakeimg_assets.real.sources import make_source
 from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import HubResource, ImageStoreResource, WarehouseResource
 
 GROUP = "real"
+CODE_VERSION = "1"  # bump when a change alters what these assets write (marks them stale)
 PHOTO_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 
 
@@ -48,6 +50,8 @@ def photos_dir(home: Path, source: str) -> Path:
 @dg.asset(
     group_name=GROUP,
     kinds={"pillow", "duckdb"},
+    code_version=CODE_VERSION,
+    metadata=table_metadata("real_photos"),
     description="Real source photos screened (unreadable, tiny, grayscale, duplicate skipped "
     "with the reason), each with its stable photo_id and train/test side.",
 )
@@ -111,8 +115,17 @@ def real_photos(
             "n_kept": len(kept),
             "n_test_side": sum(r["photo_split"] == "test" for r in kept),
             "skipped": dg.MetadataValue.json(skipped),
-        }
+            **row_count(len(rows)),
+        },
+        data_version=content_version(rows, ("photo_id", "status", "photo_split", "caption")),
     )
+
+
+def content_version(rows: list[dict], columns: tuple[str, ...]) -> dg.DataVersion:
+    """A DataVersion of the rows' content (not their timestamps): re-screening or re-drawing
+    the same rows leaves downstream partitions fresh, so `fakeimg run` does not re-sample."""
+    text = "\n".join(sorted("\t".join(str(r.get(c)) for c in columns) for r in rows))
+    return dg.DataVersion(hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
 class PromptsConfig(dg.Config):
@@ -161,6 +174,8 @@ def prompt_rows(photos: list[dict], origin: str, corpus: list[str] | None = None
     group_name=GROUP,
     deps=[real_photos],
     kinds={"duckdb"},
+    code_version=CODE_VERSION,
+    metadata=table_metadata("prompts"),
     description="The prompt pool: captions of training-side photos only (or a separate "
     "caption corpus); `origin` says which.",
 )
@@ -183,5 +198,7 @@ def prompts(config: PromptsConfig, warehouse: WarehouseResource) -> dg.Materiali
             "origin": config.origin,
             "n_prompts": len(rows),
             "n_distinct": len({r["prompt"] for r in rows}),
-        }
+            **row_count(len(rows)),
+        },
+        data_version=content_version(rows, ("prompt_id", "prompt")),
     )
