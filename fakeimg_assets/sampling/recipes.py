@@ -74,6 +74,8 @@ class SamplingRecipe:
     # snapshot dir -> px to sample at when the caller asks for no size (pipelines whose own
     # default is a constant, not their configs': a tiny repo must not be run at 1024 px)
     native_size: Callable[[Path], int | None] | None = None
+    # the pipeline's names for the sampler's `num_inference_steps` / `guidance_scale`
+    call_names: Mapping[str, str] = field(default_factory=dict)
 
 
 _RECIPES: dict[str, SamplingRecipe] = {}

@@ -260,6 +260,9 @@ def _run_batch(
 ) -> Iterator[SampledImage]:
     generators = [torch.Generator(device="cpu").manual_seed(r.seed) for r in batch]
     call: dict[str, Any] = dict(recipe.call_kwargs)
+    # a cascade may name its main stage's arguments otherwise (e.g. prior_guidance_scale)
+    call[recipe.call_names.get("num_inference_steps", "num_inference_steps")] = steps
+    call[recipe.call_names.get("guidance_scale", "guidance_scale")] = guidance
     if params.height:
         call["height"] = params.height
     if params.width:
@@ -268,8 +271,6 @@ def _run_batch(
         with torch.inference_mode():
             out = pipe(
                 prompt=[r.prompt for r in batch],
-                num_inference_steps=steps,
-                guidance_scale=guidance,
                 generator=generators,
                 output_type="pil",
                 **call,
