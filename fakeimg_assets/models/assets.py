@@ -88,6 +88,7 @@ def model_metadata(
             "skipped_files": json.dumps(list(plan.skipped)),
             "file_sha256": plan.sha256_json(),
             **base_model_columns(getattr(card, "base_model", None)),
+            **plan.derived_columns(),
             "fetched_at": utcnow(),
         }
         stage.name = "write"

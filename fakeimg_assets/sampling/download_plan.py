@@ -53,6 +53,15 @@ class DownloadPlan:
     absent_components: tuple[str, ...] = field(default=())
     # the listing's view of each planned file: what the download is verified against
     expected: tuple[RepoFile, ...] = field(default=())
+    # 'pipeline', or 'lora'/'single_file' with `base` a `lora.BaseRef` (sampling/lora.py)
+    kind: str = "pipeline"
+    base: object | None = None
+
+    def derived_columns(self) -> dict[str, object]:
+        """`model_metadata`'s kind, base revision, adapter scale and trigger words."""
+        from fakeimg_assets.sampling.lora import derived_columns
+
+        return derived_columns(self)
 
     def components_json(self) -> str:
         return json.dumps(self.components, sort_keys=True)

@@ -67,6 +67,10 @@ def load_pipeline(prepared: PreparedModel, *, device: str, dtype: Any) -> Any:
 
     from fakeimg_assets.sampling.sampler import SamplingError
 
+    if prepared.plan.base is not None:  # a LoRA adapter or single-file checkpoint on a base
+        from fakeimg_assets.sampling.lora import load_derived
+
+        return load_derived(prepared, device=device, dtype=dtype)
     cls = getattr(diffusers, prepared.plan.pipeline_class, None)
     if cls is None:
         raise SamplingError(

@@ -100,10 +100,11 @@ def fetch_plan(
         raise ValueError(f"Hub returned no commit sha for {model_id!r} (revision {revision!r})")
     siblings = getattr(info, "siblings", None) or []
     sizes = sizes_from_siblings(siblings)
-    if "model_index.json" not in sizes:
-        raise ValueError(
-            f"{model_id}@{sha[:8]} has no model_index.json: not a diffusers pipeline repo "
-            f"(files: {', '.join(sorted(sizes)[:8])})"
+    if "model_index.json" not in sizes:  # a LoRA adapter, a single-file checkpoint, or refused
+        from fakeimg_assets.sampling.lora import fetch_derived_plan
+
+        return fetch_derived_plan(
+            hub, model_id, info, sizes, sha256s_from_siblings(siblings), limits
         )
     check_text_file_size(model_id, "model_index.json", sizes["model_index.json"], limits)
     model_index = read_small_json(hub, model_id, "model_index.json", sha, limits)

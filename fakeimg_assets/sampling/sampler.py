@@ -67,6 +67,7 @@ class PreparedModel:
     local_dir: Path
     plan: DownloadPlan
     recipe: SamplingRecipe
+    base_dir: Path | None = None  # lora/single_file: the pinned base's snapshot
 
 
 @dataclass
@@ -179,6 +180,8 @@ def prepare(
         raise SamplingError("download", f"{model_id}: the plan carries no file listing")
     try:
         local_dir = download(model_id, revision, plan.expected)
+        base = plan.base  # lora/single_file: the base's planned files, shared in the cache
+        base_dir = download(base.model_id, base.revision, base.plan.expected) if base else None
     except FakeimgError:
         raise
     except Exception as exc:  # noqa: BLE001 - re-raised with its stage
@@ -189,7 +192,7 @@ def prepare(
     for f in plan.files:  # the text caps again, on what actually landed on disk
         if not is_weight_file(f):
             check_text_file_size(model_id, f, (local_dir / f).stat().st_size, limits)
-    return PreparedModel(model_id, revision, local_dir, plan, get_recipe(plan.recipe))
+    return PreparedModel(model_id, revision, local_dir, plan, get_recipe(plan.recipe), base_dir)
 
 
 def release_weights(prepared: PreparedModel) -> int:
@@ -220,9 +223,12 @@ def run(
     """
     import torch
 
+    from fakeimg_assets.sampling.lora import with_trigger_words
+
+    requests = with_trigger_words(requests, prepared.plan)  # LoRA: the card's trigger words
     recipe = prepared.recipe
     if params.height is None and params.width is None and recipe.native_size is not None:
-        size = recipe.native_size(prepared.local_dir)  # the repo's own size, from its configs
+        size = recipe.native_size(prepared.base_dir or prepared.local_dir)  # from its configs
         params = replace(params, height=size, width=size) if size else params
     steps = params.steps or recipe.default_steps
     guidance = recipe.default_guidance if params.guidance_scale is None else params.guidance_scale

@@ -49,6 +49,10 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "file_sha256": pl.Utf8,
         "base_model": pl.Utf8,  # the card's first declared base model (lineage)
         "base_models": pl.List(pl.Utf8),  # every declared base model
+        "kind": pl.Utf8,  # 'pipeline', 'lora' or 'single_file' (sampling/lora.py)
+        "base_revision": pl.Utf8,  # lora/single_file: the base's pinned commit sha
+        "adapter_scale": pl.Float64,  # lora: the scale the adapter is applied with
+        "trigger_words": pl.Utf8,  # lora: prepended to every prompt (card instance_prompt)
         "fetched_at": UTC_TS,
     },
     "images": {

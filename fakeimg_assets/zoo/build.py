@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fakeimg_assets.paths import validate_model_id
+from fakeimg_assets.zoo.adapters import adapter_spec, write_adapter_repo
 from fakeimg_assets.zoo.card import _GITATTRIBUTES, _hub_metadata, _readme, repo_tags
 from fakeimg_assets.zoo.catalog import (
     _BROKEN,
@@ -113,6 +114,8 @@ def write_repo(root: Path, model: ZooModel) -> Path:
     if repo.exists():
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
+    if adapter_spec(model.model_id) is not None:  # LoRA / single-file repos: zoo/adapters.py
+        return write_adapter_repo(repo, model)
     kind, arch = _BROKEN.get(model.model_id, ("", model.architecture))
 
     with _quiet():

@@ -105,7 +105,9 @@ def sized_variant(model: ZooModel, size: int) -> ZooModel:
 
 
 def zoo_models() -> list[ZooModel]:
-    """The catalogue (nothing is built): 12 healthy, 1 quarantine, 4 failure repos."""
+    """The catalogue (nothing is built): 12 healthy, 1 quarantine, 4 failure, + adapter repos."""
+    from fakeimg_assets.zoo.adapters import adapter_models
+
     fm = "FlowMatchEulerDiscreteScheduler"
     return [
         # Stable Diffusion 1.x style
@@ -219,4 +221,4 @@ def zoo_models() -> list[ZooModel]:
             reason="not a diffusers pipeline repo: no model_index.json, only a single-file "
             "checkpoint at the root",
         ),
-    ]
+    ] + adapter_models()  # LoRA and single-file repos (zoo/adapters.py)

@@ -1,0 +1,190 @@
+"""LoRA adapter repos: planned against a pinned, shared base; applied; refused with reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from fakeimg_assets.models.assets import model_metadata, sampled_images
+from fakeimg_assets.paths import model_slug
+from fakeimg_assets.sampling.lora import (
+    UnsupportedRepoError,
+    check_lora_keys,
+    classify_repo,
+    pick_weights_file,
+    trigger_words,
+    with_trigger_words,
+)
+from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.sampling.sampler import ImageRequest
+from fakeimg_assets.warehouse.store import Warehouse
+from resources import HubResource
+from tests.test_assets import SMALL_SAMPLING, _prepare, _run
+
+SD1_LORA = "inkwell-studio/dreamscape-watercolor-lora"  # instance_prompt trigger
+SD1_LORA_2 = "kestrel_ai/dreamscape-pixelart-lora"  # widget-text trigger, same base
+BASE = "pixelsmith/dreamscape-v1"
+
+
+# ---------------------------------------------------------------------------- pure rules
+
+
+def test_classify_repo_by_files_and_tags() -> None:
+    assert classify_repo(["model_index.json", "unet/x.safetensors"], ["lora"]) == "pipeline"
+    assert classify_repo(["pytorch_lora_weights.safetensors"]) == "lora"
+    assert classify_repo(["style.safetensors"], ["base_model:adapter:a/b"]) == "lora"
+    assert classify_repo(["style.safetensors"], ["LoRA"]) == "lora"
+    assert classify_repo(["model.safetensors", "README.md"]) == "single_file"
+    assert classify_repo(["model.ckpt"]) == "single_file"
+    assert classify_repo(["README.md", "sub/pytorch_lora_weights.safetensors"]) == "other"
+
+
+def test_weights_file_choice_and_pickle_refusal() -> None:
+    assert pick_weights_file("o/m", ["a.safetensors", "README.md"], what="x") == "a.safetensors"
+    two = ["a.safetensors", "pytorch_lora_weights.safetensors"]
+    assert pick_weights_file("o/m", two, what="x") == "pytorch_lora_weights.safetensors"
+    with pytest.raises(UnsupportedRepoError, match="ambiguous"):
+        pick_weights_file("o/m", ["a.safetensors", "b.safetensors"], what="x")
+    with pytest.raises(UnsupportedRepoError, match=r"pickle-only .*lora.bin"):
+        pick_weights_file("o/m", ["lora.bin", "lora.pt"], what="LoRA adapter")
+    with pytest.raises(UnsupportedRepoError, match="no root .safetensors"):
+        pick_weights_file("o/m", ["README.md", "sub/a.safetensors"], what="x")
+
+
+def test_trigger_words_from_card_and_prompts_prefixed_once() -> None:
+    assert trigger_words({"instance_prompt": " sks dog ", "widget": [{"text": "w"}]}) == "sks dog"
+    assert trigger_words({"widget": [{"output": {}}, {"text": "neon"}]}) == "neon"
+    assert trigger_words({"base_model": "a/b"}) is None
+    from fakeimg_assets.sampling.lora import BaseRef
+
+    class Plan:  # the two fields with_trigger_words reads
+        kind = "lora"
+        base = BaseRef("a/b", "0" * 40, None, "x.safetensors", 1.0, "sks")  # type: ignore[arg-type]
+
+    reqs = [ImageRequest(0, "a cat", "p0", 1), ImageRequest(1, "sks, a dog", "p1", 2)]
+    out = with_trigger_words(reqs, Plan())  # type: ignore[arg-type]
+    assert [r.prompt for r in out] == ["sks, a cat", "sks, a dog"]  # idempotent (regeneration)
+    assert [r.seed for r in out] == [1, 2]
+
+
+def test_non_lora_safetensors_is_not_taken_for_an_adapter(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"conv.weight": torch.zeros(2)}, str(tmp_path / "a.safetensors"))
+    with pytest.raises(UnsupportedRepoError, match="no LoRA keys"):
+        check_lora_keys(tmp_path / "a.safetensors", "o/m")
+    save_file({"unet.x.lora.down.weight": torch.zeros(2)}, str(tmp_path / "b.safetensors"))
+    assert check_lora_keys(tmp_path / "b.safetensors", "o/m") == 1
+
+
+# ---------------------------------------------------------------------------- assets
+
+
+def _meta(home: Path, model_id: str) -> dict:
+    return Warehouse(home).read_key("model_metadata", model_slug(model_id)).row(0, named=True)
+
+
+def test_lora_partitions_share_one_pinned_base_and_apply_the_adapter(
+    resources: dict, home: Path, hub_url: str
+) -> None:
+    hub: HubResource = resources["hub"]
+    api = hub.api()
+    base_sha = api.model_info(BASE).sha
+
+    def adapter_bytes(model_id: str) -> int:
+        siblings = api.model_info(model_id, files_metadata=True).siblings
+        return {s.rfilename: s.size for s in siblings}["pytorch_lora_weights.safetensors"]
+
+    with dg.instance_for_test() as instance:
+        _prepare(instance, resources, SD1_LORA)
+        instance.add_dynamic_partitions("hub_models", [SD1_LORA_2])
+        assert _run(model_metadata, instance, resources, SD1_LORA).success
+        first = _meta(home, SD1_LORA)
+        assert first["kind"] == "lora" and first["base_model"] == BASE
+        assert first["base_revision"] == base_sha and first["adapter_scale"] == 1.0
+        assert first["trigger_words"] == "wtrclr watercolor painting"
+        assert first["pipeline_class"] == "StableDiffusionPipeline"
+        base_plan = fetch_plan(hub, BASE).plan
+        # nothing cached yet: the adapter plus every planned file of the base
+        assert first["downloaded_bytes"] == adapter_bytes(SD1_LORA) + base_plan.downloaded_bytes
+
+        result = _run(sampled_images, instance, resources, SD1_LORA, run_config=SMALL_SAMPLING)
+        assert result.success
+        images = Warehouse(home).read_key("images", f"fake--{model_slug(SD1_LORA)}")
+        assert images.height == 3
+        assert all(p.startswith("wtrclr watercolor painting, ") for p in images["prompt"])
+
+        # the base stays cached for the next adapter; this adapter's own weights are removed
+        base_snap = hub.snapshot_dir(BASE, base_sha)
+        assert (base_snap / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+        assert not list(hub.resolved_cache_dir().glob(
+            f"models--{SD1_LORA.replace('/', '--')}/snapshots/*/*.safetensors"
+        ))
+
+        assert _run(model_metadata, instance, resources, SD1_LORA_2).success
+        second = _meta(home, SD1_LORA_2)
+        assert second["downloaded_bytes"] == adapter_bytes(SD1_LORA_2)  # base cached
+        assert second["base_revision"] == base_sha and second["trigger_words"] == "pxlrt pixel art"
+        assert first["downloaded_bytes"] > 10 * second["downloaded_bytes"]
+        assert _run(
+            sampled_images, instance, resources, SD1_LORA_2, run_config=SMALL_SAMPLING
+        ).success
+
+
+def test_lora_image_regenerates_byte_exact_and_differs_from_its_base(
+    resources: dict, home: Path
+) -> None:
+    import torch
+
+    from fakeimg_assets.sampling import sampler
+    from fakeimg_assets.sampling.loading import load_pipeline
+    from fakeimg_assets.sampling.lora import base_prepared
+    from fakeimg_assets.sampling.regenerate import regenerate_image
+
+    hub: HubResource = resources["hub"]
+    with dg.instance_for_test() as instance:
+        _prepare(instance, resources, SD1_LORA)
+        assert _run(model_metadata, instance, resources, SD1_LORA).success
+        assert _run(
+            sampled_images, instance, resources, SD1_LORA, run_config=SMALL_SAMPLING
+        ).success
+    image_id = f"fake:{SD1_LORA}:00001"
+    again = regenerate_image(image_id, home=home, hub=hub, keep_weights=True)
+    assert again.identical, (again.recorded_sha256, again.regenerated_sha256)
+
+    # the same request through the bare base gives other pixels: the adapter was applied
+    remote = fetch_plan(hub, SD1_LORA)
+    prepared = sampler.prepare(SD1_LORA, remote.revision, remote.plan, hub.download)
+    reqs = with_trigger_words([ImageRequest(0, "a red boat", None, 7)], remote.plan)
+    params = sampler.SamplingParams(n_images=1, steps=2, batch_size=1)
+    kw = {"device": "cpu", "dtype": torch.float32}
+    with_lora = sampler.run(sampler.load_pipeline(prepared, **kw), prepared, reqs, params, **kw)
+    bare = base_prepared(prepared)
+    without = sampler.run(load_pipeline(bare, **kw), bare, reqs, params, **kw)
+    assert with_lora.images[0].request.prompt == without.images[0].request.prompt
+    assert with_lora.images[0].png != without.images[0].png
+
+
+@pytest.mark.parametrize(
+    ("model_id", "reason"),
+    [
+        ("lostandfound/orphan-style-lora", "is not on the Hub"),
+        ("oldschool-ckpt/pickled-portrait-lora", "pickle-only LoRA adapter"),
+        ("glasshouse-ml/pixart-glass-lora", "takes no LoRA adapters"),
+    ],
+)
+def test_unusable_adapters_are_refused_with_a_failure_row(
+    resources: dict, home: Path, model_id: str, reason: str
+) -> None:
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hub_models", [model_id])
+        assert not _run(model_metadata, instance, resources, model_id).success
+    row = Warehouse(home).read("model_failures").row(0, named=True)
+    assert row["model_id"] == model_id and row["stage"] == "plan"
+    assert reason in row["message"] and row["transient"] is False
+    assert row["error_type"] == "UnsupportedRepoError"
+    cache = Path(resources["hub"].resolved_cache_dir())
+    assert not [p for p in cache.rglob("*") if p.suffix in (".bin", ".pt")]  # never fetched
