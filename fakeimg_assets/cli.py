@@ -13,6 +13,12 @@ def _world_build(args: argparse.Namespace) -> int:
     return world_build_command(args)
 
 
+def _science(args: argparse.Namespace) -> int:
+    from fakeimg_assets.world.science import science_command
+
+    return science_command(args)
+
+
 def _zoo_build(args: argparse.Namespace) -> int:
     import time
 
@@ -151,11 +157,29 @@ def build_parser() -> argparse.ArgumentParser:
     wb = world.add_subparsers(dest="world_command", required=True).add_parser(
         "build", help="train tiny diffusers generators on photo crops; save them into DIR")
     wb.add_argument("dir")
-    wb.add_argument("--generators", type=int, default=6, help="bases and fine-tunes in all")
+    wb.add_argument("--generators", type=int, default=25, help="bases and fine-tunes in all")
+    wb.add_argument("--families", nargs="*", default=None,
+                    help="generator families (default: all registered)")
+    wb.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
     wb.add_argument("--steps", type=int, default=None, help="denoiser steps per base model")
     wb.add_argument("--vae-steps", type=int, default=None, help="autoencoder steps per family")
     wb.add_argument("--seed", type=int, default=0, help="same seed, same world")
     wb.set_defaults(func=_world_build)
+
+    sc = sub.add_parser("science", help="world + platform run + scaling study: the finding")
+    for flag, kind, what in (
+        ("--generators", int, "world generators (default 25)"),
+        ("--steps", int, "denoiser steps per base"), ("--vae-steps", int, "autoencoder steps"),
+        ("--images-per-model", int, "fakes sampled per generator"),
+        ("--sampling-steps", int, "denoising steps when sampling"),
+        ("--draws", int, "model subsets per k"), ("--fake-images", int, "fakes per scaling run"),
+        ("--epochs", int, "detector epochs per run"), ("--seed", int, "study seed"),
+    ):
+        sc.add_argument(flag, type=kind, default=None, help=what)
+    sc.add_argument("--force-world", action="store_true", default=None,
+                    help="rebuild the world even if cached")
+    sc.add_argument("--strict", action="store_true", help="exit 1 if the finding does not hold")
+    sc.set_defaults(func=_science)
 
     hub = sub.add_parser("hub", help="local Hub-protocol server").add_subparsers(
         dest="hub_command", required=True

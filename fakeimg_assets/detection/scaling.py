@@ -43,6 +43,7 @@ class Draw:
     n_fake: int
     draw_seed: int
     init_seed: int
+    left_out: str | None = None  # leave-one-family-out runs: the family no model comes from
 
 
 def scaling_sizes(n: int) -> list[int]:
@@ -60,20 +61,23 @@ def scaling_sizes(n: int) -> list[int]:
 
 
 def design_study(
-    train_models: Mapping[str, str], test_models: Mapping[str, str], seed: int = 0
+    train_models: Mapping[str, str], test_models: Mapping[str, str], seed: int = 0,
+    *, hold_out_family: bool = True,
 ) -> StudyDesign:
     """Held-out = the split's test models; the pool = its training models, minus one family.
 
     `*_models` map model id -> family (architecture). When every test family also has
     training models, the test family with the fewest training models (ties by seeded hash)
     is removed from the pool, so the held-out set always includes an unseen architecture.
+    `hold_out_family=False` keeps every training model in the pool (held-out generators are
+    then unseen models of seen families; `lofo_plan` measures unseen families separately).
     """
     if not test_models:
         raise ValueError("the split has no test (held-out) models")
     fam = {**train_models, **test_models}
     test_fams = {test_models[m] for m in test_models}
     unseen = sorted(test_fams - set(train_models.values()))
-    if not unseen:
+    if not unseen and hold_out_family:
         counts = {f: sum(1 for m in train_models if train_models[m] == f) for f in test_fams}
         unseen = [min(test_fams, key=lambda f: (counts[f], derive_seed("unseen", seed, f)))]
     pool = tuple(sorted(m for m, f in train_models.items() if f not in unseen))
@@ -146,6 +150,25 @@ def draw_plan(
     return plan
 
 
+def lofo_plan(
+    design: StudyDesign, train_models: Sequence[str], budget: int, seed: int = 0
+) -> list[Draw]:
+    """Leave-one-family-out: per family, one run on every training model of the OTHER
+    families (the same fake budget as the main curve), to be scored on the left-out family.
+
+    Families with no training model of their own, or that would leave no training model,
+    are skipped (nothing to compare).
+    """
+    fams = sorted({design.families[m] for m in train_models})
+    plan = []
+    for f in fams if len(fams) > 1 else []:
+        models = tuple(sorted(m for m in train_models if design.families[m] != f))
+        plan.append(Draw(len(models), 0, False, models, budget,
+                         derive_seed("lofo-draw", seed, f), derive_seed("lofo-init", seed, f),
+                         left_out=f))  # fmt: skip
+    return plan
+
+
 def allocate(models: Sequence[str], per_model_images: Mapping[str, int], n_fake: int) -> dict[str, int]:
     """Fakes per model: as even as the models' image counts allow, summing to `n_fake`."""
     counts = {m: per_model_images[m] for m in models}
@@ -163,6 +186,8 @@ def summarize(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
     """Per (control, k, images): mean/std/min/max of held-out mean-AP over draws."""
     groups: dict[tuple, list[Mapping[str, object]]] = {}
     for r in rows:
+        if r.get("left_out_family"):
+            continue  # leave-one-family-out rows: see lofo_table
         key = (bool(r["control"]), int(r["n_train_models"]), int(r["n_train_fake"]))
         groups.setdefault(key, []).append(r)
     out = []
@@ -174,5 +199,25 @@ def summarize(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
             "ap_std": statistics.stdev(aps) if len(aps) > 1 else 0.0 if aps else None,
             "ap_min": min(aps) if aps else None, "ap_max": max(aps) if aps else None,
             "n_families": statistics.fmean(int(r["n_families"]) for r in rs),  # type: ignore[arg-type]
+            "seen_ap_mean": _mean(r.get("seen_ap") for r in rs),
+        })  # fmt: skip
+    return out
+
+
+def _mean(values: object) -> float | None:
+    vals = [float(v) for v in values if v is not None]  # type: ignore[attr-defined]
+    return statistics.fmean(vals) if vals else None
+
+
+def lofo_table(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """One row per left-out family: AP on its generators (never trained on) next to AP on
+    held-out generators of the families that were trained on, and on seen generators."""
+    out = []
+    for r in sorted((r for r in rows if r.get("left_out_family")),
+                    key=lambda r: str(r["left_out_family"])):  # fmt: skip
+        out.append({
+            "left_out_family": r["left_out_family"], "n_train_models": r["n_train_models"],
+            "ap_left_out_family": r["ap"], "ap_other_heldout": r.get("ap_other"),
+            "seen_ap": r.get("seen_ap"), "n_left_out_models": r["n_heldout_models"],
         })  # fmt: skip
     return out

@@ -21,8 +21,11 @@ from fakeimg_assets.detection.scaling import (
     design_study,
     draw_plan,
     families_of,
+    lofo_plan,
+    lofo_table,
     summarize,
 )
+from fakeimg_assets.detection.scaling_eval import eval_sets, score_sets
 from fakeimg_assets.detection.split_store import read_split
 from fakeimg_assets.paths import derive_seed
 from fakeimg_assets.warehouse.store import utcnow
@@ -43,6 +46,11 @@ class ScalingConfig(dg.Config):
     epochs: int | None = 2
     seed: int = 0
     keep_checkpoints: bool = False  # 30+ small runs per study: by default only rows remain
+    # True: one architecture is always left out of the pool, so the curve is about unseen
+    # families; False: the curve is about unseen generators of the pool's families, and
+    # `leave_one_family_out` measures unseen families one by one.
+    hold_out_family: bool = True
+    leave_one_family_out: bool = False
 
 
 def _hash_head(df: pl.DataFrame, n: int, *salt: object) -> pl.DataFrame:
@@ -63,33 +71,16 @@ def _train_frame(draw: Draw, fakes: pl.DataFrame, reals: pl.DataFrame, per_model
     return pl.concat(parts)
 
 
-def _heldout_scores(test: pl.DataFrame, scores: np.ndarray) -> dict:
-    """Mean over held-out generators of the balanced per-generator AP, plus pooled metrics."""
-    from fakeimg_assets.detection.eval_rows import balanced_sets
-    from fakeimg_assets.detection.metrics import binary_metrics
-
-    scored = test.with_columns(pl.Series("score", [float(s) for s in scores]))
-    sets = balanced_sets(scored, 0)
-    if not sets:
-        raise ValueError("no held-out generator has test reals at its image sizes")
-    per = []
-    for df in sets.values():
-        labels = (df["label"] == "fake").cast(pl.Int64).to_list()
-        per.append(binary_metrics(labels, df["score"].to_list())["ap"])
-    pooled = pl.concat(list(sets.values()))
-    m = binary_metrics((pooled["label"] == "fake").cast(pl.Int64).to_list(), pooled["score"].to_list())
-    aps = [a for a in per if a is not None]
-    return {"ap": float(np.mean(aps)) if aps else None, "pooled_ap": m["ap"],
-            "accuracy": m["accuracy"], "auc": m["auc"], "n_heldout_models": len(sets)}  # fmt: skip
-
-
-def _design(split: pl.DataFrame, seed: int) -> tuple[StudyDesign, pl.DataFrame, pl.DataFrame]:
+def _design(
+    split: pl.DataFrame, seed: int, hold_out_family: bool
+) -> tuple[StudyDesign, pl.DataFrame, pl.DataFrame]:
     fakes = split.filter(pl.col("label") == "fake")
     fam = {r["source"]: r["architecture"] or "unknown"
            for r in fakes.select("source", "architecture").unique().iter_rows(named=True)}  # fmt: skip
     train_ids = set(fakes.filter(pl.col("split") == "train")["source"].to_list())
     test_ids = set(fakes.filter(pl.col("split") == "test")["source"].to_list())
-    design = design_study({m: fam[m] for m in train_ids}, {m: fam[m] for m in test_ids}, seed)
+    design = design_study({m: fam[m] for m in train_ids}, {m: fam[m] for m in test_ids}, seed,
+                          hold_out_family=hold_out_family)  # fmt: skip
     train = split.filter(pl.col("split") == "train")
     test = split.filter(
         (pl.col("split") == "test")
@@ -118,7 +109,9 @@ def scaling_study(
 
     try:  # the latest split version (detector_splits keeps every version)
         split_id, split = read_split(warehouse)
-        design, train, test = _design(split, config.seed)
+        sizes = warehouse.query("SELECT image_id, width, height FROM images")
+        split = split.join(sizes, on="image_id", how="left").sort("image_id")
+        design, train, test = _design(split, config.seed, config.hold_out_family)
         per_model = dict(
             train.filter(pl.col("label") == "fake").group_by("source").len().iter_rows()
         )
@@ -126,11 +119,11 @@ def scaling_study(
                          control_draws=config.control_draws,
                          max_control_multiplier=config.max_control_multiplier,
                          fake_budget=config.fake_images, seed=config.seed)  # fmt: skip
+        if config.leave_one_family_out:
+            train_ids = sorted(per_model)
+            plan += lofo_plan(design, train_ids, plan[0].n_fake, config.seed)
     except (LookupError, ValueError) as exc:
         raise dg.Failure(f"scaling study: {exc}") from exc
-    sizes = warehouse.query("SELECT image_id, width, height FROM images")
-    test = test.join(sizes, on="image_id", how="left").sort("image_id")
-    test_paths = [str(image_store.absolute(p)) for p in test["path"]]
     fakes = train.filter(pl.col("label") == "fake")
     reals = train.filter(pl.col("label") == "real")
     study_id = f"scaling-{utcnow():%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
@@ -143,16 +136,25 @@ def scaling_study(
         frame = _train_frame(d, fakes, reals, per_model, config.seed)
         tag = f"{'c' if d.control else 'k'}{d.k}-f{d.n_fake}-d{d.draw}"
         run_id = f"{study_id}-{tag}"
+        if d.left_out is not None:
+            tag = f"lofo-{d.left_out}"
+            run_id = f"{study_id}-{tag}"
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=d.init_seed)  # fmt: skip
         try:
-            scores = predict(res.checkpoint_dir, test_paths, device=compute.resolve_device())
-            metrics = _heldout_scores(test, scores)
+            sets = eval_sets(d, design, test, fakes, frame, config.seed)
+            paths = sorted({p for df in sets.values() for p in df["path"]})
+            raw = predict(res.checkpoint_dir, [str(image_store.absolute(p)) for p in paths],
+                          device=compute.resolve_device())  # fmt: skip
+            by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
+            scored = score_sets(sets, by_path.__getitem__)
         except ValueError as exc:
             raise dg.Failure(f"scaling study {study_id}, run {tag}: {exc}") from exc
+        metrics = scored["heldout"]
         seconds.append(time.perf_counter() - t0)
-        row = run_row(run_id, "scaling_control" if d.control else "scaling", config.backbone,
+        purpose = "scaling_lofo" if d.left_out else "scaling_control" if d.control else "scaling"
+        row = run_row(run_id, purpose, config.backbone,
                       list(d.models), res, context, split_id=split_id)  # fmt: skip
         if not config.keep_checkpoints:
             shutil.rmtree(res.checkpoint_dir, ignore_errors=True)
@@ -163,14 +165,20 @@ def scaling_study(
             "n_train_models": d.k, "draw": d.draw, "control": d.control,
             "n_families": families_of(d.models, design.families),
             "n_train_images": res.n_train_images, "n_train_fake": res.n_fake, **metrics,
+            "seen_ap": scored["seen"]["ap"] if "seen" in scored else None,
+            "ap_other": scored["other"]["ap"] if "other" in scored else None,
+            "protocol": "leave_one_family_out" if d.left_out else
+                        "scaling_control" if d.control else "scaling",
+            "left_out_family": d.left_out,
             "unseen_families": list(design.unseen_families), "train_models": list(d.models),
             "draw_seed": d.draw_seed, "init_seed": d.init_seed, "created_at": utcnow(),
         })  # fmt: skip
-        context.log.info(f"scaling {tag}: mean AP {metrics['ap']} ({seconds[-1]:.1f} s)")
+        context.log.info(f"scaling {tag}: held-out AP {metrics['ap']}, seen AP "
+                         f"{scored.get('seen', {}).get('ap')} ({seconds[-1]:.1f} s)")
     warehouse.write("detector_runs", study_id, run_rows)
     warehouse.write("scaling_results", study_id, results)
     summary = summarize(results)
-    png = scaling_png(results, summary)
+    png = scaling_png([r for r in results if not r["left_out_family"]], summary)
     plot_dir = image_store.home_dir() / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
     plot_path = plot_dir / f"{study_id}.png"
@@ -188,5 +196,8 @@ def scaling_study(
             "plot": dg.MetadataValue.md(markdown_image(png)),
             "plot_path": dg.MetadataValue.path(str(plot_path)),
             "curve": dg.MetadataValue.md(markdown(table)),
+            **({"leave_one_family_out": dg.MetadataValue.md(
+                markdown(pl.DataFrame(lofo_table(results)).with_columns(pl.col(pl.Float64).round(3)))
+            )} if config.leave_one_family_out else {}),
         }
     )

@@ -248,6 +248,10 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "auc": pl.Float64,
         "n_heldout_models": pl.Int64,
         "unseen_families": pl.List(pl.Utf8),  # held-out architectures with no training model
+        "seen_ap": pl.Float64,  # control: training models' images this run did not train on
+        "ap_other": pl.Float64,  # leave-one-family-out: held-out generators of other families
+        "protocol": pl.Utf8,  # 'scaling', 'scaling_control', 'leave_one_family_out'
+        "left_out_family": pl.Utf8,
         "train_models": pl.List(pl.Utf8),
         "draw_seed": pl.Int64,  # picks the models and images of this draw
         "init_seed": pl.Int64,  # weight init and augmentation of this draw's detector

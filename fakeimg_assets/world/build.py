@@ -4,7 +4,9 @@ Repos land at `root/<org>/<name>` in the zoo's layout (safetensors pipeline, leg
 tokenizer files, card, `.gitattributes`, `.hub.json`), so `fakeimg hub serve root` serves
 them and `fakeimg run` crawls, plans, downloads and samples them like any Hub model.
 Root-level files (`world.json`, `grid-<family>.png`) are not repos and the server skips them.
-A generator whose samples look diverged fails the build instead of being served.
+The detector's real photos (right halves) are written as the dataset repo `world/photos`.
+A generator whose samples look diverged fails the build instead of being served. A complete
+build with the same cache key is reused (see `cache.py`).
 """
 
 from __future__ import annotations
@@ -18,17 +20,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.world.cache import (
+    BUILD_LOG,
+    WORLD_MANIFEST,
+    cache_key,
+    cached_manifest,
+    file_hashes,
+    invalidate,
+)
 from fakeimg_assets.world.card import hub_metadata, readme
 from fakeimg_assets.world.checks import check_not_diverged, high_freq_energy, sample, save_grid
+from fakeimg_assets.world.dataset import WORLD_PHOTOS_ID, write_world_photos
 from fakeimg_assets.world.spec import (
     DEFAULT_STEPS,
     DEFAULT_VAE_STEPS,
+    WORLD_ORG,
     GeneratorSpec,
     WorldSpec,
     family_module,
 )
-
-WORLD_MANIFEST = "world.json"
 
 
 @dataclass(frozen=True)
@@ -70,23 +80,84 @@ def save_repo(root: Path, spec: GeneratorSpec, pipe: Any, *, steps: int, image_s
     return repo
 
 
+def _manifest_doc(spec: WorldSpec, *, steps: int, vae_steps: int) -> dict[str, Any]:
+    """`world.json`'s deterministic part: the spec and step counts (no timings)."""
+    return {
+        "seed": spec.seed, "image_size": spec.image_size, "steps": steps,
+        "vae_steps": vae_steps, "generators": [asdict(g) for g in spec.generators],
+        "photos_dataset": WORLD_PHOTOS_ID,
+    }
+
+
 def build_world(
     root: Path, spec: WorldSpec, *, steps: int = DEFAULT_STEPS,
     vae_steps: int = DEFAULT_VAE_STEPS, log: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> list[BuiltGenerator]:
     """Train and save every generator of `spec` under `root`; returns them in spec order.
 
     Bases train `steps` denoiser steps from scratch; fine-tunes continue their base's
     weights for `finetune_steps(steps)`. Each family's autoencoder trains `vae_steps` once.
+    A complete earlier build with the same cache key is returned as it is (`force` rebuilds).
     Raises `GeneratorDivergedError` on a diverged generator (nothing is half-reported).
     """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    say = log or (lambda _msg: None)
+    doc = _manifest_doc(spec, steps=steps, vae_steps=vae_steps)
+    key = cache_key(doc)
+    if not force and cached_manifest(root, key) is not None:
+        built = _from_log(root)
+        if built is not None:
+            say(f"world under {root} is up to date (cache key {key[:12]}); reusing it")
+            return built
+    invalidate(root)
+    _remove_stale(root, spec, say)
+    built = _train_all(root, spec, steps=steps, vae_steps=vae_steps, say=say)
+    write_world_photos(root)
+    (root / BUILD_LOG).write_text(json.dumps([_log_row(b, root) for b in built], indent=2) + "\n")
+    repos = [g.model_id for g in spec.generators] + [f"datasets/{WORLD_PHOTOS_ID}"]
+    doc.update(cache_key=key, files=file_hashes(root, repos))
+    tmp = root / (WORLD_MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(root / WORLD_MANIFEST)  # written last: the completion marker
+    return built
+
+
+def _remove_stale(root: Path, spec: WorldSpec, say: Callable[[str], None]) -> None:
+    """Generators and grids of an earlier, different world are not served with this one."""
+    keep = {g.model_id for g in spec.generators}
+    org = root / WORLD_ORG
+    for repo in sorted(org.iterdir()) if org.is_dir() else []:
+        if repo.is_dir() and f"{WORLD_ORG}/{repo.name}" not in keep:
+            shutil.rmtree(repo)
+            say(f"removed {WORLD_ORG}/{repo.name}: not in this world")
+    for grid in root.glob("grid-*.png"):
+        if grid.stem.removeprefix("grid-") not in spec.families:
+            grid.unlink()
+
+
+def _log_row(b: BuiltGenerator, root: Path) -> dict[str, Any]:
+    row = asdict(b)
+    row["repo"] = b.repo.relative_to(root).as_posix()
+    return row
+
+
+def _from_log(root: Path) -> list[BuiltGenerator] | None:
+    try:
+        rows = json.loads((root / BUILD_LOG).read_text())
+        return [BuiltGenerator(**{**r, "repo": root / r["repo"]}) for r in rows]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _train_all(
+    root: Path, spec: WorldSpec, *, steps: int, vae_steps: int, say: Callable[[str], None]
+) -> list[BuiltGenerator]:
     import copy
 
     import torch
 
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    say = log or (lambda _msg: None)
     parts: dict[str, Any] = {}
     states: dict[str, dict[str, Any]] = {}
     built: list[BuiltGenerator] = []
@@ -120,7 +191,6 @@ def build_world(
         built.append(b)
         say(f"{gen.model_id}: {n} steps in {b.seconds:.1f} s, loss {b.first_loss:.3f} -> "
             f"{b.last_loss:.3f}, high-freq energy {b.high_freq_energy:.3f}")
-    _write_manifest(root, spec, steps=steps, vae_steps=vae_steps)
     return built
 
 
@@ -128,24 +198,20 @@ def _first_of(spec: WorldSpec, family: str) -> GeneratorSpec:
     return next(g for g in spec.generators if g.family == family)
 
 
-def _write_manifest(root: Path, spec: WorldSpec, *, steps: int, vae_steps: int) -> None:
-    """`world.json`: the spec and step counts (deterministic: no timings)."""
-    doc = {
-        "seed": spec.seed, "image_size": spec.image_size, "steps": steps,
-        "vae_steps": vae_steps, "generators": [asdict(g) for g in spec.generators],
-    }
-    (root / WORLD_MANIFEST).write_text(json.dumps(doc, indent=2) + "\n")
-
-
 def world_build_command(args: Any) -> int:
-    """`fakeimg world build DIR [--generators N] [--steps N] [--vae-steps N] [--seed N]`."""
-    from fakeimg_assets.world.spec import default_world
+    """`fakeimg world build DIR [--generators N] [--families F ...] [--steps N]
+    [--vae-steps N] [--seed N] [--force]`."""
+    from fakeimg_assets.world.spec import FAMILIES, default_world
 
     start = time.perf_counter()
-    spec = default_world(args.generators, seed=args.seed)
+    families = tuple(args.families) if args.families else tuple(FAMILIES)
+    spec = default_world(args.generators, seed=args.seed, families=families)
     steps = DEFAULT_STEPS if args.steps is None else args.steps
     vae_steps = DEFAULT_VAE_STEPS if args.vae_steps is None else args.vae_steps
-    built = build_world(Path(args.dir), spec, steps=steps, vae_steps=vae_steps, log=print)
-    print(f"built {len(built)} trained generators in {time.perf_counter() - start:.1f} s "
-          f"under {args.dir} (serve it with: fakeimg hub serve {args.dir})")
+    built = build_world(
+        Path(args.dir), spec, steps=steps, vae_steps=vae_steps, log=print, force=args.force
+    )
+    print(f"world of {len(built)} trained generators ({', '.join(spec.families)}) ready in "
+          f"{time.perf_counter() - start:.1f} s under {args.dir} "
+          f"(serve it with: fakeimg hub serve {args.dir})")
     return 0
