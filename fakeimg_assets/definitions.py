@@ -10,6 +10,7 @@ import dagster as dg
 
 from fakeimg_assets.audit.asset import shortcut_audit
 from fakeimg_assets.catalog.assets import hub_catalog
+from fakeimg_assets.catalog.census import hub_census
 from fakeimg_assets.detection.assets import (
     detector,
     detector_dataset,
@@ -25,6 +26,7 @@ from sensors import new_hub_models
 
 ALL_ASSETS = [
     hub_catalog,
+    hub_census,
     real_photos,
     prompts,
     model_metadata,

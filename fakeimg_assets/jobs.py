@@ -6,6 +6,7 @@ import dagster as dg
 
 from fakeimg_assets.audit.asset import shortcut_audit
 from fakeimg_assets.catalog.assets import hub_catalog
+from fakeimg_assets.catalog.census import hub_census
 from fakeimg_assets.detection.assets import (
     detector,
     detector_dataset,
@@ -16,7 +17,9 @@ from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sa
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
 
 hub_crawl_job = dg.define_asset_job(
-    "hub_crawl", selection=dg.AssetSelection.assets(hub_catalog), description="Crawl the Hub."
+    "hub_crawl",
+    selection=dg.AssetSelection.assets(hub_catalog, hub_census),
+    description="Crawl the Hub, then its census (coverage by kind).",
 )
 real_data_job = dg.define_asset_job(
     "real_data",
@@ -37,7 +40,8 @@ sample_model_job = dg.define_asset_job(
 detector_job = dg.define_asset_job(
     "train_detector",
     selection=dg.AssetSelection.assets(
-        real_images, shortcut_audit, detector_dataset, detector, detector_evaluation, scaling_study
+        real_images, shortcut_audit, detector_dataset, detector, detector_evaluation, scaling_study,
+        hub_census,  # the census again, now with this round's sampling outcomes
     ),
     description="Splits holding generators out, detector training, evaluation, scaling study.",
 )
