@@ -1,29 +1,40 @@
-"""`new_hub_models`: notices newly published Hub models and makes them partitions.
+"""`new_hub_models`: makes every eligible crawled model a partition, a batch per tick.
 
-Polls newest-first with a created-at watermark in the cursor; compares against the
-partitions that already exist, so a model is added exactly once even across restarts.
-Never calls the network at import time: the Hub resource is used only inside a tick.
-Each tick also re-requests models whose latest failure was transient (`sensors/retries.py`,
-read from Parquet via the warehouse resource); a flaky Hub listing keeps the cursor.
+The sensor works from the crawled `hub_models` catalogue (`catalog/`), never from a Hub
+listing: a tick reads one Parquet file and the partition list, adds at most a batch of
+the backlog (`sensors/backlog.py`: a set difference in a stable order, so a large Hub
+drains in ceil(backlog / batch) ticks and late-public repos are not missed) and requests
+a `sample_model` run for each. It keeps the catalogue current by requesting an
+(incremental) `hub_crawl` run once per crawl period when none ran in it. Each tick also
+re-requests models whose latest failure was transient (`sensors/retries.py`).
+The cursor records progress (pending backlog, catalogue size); it is never needed for
+correctness, so a lost cursor re-adds nothing.
 """
 
+from __future__ import annotations
 
-import datetime as dt
 import json
+import time
+from dataclasses import dataclass
 
 import dagster as dg
 
-from fakeimg_assets.catalog.selection import SelectionPolicy, select_models
-from fakeimg_assets.jobs import sample_model_job
+from fakeimg_assets.catalog.selection import SelectionPolicy
+from fakeimg_assets.jobs import hub_crawl_job, sample_model_job
 from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME, hub_models_partitions
-from fakeimg_assets.retry import is_transient
-from fakeimg_assets.warehouse.store import parse_time
-from resources import HubResource, WarehouseResource
+from resources import WarehouseResource
 from sensors import retries
+from sensors.backlog import BacklogTick, plan_tick
 
-MAX_NEW_PER_TICK = 200  # Dagster allows ~25k partition additions per evaluation; runs are the limit
-MAX_SCAN_PER_TICK = 5000  # bounded so a tick ends well inside the 60 s sensor timeout
-SKIP_FACTOR = 10  # rows passed over uncounted (already partitions / already examined)
+MAX_NEW_PER_TICK = 200  # partitions added per tick (Dagster allows ~25k; runs are the limit)
+CRAWL_EVERY_S = 3600  # one crawl request per period at most
+CATALOG_ASSET = dg.AssetKey("hub_catalog")
+_IN_FLIGHT = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def read_cursor(cursor: str | None) -> dict:
@@ -36,100 +47,74 @@ def read_cursor(cursor: str | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def sample_run_key(model_id: str) -> str:
+    """The first sampling run of a model: one key per model, whatever tick adds it."""
+    return f"sample:{model_id}"
 
 
-def evaluate_new_models(
-    hub: HubResource,
-    known: set[str],
-    cursor: dict,
-    policy: SelectionPolicy,
-    *,
-    max_new: int = MAX_NEW_PER_TICK,
-    max_scan: int = MAX_SCAN_PER_TICK,
-) -> tuple[list[str], dict]:
-    """New model ids (newest first) and the next cursor.
+def crawl_request(
+    instance: dg.DagsterInstance, now: float, every_s: int
+) -> dg.RunRequest | None:
+    """A `hub_crawl` run unless the catalogue was crawled in this period or a crawl is running.
 
-    The watermark only moves when a scan reaches it (or the list's end) without hitting
-    `max_new`, so a capped tick never skips the older models it left for the next one.
-    `max_scan` counts rows examined; rows that are already partitions, or that a scan cut
-    short by `max_scan` examined already (`sweep_top`..`resume_below` in the cursor), are
-    passed over uncounted (at most `SKIP_FACTOR * max_scan` rows in all), so ticks cut
-    short walk down the list instead of re-reading its newest rows forever.
+    The run key names the period, so the daemon launches at most one per period and a
+    failed crawl is asked for again in the next one.
     """
-    if max_new < 1 or max_scan < 1:
-        raise ValueError(f"max_new and max_scan must be >= 1, got {max_new}, {max_scan}")
-    watermark = parse_time(cursor.get("newest_created_at"))
-    top, floor = parse_time(cursor.get("sweep_top")), parse_time(cursor.get("resume_below"))
-    rows: list[dict] = []
-    newest, oldest, reached, seen = watermark, None, False, 0
-    for row in hub.list_text_to_image_models(sort="created_at"):
-        created = parse_time(row.get("created_at"))
-        if watermark is not None and created is not None and created < watermark:
-            reached = True
-            break
-        if created is not None and (newest is None or created > newest):
-            newest = created
-        seen += 1
-        swept = None not in (created, top, floor) and floor <= created <= top  # type: ignore[operator]
-        if row.get("model_id") not in known and not swept:
-            rows.append(row)
-            oldest = created if created is not None else oldest
-        if len(rows) >= max_scan or seen >= SKIP_FACTOR * max_scan:
-            break
-    else:
-        reached = True
-    new = select_models(rows, known, policy, limit=max_new)
-    capped = len(new) >= max_new
-    next_cursor = dict(cursor)
-    if reached and not capped:
-        if newest is not None:
-            next_cursor["newest_created_at"] = newest.isoformat()
-        next_cursor.pop("sweep_top", None)
-        next_cursor.pop("resume_below", None)
-    elif not capped and oldest is not None and (floor is None or oldest < floor):
-        # cut by max_scan below the earlier sweep: everything from `newest` down to `oldest`
-        # has been examined (or is a partition), so the next tick starts below it
-        next_cursor["sweep_top"], next_cursor["resume_below"] = _iso(newest), _iso(oldest)
-    next_cursor["last_scan"] = len(rows)
-    return new, next_cursor
+    if every_s < 1:
+        raise ValueError(f"crawl period must be >= 1 s, got {every_s}")
+    period = int(now // every_s)
+    latest = instance.get_latest_materialization_event(CATALOG_ASSET)
+    if latest is not None and latest.timestamp >= period * every_s:
+        return None
+    running = instance.get_runs(
+        filters=dg.RunsFilter(job_name=hub_crawl_job.name, statuses=_IN_FLIGHT), limit=1
+    )
+    if running:
+        return None
+    return dg.RunRequest(job_name=hub_crawl_job.name, run_key=f"crawl:{every_s}:{period}")
 
 
-@dg.sensor(
-    name="new_hub_models",
-    job=sample_model_job,
-    minimum_interval_seconds=3600,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    description=(
-        "Adds newly published text-to-image diffusers models as hub_models partitions, and "
-        "re-requests models whose latest failure was transient (429, 5xx, timeout)."
-    ),
-)
-def new_hub_models(
-    context: dg.SensorEvaluationContext, hub: HubResource, warehouse: WarehouseResource
+@dataclass(frozen=True)
+class TickSettings:
+    """What one deployment of the sensor may do per tick."""
+
+    max_new_per_tick: int = MAX_NEW_PER_TICK
+    crawl_every_s: int = CRAWL_EVERY_S
+    policy: SelectionPolicy = SelectionPolicy()
+
+
+def evaluate_tick(
+    context: dg.SensorEvaluationContext,
+    warehouse: WarehouseResource,
+    settings: TickSettings,
+    now: float | None = None,
 ) -> dg.SensorResult:
+    """One tick: a batch of the backlog, a crawl when due, retries of transient failures."""
     known = set(context.instance.get_dynamic_partitions(HUB_MODELS_PARTITIONS_NAME))
-    cursor = read_cursor(context.cursor)
-    try:
-        new, next_cursor = evaluate_new_models(
-            hub, known, cursor, SelectionPolicy(),
-            max_new=MAX_NEW_PER_TICK, max_scan=MAX_SCAN_PER_TICK,
-        )
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
-        # a flaky Hub costs this tick's crawl only; retries below still go out
-        context.log.warning(f"Hub listing failed transiently, cursor kept: {exc}")
-        new, next_cursor = [], cursor
-    requests = [dg.RunRequest(partition_key=m, run_key=f"sample:{m}") for m in new]
+    tick: BacklogTick = plan_tick(
+        warehouse.read("hub_models"), known, settings.policy, settings.max_new_per_tick
+    )
+    new = tick.add
+    requests = [
+        dg.RunRequest(job_name=sample_model_job.name, partition_key=m, run_key=sample_run_key(m))
+        for m in new
+    ]
     if new:
-        context.log.info(f"adding {len(new)} new models: {', '.join(new[:10])}")
+        context.log.info(
+            f"adding {len(new)} models ({tick.pending_after} left for later ticks): "
+            f"{', '.join(new[:10])}"
+        )
     limit = retries.MAX_TRANSIENT_RUNS
+    retried = 0
     for decision in retries.transient_retries(warehouse, known, max_transient_runs=limit):
         if decision.request:
+            retried += 1
             requests.append(
-                dg.RunRequest(partition_key=decision.model_id, run_key=decision.run_key)
+                dg.RunRequest(
+                    job_name=sample_model_job.name,
+                    partition_key=decision.model_id,
+                    run_key=decision.run_key,
+                )
             )
         else:
             context.log.warning(
@@ -137,12 +122,64 @@ def new_hub_models(
                 f"{decision.failed_runs} runs since its last success (limit "
                 f"{limit}); materialize it by hand once the Hub is healthy"
             )
-    retried = len(requests) - len(new)
     if retried:
         context.log.info(f"re-requesting {retried} models after transient failures")
+    crawl = crawl_request(
+        context.instance, time.time() if now is None else now, settings.crawl_every_s
+    )
+    if crawl is not None:
+        requests.append(crawl)
+    cursor = {
+        **read_cursor(context.cursor),
+        "catalog_rows": tick.catalog_rows,
+        "added": len(new),
+        "pending": tick.pending_after,
+        "last_added": new[-1] if new else read_cursor(context.cursor).get("last_added"),
+    }
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[hub_models_partitions.build_add_request(new)] if new else [],
-        cursor=json.dumps(next_cursor, sort_keys=True),
-        skip_reason=None if requests else dg.SkipReason("no new models, nothing to retry"),
+        cursor=json.dumps(cursor, sort_keys=True),
+        skip_reason=None if requests else dg.SkipReason(
+            f"no new models in the catalogue ({tick.catalog_rows} rows), nothing to retry, "
+            "crawled this period"
+        ),
     )
+
+
+def build_new_hub_models_sensor(
+    *,
+    max_new_per_tick: int | None = None,
+    crawl_every_s: int | None = None,
+    minimum_interval_seconds: int = 3600,
+    name: str = "new_hub_models",
+) -> dg.SensorDefinition:
+    """The sensor with its batch and crawl period; None reads the module defaults per tick."""
+    for label, value in (("max_new_per_tick", max_new_per_tick), ("crawl_every_s", crawl_every_s)):
+        if value is not None and value < 1:
+            raise ValueError(f"{label} must be >= 1, got {value}")
+
+    @dg.sensor(
+        name=name,
+        jobs=[sample_model_job, hub_crawl_job],
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "Adds every eligible text-to-image diffusers model of the crawled hub_models "
+            "catalogue as a partition (a batch per tick), requests an incremental crawl "
+            "each period, and re-requests models whose latest failure was transient."
+        ),
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SensorResult:
+        settings = TickSettings(
+            max_new_per_tick=max_new_per_tick or MAX_NEW_PER_TICK,
+            crawl_every_s=crawl_every_s or CRAWL_EVERY_S,
+        )
+        return evaluate_tick(context, warehouse, settings)
+
+    return _sensor
+
+
+new_hub_models = build_new_hub_models_sensor()

@@ -1,4 +1,8 @@
-"""Layer 2: the `new_hub_models` sensor over ticks, against a Hub that grows."""
+"""Layer 2: the `new_hub_models` sensor over ticks, against a Hub that grows.
+
+Each tick follows a real `hub_catalog` crawl of the loopback Hub: the sensor works from
+the crawled catalogue (backlog draining is in test_sensor_backlog.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.hub.server import HubServer
 from resources import HubResource, WarehouseResource
 from sensors import hub_sensors
@@ -26,11 +31,18 @@ def _copy_repo(src_root: Path, model_id: str, dst_root: Path, new_id: str, creat
 
 
 def _tick(
-    instance: dg.DagsterInstance, url: str, cursor: str | None, home: Path
+    instance: dg.DagsterInstance, url: str | None, cursor: str | None, home: Path
 ) -> dg.SensorResult:
+    """Crawl the Hub at `url` (skipped when None), then one sensor tick."""
     resources = {"hub": HubResource(endpoint=url), "warehouse": WarehouseResource(home=str(home))}
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    result = new_hub_models(ctx)
+    if url is not None:
+        assert dg.materialize([hub_catalog], resources=resources, instance=instance).success
+    # a period of ~30 years: the crawl above always counts for the current one
+    sensor = hub_sensors.build_new_hub_models_sensor(crawl_every_s=10**9)
+    ctx = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"warehouse": resources["warehouse"]}
+    )
+    result = sensor(ctx)
     assert isinstance(result, dg.SensorResult)
     for request in result.dynamic_partitions_requests or []:  # what the daemon would apply
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -123,32 +135,10 @@ def test_three_ticks_with_a_cap_of_one_add_all_three_models(
             added += _added(result)
             cursor = result.cursor
         assert added == ["a/newest", "b/middle", "c/oldest"]
-        # the list was only finished by a tick under the cap: a fourth tick moves the watermark
         fourth = _tick(instance, server.url, cursor, home)
-        assert _added(fourth) == []
-        assert json.loads(fourth.cursor)["newest_created_at"].startswith("2026-03-01")
+        assert _added(fourth) == [] and json.loads(fourth.cursor)["pending"] == 0
         _copy_repo(zoo_dir, zoo_catalog[0].model_id, served, "d/later", "2026-04-01T00:00:00.000Z")
         assert _added(_tick(instance, server.url, fourth.cursor, home)) == ["d/later"]
-
-
-def test_ticks_cut_by_max_scan_walk_down_the_list(
-    tmp_path: Path, home: Path, zoo_dir: Path, zoo_catalog, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(hub_sensors, "MAX_SCAN_PER_TICK", 1)
-    dated = [THREE[0], ("g/gated", "2026-02-15T00:00:00.000Z"), *THREE[1:]]
-    served = _serve_dated(tmp_path, zoo_dir, zoo_catalog, dated)
-    meta = json.loads((served / "g/gated/.hub.json").read_text())
-    (served / "g/gated/.hub.json").write_text(json.dumps({**meta, "gated": "manual"}))
-    with HubServer(served) as server, dg.instance_for_test() as instance:
-        cursor, added = None, []
-        for _ in range(6):
-            result = _tick(instance, server.url, cursor, home)
-            assert json.loads(result.cursor)["last_scan"] <= 1  # max_scan holds
-            added += _added(result)
-            cursor = result.cursor
-        # the gated row is examined once, then passed over: it never blocks the older ones
-        assert added == ["a/newest", "b/middle", "c/oldest"]
-        assert "newest_created_at" in json.loads(cursor)
 
 
 # ---- re-requests after transient failures --------------------------------------------
@@ -202,15 +192,14 @@ def test_sensor_re_requests_transient_failures_only(
         assert third.run_requests == [] and third.skip_reason
 
 
-def test_a_flaky_hub_listing_keeps_the_cursor_and_still_sends_retries(
-    tmp_path: Path, home: Path, zoo_dir: Path, zoo_catalog
-) -> None:
+def test_before_any_crawl_retries_still_go_out_and_a_crawl_is_requested(home: Path) -> None:
     t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     _fail(WarehouseResource(home=str(home)), "t/flaky", t0, True, "r1")
-    served = _serve_dated(tmp_path, zoo_dir, zoo_catalog, THREE[:1])
-    cursor = json.dumps({"newest_created_at": "2026-01-01T00:00:00+00:00"})
-    with HubServer(served, fail_every=1, retry_after_s=0) as server, dg.instance_for_test() as instance:
+    wh = WarehouseResource(home=str(home))
+    with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("hub_models", ["t/flaky"])
-        result = _tick(instance, server.url, cursor, home)  # every request answers 429
-    assert result.cursor == cursor and _added(result) == []
-    assert [r.partition_key for r in result.run_requests] == ["t/flaky"]
+        ctx = dg.build_sensor_context(instance=instance, resources={"warehouse": wh})
+        result = new_hub_models(ctx)  # no catalogue yet: the Hub was never crawled
+    assert isinstance(result, dg.SensorResult) and _added(result) == []
+    jobs = sorted((r.job_name, r.partition_key) for r in result.run_requests)
+    assert jobs == [("hub_crawl", None), ("sample_model", "t/flaky")]
