@@ -13,6 +13,25 @@ def _world_build(args: argparse.Namespace) -> int:
     return world_build_command(args)
 
 
+def _recipes(args: argparse.Namespace) -> int:
+    """Every sampling recipe (defaults, supported classes) and every refused class's reason."""
+    from fakeimg_assets.sampling import recipes as R
+
+    variant_of = {v.name: base for base, vs in R._VARIANTS.items() for v, _ in vs}
+    print(f"{'recipe':14s} {'pipeline classes':44s} {'steps':>5s} {'cfg':>5s} {'size':>5s}  status")
+    for name in R.list_recipes():
+        r = R.get_recipe(name)
+        classes = ", ".join(r.pipeline_classes) or f"(repos of {variant_of.get(name, '?')})"
+        status = f"supported, distilled variant of {variant_of[name]}" if name in variant_of \
+            else "supported"
+        size = str(r.default_size or "cfg")
+        print(f"{name:14s} {classes:44s} {r.default_steps:5d} {r.default_guidance:5.1f} "
+              f"{size:>5s}  {status}")
+    for cls, reason in sorted(R.UNSUPPORTED.items()):
+        print(f"{'-':14s} {cls:44s} {'-':>5s} {'-':>5s} {'-':>5s}  refused: {reason}")
+    return 0
+
+
 def _science(args: argparse.Namespace) -> int:
     from fakeimg_assets.world.science import science_command
 
@@ -220,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_chaos_arguments(c)
     c.set_defaults(func=run_chaos_command)
+
+    rc = sub.add_parser("recipes", help="list sampling recipes and refused pipeline classes")
+    rc.set_defaults(func=_recipes)
 
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)

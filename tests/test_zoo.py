@@ -73,7 +73,8 @@ def test_catalogue_invariants() -> None:
     assert set(expects) <= {"ok", "quarantine", "failure"}
     healthy = [m for m in models if m.expect == "ok"]
     per_arch = Counter(m.architecture for m in healthy)
-    assert set(per_arch) == set(ARCHITECTURES) and min(per_arch.values()) >= 3
+    assert set(per_arch) >= set(ARCHITECTURES)  # + one repo per newer recipe (zoo/arch_*.py)
+    assert min(per_arch[a] for a in ARCHITECTURES) >= 3
     assert len({m.model_id.split("/")[0] for m in models}) >= 5  # several orgs
     for m in models:
         assert (m.reason is None) == (m.expect == "ok"), m.model_id

@@ -141,6 +141,24 @@ def check_resolution(
     return native
 
 
+def check_declared_size(
+    model_id: str, vae_config: Mapping[str, Any], default: int | None, limits: SamplingLimits
+) -> int | None:
+    """Native side of a pipeline whose size is a constant (Flux-style: no denoiser
+    `sample_size`): the VAE's declared `sample_size` in px, else the recipe's default."""
+    size = vae_config.get("sample_size", default)
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+        raise ResourceLimitError(f"{model_id}: vae/config.json sample_size={size!r} is not a size")
+    if size > limits.max_resolution_px:
+        raise ResourceLimitError(
+            f"{model_id}: native resolution {size}x{size} px (vae sample_size) is above the "
+            f"resolution cap of {limits.max_resolution_px} px; refused"
+        )
+    return size
+
+
 def check_requested_size(height: int | None, width: int | None, limits: SamplingLimits) -> None:
     """Refuse a requested height/width above the cap."""
     for name, value in (("height", height), ("width", width)):

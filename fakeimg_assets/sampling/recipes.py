@@ -76,6 +76,8 @@ class SamplingRecipe:
     native_size: Callable[[Path], int | None] | None = None
     # the pipeline's names for the sampler's `num_inference_steps` / `guidance_scale`
     call_names: Mapping[str, str] = field(default_factory=dict)
+    # a distilled few-step model (schnell, Turbo, LCM...): its steps/guidance override requests
+    distilled: bool = False
 
 
 _RECIPES: dict[str, SamplingRecipe] = {}
@@ -101,6 +103,31 @@ def register_recipe(recipe: SamplingRecipe) -> SamplingRecipe:
     for cls in recipe.pipeline_classes:
         _BY_CLASS[cls] = recipe
     return recipe
+
+
+# few-step (distilled) variants: base recipe name -> [(variant, rule(configs, tags))]
+_VARIANTS: dict[str, list[tuple[SamplingRecipe, Callable[..., bool]]]] = {}
+
+
+def register_variant(
+    base: str, variant: SamplingRecipe, rule: Callable[[Mapping[str, Any], list[str]], bool]
+) -> SamplingRecipe:
+    """`variant` replaces recipe `base` for a repo whose configs/tags `rule` matches (schnell)."""
+    register_recipe(variant)
+    _VARIANTS.setdefault(base, []).append((variant, rule))
+    return variant
+
+
+def variant_for(name: str, configs: Mapping[str, Any], tags: list[str]) -> str:
+    """The recipe a repo samples with: its distilled variant of `name` if one matches, else it.
+
+    `configs` maps component names (`transformer`/`unet`, `vae`, `scheduler`) to their
+    parsed configs; `tags` are the Hub's tags (card tags plus `base_model:...` lineage).
+    """
+    for variant, rule in _VARIANTS.get(name, ()):
+        if rule(configs, tags):
+            return variant.name
+    return name
 
 
 def component_refusal(recipe: SamplingRecipe, name: str, spec: object) -> str | None:

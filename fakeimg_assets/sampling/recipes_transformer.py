@@ -1,6 +1,114 @@
 """Sampling recipes for transformer (DiT / MMDiT) text-to-image pipelines beyond SD3 and PixArt.
 
 Registered into `recipes`' registry when `recipes` is imported (see its last lines).
+Defaults are the authors' (model cards / diffusers docs of the reference checkpoints).
+Flux-style pipelines hard-code a 1024 px default (`default_sample_size = 128` latents), not
+one read from their configs, so they sample at the VAE's declared `sample_size` (1024 for
+the real Flux VAE, 64 for a tiny zoo repo) through the recipe's `native_size` hook.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fakeimg_assets.sampling.recipes import (
+    CLIP_TOKENIZERS,
+    FLOW_SCHEDULERS,
+    T5_TOKENIZERS,
+    SamplingRecipe,
+    _d,
+    _t,
+    register_recipe,
+    register_variant,
+)
+
+
+def vae_declared_size(local_dir: Path) -> int | None:
+    """The VAE config's `sample_size` (px) in a snapshot, or None (the pipeline's default)."""
+    path = Path(local_dir) / "vae" / "config.json"
+    if not path.is_file():
+        return None
+    size = json.loads(path.read_text()).get("sample_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 8 else None
+
+
+def _tagged(tags: list[str], *words: str) -> bool:
+    """Any Hub tag (card tags, `base_model:...` lineage) naming one of `words`."""
+    return any(w in t.lower() for t in tags for w in words)
+
+
+def is_flux_schnell(configs: Mapping[str, Any], tags: list[str]) -> bool:
+    """FLUX.1 [schnell] or a derivative: timestep-distilled, so no guidance embedding.
+
+    Evidence, either suffices: the transformer config's `guidance_embeds` is false (dev and
+    its fine-tunes embed the guidance scale; schnell has nothing to feed it), or the tags name
+    schnell (e.g. `base_model:black-forest-labs/FLUX.1-schnell`).
+    """
+    transformer = configs.get("transformer") or {}
+    return transformer.get("guidance_embeds") is False or _tagged(tags, "schnell")
+
+
+_FLUX_COMPONENTS = {
+    "transformer": _d("FluxTransformer2DModel"),
+    "vae": _d("AutoencoderKL"),
+    "text_encoder": _t("CLIPTextModel"),
+    "tokenizer": _t(*CLIP_TOKENIZERS),
+    "text_encoder_2": _t("T5EncoderModel"),
+    "tokenizer_2": _t(*T5_TOKENIZERS),
+    "scheduler": _d(*FLOW_SCHEDULERS),
+}
+
+FLUX = register_recipe(
+    SamplingRecipe(
+        name="flux",
+        architecture="flux",
+        pipeline_classes=("FluxPipeline",),
+        default_steps=50,  # FLUX.1 [dev] card: 50 steps, guidance 3.5, 1024 px, 512 T5 tokens
+        default_guidance=3.5,  # embedded guidance (dev is guidance-distilled), not CFG
+        components=_FLUX_COMPONENTS,
+        call_kwargs={"max_sequence_length": 512},
+        default_size=1024,
+        native_size=vae_declared_size,
+        description="FLUX.1 MMDiT, flow matching, CLIP (pooled) + T5, guidance embedded",
+    )
+)
+FLUX_SCHNELL = register_variant(
+    "flux",
+    SamplingRecipe(
+        name="flux-schnell",
+        architecture="flux",
+        pipeline_classes=(),  # chosen per repo by `is_flux_schnell`, never by class alone
+        default_steps=4,  # FLUX.1 [schnell] card: 4 steps, guidance 0, 256 T5 tokens
+        default_guidance=0.0,
+        components=_FLUX_COMPONENTS,
+        call_kwargs={"max_sequence_length": 256},
+        default_size=1024,
+        native_size=vae_declared_size,
+        distilled=True,
+        description="FLUX.1 [schnell] (timestep-distilled, few-step): no guidance embedding",
+    ),
+    is_flux_schnell,
+)
+CHROMA = register_recipe(
+    SamplingRecipe(
+        name="chroma",
+        architecture="chroma",
+        pipeline_classes=("ChromaPipeline",),
+        default_steps=40,  # Chroma1-HD card: 40 steps, CFG 3.0, 1024 px
+        default_guidance=3.0,
+        components={
+            "transformer": _d("ChromaTransformer2DModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": _t("T5EncoderModel"),
+            "tokenizer": _t(*T5_TOKENIZERS),
+            "scheduler": _d(*FLOW_SCHEDULERS),
+        },
+        call_kwargs={"max_sequence_length": 512},
+        default_size=1024,
+        native_size=vae_declared_size,
+        description="Chroma: Flux-derived MMDiT without CLIP, T5 only, real CFG",
+    )
+)

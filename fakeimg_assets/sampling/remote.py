@@ -7,7 +7,7 @@ and again on disk), so a hostile repo is refused before any weights are fetched.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ from fakeimg_assets.sampling.download_plan import (
 from fakeimg_assets.sampling.limits import (
     SamplingLimits,
     check_config_ranges,
+    check_declared_size,
     check_download_bytes,
     check_resolution,
     check_text_file_size,
 )
+from fakeimg_assets.sampling.recipes import get_recipe, variant_for
 from resources.hub import HubResource
 
 DENOISERS = ("unet", "transformer")
@@ -76,9 +78,15 @@ def check_component_configs(
         if name in remote.plan.components and rel in files:
             configs[name] = read_small_json(hub, model_id, rel, remote.revision, limits)
             check_config_ranges(model_id, rel, configs[name])
+    # a distilled (few-step) repo samples with its recipe's variant (e.g. Flux schnell)
+    tags = [str(t) for t in getattr(remote.info, "tags", None) or []]
+    remote.plan = replace(remote.plan, recipe=variant_for(remote.plan.recipe, configs, tags))
     denoiser = next((configs[d] for d in DENOISERS if d in configs), None)
     if denoiser is None or "vae" not in configs:
         return None
+    if denoiser.get("sample_size") is None:  # Flux-style: the size is a pipeline constant
+        default = get_recipe(remote.plan.recipe).default_size
+        return check_declared_size(model_id, configs["vae"], default, limits)
     return check_resolution(model_id, denoiser, configs["vae"], limits)
 
 

@@ -232,6 +232,8 @@ def run(
         params = replace(params, height=size, width=size) if size else params
     steps = params.steps or recipe.default_steps
     guidance = recipe.default_guidance if params.guidance_scale is None else params.guidance_scale
+    if recipe.distilled:  # few-step models sample with their own settings, whatever was asked
+        steps, guidance = recipe.default_steps, recipe.default_guidance
     result = SamplingRun(
         model_id=prepared.model_id,
         revision=prepared.revision,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fakeimg_assets.zoo import arch_transformer
+
 ARCHITECTURES = ("sd1", "sdxl", "sd3", "pixart")
 EXPECTATIONS = ("ok", "quarantine", "failure")
 DEFAULT_IMAGE_SIZE = 64  # every healthy architecture's default height and width
@@ -21,6 +23,7 @@ _PIPELINE_CLASSES = {
     "sd3": "StableDiffusion3Pipeline",
     "pixart": "PixArtAlphaPipeline",
 }
+_PIPELINE_CLASSES.update(arch_transformer.PIPELINE_CLASSES)  # Flux, Chroma, ...
 
 
 @dataclass(frozen=True)
@@ -221,4 +224,4 @@ def zoo_models() -> list[ZooModel]:
             reason="not a diffusers pipeline repo: no model_index.json, only a single-file "
             "checkpoint at the root",
         ),
-    ] + adapter_models()  # LoRA and single-file repos (zoo/adapters.py)
+    ] + arch_transformer.transformer_models() + adapter_models()  # zoo/arch_*.py, adapters.py

@@ -1,0 +1,178 @@
+"""Tiny random-weight transformer (flow-matching DiT) pipelines: Flux, Flux schnell, Chroma.
+
+One builder per zoo architecture, registered into `components._BUILDERS`. Each is seeded
+per component and small enough to sample a 64x64 image in well under a second on CPU.
+The VAEs declare `sample_size` 64: Flux-style pipelines hard-code a 1024 px default, so
+fakeimg samples them at the VAE's declared size (1024 for the real Flux VAE).
+Heavy libraries are imported inside functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # catalog imports this module for its tables
+    from fakeimg_assets.zoo.catalog import ZooModel
+
+# zoo architecture -> diffusers pipeline class (merged into the catalogue's table)
+PIPELINE_CLASSES = {
+    "flux": "FluxPipeline",
+    "flux-schnell": "FluxPipeline",
+    "chroma": "ChromaPipeline",
+}
+# zoo architecture -> the base model its cards declare, and its card tags
+BASE_MODELS = {
+    "flux": "black-forest-labs/FLUX.1-dev",
+    "flux-schnell": "black-forest-labs/FLUX.1-schnell",
+    "chroma": "lodestones/Chroma1-HD",
+}
+ARCH_TAGS = {
+    "flux": ["flux"],
+    "flux-schnell": ["flux", "schnell"],
+    "chroma": ["chroma"],
+}
+
+
+def _t5(seed: int, component: str, d_model: int = 32) -> Any:
+    """A 2-layer T5 encoder over the zoo's 1000-token vocabulary."""
+    from transformers import T5Config, T5EncoderModel
+
+    from fakeimg_assets.zoo.components import _seed
+    from fakeimg_assets.zoo.tokenizers import TEXT_VOCAB_SIZE
+
+    _seed(seed, component)
+    return T5EncoderModel(
+        T5Config(
+            vocab_size=TEXT_VOCAB_SIZE,
+            d_model=d_model,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            feed_forward_proj="gated-gelu",
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
+    ).eval()
+
+
+def _flux_vae(seed: int) -> Any:
+    """16 latent channels, no quant convs, Flux's scaling/shift; 8x8 latents -> 64 px."""
+    from fakeimg_assets.zoo.components import _vae
+
+    return _vae(
+        seed,
+        latent_channels=16,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        scaling_factor=0.3611,
+        shift_factor=0.1159,
+    )
+
+
+def _flow_scheduler(*, dynamic: bool) -> Any:
+    """Flux-dev style (resolution-dependent shift) or schnell style (fixed shift 1)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    if dynamic:
+        return FlowMatchEulerDiscreteScheduler(
+            num_train_timesteps=1000,
+            shift=3.0,
+            use_dynamic_shifting=True,
+            base_shift=0.5,
+            max_shift=1.15,
+            base_image_seq_len=256,
+            max_image_seq_len=4096,
+        )
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+
+
+def _build_flux(model: ZooModel, seed: int, *, schnell: bool = False) -> Any:
+    """FLUX.1: CLIP (pooled) + T5 text encoders, MMDiT; schnell has no guidance embedding."""
+    from diffusers import FluxPipeline, FluxTransformer2DModel
+
+    from fakeimg_assets.zoo.components import _clip_text, _seed
+    from fakeimg_assets.zoo.tokenizers import make_clip_tokenizer, make_t5_tokenizer
+
+    _seed(seed, "transformer")
+    transformer = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=64,  # 16 latent channels packed 2x2
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=2,
+        joint_attention_dim=32,  # T5 width
+        pooled_projection_dim=32,  # CLIP pooled width
+        guidance_embeds=not schnell,  # dev is guidance-distilled; schnell is timestep-distilled
+        axes_dims_rope=(2, 2, 4),
+    )
+    return FluxPipeline(
+        scheduler=_flow_scheduler(dynamic=not schnell),
+        vae=_flux_vae(seed),
+        text_encoder=_clip_text(seed, "text_encoder", with_projection=False),
+        tokenizer=make_clip_tokenizer(),
+        text_encoder_2=_t5(seed, "text_encoder_2"),
+        tokenizer_2=make_t5_tokenizer(),
+        transformer=transformer,
+    )
+
+
+def _build_flux_schnell(model: ZooModel, seed: int) -> Any:
+    return _build_flux(model, seed, schnell=True)
+
+
+def _build_chroma(model: ZooModel, seed: int) -> Any:
+    """Chroma: Flux without CLIP, modulation from a small approximator network, T5 only."""
+    from diffusers import ChromaPipeline, ChromaTransformer2DModel
+
+    from fakeimg_assets.zoo.components import _seed
+    from fakeimg_assets.zoo.tokenizers import make_t5_tokenizer
+
+    _seed(seed, "transformer")
+    transformer = ChromaTransformer2DModel(
+        patch_size=1,
+        in_channels=64,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        axes_dims_rope=(2, 2, 4),
+        approximator_num_channels=8,
+        approximator_hidden_dim=16,
+        approximator_layers=1,
+    )
+    return ChromaPipeline(
+        scheduler=_flow_scheduler(dynamic=True),
+        vae=_flux_vae(seed),
+        text_encoder=_t5(seed, "text_encoder"),
+        tokenizer=make_t5_tokenizer(),
+        transformer=transformer,
+    )
+
+
+BUILDERS = {
+    "flux": _build_flux,
+    "flux-schnell": _build_flux_schnell,
+    "chroma": _build_chroma,
+}
+
+
+def transformer_models() -> list[ZooModel]:
+    """The zoo repos of these architectures: one healthy repo per recipe."""
+    from fakeimg_assets.zoo.catalog import ZooModel
+
+    fm = "FlowMatchEulerDiscreteScheduler"
+    rows = [  # model id, architecture, seed, created_at, license
+        ("driftwood-ai/flux-dreamer", "flux", 1101, "2024-09-12T10:30:00.000Z", "other"),
+        ("kestrel_ai/flux-schnell-sprint", "flux-schnell", 1102, "2025-02-03T08:15:00.000Z",
+         "apache-2.0"),
+        ("lumen-forge/chroma-hd-tune", "chroma", 1103, "2025-07-15T17:45:00.000Z", "apache-2.0"),
+    ]
+    return [
+        ZooModel(mid, arch, PIPELINE_CLASSES[arch], fm, seed, created, "ok", license=lic)
+        for mid, arch, seed, created, lic in rows
+    ]
