@@ -143,6 +143,9 @@ def main() -> int:
             results += bench_sampling(server.url, tmp / "cache")
         results += bench_detector(tmp)
         results += bench_warehouse(tmp)
+        from benchmarks.sensor_tick import bench_sensor_tick
+
+        results += bench_sensor_tick(tmp)
     width = max(len(r["name"]) for r in results)
     print(f"{'benchmark'.ljust(width)}  {'value':>10}  unit")
     print(f"{'-' * width}  {'-' * 10}  -----")
