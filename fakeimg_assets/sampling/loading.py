@@ -79,7 +79,8 @@ def load_pipeline(prepared: PreparedModel, *, device: str, dtype: Any) -> Any:
     try:
         kwargs = load_kwargs(prepared)
         with hub_offline():
-            pipe = cls.from_pretrained(str(prepared.local_dir), dtype=dtype, **kwargs)
+            load = prepared.recipe.load or cls.from_pretrained
+            pipe = load(str(prepared.local_dir), dtype=dtype, **kwargs)
         pipe = pipe.to(device)
     except Exception as exc:  # noqa: BLE001 - re-raised with its stage
         raise SamplingError("load", f"{type(exc).__name__}: {exc}") from exc

@@ -76,6 +76,9 @@ class SamplingRecipe:
     native_size: Callable[[Path], int | None] | None = None
     # the pipeline's names for the sampler's `num_inference_steps` / `guidance_scale`
     call_names: Mapping[str, str] = field(default_factory=dict)
+    # stands in for `<Pipeline>.from_pretrained(path, dtype=..., **load kwargs)` where
+    # diffusers cannot load its own layout (e.g. the cascades' Paella VQGAN in 0.42)
+    load: Callable[..., Any] | None = None
     # a distilled few-step model (schnell, Turbo, LCM...): its steps/guidance override requests
     distilled: bool = False
 
