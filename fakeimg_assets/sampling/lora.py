@@ -53,11 +53,11 @@ class BaseRef:
 
 def resolve_base(
     hub: HubResource, model_id: str, base_id: str | None, limits: Any
-) -> tuple[RemoteModel, int]:
+) -> tuple[RemoteModel, set[str]]:
     """The base pinned at the Hub's current sha and planned as a pipeline, or a refusal.
 
-    Also the planned base bytes that were already in the Hub cache *before* planning (the
-    plan itself fetches the base's small JSON files, which count as this partition's).
+    Also the base files that were already in the Hub cache *before* planning (the plan
+    itself fetches the base's small JSON files, which count as this partition's).
     """
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
@@ -84,7 +84,12 @@ def resolve_base(
         base = fetch_plan(hub, base_id, base_info.sha, limits)
     except ValueError as exc:  # unsafe, unsupported or not a pipeline: permanent
         raise UnsupportedRepoError(f"{model_id}: base model {base_id!r} refused: {exc}") from exc
-    return base, sum(f.size for f in base.plan.expected if f.path in before)
+    return base, before
+
+
+def uncached_bytes(files: Sequence[RepoFile], before: set[str]) -> int:
+    """Bytes of `files` this partition fetches: those not cached before it was planned."""
+    return sum(f.size for f in files if f.path not in before)
 
 
 def pipeline_supports(pipeline_class: str, method: str) -> bool:
@@ -147,7 +152,7 @@ def fetch_derived_plan(
             )
         ref = BaseRef(
             base.info.id, base.revision, base.plan, own, DEFAULT_ADAPTER_SCALE,
-            trigger_words(card), base.plan.downloaded_bytes - cached,
+            trigger_words(card), uncached_bytes(base.plan.expected, cached),
         )
     else:
         raise UnsupportedRepoError(

@@ -1,5 +1,8 @@
 """Zoo repos that are not whole pipelines: LoRA adapters and a single-file checkpoint.
 
+The single-file repo is a real original-format SD1 checkpoint (`zoo/ldm_checkpoint.py`:
+the inverse of diffusers' LDM conversion) that round-trips through `from_single_file`.
+
 LoRA weights are real PEFT adapters (rank 4 on the attention projections) trained on
 nothing: PEFT's gaussian init plus a seeded random `B`, so applying one visibly changes the
 base's images. Each is shaped on the zoo's own base pipeline (built in memory, same seed
@@ -57,6 +60,9 @@ _SPECS: dict[str, AdapterSpec] = {
     "oldschool-ckpt/pickled-portrait-lora": AdapterSpec(
         "lora", "pixelsmith/dreamscape-v1", "pixelsmith/dreamscape-v1", pickle_only=True,
     ),
+    "kestrel_ai/toonify-1.5-single-file": AdapterSpec(
+        "single_file", "kestrel_ai/toonify-1.5", "kestrel_ai/toonify-1.5",
+    ),
     "glasshouse-ml/pixart-glass-lora": AdapterSpec(
         "lora", "glasshouse-ml/pixart-glass", "glasshouse-ml/pixart-glass",
         instance_prompt="glss style",
@@ -89,6 +95,8 @@ def adapter_models() -> list[ZooModel]:
         _m("oldschool-ckpt/pickled-portrait-lora", "sd1", "PNDMScheduler", 705,
            "2024-06-30T09:00:00.000Z", expect="failure",
            reason="pickle-only LoRA adapter: only pytorch_lora_weights.bin, no safetensors"),
+        _m("kestrel_ai/toonify-1.5-single-file", "sd1", "EulerDiscreteScheduler", 708,
+           "2025-09-12T11:00:00.000Z"),
         _m("glasshouse-ml/pixart-glass-lora", "pixart", "DPMSolverMultistepScheduler", 706,
            "2025-03-27T14:45:00.000Z", expect="failure",
            reason="LoRA adapter on a PixArt base: diffusers' PixArt pipelines take no LoRA"),
@@ -208,7 +216,7 @@ def write_adapter_repo(repo: Path, model: ZooModel) -> Path:
     if spec.kind == "lora":
         _write_lora(repo, model, spec)
     else:
-        from fakeimg_assets.zoo.single_file_zoo import write_single_file_checkpoint
+        from fakeimg_assets.zoo.ldm_checkpoint import write_single_file_checkpoint
 
         write_single_file_checkpoint(repo, model, _shape_model(spec))
     (repo / "README.md").write_text(_card(model, spec))
