@@ -25,7 +25,9 @@ ASSIGNED = (
     "HunyuanDiTPipeline", "ZImagePipeline",
 )
 # zoo architecture -> the recipe the platform must pick for it
-EXPECTED_RECIPE = {"flux": "flux", "flux-schnell": "flux-schnell", "chroma": "chroma"}
+EXPECTED_RECIPE = {
+    "flux": "flux", "flux-schnell": "flux-schnell", "chroma": "chroma", "sana": "sana",
+}
 
 
 # ---------------------------------------------------------------------------- registry

@@ -106,8 +106,9 @@ def check_config_ranges(model_id: str, where: str, config: Mapping[str, Any]) ->
 
 
 def vae_scale_factor(vae_config: Mapping[str, Any]) -> int:
-    """Pixels per latent cell: 2 ** (number of VAE blocks - 1), as diffusers computes it."""
-    blocks = vae_config.get("block_out_channels")
+    """Pixels per latent cell: 2 ** (number of VAE blocks - 1), as diffusers computes it
+    (a deep-compression AutoencoderDC names its blocks `encoder_block_out_channels`)."""
+    blocks = vae_config.get("block_out_channels", vae_config.get("encoder_block_out_channels"))
     if not isinstance(blocks, list) or not blocks:
         raise ResourceLimitError(
             f"vae/config.json block_out_channels={blocks!r}: cannot compute the scale factor"

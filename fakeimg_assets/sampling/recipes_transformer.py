@@ -16,6 +16,7 @@ from typing import Any
 
 from fakeimg_assets.sampling.recipes import (
     CLIP_TOKENIZERS,
+    EPS_SCHEDULERS,
     FLOW_SCHEDULERS,
     T5_TOKENIZERS,
     SamplingRecipe,
@@ -25,6 +26,8 @@ from fakeimg_assets.sampling.recipes import (
     register_variant,
 )
 
+GEMMA_TOKENIZERS = ("GemmaTokenizer", "GemmaTokenizerFast")
+
 
 def vae_declared_size(local_dir: Path) -> int | None:
     """The VAE config's `sample_size` (px) in a snapshot, or None (the pipeline's default)."""
@@ -33,6 +36,17 @@ def vae_declared_size(local_dir: Path) -> int | None:
         return None
     size = json.loads(path.read_text()).get("sample_size")
     return size if isinstance(size, int) and not isinstance(size, bool) and size >= 8 else None
+
+
+def config_native_size(local_dir: Path) -> int | None:
+    """Transformer `sample_size` x VAE scale factor in a snapshot: for pipelines whose call
+    defaults to a constant 1024 px (Sana) although their configs say what they were made for."""
+    from fakeimg_assets.sampling.limits import native_resolution
+
+    configs = [Path(local_dir) / d / "config.json" for d in ("transformer", "vae")]
+    if not all(c.is_file() for c in configs):
+        return None
+    return native_resolution(*(json.loads(c.read_text()) for c in configs))
 
 
 def _tagged(tags: list[str], *words: str) -> bool:
@@ -110,5 +124,27 @@ CHROMA = register_recipe(
         default_size=1024,
         native_size=vae_declared_size,
         description="Chroma: Flux-derived MMDiT without CLIP, T5 only, real CFG",
+    )
+)
+SANA = register_recipe(
+    SamplingRecipe(
+        name="sana",
+        architecture="sana",
+        pipeline_classes=("SanaPipeline",),
+        default_steps=20,  # Sana 1600M 1024px card: 20 steps, CFG 4.5, 1024 px
+        default_guidance=4.5,
+        components={
+            "transformer": _d("SanaTransformer2DModel"),
+            "vae": _d("AutoencoderDC"),
+            "text_encoder": _t("Gemma2Model"),
+            "tokenizer": _t(*GEMMA_TOKENIZERS),
+            "scheduler": _d(*EPS_SCHEDULERS, *FLOW_SCHEDULERS),  # DPM-Solver with flow sigmas
+        },
+        # square sizes are their own aspect-ratio bin; binning would resize a tiny repo's
+        # output from a 1024 px table. The default complex human instruction is kept.
+        call_kwargs={"use_resolution_binning": False, "clean_caption": False},
+        default_size=1024,
+        native_size=config_native_size,
+        description="Sana linear-attention DiT, 32x DC-AE, Gemma 2 text encoder",
     )
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fakeimg_assets.zoo import arch_transformer_llm
+
 if TYPE_CHECKING:  # catalog imports this module for its tables
     from fakeimg_assets.zoo.catalog import ZooModel
 
@@ -159,6 +161,14 @@ BUILDERS = {
     "flux-schnell": _build_flux_schnell,
     "chroma": _build_chroma,
 }
+# the families with an LLM text encoder live in arch_transformer_llm.py
+for _table, _more in (
+    (PIPELINE_CLASSES, arch_transformer_llm.PIPELINE_CLASSES),
+    (BASE_MODELS, arch_transformer_llm.BASE_MODELS),
+    (ARCH_TAGS, arch_transformer_llm.ARCH_TAGS),
+    (BUILDERS, arch_transformer_llm.BUILDERS),
+):
+    _table.update(_more)  # type: ignore[attr-defined]
 
 
 def transformer_models() -> list[ZooModel]:
@@ -166,13 +176,15 @@ def transformer_models() -> list[ZooModel]:
     from fakeimg_assets.zoo.catalog import ZooModel
 
     fm = "FlowMatchEulerDiscreteScheduler"
-    rows = [  # model id, architecture, seed, created_at, license
-        ("driftwood-ai/flux-dreamer", "flux", 1101, "2024-09-12T10:30:00.000Z", "other"),
-        ("kestrel_ai/flux-schnell-sprint", "flux-schnell", 1102, "2025-02-03T08:15:00.000Z",
+    rows = [  # model id, architecture, scheduler, seed, created_at, license
+        ("driftwood-ai/flux-dreamer", "flux", fm, 1101, "2024-09-12T10:30:00.000Z", "other"),
+        ("kestrel_ai/flux-schnell-sprint", "flux-schnell", fm, 1102,
+         "2025-02-03T08:15:00.000Z", "apache-2.0"),
+        ("lumen-forge/chroma-hd-tune", "chroma", fm, 1103, "2025-07-15T17:45:00.000Z",
          "apache-2.0"),
-        ("lumen-forge/chroma-hd-tune", "chroma", 1103, "2025-07-15T17:45:00.000Z", "apache-2.0"),
+        *arch_transformer_llm.ROWS,
     ]
     return [
-        ZooModel(mid, arch, PIPELINE_CLASSES[arch], fm, seed, created, "ok", license=lic)
-        for mid, arch, seed, created, lic in rows
+        ZooModel(mid, arch, PIPELINE_CLASSES[arch], sched, seed, created, "ok", license=lic)
+        for mid, arch, sched, seed, created, lic in rows
     ]

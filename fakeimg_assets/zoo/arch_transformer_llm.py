@@ -1,0 +1,132 @@
+"""Tiny transformer pipelines whose text encoder is a decoder LLM (Gemma 2, ...): Sana, ...
+
+The LLM tokenizers are written locally (no Hub): a character-level BPE vocabulary (no
+merges) with the family's special tokens, built by transformers 5's tokenizers-backed
+classes from a vocab dict, like the CLIP/T5 ones in `tokenizers.py`. Every vocabulary stays
+under the tiny encoders' `TEXT_VOCAB_SIZE`. Heavy libraries are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fakeimg_assets.zoo.catalog import ZooModel
+
+_CHARS = string.ascii_letters + string.digits + ".,!?'-:;()\"/&%+=*#@_<>[]{}|\n"
+
+
+def char_vocab(specials: list[str], *, space: str) -> dict[str, int]:
+    """Specials first, then the word marker `space` and printable characters."""
+    tokens = [*specials, space, *(c for c in _CHARS if c != space)]
+    return {t: i for i, t in enumerate(dict.fromkeys(tokens))}
+
+
+def make_gemma_tokenizer() -> Any:
+    """A `GemmaTokenizer` (Metaspace '▁' words, <pad>=0 <eos>=1 <bos>=2 <unk>=3)."""
+    from transformers import GemmaTokenizer
+
+    vocab = char_vocab(["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"], space="▁")
+    return GemmaTokenizer(vocab=vocab, merges=[], model_max_length=2048)
+
+
+def _gemma2(seed: int, component: str, *, hidden: int = 16, layers: int = 1) -> Any:
+    """A 1-layer Gemma 2 base model (what Sana and Lumina 2 use as text encoder)."""
+    from transformers import Gemma2Config, Gemma2Model
+
+    from fakeimg_assets.zoo.components import _seed
+    from fakeimg_assets.zoo.tokenizers import TEXT_VOCAB_SIZE
+
+    _seed(seed, component)
+    config = Gemma2Config(
+        vocab_size=TEXT_VOCAB_SIZE,
+        hidden_size=hidden,
+        intermediate_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        max_position_embeddings=2048,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+        attn_implementation="eager",
+    )
+    return Gemma2Model(config).eval()
+
+
+def _dc_ae(seed: int) -> Any:
+    """A 4-level deep-compression autoencoder: scale factor 8, 8x8 latents -> 64 px."""
+    from diffusers import AutoencoderDC
+
+    from fakeimg_assets.zoo.components import _seed
+
+    _seed(seed, "vae")
+    blocks = ("ResBlock", "ResBlock", "EfficientViTBlock", "EfficientViTBlock")
+    return AutoencoderDC(
+        in_channels=3,
+        latent_channels=4,
+        attention_head_dim=2,
+        encoder_block_types=blocks,
+        decoder_block_types=blocks,
+        encoder_block_out_channels=(4, 4, 8, 8),
+        decoder_block_out_channels=(4, 4, 8, 8),
+        encoder_layers_per_block=(1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1),
+        encoder_qkv_multiscales=((), (), (5,), (5,)),
+        decoder_qkv_multiscales=((), (), (5,), (5,)),
+        upsample_block_type="interpolate",
+        downsample_block_type="conv",
+        decoder_norm_types="rms_norm",
+        decoder_act_fns="silu",
+        scaling_factor=0.41407,
+    )
+
+
+def _build_sana(model: ZooModel, seed: int) -> Any:
+    """Sana: linear-attention DiT over a 32x (here 8x) DC-AE, Gemma 2 text encoder."""
+    from diffusers import DPMSolverMultistepScheduler, SanaPipeline, SanaTransformer2DModel
+
+    from fakeimg_assets.zoo.components import _seed
+
+    _seed(seed, "transformer")
+    transformer = SanaTransformer2DModel(
+        in_channels=4,
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=4,
+        num_layers=1,
+        num_cross_attention_heads=2,
+        cross_attention_head_dim=4,
+        cross_attention_dim=8,
+        caption_channels=16,  # Gemma hidden size
+        sample_size=8,
+        patch_size=1,
+    )
+    scheduler = DPMSolverMultistepScheduler(  # as Sana's repos ship it: flow sigmas, shift 3
+        num_train_timesteps=1000,
+        prediction_type="flow_prediction",
+        use_flow_sigmas=True,
+        flow_shift=3.0,
+        solver_order=2,
+        algorithm_type="dpmsolver++",
+    )
+    return SanaPipeline(
+        tokenizer=make_gemma_tokenizer(),
+        text_encoder=_gemma2(seed, "text_encoder"),
+        vae=_dc_ae(seed),
+        transformer=transformer,
+        scheduler=scheduler,
+    )
+
+
+PIPELINE_CLASSES = {"sana": "SanaPipeline"}
+BASE_MODELS = {"sana": "Efficient-Large-Model/Sana_1600M_1024px_diffusers"}
+ARCH_TAGS = {"sana": ["sana"]}
+BUILDERS = {"sana": _build_sana}
+# zoo rows: model id, architecture, scheduler, seed, created_at, license
+ROWS = [
+    ("glasshouse-ml/sana-sprout", "sana", "DPMSolverMultistepScheduler", 1104,
+     "2025-01-20T09:00:00.000Z", "cc-by-nc-sa-4.0"),
+]
