@@ -148,3 +148,22 @@ SANA = register_recipe(
         description="Sana linear-attention DiT, 32x DC-AE, Gemma 2 text encoder",
     )
 )
+LUMINA2 = register_recipe(
+    SamplingRecipe(
+        name="lumina2",
+        architecture="lumina2",
+        pipeline_classes=("Lumina2Pipeline",),
+        default_steps=50,  # Lumina-Image-2.0 card: 50 steps, CFG 4.0, CFG truncation 0.25
+        default_guidance=4.0,
+        components={
+            "transformer": _d("Lumina2Transformer2DModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": _t("Gemma2Model"),
+            "tokenizer": _t(*GEMMA_TOKENIZERS),
+            "scheduler": _d(*FLOW_SCHEDULERS),
+        },
+        call_kwargs={"cfg_trunc_ratio": 0.25, "cfg_normalization": True},
+        default_size=1024,  # transformer sample_size 128 x the pipeline's fixed VAE scale 8
+        description="Lumina-Image 2.0 unified next-DiT, Flux VAE, Gemma 2 with a system prompt",
+    )
+)

@@ -121,12 +121,49 @@ def _build_sana(model: ZooModel, seed: int) -> Any:
     )
 
 
-PIPELINE_CLASSES = {"sana": "SanaPipeline"}
-BASE_MODELS = {"sana": "Efficient-Large-Model/Sana_1600M_1024px_diffusers"}
-ARCH_TAGS = {"sana": ["sana"]}
-BUILDERS = {"sana": _build_sana}
+def _build_lumina2(model: ZooModel, seed: int) -> Any:
+    """Lumina-Image 2.0: unified next-DiT over the Flux VAE, Gemma 2 text encoder."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, Lumina2Pipeline
+    from diffusers import Lumina2Transformer2DModel as Transformer
+
+    from fakeimg_assets.zoo.arch_transformer import _flux_vae
+    from fakeimg_assets.zoo.components import _seed
+
+    _seed(seed, "transformer")
+    transformer = Transformer(
+        sample_size=8,  # x the pipeline's fixed VAE scale 8: 64 px
+        patch_size=2,
+        in_channels=16,
+        hidden_size=16,
+        num_layers=1,
+        num_refiner_layers=1,
+        num_attention_heads=2,
+        num_kv_heads=1,
+        multiple_of=16,
+        axes_dim_rope=(4, 2, 2),
+        axes_lens=(300, 64, 64),
+        cap_feat_dim=16,  # Gemma hidden size
+    )
+    return Lumina2Pipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=6.0),
+        vae=_flux_vae(seed),
+        text_encoder=_gemma2(seed, "text_encoder"),
+        tokenizer=make_gemma_tokenizer(),
+    )
+
+
+PIPELINE_CLASSES = {"sana": "SanaPipeline", "lumina2": "Lumina2Pipeline"}
+BASE_MODELS = {
+    "sana": "Efficient-Large-Model/Sana_1600M_1024px_diffusers",
+    "lumina2": "Alpha-VLLM/Lumina-Image-2.0",
+}
+ARCH_TAGS = {"sana": ["sana"], "lumina2": ["lumina2"]}
+BUILDERS = {"sana": _build_sana, "lumina2": _build_lumina2}
 # zoo rows: model id, architecture, scheduler, seed, created_at, license
 ROWS = [
     ("glasshouse-ml/sana-sprout", "sana", "DPMSolverMultistepScheduler", 1104,
      "2025-01-20T09:00:00.000Z", "cc-by-nc-sa-4.0"),
+    ("quietmachine/lumina-two-ink", "lumina2", "FlowMatchEulerDiscreteScheduler", 1105,
+     "2025-03-28T14:10:00.000Z", "apache-2.0"),
 ]
