@@ -196,3 +196,18 @@ def test_the_queue_is_first_seen_first_then_newest_upload() -> None:
         backlog(cat.drop("first_seen_at"), [], SelectionPolicy())
     with pytest.raises(ValueError, match="max_new_per_tick"):
         hub_sensors.build_new_hub_models_sensor(max_new_per_tick=0)
+
+
+def test_auto_crawls_sweep_fully_when_due_and_bad_settings_are_named() -> None:
+    from fakeimg_assets.catalog.crawl import CrawlState, choose_mode
+
+    now = T0 + dt.timedelta(days=10)
+    swept = CrawlState(catalog_size=5, last_full_sweep_at=now - dt.timedelta(hours=23))
+    assert choose_mode("auto", swept, now, 24) == "incremental"
+    assert choose_mode("auto", swept, now + dt.timedelta(hours=1), 24) == "full"
+    assert choose_mode("auto", CrawlState(catalog_size=5), now, 24) == "full"  # never swept
+    assert choose_mode("incremental", CrawlState(), now, 24) == "full"  # empty catalogue
+    with pytest.raises(ValueError, match="'sideways'"):
+        choose_mode("sideways", swept, now, 24)
+    with pytest.raises(ValueError, match="full_sweep_hours"):
+        choose_mode("auto", swept, now, 0)
