@@ -27,7 +27,7 @@ ASSIGNED = (
 # zoo architecture -> the recipe the platform must pick for it
 EXPECTED_RECIPE = {
     "flux": "flux", "flux-schnell": "flux-schnell", "chroma": "chroma", "sana": "sana",
-    "lumina2": "lumina2",
+    "lumina2": "lumina2", "auraflow": "auraflow",
 }
 
 

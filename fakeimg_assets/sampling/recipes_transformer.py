@@ -167,3 +167,22 @@ LUMINA2 = register_recipe(
         description="Lumina-Image 2.0 unified next-DiT, Flux VAE, Gemma 2 with a system prompt",
     )
 )
+AURAFLOW = register_recipe(
+    SamplingRecipe(
+        name="auraflow",
+        architecture="auraflow",
+        pipeline_classes=("AuraFlowPipeline",),
+        default_steps=50,  # AuraFlow v0.3 card: 50 steps, CFG 3.5, 1024 px
+        default_guidance=3.5,
+        components={
+            "transformer": _d("AuraFlowTransformer2DModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": _t("UMT5EncoderModel"),
+            "tokenizer": _t("LlamaTokenizer", "LlamaTokenizerFast", *T5_TOKENIZERS),
+            "scheduler": _d(*FLOW_SCHEDULERS),
+        },
+        default_size=1024,
+        native_size=vae_declared_size,  # the call defaults to 1024; its SDXL VAE says 1024 too
+        description="AuraFlow MMDiT + DiT, flow matching, UMT5 text encoder",
+    )
+)

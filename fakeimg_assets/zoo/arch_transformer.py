@@ -21,17 +21,20 @@ PIPELINE_CLASSES = {
     "flux": "FluxPipeline",
     "flux-schnell": "FluxPipeline",
     "chroma": "ChromaPipeline",
+    "auraflow": "AuraFlowPipeline",
 }
 # zoo architecture -> the base model its cards declare, and its card tags
 BASE_MODELS = {
     "flux": "black-forest-labs/FLUX.1-dev",
     "flux-schnell": "black-forest-labs/FLUX.1-schnell",
     "chroma": "lodestones/Chroma1-HD",
+    "auraflow": "fal/AuraFlow-v0.3",
 }
 ARCH_TAGS = {
     "flux": ["flux"],
     "flux-schnell": ["flux", "schnell"],
     "chroma": ["chroma"],
+    "auraflow": ["auraflow"],
 }
 
 
@@ -156,7 +159,47 @@ def _build_chroma(model: ZooModel, seed: int) -> Any:
     )
 
 
+def _build_auraflow(model: ZooModel, seed: int) -> Any:
+    """AuraFlow: MMDiT + single DiT blocks over an SDXL-style VAE, UMT5 text encoder."""
+    from diffusers import AuraFlowPipeline, AuraFlowTransformer2DModel
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    from fakeimg_assets.zoo.components import _seed, _vae
+    from fakeimg_assets.zoo.tokenizers import TEXT_VOCAB_SIZE, make_t5_tokenizer
+
+    _seed(seed, "transformer")
+    transformer = AuraFlowTransformer2DModel(
+        sample_size=8,
+        patch_size=2,
+        in_channels=4,
+        num_mmdit_layers=1,
+        num_single_dit_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=2,
+        joint_attention_dim=32,  # UMT5 width
+        caption_projection_dim=16,
+        out_channels=4,
+        pos_embed_max_size=64,
+    )
+    _seed(seed, "text_encoder")
+    umt5 = UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=TEXT_VOCAB_SIZE, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+            relative_attention_num_buckets=8, feed_forward_proj="gated-gelu", pad_token_id=0,
+            eos_token_id=1, decoder_start_token_id=0,
+        )
+    ).eval()
+    return AuraFlowPipeline(
+        tokenizer=make_t5_tokenizer(),
+        text_encoder=umt5,
+        vae=_vae(seed, scaling_factor=0.13025),
+        transformer=transformer,
+        scheduler=_flow_scheduler(dynamic=False),
+    )
+
+
 BUILDERS = {
+    "auraflow": _build_auraflow,
     "flux": _build_flux,
     "flux-schnell": _build_flux_schnell,
     "chroma": _build_chroma,
@@ -181,6 +224,8 @@ def transformer_models() -> list[ZooModel]:
         ("kestrel_ai/flux-schnell-sprint", "flux-schnell", fm, 1102,
          "2025-02-03T08:15:00.000Z", "apache-2.0"),
         ("lumen-forge/chroma-hd-tune", "chroma", fm, 1103, "2025-07-15T17:45:00.000Z",
+         "apache-2.0"),
+        ("northwind-studio/aura-drift", "auraflow", fm, 1106, "2024-11-05T12:00:00.000Z",
          "apache-2.0"),
         *arch_transformer_llm.ROWS,
     ]
