@@ -1,7 +1,11 @@
-"""`fakeimg run`: crawl, add partitions, materialize every asset, on the persistent instance.
+"""`fakeimg run`: crawl, add partitions, materialize what is missing or stale.
 
 The same jobs the UI launches, executed in-process on the instance under
-`$FAKEIMG_HOME/dagster`, so `make dev` shows every run afterwards.
+`$FAKEIMG_HOME/dagster`, so `make dev` shows every run afterwards. Incremental by default:
+`run_plan.plan_partitions` picks the partitions to sample (never sampled, failed, stale
+code or upstream data, new Hub revision, other sampling config) and the detector chain
+runs only when something was sampled or one of its assets is missing or stale;
+`RunOptions.force` re-samples and retrains everything selected.
 """
 
 from __future__ import annotations
@@ -37,18 +41,23 @@ class RunOptions:
     scaling: bool = True
     detector: bool = True
     log_level: str = "CRITICAL"  # console noise only: every event is kept in the instance
+    force: bool = False  # re-sample every selected partition, retrain the detector chain
 
 
 @dataclass
 class RunReport:
     sampled: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # model -> why it was not sampled
+    detector_skipped: str = ""  # why the detector chain did not run, when it did not
     steps_failed: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.steps_failed and bool(self.sampled)
+        """No step failed, and something was sampled or everything was already up to date."""
+        fresh = any(r == "up to date" for r in self.skipped.values())
+        return not self.steps_failed and bool(self.sampled or (fresh and not self.failed))
 
 
 def prepare_instance(home: Path):  # -> DagsterInstance
@@ -100,12 +109,22 @@ def _failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
 
 
 def run_platform(
-    opts: RunOptions, *, home: Path | None = None, log: Callable[[str], None] = print
+    opts: RunOptions,
+    *,
+    home: Path | None = None,
+    log: Callable[[str], None] = print,
+    defs=None,  # noqa: ANN001 - dg.Definitions; default: fakeimg's own, with opts' compute
 ) -> RunReport:
-    """Crawl, add partitions for the selected models, materialize every asset for them."""
+    """Crawl, add partitions for the selected models, materialize what is missing or stale."""
     from fakeimg_assets.catalog.selection import SelectionPolicy, select_models
     from fakeimg_assets.definitions import build_definitions
     from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
+    from fakeimg_assets.run_plan import (
+        CODE_VERSION_TAG,
+        plan_partitions,
+        sample_code_version,
+        summarize,
+    )
     from fakeimg_assets.warehouse.store import Warehouse
     from resources import ComputeResource
 
@@ -114,10 +133,11 @@ def run_platform(
     if opts.log_level.upper() != "INFO":
         quiet_libraries()
     instance = prepare_instance(home)
-    defs = build_definitions(
+    defs = defs or build_definitions(
         home=str(home),
         compute=ComputeResource(device=opts.device, batch_size=opts.batch_size),
     )
+    graph = defs.resolve_asset_graph()
     report = RunReport()
 
     def job(name: str, run_config: dict | None = None, **kwargs: object):
@@ -149,38 +169,73 @@ def run_platform(
     log(f"crawled {catalog.height} models; selected {len(selected)} ({len(new)} new partitions)")
 
     sampling_cfg: dict[str, object] = {"images_per_model": opts.images_per_model, "post": opts.post}
-    crops_cfg = {"crops_per_photo": opts.crops_per_photo, "post": opts.post}
     if opts.steps:
         sampling_cfg["steps"] = opts.steps
-    for i, model_id in enumerate(selected, 1):
+    store = Warehouse(home)
+    decisions = plan_partitions(
+        instance, graph, selected, sampling_config=sampling_cfg, force=opts.force,
+        catalog={r["model_id"]: r for r in catalog.to_dicts()},
+        failures=store.read("model_failures"),
+    )
+    log(summarize(decisions))
+    report.skipped = {d.model_id: d.reason for d in decisions if not d.sample}
+    todo = [d for d in decisions if d.sample]
+    tags = {CODE_VERSION_TAG: sample_code_version(graph)}
+    for i, d in enumerate(todo, 1):
+        model_id = d.model_id
         result = job(
             "sample_model",
             partition_key=model_id,
             run_config={"ops": {"sampled_images": {"config": sampling_cfg}}},
+            tags=tags,
         )
         if result.success:
             report.sampled.append(model_id)
-            log(f"  [{i}/{len(selected)}] {model_id}: ok")
+            log(f"  [{i}/{len(todo)}] {model_id}: ok ({d.reason})")
         else:
             report.failed[model_id] = _failure_message(result)
-            log(f"  [{i}/{len(selected)}] {model_id}: FAILED {report.failed[model_id]}")
+            log(f"  [{i}/{len(todo)}] {model_id}: FAILED {report.failed[model_id]}")
 
-    if report.sampled and not opts.detector:  # reals at the fakes' sizes all the same
-        crops = job("real_crops", run_config={"ops": {"real_images": {"config": crops_cfg}}})
-        if not crops.success:
-            report.steps_failed.append(f"real_crops: {_failure_message(crops)}")
-    if opts.detector and report.sampled:
-        det_cfg: dict[str, object] = {"backbone": opts.backbone}
-        if opts.epochs:
-            det_cfg["epochs"] = opts.epochs
-        ops = {"detector": {"config": det_cfg}, "real_images": {"config": crops_cfg}}
-        if opts.scaling:
-            ops["scaling_study"] = {"config": dict(det_cfg)}
-        selection = None if opts.scaling else [
-            a for a in defs.resolve_job_def("train_detector").asset_layer.executable_asset_keys
-            if a.to_user_string() != "scaling_study"
-        ]
-        det = job("train_detector", run_config={"ops": ops}, asset_selection=selection)
-        if not det.success:
-            report.steps_failed.append(f"train_detector: {_failure_message(det)}")
+    _run_downstream(opts, defs, instance, report, job, log)
     return report
+
+
+def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, log) -> None:  # noqa: ANN001
+    """Real crops (and the detector chain) after sampling: all of it when something was
+    sampled (or --force), else only the stale or missing assets and what depends on them."""
+    import dagster as dg
+
+    from fakeimg_assets.run_plan import stale_assets
+
+    name = "train_detector" if opts.detector else "real_crops"
+    keys = {k for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys
+            if opts.scaling or k.to_user_string() != "scaling_study"}
+    selection = set(keys)
+    fresh = any(r == "up to date" for r in report.skipped.values())
+    if not (report.sampled or fresh):
+        report.detector_skipped = "no sampled partition to train or cut reals on"
+    elif not (report.sampled or opts.force):
+        graph = defs.resolve_asset_graph()
+        stale = stale_assets(instance, graph, sorted(k.to_user_string() for k in keys))
+        if not stale:
+            report.detector_skipped = "nothing sampled and every downstream asset up to date"
+        else:
+            log("re-running stale assets: " + "; ".join(f"{a}: {c}" for a, c in stale.items()))
+            selection &= dg.AssetSelection.assets(*stale).downstream().resolve(graph)
+    if report.detector_skipped:
+        names = ", ".join(sorted(k.to_user_string() for k in keys))
+        log(f"{names}: skipped, {report.detector_skipped}")
+        return
+    det_cfg: dict[str, object] = {"backbone": opts.backbone}
+    if opts.epochs:
+        det_cfg["epochs"] = opts.epochs
+    configs = {
+        "real_images": {"crops_per_photo": opts.crops_per_photo, "post": opts.post},
+        "detector": det_cfg,
+        "scaling_study": dict(det_cfg),
+    }
+    ops = {a: {"config": c} for a, c in configs.items() if dg.AssetKey(a) in selection}
+    full = selection == set(defs.resolve_job_def(name).asset_layer.executable_asset_keys)
+    result = job(name, run_config={"ops": ops}, asset_selection=None if full else list(selection))
+    if not result.success:
+        report.steps_failed.append(f"{name}: {_failure_message(result)}")
