@@ -96,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         scaling=not args.no_scaling,
         detector=not args.no_detector,
         log_level="INFO" if args.verbose else "CRITICAL",
+        force=args.force,
     )
     home = fakeimg_home()
     report = run_platform(opts, home=home)
@@ -106,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
     for step in report.steps_failed:
         print(f"FAILED {step}", file=sys.stderr)
-    if not report.sampled:
+    if not report.sampled and not report.ok:
         print("FAILED: no model was sampled", file=sys.stderr)
     if args.strict and report.failed:
         print(f"FAILED (--strict): {len(report.failed)} models failed", file=sys.stderr)
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser(
         "run",
-        help="crawl $HF_ENDPOINT (default: the real Hub), add partitions, materialize everything",
+        help="crawl $HF_ENDPOINT (default: the real Hub), add partitions, materialize what is missing or stale",
     )
     r.add_argument("--limit", type=int, default=None, help="at most N models (newest first)")
     r.add_argument("--crawl-limit", type=int, default=0, help="crawl at most N models (0: all)")
@@ -232,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-detector", action="store_true", help="only crawl and sample")
     r.add_argument("--strict", action="store_true", help="exit 1 if any model failed")
     r.add_argument("--verbose", action="store_true", help="print Dagster's step events")
+    r.add_argument("--force", action="store_true",
+                   help="re-sample every selected model and re-run everything downstream "
+                   "(default: only partitions that are missing, failed or stale)")
     r.set_defaults(func=_run)
 
     c = sub.add_parser("chaos", help="rehearse a flaky Hub with hostile repos; exit 1 on a problem")
