@@ -186,3 +186,25 @@ AURAFLOW = register_recipe(
         description="AuraFlow MMDiT + DiT, flow matching, UMT5 text encoder",
     )
 )
+HUNYUANDIT = register_recipe(
+    SamplingRecipe(
+        name="hunyuandit",
+        architecture="hunyuandit",
+        pipeline_classes=("HunyuanDiTPipeline",),
+        default_steps=50,  # HunyuanDiT-Diffusers: 50 steps, CFG 5.0, 1024 px
+        default_guidance=5.0,
+        components={
+            "transformer": _d("HunyuanDiT2DModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": _t("BertModel"),
+            "tokenizer": _t("BertTokenizer", "BertTokenizerFast"),
+            "text_encoder_2": _t("T5EncoderModel", "MT5EncoderModel"),
+            "tokenizer_2": _t(*T5_TOKENIZERS, "MT5Tokenizer", "MT5TokenizerFast"),
+            "scheduler": _d(*EPS_SCHEDULERS),
+        },
+        # 1024x1024 is one of its supported shapes, so binning would only resize tiny repos
+        call_kwargs={"use_resolution_binning": False},
+        load_kwargs={"requires_safety_checker": False},
+        description="HunyuanDiT: DiT with bilingual BERT + mT5 text encoders",
+    )
+)

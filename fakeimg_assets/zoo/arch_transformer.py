@@ -22,6 +22,7 @@ PIPELINE_CLASSES = {
     "flux-schnell": "FluxPipeline",
     "chroma": "ChromaPipeline",
     "auraflow": "AuraFlowPipeline",
+    "hunyuandit": "HunyuanDiTPipeline",
 }
 # zoo architecture -> the base model its cards declare, and its card tags
 BASE_MODELS = {
@@ -29,12 +30,14 @@ BASE_MODELS = {
     "flux-schnell": "black-forest-labs/FLUX.1-schnell",
     "chroma": "lodestones/Chroma1-HD",
     "auraflow": "fal/AuraFlow-v0.3",
+    "hunyuandit": "Tencent-Hunyuan/HunyuanDiT-v1.2-Diffusers",
 }
 ARCH_TAGS = {
     "flux": ["flux"],
     "flux-schnell": ["flux", "schnell"],
     "chroma": ["chroma"],
     "auraflow": ["auraflow"],
+    "hunyuandit": ["hunyuan-dit"],
 }
 
 
@@ -198,8 +201,58 @@ def _build_auraflow(model: ZooModel, seed: int) -> Any:
     )
 
 
+def _build_hunyuandit(model: ZooModel, seed: int) -> Any:
+    """HunyuanDiT: DiT with BERT (CLIP-like) + mT5 text encoders, v-prediction DDPM."""
+    from diffusers import DDPMScheduler, HunyuanDiT2DModel, HunyuanDiTPipeline
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    from fakeimg_assets.zoo.arch_transformer_llm import char_vocab
+    from fakeimg_assets.zoo.components import _seed, _vae
+    from fakeimg_assets.zoo.tokenizers import TEXT_VOCAB_SIZE, make_t5_tokenizer
+
+    _seed(seed, "transformer")
+    transformer = HunyuanDiT2DModel(
+        sample_size=8,
+        num_layers=2,
+        patch_size=2,
+        attention_head_dim=8,
+        num_attention_heads=2,
+        in_channels=4,
+        cross_attention_dim=32,  # BERT width
+        cross_attention_dim_t5=32,  # mT5 width
+        pooled_projection_dim=16,
+        hidden_size=16,
+    )
+    _seed(seed, "text_encoder")
+    bert = BertModel(
+        BertConfig(
+            vocab_size=TEXT_VOCAB_SIZE, hidden_size=32, num_hidden_layers=2,
+            num_attention_heads=4, intermediate_size=37, max_position_embeddings=128,
+        ),
+    ).eval()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    bert_tok = BertTokenizer(vocab=char_vocab(specials, space="##"), model_max_length=77)
+    return HunyuanDiTPipeline(
+        vae=_vae(seed, scaling_factor=0.13025),
+        text_encoder=bert,
+        tokenizer=bert_tok,
+        transformer=transformer,
+        scheduler=DDPMScheduler(  # as HunyuanDiT ships it: v-prediction, scaled linear
+            num_train_timesteps=1000, beta_start=0.00085, beta_end=0.018,
+            beta_schedule="scaled_linear", prediction_type="v_prediction", clip_sample=False,
+            steps_offset=1,
+        ),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+        text_encoder_2=_t5(seed, "text_encoder_2"),
+        tokenizer_2=make_t5_tokenizer(),
+    )
+
+
 BUILDERS = {
     "auraflow": _build_auraflow,
+    "hunyuandit": _build_hunyuandit,
     "flux": _build_flux,
     "flux-schnell": _build_flux_schnell,
     "chroma": _build_chroma,
@@ -227,6 +280,8 @@ def transformer_models() -> list[ZooModel]:
          "apache-2.0"),
         ("northwind-studio/aura-drift", "auraflow", fm, 1106, "2024-11-05T12:00:00.000Z",
          "apache-2.0"),
+        ("pixelsmith/hunyuan-lantern", "hunyuandit", "DDPMScheduler", 1107,
+         "2024-06-18T07:20:00.000Z", "other"),
         *arch_transformer_llm.ROWS,
     ]
     return [
