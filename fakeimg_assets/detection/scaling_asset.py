@@ -29,7 +29,10 @@ from fakeimg_assets.detection.scaling_eval import eval_sets, score_sets
 from fakeimg_assets.detection.split_store import read_split
 from fakeimg_assets.paths import derive_seed
 from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, ImageStoreResource, WarehouseResource
+
+CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
 
 
 class ScalingConfig(dg.Config):
@@ -94,6 +97,8 @@ def _design(
     deps=["detector_dataset"],
     kinds={"pytorch", "timm", "duckdb"},
     pool="gpu",
+    code_version=CODE_VERSION,
+    metadata=table_metadata("scaling_results"),  # its detectors also in detector_runs
     description="Scaling study: held-out mean AP vs number of training generators (fake "
     "images fixed, 5 draws per k, spread), a fixed-generator control curve, and the plot.",
 )
@@ -189,6 +194,7 @@ def scaling_study(
             "study_id": study_id,
             "split_id": split_id,
             "runs": len(plan),
+            **row_count(len(results)),
             "fake_images_per_run": plan[0].n_fake,
             "heldout_models": dg.MetadataValue.json(list(design.heldout)),
             "unseen_families": dg.MetadataValue.json(list(design.unseen_families)),
