@@ -28,7 +28,7 @@ ASSIGNED = (
 EXPECTED_RECIPE = {
     "flux": "flux", "flux-schnell": "flux-schnell", "chroma": "chroma", "sana": "sana",
     "lumina2": "lumina2", "auraflow": "auraflow",
-    "hunyuandit": "hunyuandit",
+    "hunyuandit": "hunyuandit", "zimage-turbo": "zimage-turbo",
 }
 
 

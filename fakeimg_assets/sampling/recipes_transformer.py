@@ -27,6 +27,7 @@ from fakeimg_assets.sampling.recipes import (
 )
 
 GEMMA_TOKENIZERS = ("GemmaTokenizer", "GemmaTokenizerFast")
+QWEN_TOKENIZERS = ("Qwen2Tokenizer", "Qwen2TokenizerFast")
 
 
 def vae_declared_size(local_dir: Path) -> int | None:
@@ -207,4 +208,40 @@ HUNYUANDIT = register_recipe(
         load_kwargs={"requires_safety_checker": False},
         description="HunyuanDiT: DiT with bilingual BERT + mT5 text encoders",
     )
+)
+_ZIMAGE_COMPONENTS = {
+    "transformer": _d("ZImageTransformer2DModel"),
+    "vae": _d("AutoencoderKL"),
+    "text_encoder": _t("Qwen3Model", "Qwen3ForCausalLM"),
+    "tokenizer": _t(*QWEN_TOKENIZERS),
+    "scheduler": _d(*FLOW_SCHEDULERS),
+}
+ZIMAGE = register_recipe(
+    SamplingRecipe(
+        name="zimage",
+        architecture="zimage",
+        pipeline_classes=("ZImagePipeline",),
+        default_steps=50,  # Z-Image (base) card: 50 steps, CFG 4.0, 1024 px
+        default_guidance=4.0,
+        components=_ZIMAGE_COMPONENTS,
+        default_size=1024,
+        native_size=vae_declared_size,  # the call defaults to a constant 1024
+        description="Z-Image single-stream DiT, Flux VAE, Qwen 3 text encoder (chat template)",
+    )
+)
+ZIMAGE_TURBO = register_variant(
+    "zimage",
+    SamplingRecipe(
+        name="zimage-turbo",
+        architecture="zimage",
+        pipeline_classes=(),
+        default_steps=9,  # Z-Image-Turbo card: 9 steps (8 DiT forwards), guidance 0
+        default_guidance=0.0,
+        components=_ZIMAGE_COMPONENTS,
+        default_size=1024,
+        native_size=vae_declared_size,
+        distilled=True,
+        description="Z-Image-Turbo (few-step distilled): no CFG",
+    ),
+    lambda configs, tags: _tagged(tags, "turbo"),  # base_model:Tongyi-MAI/Z-Image-Turbo
 )

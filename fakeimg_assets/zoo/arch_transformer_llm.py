@@ -31,6 +31,66 @@ def make_gemma_tokenizer() -> Any:
     return GemmaTokenizer(vocab=vocab, merges=[], model_max_length=2048)
 
 
+_QWEN_CHAT = (  # the ChatML shape of Qwen's template (no tools, no thinking blocks)
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def make_qwen_tokenizer() -> Any:
+    """A byte-level `Qwen2Tokenizer` (no merges) with ChatML specials and chat template."""
+    from transformers import Qwen2Tokenizer
+
+    from fakeimg_assets.zoo.tokenizers import bytes_to_unicode
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    vocab = {c: i for i, c in enumerate(bytes_to_unicode().values())}
+    vocab.update({t: 256 + i for i, t in enumerate(specials)})
+    tok = Qwen2Tokenizer(vocab=vocab, merges=[], model_max_length=4096)
+    tok.add_special_tokens({"additional_special_tokens": specials[1:]})
+    tok.chat_template = _QWEN_CHAT
+    return tok
+
+
+def _qwen3(seed: int, component: str, *, hidden: int = 16) -> Any:
+    """A 2-layer Qwen 3 base model (Z-Image reads its second-to-last hidden states)."""
+    from transformers import Qwen3Config, Qwen3Model
+
+    from fakeimg_assets.zoo.components import _seed
+    from fakeimg_assets.zoo.tokenizers import TEXT_VOCAB_SIZE
+
+    _seed(seed, component)
+    config = Qwen3Config(
+        vocab_size=TEXT_VOCAB_SIZE, hidden_size=hidden, intermediate_size=32,
+        num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
+        max_position_embeddings=4096, attn_implementation="eager",
+    )
+    return Qwen3Model(config).eval()
+
+
+def _build_zimage(model: ZooModel, seed: int) -> Any:
+    """Z-Image (Turbo): single-stream DiT over the Flux VAE, Qwen 3 text encoder."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, ZImagePipeline
+    from diffusers import ZImageTransformer2DModel as Transformer
+
+    from fakeimg_assets.zoo.arch_transformer import _flux_vae
+    from fakeimg_assets.zoo.components import _seed
+
+    _seed(seed, "transformer")
+    transformer = Transformer(
+        all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=32, n_layers=1,
+        n_refiner_layers=1, n_heads=2, n_kv_heads=2, cap_feat_dim=16, axes_dims=[8, 4, 4],
+        axes_lens=[512, 32, 32],
+    )
+    return ZImagePipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0),
+        vae=_flux_vae(seed),
+        text_encoder=_qwen3(seed, "text_encoder"),
+        tokenizer=make_qwen_tokenizer(),
+        transformer=transformer,
+    )
+
+
 def _gemma2(seed: int, component: str, *, hidden: int = 16, layers: int = 1) -> Any:
     """A 1-layer Gemma 2 base model (what Sana and Lumina 2 use as text encoder)."""
     from transformers import Gemma2Config, Gemma2Model
@@ -153,17 +213,22 @@ def _build_lumina2(model: ZooModel, seed: int) -> Any:
     )
 
 
-PIPELINE_CLASSES = {"sana": "SanaPipeline", "lumina2": "Lumina2Pipeline"}
+PIPELINE_CLASSES = {
+    "sana": "SanaPipeline", "lumina2": "Lumina2Pipeline", "zimage-turbo": "ZImagePipeline",
+}
 BASE_MODELS = {
     "sana": "Efficient-Large-Model/Sana_1600M_1024px_diffusers",
     "lumina2": "Alpha-VLLM/Lumina-Image-2.0",
+    "zimage-turbo": "Tongyi-MAI/Z-Image-Turbo",
 }
-ARCH_TAGS = {"sana": ["sana"], "lumina2": ["lumina2"]}
-BUILDERS = {"sana": _build_sana, "lumina2": _build_lumina2}
+ARCH_TAGS = {"sana": ["sana"], "lumina2": ["lumina2"], "zimage-turbo": ["z-image", "turbo"]}
+BUILDERS = {"sana": _build_sana, "lumina2": _build_lumina2, "zimage-turbo": _build_zimage}
 # zoo rows: model id, architecture, scheduler, seed, created_at, license
 ROWS = [
     ("glasshouse-ml/sana-sprout", "sana", "DPMSolverMultistepScheduler", 1104,
      "2025-01-20T09:00:00.000Z", "cc-by-nc-sa-4.0"),
     ("quietmachine/lumina-two-ink", "lumina2", "FlowMatchEulerDiscreteScheduler", 1105,
      "2025-03-28T14:10:00.000Z", "apache-2.0"),
+    ("aurora-labs/zimage-turbo-snap", "zimage-turbo", "FlowMatchEulerDiscreteScheduler", 1108,
+     "2025-12-01T10:00:00.000Z", "apache-2.0"),
 ]
