@@ -85,7 +85,7 @@ def adapter_models() -> list[ZooModel]:
         _m("kestrel_ai/dreamscape-pixelart-lora", "sd1", "PNDMScheduler", 707,
            "2025-08-08T16:20:00.000Z"),
         _m("northwind-studio/velvet-neon-xl-lora", "sdxl", "EulerDiscreteScheduler", 702,
-           "2025-07-14T12:30:00.000Z"),
+           "2025-09-30T12:30:00.000Z"),
         _m("quietmachine/lumina-inkwash-sd3-lora", "sd3", "FlowMatchEulerDiscreteScheduler",
            703, "2025-10-01T08:15:00.000Z"),
         _m("lostandfound/orphan-style-lora", "sd1", "PNDMScheduler", 704,
