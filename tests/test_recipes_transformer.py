@@ -29,6 +29,7 @@ EXPECTED_RECIPE = {
     "flux": "flux", "flux-schnell": "flux-schnell", "chroma": "chroma", "sana": "sana",
     "lumina2": "lumina2", "auraflow": "auraflow",
     "hunyuandit": "hunyuandit", "zimage-turbo": "zimage-turbo",
+    "flux2-klein": "flux2-klein-distilled",
 }
 
 
@@ -86,6 +87,18 @@ def test_flux_schnell_detected_from_config_or_lineage_tags() -> None:
     assert recipes.variant_for("flux", dev, []) == "flux"
     assert recipes.variant_for("flux", schnell, []) == "flux-schnell"
     assert recipes.variant_for("chroma", schnell, ["schnell"]) == "chroma"  # flux only
+
+
+def test_other_distilled_variants_from_model_index_or_turbo_tags() -> None:
+    klein = {"model_index": {"_class_name": "Flux2KleinPipeline", "is_distilled": True}}
+    assert recipes.variant_for("flux2-klein", klein, []) == "flux2-klein-distilled"
+    klein["model_index"]["is_distilled"] = False  # klein-base: real CFG, 50 steps
+    assert recipes.variant_for("flux2-klein", klein, ["klein"]) == "flux2-klein"
+    turbo = ["base_model:finetune:Tongyi-MAI/Z-Image-Turbo"]
+    assert recipes.variant_for("zimage", {}, turbo) == "zimage-turbo"
+    assert recipes.variant_for("zimage", {}, ["base_model:Tongyi-MAI/Z-Image"]) == "zimage"
+    for name in ("flux-schnell", "zimage-turbo", "flux2-klein-distilled"):
+        assert recipes.get_recipe(name).distilled and recipes.get_recipe(name).default_steps <= 9
 
 
 # ---------------------------------------------------------------------------- sizes

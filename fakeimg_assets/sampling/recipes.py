@@ -79,6 +79,8 @@ class SamplingRecipe:
     # stands in for `<Pipeline>.from_pretrained(path, dtype=..., **load kwargs)` where
     # diffusers cannot load its own layout (e.g. the cascades' Paella VQGAN in 0.42)
     load: Callable[..., Any] | None = None
+    # largest batch the pipeline samples correctly; 1 also passes one generator, not a list
+    max_batch: int | None = None
     # a distilled few-step model (schnell, Turbo, LCM...): its steps/guidance override requests
     distilled: bool = False
 
@@ -124,9 +126,9 @@ def register_variant(
 def variant_for(name: str, configs: Mapping[str, Any], tags: list[str]) -> str:
     """The recipe a repo samples with: its distilled variant of `name` if one matches, else it.
 
-    `configs` maps component names (`transformer`/`unet`, `vae`, `scheduler`) to their
-    parsed configs; `tags` are the Hub's tags (card tags plus `base_model:...` lineage).
-    """
+    `configs` maps `model_index` and component names (`transformer`/`unet`, `vae`,
+    `scheduler`) to their parsed JSON; `tags` are the Hub's tags (card tags plus
+    `base_model:...` lineage)."""
     for variant, rule in _VARIANTS.get(name, ()):
         if rule(configs, tags):
             return variant.name

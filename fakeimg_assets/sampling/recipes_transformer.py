@@ -245,3 +245,6 @@ ZIMAGE_TURBO = register_variant(
     ),
     lambda configs, tags: _tagged(tags, "turbo"),  # base_model:Tongyi-MAI/Z-Image-Turbo
 )
+
+# FLUX.2 [klein], Qwen-Image: recipes_transformer_qwen.py (imports this module, so last)
+from fakeimg_assets.sampling import recipes_transformer_qwen  # noqa: E402, F401

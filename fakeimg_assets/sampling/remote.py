@@ -80,7 +80,8 @@ def check_component_configs(
             check_config_ranges(model_id, rel, configs[name])
     # a distilled (few-step) repo samples with its recipe's variant (e.g. Flux schnell)
     tags = [str(t) for t in getattr(remote.info, "tags", None) or []]
-    remote.plan = replace(remote.plan, recipe=variant_for(remote.plan.recipe, configs, tags))
+    evidence = {"model_index": remote.model_index, **configs}
+    remote.plan = replace(remote.plan, recipe=variant_for(remote.plan.recipe, evidence, tags))
     denoiser = next((configs[d] for d in DENOISERS if d in configs), None)
     if denoiser is None or "vae" not in configs:
         return None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import string
 from typing import TYPE_CHECKING, Any
 
+from fakeimg_assets.zoo import arch_transformer_qwen
+
 if TYPE_CHECKING:
     from fakeimg_assets.zoo.catalog import ZooModel
 
@@ -224,6 +226,14 @@ BASE_MODELS = {
 ARCH_TAGS = {"sana": ["sana"], "lumina2": ["lumina2"], "zimage-turbo": ["z-image", "turbo"]}
 BUILDERS = {"sana": _build_sana, "lumina2": _build_lumina2, "zimage-turbo": _build_zimage}
 # zoo rows: model id, architecture, scheduler, seed, created_at, license
+# FLUX.2 [klein] and Qwen-Image (Qwen encoders) live in arch_transformer_qwen.py
+for _table, _more in (
+    (PIPELINE_CLASSES, arch_transformer_qwen.PIPELINE_CLASSES),
+    (BASE_MODELS, arch_transformer_qwen.BASE_MODELS),
+    (ARCH_TAGS, arch_transformer_qwen.ARCH_TAGS),
+    (BUILDERS, arch_transformer_qwen.BUILDERS),
+):
+    _table.update(_more)  # type: ignore[attr-defined]
 ROWS = [
     ("glasshouse-ml/sana-sprout", "sana", "DPMSolverMultistepScheduler", 1104,
      "2025-01-20T09:00:00.000Z", "cc-by-nc-sa-4.0"),
@@ -231,4 +241,5 @@ ROWS = [
      "2025-03-28T14:10:00.000Z", "apache-2.0"),
     ("aurora-labs/zimage-turbo-snap", "zimage-turbo", "FlowMatchEulerDiscreteScheduler", 1108,
      "2025-12-01T10:00:00.000Z", "apache-2.0"),
+    *arch_transformer_qwen.ROWS,
 ]

@@ -1,0 +1,63 @@
+"""Sampling recipes for transformer pipelines with Qwen text encoders: FLUX.2 [klein], ...
+
+Imported (so registered) at the end of `recipes_transformer`. Defaults are the authors'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fakeimg_assets.sampling.recipes import (
+    FLOW_SCHEDULERS,
+    SamplingRecipe,
+    _d,
+    _t,
+    register_recipe,
+    register_variant,
+)
+from fakeimg_assets.sampling.recipes_transformer import QWEN_TOKENIZERS, vae_declared_size
+
+
+def is_klein_distilled(configs: Mapping[str, Any], tags: list[str]) -> bool:
+    """FLUX.2 [klein] step-distilled (klein-4B/9B) rather than klein-base: the pipeline's own
+    `is_distilled` flag in model_index.json, which also switches its CFG off."""
+    return (configs.get("model_index") or {}).get("is_distilled") is True
+
+
+_KLEIN_COMPONENTS = {
+    "transformer": _d("Flux2Transformer2DModel"),
+    "vae": _d("AutoencoderKLFlux2"),
+    "text_encoder": _t("Qwen3ForCausalLM", "Qwen3Model"),
+    "tokenizer": _t(*QWEN_TOKENIZERS),
+    "scheduler": _d(*FLOW_SCHEDULERS),
+}
+FLUX2_KLEIN = register_recipe(
+    SamplingRecipe(
+        name="flux2-klein",
+        architecture="flux2-klein",
+        pipeline_classes=("Flux2KleinPipeline",),
+        default_steps=50,  # FLUX.2 [klein] base card: 50 steps, CFG 4.0, 1024 px
+        default_guidance=4.0,
+        components=_KLEIN_COMPONENTS,
+        default_size=1024,
+        native_size=vae_declared_size,  # a constant 1024 in the pipeline; its VAE says so too
+        description="FLUX.2 [klein] MMDiT, Flux 2 VAE, Qwen 3 (3 stacked layers), real CFG",
+    )
+)
+FLUX2_KLEIN_DISTILLED = register_variant(
+    "flux2-klein",
+    SamplingRecipe(
+        name="flux2-klein-distilled",
+        architecture="flux2-klein",
+        pipeline_classes=(),
+        default_steps=4,  # FLUX.2 [klein] 4B card: 4 steps, guidance 1.0 (ignored: distilled)
+        default_guidance=1.0,
+        components=_KLEIN_COMPONENTS,
+        default_size=1024,
+        native_size=vae_declared_size,
+        distilled=True,
+        description="FLUX.2 [klein] step-distilled (is_distilled): 4 steps, no CFG",
+    ),
+    is_klein_distilled,
+)
