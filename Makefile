@@ -38,8 +38,22 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# the UI on the same data; after `make demo` (and with HF_ENDPOINT unset) it also serves the
+# demo Hub on $(DEMO_PORT) for UI runs, backfills and the sensor, stopped when dev exits
 dev: install
-	$(BIN)/python -m fakeimg_assets.instance_config $(FAKEIMG_HOME)/dagster
+	@set -euo pipefail; \
+	$(BIN)/python -m fakeimg_assets.instance_config $(FAKEIMG_HOME)/dagster; \
+	if [ -z "$${HF_ENDPOINT:-}" ] && [ -f $(DEMO_ZOO)/zoo.json ]; then \
+	  $(BIN)/fakeimg hub serve $(DEMO_ZOO) --port $(DEMO_PORT) & server=$$!; \
+	  trap 'kill $$server 2>/dev/null || true' EXIT; \
+	  for i in $$(seq 100); do \
+	    kill -0 $$server 2>/dev/null || { echo "demo Hub server failed to start" >&2; exit 1; }; \
+	    $(BIN)/python -c "import urllib.request; urllib.request.urlopen('$(DEMO_URL)/api/models?limit=1', timeout=1)" 2>/dev/null && break; \
+	    sleep 0.2; \
+	  done; \
+	  export HF_ENDPOINT=$(DEMO_URL); \
+	  echo "serving the demo Hub $(DEMO_ZOO) at $(DEMO_URL) (HF_ENDPOINT for Dagster)"; \
+	fi; \
 	DAGSTER_HOME=$(FAKEIMG_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml
 
 # every Hub fault kind + hostile repos, in a temp dir; exits non-zero if an expectation breaks
