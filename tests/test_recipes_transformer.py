@@ -29,7 +29,7 @@ EXPECTED_RECIPE = {
     "flux": "flux", "flux-schnell": "flux-schnell", "chroma": "chroma", "sana": "sana",
     "lumina2": "lumina2", "auraflow": "auraflow",
     "hunyuandit": "hunyuandit", "zimage-turbo": "zimage-turbo",
-    "flux2-klein": "flux2-klein-distilled",
+    "flux2-klein": "flux2-klein-distilled", "qwenimage": "qwenimage",
 }
 
 

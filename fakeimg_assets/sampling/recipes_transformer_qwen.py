@@ -61,3 +61,24 @@ FLUX2_KLEIN_DISTILLED = register_variant(
     ),
     is_klein_distilled,
 )
+QWENIMAGE = register_recipe(
+    SamplingRecipe(
+        name="qwenimage",
+        architecture="qwenimage",
+        pipeline_classes=("QwenImagePipeline",),
+        default_steps=50,  # Qwen-Image card: 50 steps, true CFG 4.0 against the negative " "
+        default_guidance=4.0,
+        components={
+            "transformer": _d("QwenImageTransformer2DModel"),
+            "vae": _d("AutoencoderKLQwenImage"),
+            "text_encoder": _t("Qwen2_5_VLForConditionalGeneration"),
+            "tokenizer": _t(*QWEN_TOKENIZERS),
+            "scheduler": _d(*FLOW_SCHEDULERS),
+        },
+        call_names={"guidance_scale": "true_cfg_scale"},  # its guidance_scale is for distilled
+        call_kwargs={"negative_prompt": " "},
+        default_size=1024,  # a constant in the pipeline (128 latents x VAE scale 8)
+        native_size=vae_declared_size,  # None for the real VAE: the pipeline's 1024 px
+        description="Qwen-Image MMDiT, Wan-style VAE, Qwen2.5-VL text encoder, true CFG",
+    )
+)

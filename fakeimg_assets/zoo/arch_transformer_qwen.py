@@ -76,12 +76,83 @@ def _build_flux2_klein(model: ZooModel, seed: int, *, distilled: bool = True) ->
     )
 
 
-PIPELINE_CLASSES = {"flux2-klein": "Flux2KleinPipeline"}
-BASE_MODELS = {"flux2-klein": "black-forest-labs/FLUX.2-klein-4B"}
-ARCH_TAGS = {"flux2-klein": ["flux2", "klein"]}
-BUILDERS = {"flux2-klein": _build_flux2_klein}
+def _qwen25_vl(seed: int) -> Any:
+    """A tiny Qwen2.5-VL (text 2 layers x 16, vision 1 block); ids fit the zoo vocabulary."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    from fakeimg_assets.zoo.components import _seed
+    from fakeimg_assets.zoo.tokenizers import TEXT_VOCAB_SIZE
+
+    _seed(seed, "text_encoder")
+    mrope = {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"}
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "num_key_value_heads": 2, "vocab_size": TEXT_VOCAB_SIZE,
+            "max_position_embeddings": 2048, "rope_scaling": mrope, "rope_theta": 1e6,
+            "bos_token_id": 257, "eos_token_id": 258, "pad_token_id": 256,
+        },
+        vision_config={
+            "depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2,
+            "out_hidden_size": 16,
+        },
+        vision_start_token_id=990, vision_end_token_id=991, vision_token_id=992,
+        image_token_id=993, video_token_id=994,
+    )
+    return Qwen2_5_VLForConditionalGeneration(config).eval()
+
+
+def _build_qwenimage(model: ZooModel, seed: int) -> Any:
+    """Qwen-Image: MMDiT over a Wan-style 3D VAE, Qwen2.5-VL text encoder with a template."""
+    from diffusers import (
+        AutoencoderKLQwenImage,
+        FlowMatchEulerDiscreteScheduler,
+        QwenImagePipeline,
+        QwenImageTransformer2DModel,
+    )
+
+    from fakeimg_assets.zoo.arch_transformer_llm import make_qwen_tokenizer
+    from fakeimg_assets.zoo.catalog import DEFAULT_IMAGE_SIZE
+    from fakeimg_assets.zoo.components import _seed
+
+    _seed(seed, "transformer")
+    transformer = QwenImageTransformer2DModel(
+        patch_size=2, in_channels=16, out_channels=4, num_layers=1, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=16, guidance_embeds=False,
+        axes_dims_rope=(8, 4, 4),
+    )
+    _seed(seed, "vae")
+    vae = AutoencoderKLQwenImage(  # 2 ** len(temperal_downsample) = 4: 16x16 latents -> 64 px
+        base_dim=8, z_dim=4, dim_mult=[1, 2, 2], num_res_blocks=1,
+        temperal_downsample=[False, True], latents_mean=[0.0] * 4, latents_std=[1.0] * 4,
+    )
+    # Qwen-Image's own default is a constant 1024 px; a tiny repo declares its size here
+    # (diffusers ignores the key; fakeimg's recipe reads it, like an AutoencoderKL's)
+    vae.register_to_config(sample_size=DEFAULT_IMAGE_SIZE)
+    return QwenImagePipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(
+            num_train_timesteps=1000, shift=1.0, use_dynamic_shifting=True, base_shift=0.5,
+            max_shift=0.9, base_image_seq_len=256, max_image_seq_len=8192,
+            time_shift_type="exponential",
+        ),
+        vae=vae,
+        text_encoder=_qwen25_vl(seed),
+        tokenizer=make_qwen_tokenizer(),
+        transformer=transformer,
+    )
+
+
+PIPELINE_CLASSES = {"flux2-klein": "Flux2KleinPipeline", "qwenimage": "QwenImagePipeline"}
+BASE_MODELS = {
+    "flux2-klein": "black-forest-labs/FLUX.2-klein-4B",
+    "qwenimage": "Qwen/Qwen-Image",
+}
+ARCH_TAGS = {"flux2-klein": ["flux2", "klein"], "qwenimage": ["qwen-image"]}
+BUILDERS = {"flux2-klein": _build_flux2_klein, "qwenimage": _build_qwenimage}
 # zoo rows: model id, architecture, scheduler, seed, created_at, license
 ROWS = [
     ("driftwood-ai/klein-quick", "flux2-klein", "FlowMatchEulerDiscreteScheduler", 1109,
      "2025-11-20T16:00:00.000Z", "apache-2.0"),
+    ("lumen-forge/qwen-image-watercolor", "qwenimage", "FlowMatchEulerDiscreteScheduler", 1110,
+     "2025-08-22T11:30:00.000Z", "apache-2.0"),
 ]
