@@ -271,8 +271,6 @@ def _run_batch(
     # a cascade may name its main stage's arguments otherwise (e.g. prior_guidance_scale)
     call[recipe.call_names.get("num_inference_steps", "num_inference_steps")] = steps
     call[recipe.call_names.get("guidance_scale", "guidance_scale")] = guidance
-    if isinstance(call.get("negative_prompt"), str):  # one per prompt (Qwen-Image's " ")
-        call["negative_prompt"] = [call["negative_prompt"]] * len(batch)
     if params.height:
         call["height"] = params.height
     if params.width:
