@@ -70,10 +70,10 @@ def test_census_counts_groups_coverage_and_reasons() -> None:
     assert json.loads(sd["held_back"]) == {"plan: UnsupportedRepoError": 1,
                                           "selection: gated (auto)": 1}
     lora = by[("lora", "StableDiffusionPipeline", "o/sd-a")]
-    assert (lora["n_models"], lora["n_sampled"], lora["coverage"]) == (1, 1, 1.0)
-    tagged = by[("lora", None, "o/sd-a")]
-    assert (tagged["n_models"], tagged["n_eligible"], tagged["n_failed"]) == (2, 1, 2)
-    assert tagged["coverage"] == 0.0
+    tagged = by[("lora", "StableDiffusionPipeline", "o/sd-a")]  # the base's class
+    assert lora is tagged  # planned and unplanned adapters of one base: one group
+    assert (lora["n_models"], lora["n_eligible"], lora["n_sampled"], lora["n_failed"]) == (3, 2, 1, 2)
+    assert lora["coverage"] == 0.5
     other = by[("other", None, None)]
     assert (other["n_models"], other["n_eligible"], other["n_sampled"]) == (1, 1, 0)
     assert [r["kind"] for r in rows] == sorted(

@@ -80,9 +80,12 @@ def census_rows(
         latest[f["model_id"]] = f
     groups: dict[tuple, Counter] = {}
     held: dict[tuple, Counter] = {}
+    keys = {r["model_id"]: classify_model(r, meta_by.get(r["model_id"])) for r in models}
+    class_of = {m: k[1] for m, k in keys.items() if k[0] == "pipeline" and k[1]}
     for row in models:
         model_id = row["model_id"]
-        key = classify_model(row, meta_by.get(model_id))
+        kind, cls, base = keys[model_id]
+        key = (kind, cls or class_of.get(base or ""), base)  # an adapter's class: its base's
         c = groups.setdefault(key, Counter())
         reasons = held.setdefault(key, Counter())
         c["n_models"] += 1
