@@ -143,16 +143,43 @@ def _planner_rules(env, defs: dg.Definitions) -> None:  # noqa: ANN001
     assert decided[REFUSED] == (True, "repo changed on the Hub since its refusal"), decided
     flaky = failures.with_columns(pl.lit(True).alias("transient"))
     assert plan(failures=flaky)[REFUSED][1].startswith("last attempt failed (transient)")
+    sampled = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("sampled_images"), asset_partitions=[HEALTHY]),
+        limit=1,
+    ).records[0].asset_materialization
+    assert sampled.metadata["dagster/partition_row_count"].value == 3  # standard metadata
+    crops = instance.fetch_materializations(dg.AssetKey("real_images"), limit=1).records[0]
+    assert crops.asset_materialization.metadata["dagster/row_count"].value == 3
     assert plan(force=True) == dict.fromkeys([HEALTHY, REFUSED], (True, "forced (--force)"))
 
-    for caption in photos.glob("*.txt"):  # new captions: a new prompt pool, new real rows
+    def real_data() -> None:
+        result = defs.resolve_job_def("real_data").execute_in_process(
+            run_config={"ops": {"real_photos": {"config": {"folder": str(photos)}}}},
+            instance=instance,
+        )
+        assert result.success
+
+    _test_side_photo(photos, store.read("real_photos")["source"][0])
+    real_data()  # new reals, the same prompt pool: the partition stays fresh
+    assert plan()[HEALTHY] == (False, "up to date"), plan()
+    stale = stale_assets(instance, graph, ["real_images", "real_photos", "prompts"])
+    assert stale == {"real_images": "real_photos has a new data version"}, stale
+
+    for caption in photos.glob("*.txt"):  # new captions: a new prompt pool
         caption.write_text(caption.read_text() + ", seen again")
-    real = defs.resolve_job_def("real_data").execute_in_process(
-        run_config={"ops": {"real_photos": {"config": {"folder": str(photos)}}}},
-        instance=instance,
-    )
-    assert real.success
+    real_data()
     assert plan()[HEALTHY] == (True, "prompts has a new data version"), plan()
-    assert stale_assets(instance, graph, ["real_images", "real_photos"]) == {
-        "real_images": "real_photos has a new data version"
-    }
+
+
+def _test_side_photo(folder: Path, source: str) -> None:
+    """Add one photo that falls on the test side (so its caption never becomes a prompt)."""
+    from fakeimg_assets.detection.sides import photo_side
+    from fakeimg_assets.real.screen import photo_id_of
+
+    for i in range(100, 200):
+        _photo(folder, i)
+        if photo_side(photo_id_of(source, (folder / f"photo{i}.png").read_bytes())) == "test":
+            return
+        (folder / f"photo{i}.png").unlink()
+        (folder / f"photo{i}.txt").unlink()
+    raise AssertionError("no test-side photo among 100 seeds")
