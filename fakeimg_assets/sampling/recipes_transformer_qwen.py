@@ -14,6 +14,7 @@ from fakeimg_assets.sampling.recipes import (
     _d,
     _t,
     register_recipe,
+    register_unsupported,
     register_variant,
 )
 from fakeimg_assets.sampling.recipes_transformer import QWEN_TOKENIZERS, vae_declared_size
@@ -81,4 +82,17 @@ QWENIMAGE = register_recipe(
         native_size=vae_declared_size,  # None for the real VAE: the pipeline's 1024 px
         description="Qwen-Image MMDiT, Wan-style VAE, Qwen2.5-VL text encoder, true CFG",
     )
+)
+register_unsupported(
+    "HiDreamImagePipeline",
+    "its fourth text encoder, Llama-3.1-8B-Instruct (text_encoder_4/tokenizer_4), is not in "
+    "the HiDream-ai repos: the card loads it from the separate, gated meta-llama repo and "
+    "passes it to from_pretrained (one model, two repos); fakeimg samples one pinned repo",
+)
+register_unsupported(
+    "Flux2Pipeline",
+    "not yet: FLUX.2 [dev] encodes prompts with Mistral Small 3.1 (Mistral3ForConditionalGeneration) "
+    "through a PixtralProcessor in the tokenizer slot (a processor, with its image processor "
+    "config); no recipe or tiny zoo repo for that yet. FLUX.2 [klein] (Flux2KleinPipeline) is "
+    "supported",
 )
