@@ -21,6 +21,7 @@ from fakeimg_assets.sampling import sampler
 from fakeimg_assets.sampling.download_plan import UnsafeRepoError
 from fakeimg_assets.sampling.remote import fetch_plan
 from fakeimg_assets.sampling.verify_download import fetch_verified, snapshot_files
+from fakeimg_assets.zoo.arch_unet import NATIVE_PX
 from resources import HubResource
 from tests.conftest import pick
 
@@ -66,7 +67,7 @@ def test_every_healthy_zoo_model_still_plans(hub_url: str, tmp_path: Path, zoo_c
     for m in zoo_catalog:
         if m.expect == "ok":
             remote = fetch_plan(hub, m.model_id)
-            assert remote.native_px == 64, m.model_id
+            assert remote.native_px == NATIVE_PX.get(m.architecture, 64), m.model_id
             assert all(f.sha256 for f in remote.plan.expected if f.path.endswith(".safetensors"))
 
 

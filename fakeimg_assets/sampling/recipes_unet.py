@@ -1,6 +1,299 @@
 """Sampling recipes for UNet, cascade and pixel-space text-to-image pipelines beyond SD1/SDXL.
 
-Registered into `recipes`' registry when `recipes` is imported (see its last lines).
+Registered when `recipes` is imported. Defaults: the authors' (cards, else diffusers').
+Kandinsky 3 and the cascades (Stable Cascade, Wuerstchen) default to a constant 1024 px,
+not to a size read from their configs; a repo whose denoiser config declares its latent
+`sample_size` (the tiny zoo's do) is sampled at that size instead (`native_size` hook).
+Combined cascades are one repo holding prior and decoder components (`prior_*` names),
+as `save_pretrained` of the combined class writes it; the decoder stage runs with the
+recipe's fixed settings and the requested steps/guidance go to the text-conditioned prior.
 """
 
 from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from fakeimg_assets.errors import ResourceLimitError
+from fakeimg_assets.sampling.recipes import (
+    CLIP_TOKENIZERS,
+    EPS_SCHEDULERS,
+    T5_TOKENIZERS,
+    SamplingRecipe,
+    _d,
+    _t,
+    register_recipe,
+    register_unsupported,
+)
+
+# the default resolution cap (`SamplingLimits.max_resolution_px`): a declared size above it
+# is refused, never sampled (remote's plan-time check reads `vae` configs these repos lack)
+MAX_NATIVE_PX = 2048
+
+
+def _capped(px: int, where: str) -> int:
+    if px > MAX_NATIVE_PX:
+        raise ResourceLimitError(
+            f"native resolution {px}x{px} px ({where}) is above the resolution cap of "
+            f"{MAX_NATIVE_PX} px; refused"
+        )
+    return px
+
+
+def declared_latent_size(local_dir: Path, component: str) -> int | None:
+    """A denoiser config's `sample_size` (latent cells) in a snapshot, or None."""
+    path = Path(local_dir) / component / "config.json"
+    if not path.is_file():
+        return None
+    size = json.loads(path.read_text()).get("sample_size")
+    ok = isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= 512
+    return size if ok else None
+
+
+def _size_from(component: str, px_per_cell: float, default: int) -> Callable[[Path], int]:
+    """`native_size` hook: declared latent size x pixels per latent cell, else `default`."""
+
+    def native_size(local_dir: Path) -> int:
+        cells = declared_latent_size(local_dir, component)
+        if cells is None:
+            return default
+        px = int(math.floor(cells * px_per_cell / 8 + 0.5)) * 8  # the pipelines need /8
+        return _capped(px, f"{component} sample_size {cells}")
+
+    return native_size
+
+
+def _vq_size(denoiser: str, vq: str, default: int) -> Callable[[Path], int]:
+    """Denoiser `sample_size` x the VQ model's scale (2 ** (levels - 1)), as the pipelines."""
+
+    def native_size(local_dir: Path) -> int:
+        cells = declared_latent_size(local_dir, denoiser)
+        vq_config = Path(local_dir) / vq / "config.json"
+        if cells is None or not vq_config.is_file():
+            return default
+        blocks = json.loads(vq_config.read_text()).get("block_out_channels") or [0]
+        return _capped(cells * 2 ** (len(blocks) - 1), f"{denoiser} sample_size {cells} x {vq}")
+
+    return native_size
+
+
+# Classes the by-parts loader may instantiate, by name -> module of the installed libraries
+# (diffusers 0.42 exports neither PaellaVQModel nor the Wuerstchen models at top level, so
+# `from_pretrained` of the cascades fails on the model_index it writes itself).
+_PART_MODULES = {
+    "StableCascadeUNet": "diffusers",
+    "DDPMWuerstchenScheduler": "diffusers",
+    "PaellaVQModel": "diffusers.pipelines.deprecated.wuerstchen",
+    "WuerstchenPrior": "diffusers.pipelines.deprecated.wuerstchen",
+    "WuerstchenDiffNeXt": "diffusers.pipelines.deprecated.wuerstchen",
+    "CLIPTextModel": "transformers",
+    "CLIPTextModelWithProjection": "transformers",
+    "CLIPTokenizer": "transformers",
+    "CLIPTokenizerFast": "transformers",
+}
+
+
+def _load_part(folder: Path, class_name: str, dtype: Any, variant: str | None) -> Any:
+    """One component from its folder: safetensors only, local files only."""
+    if class_name not in _PART_MODULES:
+        raise ValueError(f"{folder.name}: class {class_name!r} is not loadable by parts")
+    cls = getattr(import_module(_PART_MODULES[class_name]), class_name)
+    if class_name.endswith(("Tokenizer", "TokenizerFast")):
+        return cls.from_pretrained(str(folder), local_files_only=True)
+    if class_name.endswith("Scheduler"):
+        return cls.from_pretrained(str(folder))
+    return cls.from_pretrained(
+        str(folder), use_safetensors=True, local_files_only=True, variant=variant, dtype=dtype
+    )
+
+
+def load_by_parts(pipeline_class: str) -> Callable[..., Any]:
+    """A `from_pretrained` stand-in that builds the pipeline from its components one by one.
+
+    For pipelines diffusers cannot `from_pretrained` (see `_PART_MODULES`); the plan has
+    allow-listed every component class already, and this loads only those classes.
+    """
+
+    def load(path: str, *, dtype: Any = None, variant: str | None = None, **kwargs: Any) -> Any:
+        import diffusers
+
+        root = Path(path)
+        index = json.loads((root / "model_index.json").read_text())
+        parts: dict[str, Any] = {}
+        for name, spec in index.items():
+            if name.startswith("_") or not isinstance(spec, list) or len(spec) != 2:
+                continue
+            if name in kwargs or spec[1] is None:  # skipped or absent: passed as None
+                parts[name] = None
+                continue
+            parts[name] = _load_part(root / name, spec[1], dtype, variant)
+        pipe = getattr(diffusers, pipeline_class)(**parts)
+        pipe.register_to_config(_name_or_path=str(root))
+        return pipe
+
+    return load
+
+
+register_recipe(
+    SamplingRecipe(
+        name="kandinsky3",
+        architecture="kandinsky3",
+        pipeline_classes=("Kandinsky3Pipeline",),
+        default_steps=25,
+        default_guidance=3.0,
+        components={
+            "unet": _d("Kandinsky3UNet"),
+            "movq": _d("VQModel"),
+            "text_encoder": _t("T5EncoderModel"),
+            "tokenizer": _t(*T5_TOKENIZERS),
+            "scheduler": _d(*EPS_SCHEDULERS),
+        },
+        default_size=1024,
+        native_size=_size_from("unet", 8, 1024),
+        description="Kandinsky 3: UNet latent diffusion, FLAN-UL2-style T5 encoder, MoVQ "
+        "decoder; 1024 px unless the UNet config declares its latent sample_size",
+    )
+)
+register_recipe(
+    SamplingRecipe(
+        name="kandinsky22",
+        architecture="kandinsky22",
+        pipeline_classes=("KandinskyV22CombinedPipeline",),
+        default_steps=100,
+        default_guidance=4.0,
+        components={
+            "unet": _d("UNet2DConditionModel"),
+            "scheduler": _d(*EPS_SCHEDULERS),
+            "movq": _d("VQModel"),
+            "prior_prior": _d("PriorTransformer"),
+            "prior_image_encoder": _t("CLIPVisionModelWithProjection"),
+            "prior_text_encoder": _t("CLIPTextModelWithProjection"),
+            "prior_tokenizer": _t(*CLIP_TOKENIZERS),
+            "prior_scheduler": _d("UnCLIPScheduler"),
+            "prior_image_processor": _t("CLIPImageProcessor"),
+        },
+        # the prior's own defaults (its image encoder embeds the empty negative image)
+        call_kwargs={"prior_num_inference_steps": 25, "prior_guidance_scale": 4.0},
+        default_size=512,
+        native_size=_vq_size("unet", "movq", 512),
+        description="Kandinsky 2.2 combined: CLIP-image prior + UNet decoder + MoVQ, one repo; "
+        "steps/guidance are the decoder's, the prior runs 25 steps at guidance 4",
+    )
+)
+_CASCADE_PARTS = {
+    "tokenizer": _t(*CLIP_TOKENIZERS),
+    "prior_tokenizer": _t(*CLIP_TOKENIZERS),
+    "scheduler": _d("DDPMWuerstchenScheduler"),
+    "prior_scheduler": _d("DDPMWuerstchenScheduler"),
+    "vqgan": _d("PaellaVQModel"),
+}
+_PRIOR_ARGS = {
+    "num_inference_steps": "prior_num_inference_steps",
+    "guidance_scale": "prior_guidance_scale",
+}
+register_recipe(
+    SamplingRecipe(
+        name="stable_cascade",
+        architecture="stable_cascade",
+        pipeline_classes=("StableCascadeCombinedPipeline",),
+        default_steps=20,
+        default_guidance=4.0,
+        skip_components=("prior_feature_extractor", "prior_image_encoder"),  # image prompts
+        components={
+            **_CASCADE_PARTS,
+            "decoder": _d("StableCascadeUNet"),
+            "prior_prior": _d("StableCascadeUNet"),
+            "text_encoder": _t("CLIPTextModelWithProjection"),
+            "prior_text_encoder": _t("CLIPTextModelWithProjection"),
+        },
+        load=load_by_parts("StableCascadeCombinedPipeline"),
+        call_kwargs={"num_inference_steps": 10, "decoder_guidance_scale": 0.0},
+        call_names=_PRIOR_ARGS,
+        default_size=1024,
+        native_size=_size_from("prior_prior", 1024 / 24, 1024),
+        description="Stable Cascade combined (Wuerstchen v3): stage C prior 20 steps at "
+        "guidance 4 (the requested steps/guidance), stage B decoder 10 steps at 0, Paella "
+        "stage A; loaded component by component (diffusers 0.42 cannot from_pretrained it)",
+    )
+)
+register_recipe(
+    SamplingRecipe(
+        name="wuerstchen",
+        architecture="wuerstchen",
+        pipeline_classes=("WuerstchenCombinedPipeline",),
+        default_steps=60,
+        default_guidance=4.0,
+        components={
+            **_CASCADE_PARTS,
+            "decoder": _d("WuerstchenDiffNeXt"),
+            "prior_prior": _d("WuerstchenPrior"),
+            "text_encoder": _t("CLIPTextModel"),
+            "prior_text_encoder": _t("CLIPTextModel"),
+        },
+        load=load_by_parts("WuerstchenCombinedPipeline"),
+        # diffusers 0.42's decoder repeats the text states once per prompt of the batch
+        # (encode_prompt gets the batch size as num_images_per_prompt): one prompt per call
+        max_batch=1,
+        call_kwargs={"num_inference_steps": 12, "decoder_guidance_scale": 0.0},
+        call_names=_PRIOR_ARGS,
+        default_size=1024,
+        native_size=_size_from("prior_prior", 1024 / 24, 1024),
+        description="Wuerstchen v2 combined: prior 60 steps at guidance 4 (requested steps/"
+        "guidance), DiffNeXt decoder 12 steps at 0, Paella VQGAN; loaded by parts",
+    )
+)
+register_recipe(
+    SamplingRecipe(
+        name="deepfloyd_if",
+        architecture="deepfloyd_if",
+        pipeline_classes=("IFPipeline",),
+        default_steps=100,
+        default_guidance=7.0,
+        # the watermarker stamps a logo in the corner after sampling: not the generator's
+        # output, and a corner stamp is exactly the shortcut a detector must not learn
+        skip_components=("safety_checker", "feature_extractor", "watermarker"),
+        components={
+            "unet": _d("UNet2DConditionModel"),
+            "text_encoder": _t("T5EncoderModel"),
+            "tokenizer": _t(*T5_TOKENIZERS),
+            "scheduler": _d("DDPMScheduler"),
+        },
+        load_kwargs={"requires_safety_checker": False},
+        call_kwargs={"clean_caption": False},
+        native_size=_size_from("unet", 1, 64),  # pixel space: sample_size is the image side
+        description="DeepFloyd IF stage I only: pixel-space UNet at its native 64 px, T5; "
+        "stages II/III are other repos (IFSuperResolutionPipeline), not chained: the images "
+        "are what this repo generates, at its size",
+    )
+)
+register_recipe(
+    SamplingRecipe(
+        name="amused",
+        architecture="amused",
+        pipeline_classes=("AmusedPipeline",),
+        default_steps=12,
+        default_guidance=10.0,
+        components={
+            "transformer": _d("UVit2DModel"),
+            "vqvae": _d("VQModel"),
+            "text_encoder": _t("CLIPTextModelWithProjection"),
+            "tokenizer": _t(*CLIP_TOKENIZERS),
+            "scheduler": _d("AmusedScheduler"),
+        },
+        # its scheduler draws tokens with one torch.Generator (a list fails): one image per call
+        max_batch=1,
+        native_size=_vq_size("transformer", "vqvae", 512),
+        description="aMUSEd: masked image modelling (MUSE) over VQ-GAN tokens, 12 unmasking "
+        "steps; size from the transformer's sample_size x VQ scale",
+    )
+)
+register_unsupported(
+    "KolorsPipeline",
+    "needs the sentencepiece package (ChatGLM3 tokenizer), which is not installed, and its "
+    "ChatGLM text encoder and tokenizer are declared from library 'kolors' (diffusers' "
+    "pipeline module, outside the diffusers/transformers allow-list)",
+)

@@ -23,6 +23,7 @@ from fakeimg_assets.sampling.limits import (
     check_config_ranges,
     check_declared_size,
     check_download_bytes,
+    check_requested_size,
     check_resolution,
     check_text_file_size,
 )
@@ -83,12 +84,28 @@ def check_component_configs(
     evidence = {"model_index": remote.model_index, **configs}
     remote.plan = replace(remote.plan, recipe=variant_for(remote.plan.recipe, evidence, tags))
     denoiser = next((configs[d] for d in DENOISERS if d in configs), None)
-    if denoiser is None or "vae" not in configs:
-        return None
+    if denoiser is None or "vae" not in configs:  # MoVQ, cascades, pixel space: the hook
+        return hooked_native_size(hub, model_id, remote, limits)
     if denoiser.get("sample_size") is None:  # Flux-style: the size is a pipeline constant
         default = get_recipe(remote.plan.recipe).default_size
         return check_declared_size(model_id, configs["vae"], default, limits)
     return check_resolution(model_id, denoiser, configs["vae"], limits)
+
+
+def hooked_native_size(
+    hub: HubResource, model_id: str, remote: RemoteModel, limits: SamplingLimits
+) -> int | None:
+    """Native px from the recipe's `native_size` hook over the planned component configs
+    (fetched size-capped into the revision's snapshot), against the resolution cap."""
+    hook = get_recipe(remote.plan.recipe).native_size
+    if hook is None:
+        return None
+    for rel in remote.plan.files:
+        if rel.count("/") == 1 and rel.endswith("/config.json"):
+            read_small_json(hub, model_id, rel, remote.revision, limits)
+    size = hook(hub.snapshot_dir(model_id, remote.revision))
+    check_requested_size(size, size, limits)
+    return size
 
 
 def fetch_plan(

@@ -230,6 +230,8 @@ def run(
     if params.height is None and params.width is None and recipe.native_size is not None:
         size = recipe.native_size(prepared.base_dir or prepared.local_dir)  # from its configs
         params = replace(params, height=size, width=size) if size else params
+    if recipe.max_batch and params.batch_size > recipe.max_batch:  # the pipeline's own limit
+        params = replace(params, batch_size=recipe.max_batch)
     steps = params.steps or recipe.default_steps
     guidance = recipe.default_guidance if params.guidance_scale is None else params.guidance_scale
     if recipe.distilled:  # few-step models sample with their own settings, whatever was asked
@@ -279,7 +281,7 @@ def _run_batch(
         with torch.inference_mode():
             out = pipe(
                 prompt=[r.prompt for r in batch],
-                generator=generators,
+                generator=generators[0] if recipe.max_batch == 1 else generators,
                 output_type="pil",
                 **call,
             )

@@ -122,7 +122,7 @@ def write_repo(root: Path, model: ZooModel) -> Path:
         pipe = build_pipeline(model)
         pipe.save_pretrained(repo, safe_serialization=True)
         _write_legacy_tokenizer_files(pipe, repo)
-        denoiser = "unet" if hasattr(pipe, "unet") else "transformer"
+        denoiser = next(d for d in ("unet", "transformer", "decoder") if hasattr(pipe, d))
         _write_bin_copy(pipe, repo, denoiser)
         _write_single_file(pipe, repo, model, ckpt=arch in ("sd1", "sdxl"))
         _write_fp16_variant(pipe, repo)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from fakeimg_assets.zoo import arch_transformer
+from fakeimg_assets.zoo import arch_transformer, arch_unet
 from fakeimg_assets.zoo.catalog import _BROKEN, _HOSTILE, _NO_INDEX, _PIPELINE_CLASSES, ZooModel
 
 _BASE_MODELS = {
@@ -30,6 +30,8 @@ _ARCH_TAGS = {
 }
 _BASE_MODELS.update(arch_transformer.BASE_MODELS)
 _ARCH_TAGS.update(arch_transformer.ARCH_TAGS)
+_BASE_MODELS.update(arch_unet.BASE_MODELS)
+_ARCH_TAGS.update(arch_unet.ARCH_TAGS)
 
 _GITATTRIBUTES = """\
 *.7z filter=lfs diff=lfs merge=lfs -text

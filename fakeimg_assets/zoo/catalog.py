@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from fakeimg_assets.zoo import arch_transformer
+from fakeimg_assets.zoo import arch_transformer, arch_unet
 
 ARCHITECTURES = ("sd1", "sdxl", "sd3", "pixart")
 EXPECTATIONS = ("ok", "quarantine", "failure")
@@ -24,6 +24,7 @@ _PIPELINE_CLASSES = {
     "pixart": "PixArtAlphaPipeline",
 }
 _PIPELINE_CLASSES.update(arch_transformer.PIPELINE_CLASSES)  # Flux, Chroma, ...
+_PIPELINE_CLASSES.update(arch_unet.PIPELINE_CLASSES)  # Kandinsky, cascades, IF, aMUSEd
 
 
 @dataclass(frozen=True)
@@ -224,4 +225,4 @@ def zoo_models() -> list[ZooModel]:
             reason="not a diffusers pipeline repo: no model_index.json, only a single-file "
             "checkpoint at the root",
         ),
-    ] + arch_transformer.transformer_models() + adapter_models()  # zoo/arch_*.py, adapters.py
+    ] + arch_transformer.transformer_models() + arch_unet.unet_models() + adapter_models()  # zoo/arch_*.py, adapters.py

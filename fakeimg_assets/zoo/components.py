@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from fakeimg_assets.zoo import arch_transformer
+from fakeimg_assets.zoo import arch_transformer, arch_unet
 from fakeimg_assets.zoo.catalog import (
     _BLACK_VAE,
     _BROKEN,
@@ -262,6 +262,7 @@ def _build_pixart(model: ZooModel, seed: int) -> Any:
 
 _BUILDERS = {"sd1": _build_sd1, "sdxl": _build_sdxl, "sd3": _build_sd3, "pixart": _build_pixart}
 _BUILDERS.update(arch_transformer.BUILDERS)  # Flux, Chroma, ... (zoo/arch_transformer.py)
+_BUILDERS.update(arch_unet.builders())  # Kandinsky, cascades, IF, aMUSEd (zoo/arch_unet.py)
 
 
 def build_pipeline(model: ZooModel) -> Any:
