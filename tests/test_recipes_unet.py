@@ -131,3 +131,32 @@ def test_zoo_repo_samples_end_to_end(model, hub_url: str, tmp_path: Path) -> Non
     if per_call == 1:  # the single-generator path: a rerun of one image is byte-exact
         again = sampler.run(pipe, prepared, requests[1:], params, device="cpu", dtype=torch.float32)
         assert again.images[0].png == run.images[1].png
+
+
+def test_cascade_partition_records_prior_settings_and_native_size(
+    resources: dict, home: Path
+) -> None:
+    """Through the Dagster assets (batch 2 from the conftest's compute resource): the
+    Wuerstchen partition samples one image per call at 128 px and records what it used."""
+    import dagster as dg
+
+    from fakeimg_assets.models.assets import model_metadata, sampled_images
+    from fakeimg_assets.paths import model_slug
+    from fakeimg_assets.warehouse.store import Warehouse
+    from tests.test_assets import SMALL_SAMPLING, _prepare, _run
+
+    model = next(m for m in unet_models() if m.architecture == "wuerstchen")
+    with dg.instance_for_test() as instance:
+        _prepare(instance, resources, model.model_id)
+        assert _run(model_metadata, instance, resources, model.model_id).success
+        assert _run(
+            sampled_images, instance, resources, model.model_id, run_config=SMALL_SAMPLING
+        ).success  # asks for 3 images at 2 steps
+    wh = Warehouse(home)
+    meta = wh.read_key("model_metadata", model_slug(model.model_id)).row(0, named=True)
+    assert (meta["recipe"], meta["pipeline_class"]) == ("wuerstchen", model.pipeline_class)
+    images = wh.read_key("images", f"fake--{model_slug(model.model_id)}")
+    assert images.height == 3 and set(images["steps"]) == {2}
+    assert set(images["guidance_scale"]) == {4.0} and set(images["batch_size"]) == {1}
+    assert set(zip(images["width"], images["height"], strict=True)) == {(128, 128)}
+    assert set(images["scheduler"]) == {"DDPMWuerstchenScheduler"}
