@@ -18,17 +18,17 @@ def _recipes(args: argparse.Namespace) -> int:
     from fakeimg_assets.sampling import recipes as R
 
     variant_of = {v.name: base for base, vs in R._VARIANTS.items() for v, _ in vs}
-    print(f"{'recipe':14s} {'pipeline classes':44s} {'steps':>5s} {'cfg':>5s} {'size':>5s}  status")
+    print(f"{'recipe':22s} {'pipeline classes':44s} steps guidance   size  status")
     for name in R.list_recipes():
         r = R.get_recipe(name)
         classes = ", ".join(r.pipeline_classes) or f"(repos of {variant_of.get(name, '?')})"
         status = f"supported, distilled variant of {variant_of[name]}" if name in variant_of \
             else "supported"
-        size = str(r.default_size or "cfg")
-        print(f"{name:14s} {classes:44s} {r.default_steps:5d} {r.default_guidance:5.1f} "
-              f"{size:>5s}  {status}")
+        size = str(r.default_size or "config")  # None: the pipeline's, from its configs
+        print(f"{name:22s} {classes:44s} {r.default_steps:5d} {r.default_guidance:8.1f} "
+              f"{size:>6s}  {status}")
     for cls, reason in sorted(R.UNSUPPORTED.items()):
-        print(f"{'-':14s} {cls:44s} {'-':>5s} {'-':>5s} {'-':>5s}  refused: {reason}")
+        print(f"{'-':22s} {cls:44s} {'-':>5s} {'-':>8s} {'-':>6s}  refused: {reason}")
     return 0
 
 

@@ -206,6 +206,7 @@ HUNYUANDIT = register_recipe(
         # 1024x1024 is one of its supported shapes, so binning would only resize tiny repos
         call_kwargs={"use_resolution_binning": False},
         load_kwargs={"requires_safety_checker": False},
+        default_size=1024,  # transformer sample_size 128 x VAE scale 8 (from its configs)
         description="HunyuanDiT: DiT with bilingual BERT + mT5 text encoders",
     )
 )
