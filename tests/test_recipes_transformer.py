@@ -31,6 +31,7 @@ EXPECTED_RECIPE = {
     "lumina2": "lumina2", "auraflow": "auraflow",
     "hunyuandit": "hunyuandit", "zimage-turbo": "zimage-turbo",
     "flux2-klein": "flux2-klein-distilled", "qwenimage": "qwenimage",
+    "flux2": "flux2",
 }
 
 

@@ -89,10 +89,22 @@ register_unsupported(
     "the HiDream-ai repos: the card loads it from the separate, gated meta-llama repo and "
     "passes it to from_pretrained (one model, two repos); fakeimg samples one pinned repo",
 )
-register_unsupported(
-    "Flux2Pipeline",
-    "not yet: FLUX.2 [dev] encodes prompts with Mistral Small 3.1 (Mistral3ForConditionalGeneration) "
-    "through a PixtralProcessor in the tokenizer slot (a processor, with its image processor "
-    "config); no recipe or tiny zoo repo for that yet. FLUX.2 [klein] (Flux2KleinPipeline) is "
-    "supported",
+FLUX2 = register_recipe(
+    SamplingRecipe(
+        name="flux2",
+        architecture="flux2",
+        pipeline_classes=("Flux2Pipeline",),
+        default_steps=50,  # FLUX.2 [dev] card: 50 steps, guidance 4 (embedded), 1024 px
+        default_guidance=4.0,
+        components={
+            "transformer": _d("Flux2Transformer2DModel"),
+            "vae": _d("AutoencoderKLFlux2"),
+            "text_encoder": _t("Mistral3ForConditionalGeneration"),
+            "tokenizer": _t("PixtralProcessor"),  # a processor: tokenizer + chat template
+            "scheduler": _d(*FLOW_SCHEDULERS),
+        },
+        default_size=1024,
+        native_size=vae_declared_size,  # a constant 1024 in the pipeline; its VAE says so too
+        description="FLUX.2 [dev] MMDiT, Flux 2 VAE, Mistral Small 3.1 (3 stacked layers)",
+    )
 )

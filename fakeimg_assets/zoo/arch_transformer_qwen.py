@@ -1,4 +1,5 @@
-"""Tiny transformer pipelines with a Qwen text encoder: FLUX.2 [klein], ...
+"""Tiny transformer pipelines with Qwen / Mistral text encoders: FLUX.2 [klein] and [dev],
+Qwen-Image.
 
 Kept apart from `arch_transformer_llm.py` (Gemma/Qwen 3 single-stream) to stay small; the
 tokenizer and encoder helpers are shared from there. Heavy imports stay inside functions.
@@ -76,6 +77,67 @@ def _build_flux2_klein(model: ZooModel, seed: int, *, distilled: bool = True) ->
     )
 
 
+_PIXTRAL_SPECIALS = [
+    "[IMG]", "[IMG_BREAK]", "[IMG_END]", "[INST]", "[/INST]", "[SYSTEM_PROMPT]",
+    "[/SYSTEM_PROMPT]",
+]
+_PIXTRAL_CHAT = (  # Mistral's v7 layout for system + user text turns (images as [IMG])
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}[SYSTEM_PROMPT]"
+    "{% for c in m['content'] %}{{ c['text'] }}{% endfor %}[/SYSTEM_PROMPT]"
+    "{% elif m['role'] == 'user' %}[INST]{% for c in m['content'] %}{% if c['type'] == 'text' %}"
+    "{{ c['text'] }}{% else %}[IMG]{% endif %}{% endfor %}[/INST]{% endif %}{% endfor %}"
+)
+
+
+def make_pixtral_processor() -> Any:
+    """A `PixtralProcessor` (image processor + char-level Llama-style tokenizer + template)."""
+    from transformers import LlamaTokenizer, PixtralImageProcessor, PixtralProcessor
+
+    from fakeimg_assets.zoo.arch_transformer_llm import char_vocab
+
+    vocab = char_vocab(["<pad>", "<s>", "</s>", "<unk>", *_PIXTRAL_SPECIALS], space="▁")
+    tok = LlamaTokenizer(vocab=vocab, merges=[], pad_token="<pad>", model_max_length=1024)
+    tok.add_special_tokens({"additional_special_tokens": _PIXTRAL_SPECIALS})
+    return PixtralProcessor(
+        image_processor=PixtralImageProcessor(patch_size=16), tokenizer=tok, patch_size=16,
+        spatial_merge_size=2, chat_template=_PIXTRAL_CHAT,
+    )
+
+
+def _build_flux2(model: ZooModel, seed: int) -> Any:
+    """FLUX.2 [dev]: Flux 2 MMDiT (guidance embedded) over Mistral 3 hidden states 10/20/30."""
+    from diffusers import Flux2Pipeline
+    from transformers import Mistral3Config, Mistral3ForConditionalGeneration
+
+    from fakeimg_assets.zoo.components import _seed
+    from fakeimg_assets.zoo.tokenizers import TEXT_VOCAB_SIZE
+
+    klein = _build_flux2_klein(model, seed, distilled=False)
+    _seed(seed, "transformer")
+    transformer = type(klein.transformer)(**{**klein.transformer.config, "guidance_embeds": True})
+    _seed(seed, "text_encoder")
+    mistral = Mistral3ForConditionalGeneration(
+        Mistral3Config(
+            text_config={
+                "model_type": "mistral", "vocab_size": TEXT_VOCAB_SIZE, "hidden_size": 16,
+                "intermediate_size": 16, "num_hidden_layers": 30, "num_attention_heads": 2,
+                "num_key_value_heads": 1, "head_dim": 8, "max_position_embeddings": 1024,
+            },
+            vision_config={
+                "model_type": "pixtral", "hidden_size": 16, "intermediate_size": 16,
+                "num_hidden_layers": 1, "num_attention_heads": 2, "head_dim": 8,
+                "patch_size": 16, "image_size": 64,
+            },
+            image_token_index=4,
+            spatial_merge_size=2,
+        )
+    ).eval()
+    return Flux2Pipeline(
+        scheduler=klein.scheduler, vae=klein.vae, text_encoder=mistral,
+        tokenizer=make_pixtral_processor(), transformer=transformer,
+    )
+
+
 def _qwen25_vl(seed: int) -> Any:
     """A tiny Qwen2.5-VL (text 2 layers x 16, vision 1 block); ids fit the zoo vocabulary."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
@@ -142,17 +204,24 @@ def _build_qwenimage(model: ZooModel, seed: int) -> Any:
     )
 
 
-PIPELINE_CLASSES = {"flux2-klein": "Flux2KleinPipeline", "qwenimage": "QwenImagePipeline"}
+PIPELINE_CLASSES = {
+    "flux2-klein": "Flux2KleinPipeline", "flux2": "Flux2Pipeline", "qwenimage": "QwenImagePipeline",
+}
 BASE_MODELS = {
     "flux2-klein": "black-forest-labs/FLUX.2-klein-4B",
     "qwenimage": "Qwen/Qwen-Image",
+    "flux2": "black-forest-labs/FLUX.2-dev",
 }
-ARCH_TAGS = {"flux2-klein": ["flux2", "klein"], "qwenimage": ["qwen-image"]}
-BUILDERS = {"flux2-klein": _build_flux2_klein, "qwenimage": _build_qwenimage}
+ARCH_TAGS = {"flux2-klein": ["flux2", "klein"], "qwenimage": ["qwen-image"], "flux2": ["flux2"]}
+BUILDERS = {
+    "flux2-klein": _build_flux2_klein, "qwenimage": _build_qwenimage, "flux2": _build_flux2,
+}
 # zoo rows: model id, architecture, scheduler, seed, created_at, license
 ROWS = [
     ("driftwood-ai/klein-quick", "flux2-klein", "FlowMatchEulerDiscreteScheduler", 1109,
      "2025-11-20T16:00:00.000Z", "apache-2.0"),
     ("lumen-forge/qwen-image-watercolor", "qwenimage", "FlowMatchEulerDiscreteScheduler", 1110,
      "2025-08-22T11:30:00.000Z", "apache-2.0"),
+    ("Vermilion.Research/flux2-dev-atelier", "flux2", "FlowMatchEulerDiscreteScheduler", 1112,
+     "2025-11-26T09:30:00.000Z", "other"),
 ]
