@@ -188,3 +188,20 @@ def test_unusable_adapters_are_refused_with_a_failure_row(
     assert row["error_type"] == "UnsupportedRepoError"
     cache = Path(resources["hub"].resolved_cache_dir())
     assert not [p for p in cache.rglob("*") if p.suffix in (".bin", ".pt")]  # never fetched
+
+
+def test_a_base_that_is_itself_an_adapter_is_refused_even_in_a_cycle(tmp_path: Path) -> None:
+    from fakeimg_assets.hub.server import HubServer
+
+    for name, base in (("a/one-lora", "a/two-lora"), ("a/two-lora", "a/one-lora")):
+        repo = tmp_path / "zoo" / name
+        repo.mkdir(parents=True)
+        (repo / "README.md").write_text(
+            f"---\nlibrary_name: diffusers\npipeline_tag: text-to-image\nbase_model: {base}\n"
+            "tags:\n- lora\n---\n"
+        )
+        (repo / "pytorch_lora_weights.safetensors").write_bytes(b"\0" * 64)
+    with HubServer(tmp_path / "zoo") as server:
+        hub = HubResource(endpoint=server.url, cache_dir=str(tmp_path / "cache"))
+        with pytest.raises(UnsupportedRepoError, match="'a/two-lora' is not a diffusers pipeline"):
+            fetch_plan(hub, "a/one-lora")

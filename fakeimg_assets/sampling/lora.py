@@ -79,6 +79,11 @@ def resolve_base(
             f"{hub.resolved_endpoint()} ({type(exc).__name__})"
         ) from exc
     sizes = sizes_from_siblings(getattr(base_info, "siblings", None) or [])
+    if "model_index.json" not in sizes:  # an adapter of an adapter, or a cycle: never followed
+        raise UnsupportedRepoError(
+            f"{model_id}: base model {base_id!r} is not a diffusers pipeline repo "
+            "(no model_index.json)"
+        )
     before = cached_paths(hub, base_id, str(base_info.sha), sizes)
     try:
         base = fetch_plan(hub, base_id, base_info.sha, limits)
