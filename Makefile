@@ -10,7 +10,7 @@ DEMO_ZOO := $(FAKEIMG_HOME)/hub-zoo
 DEMO_URL := http://127.0.0.1:$(DEMO_PORT)
 DEMO_ARGS ?= --images-per-model 24 --steps 10 --real-dataset fakeimg/demo-photos
 
-.PHONY: install demo test dev bench lint clean chaos
+.PHONY: install demo test dev bench lint clean chaos world science
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,17 @@ dev: install
 # every Hub fault kind + hostile repos, in a temp dir; exits non-zero if an expectation breaks
 chaos: install
 	$(BIN)/fakeimg chaos
+
+# the miniature Hub of trained generators (cached: a second call returns at once)
+WORLD_DIR ?= $(FAKEIMG_HOME)/world-hub
+world: install
+	$(BIN)/fakeimg world build $(WORLD_DIR)
+
+# world + serve + run + scaling study + table and verdict, into $(FAKEIMG_HOME); it needs a home
+# without another Hub's models: `make science FAKEIMG_HOME=data/science` after `make demo`
+science: install
+	$(BIN)/fakeimg science
+	$(BIN)/python -m benchmarks.science $(FAKEIMG_HOME)/science/report.json
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -135,14 +135,19 @@ def test_weight_shas_ignore_configs_and_tokenizers() -> None:
         "tokenizer/vocab.json": "cc" * 32,
         "text_encoder/config.json": "dd" * 32,
     })
-    assert weight_sha256s_of(shas) == ["aa" * 32, "bb" * 32]
+    # the denoiser's weights link models; the family's shared VAE and CLIP do not
+    assert weight_sha256s_of(shas) == ["aa" * 32]
+    mirror = json.dumps({"transformer/diffusion_pytorch_model.safetensors": "ee" * 32,
+                         "text_encoder_2/model.safetensors": "ff" * 32,
+                         "pytorch_lora_weights.safetensors": "12" * 32})
+    assert weight_sha256s_of(mirror) == ["12" * 32, "ee" * 32]
     assert weight_sha256s_of(None) == [] and weight_sha256s_of("") == []
     with pytest.raises(ValueError, match="not JSON"):
         weight_sha256s_of("{oops")
     rows = [{"model_id": "a/b", "base_models": None, "base_model": "sd/base",
              "file_sha256": shas, "created_at": T0}]
     (lin,) = lineage_from_rows(rows)
-    assert lin.base_models == ("sd/base",) and len(lin.weight_sha256s) == 2
+    assert lin.base_models == ("sd/base",) and len(lin.weight_sha256s) == 1
 
 
 def test_base_model_columns_from_the_card() -> None:

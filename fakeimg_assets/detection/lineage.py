@@ -61,10 +61,22 @@ def base_model_columns(value: object) -> dict[str, object]:
     return {"base_model": first, "base_models": base_models_of(value)}
 
 
-def weight_sha256s_of(file_sha256_json: str | None) -> list[str]:
-    """Sha256s of the weight files in `model_metadata.file_sha256` (`{path: sha256}` JSON).
+# Components whose weights a family's models share unchanged (pipeline folder names).
+SHARED_COMPONENTS = frozenset({
+    "vae", "vqvae", "movq", "text_encoder", "text_encoder_2", "text_encoder_3",
+    "text_encoder_4", "image_encoder", "safety_checker", "feature_extractor",
+    "prior_text_encoder", "prior_image_encoder",
+})
 
-    Only weights count: configs and tokenizers are shared by unrelated models.
+
+def weight_sha256s_of(file_sha256_json: str | None) -> list[str]:
+    """Sha256s of the generator's own weight files in `model_metadata.file_sha256`.
+
+    Only the denoiser's weights (and root-level checkpoints or adapters) count. Configs and
+    tokenizers are shared by unrelated models, and so are the autoencoder and text encoders:
+    a family's fine-tunes ship its unchanged VAE and CLIP (every SD1.5 fine-tune carries
+    SD1.5's), which says nothing about how related their denoisers are. A mirror re-uploads
+    the denoiser, and that still links it.
     """
     from fakeimg_assets.sampling.download_plan import is_weight_file
 
@@ -76,7 +88,10 @@ def weight_sha256s_of(file_sha256_json: str | None) -> list[str]:
         raise ValueError(f"file_sha256 is not JSON: {file_sha256_json[:80]!r}") from exc
     if not isinstance(mapping, Mapping):
         raise ValueError(f"file_sha256 must map path -> sha256, got {type(mapping).__name__}")
-    return sorted({str(sha) for path, sha in mapping.items() if sha and is_weight_file(path)})
+    return sorted({
+        str(sha) for path, sha in mapping.items()
+        if sha and is_weight_file(path) and str(path).split("/", 1)[0] not in SHARED_COMPONENTS
+    })
 
 
 class _UnionFind:

@@ -47,6 +47,7 @@ class ScalingConfig(dg.Config):
     fake_images: int = 0
     backbone: str = "tiny-resnet"
     epochs: int | None = 2
+    image_size: int | None = None  # detector input size; None: the backbone recipe's
     seed: int = 0
     keep_checkpoints: bool = False  # 30+ small runs per study: by default only rows remain
     # True: one architecture is always left out of the pool, so the curve is about unseen
@@ -146,7 +147,8 @@ def scaling_study(
             run_id = f"{study_id}-{tag}"
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
-                       config.backbone, compute, epochs=config.epochs, seed=d.init_seed)  # fmt: skip
+                       config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
+                       image_size=config.image_size)  # fmt: skip
         try:
             sets = eval_sets(d, design, test, fakes, frame, config.seed)
             paths = sorted({p for df in sets.values() for p in df["path"]})

@@ -31,12 +31,14 @@ class ScienceOptions:
     steps: int = DEFAULT_STEPS
     vae_steps: int = DEFAULT_VAE_STEPS
     world_seed: int = 0
+    families: tuple[str, ...] = ()  # () = every registered family
     images_per_model: int = 320
     sampling_steps: int = 20
     batch_size: int = 64
     draws: int = 3
     fake_images: int = 256  # per scaling run (and as many reals)
     epochs: int = 2
+    image_size: int = 32  # the detector sees the world's 32 px images at their own size
     test_fraction: float = 0.4
     backbone: str = "tiny-resnet"
     seed: int = 0
@@ -74,7 +76,10 @@ def run_science(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     world_dir = home / "world-hub"
-    spec = default_world(opts.generators, seed=opts.world_seed)
+    from fakeimg_assets.world.spec import FAMILIES
+
+    spec = default_world(opts.generators, seed=opts.world_seed,
+                         families=tuple(opts.families) or tuple(FAMILIES))  # fmt: skip
     built = build_world(world_dir, spec, steps=opts.steps, vae_steps=opts.vae_steps,
                         log=log, force=opts.force_world)  # fmt: skip
     seconds["world_build"] = time.perf_counter() - t0
@@ -121,6 +126,7 @@ def _scaling(home: Path, opts: ScienceOptions) -> str:
         "scaling_study": {"config": {
             "draws": opts.draws, "control_draws": 1, "max_control_multiplier": 2,
             "fake_images": opts.fake_images, "backbone": opts.backbone, "epochs": opts.epochs,
+            "image_size": opts.image_size,
             "seed": opts.seed, "hold_out_family": False, "leave_one_family_out": True,
         }},
     }}  # fmt: skip

@@ -47,7 +47,8 @@ def _scheduler(name: str, arch: str, seed: int) -> Any:
             beta_schedule="scaled_linear",
             num_train_timesteps=1000,
         )
-    if name in ("DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler"):
+    if name in ("DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler",
+                "DPMSolverMultistepScheduler"):  # as real SD repos ship them (no warning)
         kwargs["steps_offset"] = 1
     if name == "DDIMScheduler":
         kwargs.update(clip_sample=False, set_alpha_to_one=False)
