@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from fakeimg_assets.warehouse.census_schema import HUB_CENSUS
+
 UTC_TS = pl.Datetime("us", "UTC")
 
 RELATIONS: dict[str, dict[str, pl.DataType]] = {
@@ -55,20 +57,7 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "trigger_words": pl.Utf8,  # lora: prepended to every prompt (card instance_prompt)
         "fetched_at": UTC_TS,
     },
-    "hub_census": {  # catalog/census.py: one row per (kind, pipeline_class, base_model) group
-        "crawl_id": pl.Utf8,
-        "crawled_at": UTC_TS,
-        "kind": pl.Utf8,  # 'pipeline', 'lora', 'single_file', 'other'
-        "pipeline_class": pl.Utf8,
-        "base_model": pl.Utf8,
-        "n_models": pl.Int64,
-        "n_eligible": pl.Int64,  # passes the selection policy and not refused for good
-        "n_sampled": pl.Int64,  # has images (quarantined ones included)
-        "n_quarantined": pl.Int64,
-        "n_failed": pl.Int64,  # latest attempt failed and no images
-        "coverage": pl.Float64,  # n_sampled / n_eligible
-        "held_back": pl.Utf8,  # JSON {reason: repos} of what keeps repos out
-    },
+    "hub_census": HUB_CENSUS,  # catalog/census.py (columns in census_schema.py)
     "images": {
         "image_id": pl.Utf8,
         "label": pl.Utf8,
