@@ -10,6 +10,7 @@ runs only when something was sampled or one of its assets is missing or stale;
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -21,6 +22,7 @@ from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
 from fakeimg_assets.paths import fakeimg_home
 
 __all__ = ["DAGSTER_YAML", "RunOptions", "RunReport", "prepare_instance", "run_platform"]
+SETTINGS_TAG = "fakeimg/downstream_settings"  # real crops / detector settings of a run
 
 
 
@@ -211,10 +213,25 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
     name = "train_detector" if opts.detector else "real_crops"
     keys = {k for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys
             if opts.scaling or k.to_user_string() != "scaling_study"}
+    det_cfg: dict[str, object] = {"backbone": opts.backbone}
+    if opts.epochs:
+        det_cfg["epochs"] = opts.epochs
+    configs = {
+        "real_images": {"crops_per_photo": opts.crops_per_photo, "post": opts.post},
+        "detector": det_cfg,
+        "scaling_study": dict(det_cfg),
+    }
+    settings = json.dumps({a: c for a, c in configs.items() if dg.AssetKey(a) in keys},
+                          sort_keys=True)  # run config is not versioned: compared as a tag
+    last = instance.get_runs(dg.RunsFilter(job_name=name, statuses=[dg.DagsterRunStatus.SUCCESS]),
+                             limit=1)
+    changed = bool(last) and last[0].tags.get(SETTINGS_TAG, settings) != settings
     selection = set(keys)
     fresh = any(r == "up to date" for r in report.skipped.values())
     if not (report.sampled or fresh):
         report.detector_skipped = "no sampled partition to train or cut reals on"
+    elif changed and not (report.sampled or opts.force):
+        log(f"{name}: settings changed since its last run ({settings}): re-running all of it")
     elif not (report.sampled or opts.force):
         graph = defs.resolve_asset_graph()
         stale = stale_assets(instance, graph, sorted(k.to_user_string() for k in keys))
@@ -227,16 +244,9 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
         names = ", ".join(sorted(k.to_user_string() for k in keys))
         log(f"{names}: skipped, {report.detector_skipped}")
         return
-    det_cfg: dict[str, object] = {"backbone": opts.backbone}
-    if opts.epochs:
-        det_cfg["epochs"] = opts.epochs
-    configs = {
-        "real_images": {"crops_per_photo": opts.crops_per_photo, "post": opts.post},
-        "detector": det_cfg,
-        "scaling_study": dict(det_cfg),
-    }
     ops = {a: {"config": c} for a, c in configs.items() if dg.AssetKey(a) in selection}
     full = selection == set(defs.resolve_job_def(name).asset_layer.executable_asset_keys)
-    result = job(name, run_config={"ops": ops}, asset_selection=None if full else list(selection))
+    result = job(name, run_config={"ops": ops}, asset_selection=None if full else list(selection),
+                 tags={SETTINGS_TAG: settings})
     if not result.success:
         report.steps_failed.append(f"{name}: {_failure_message(result)}")

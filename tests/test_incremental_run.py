@@ -101,6 +101,10 @@ def test_second_run_samples_nothing_and_changes_resample(env) -> None:
     assert "sampling 0 of 2 partitions; skipped 2: 1 refused for good, 1 up to date" in text
     assert "real_images: skipped, nothing sampled and every downstream asset up to date" in text
 
+    crops = _run(env, log, crops_per_photo=1)  # run config is not versioned: a settings tag
+    assert crops.sampled == [] and not crops.detector_skipped, crops
+    assert any(line.startswith("real_crops: settings changed since its last run") for line in log)
+
     more = _run(env, log, images_per_model=3)
     assert more.sampled == [HEALTHY] and REFUSED in more.skipped, more
     assert "sampling config changed: images_per_model 2 -> 3" in _reason(log)
