@@ -181,6 +181,11 @@ def test_schnell_partition_records_its_variant_and_few_step_settings(
     assert images.height == 3
     assert set(images["steps"]) == {4} and set(images["guidance_scale"]) == {0.0}
     assert set(zip(images["width"], images["height"], strict=True)) == {(64, 64)}
+    # regenerated from its row (at the recorded 4 steps and 64 px): byte-identical
+    from fakeimg_assets.sampling.regenerate import regenerate_image
+
+    again = regenerate_image(f"fake:{model.model_id}:00001", home=home, hub=resources["hub"])
+    assert again.identical, (again.recorded_sha256, again.regenerated_sha256)
 
 
 def test_recipes_cli_lists_supported_and_refused(capsys: pytest.CaptureFixture[str]) -> None:
