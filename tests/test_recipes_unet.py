@@ -13,7 +13,8 @@ import pytest
 from fakeimg_assets.errors import ResourceLimitError
 from fakeimg_assets.sampling import recipes, sampler
 from fakeimg_assets.sampling.download_plan import UnsafeRepoError, plan_download
-from fakeimg_assets.sampling.recipes_unet import declared_latent_size, load_by_parts
+from fakeimg_assets.sampling.recipes_unet import declared_latent_size
+from fakeimg_assets.sampling.recipes_unet_loader import load_by_parts
 from fakeimg_assets.sampling.remote import fetch_plan
 from fakeimg_assets.zoo.arch_unet import NATIVE_PX, unet_models
 from resources import HubResource
@@ -25,6 +26,7 @@ ASSIGNED = (
 )
 # zoo architecture -> (recipe, native px of the tiny repo, images per pipeline call)
 EXPECTED = {
+    "kolors": ("kolors", 64, 2),
     "kandinsky3": ("kandinsky3", 64, 2),
     "kandinsky22": ("kandinsky22", 64, 2),
     "stable_cascade": ("stable_cascade", 128, 2),
@@ -34,17 +36,9 @@ EXPECTED = {
 }
 
 
-def test_every_assigned_class_has_a_recipe_or_a_written_reason() -> None:
+def test_every_assigned_class_has_a_recipe() -> None:
     supported = set(recipes.supported_pipeline_classes())
-    for cls in ASSIGNED:
-        assert (cls in supported) != (cls in recipes.UNSUPPORTED), cls
-    reason = recipes.UNSUPPORTED["KolorsPipeline"]
-    assert "sentencepiece" in reason
-    with pytest.raises(KeyError, match="'KolorsPipeline' is not supported: needs the sentence"):
-        recipes.recipe_for_pipeline("KolorsPipeline")
-    index = {"_class_name": "KolorsPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}
-    with pytest.raises(UnsafeRepoError, match="not supported: needs the sentencepiece"):
-        plan_download(index, {"model_index.json": 10, "unet/config.json": 10})
+    assert set(ASSIGNED) <= supported and not set(ASSIGNED) & set(recipes.UNSUPPORTED)
     assert {m.architecture for m in unet_models()} == set(EXPECTED)
     assert all(NATIVE_PX.get(arch, 64) == px for arch, (_, px, _) in EXPECTED.items())
 
@@ -76,6 +70,32 @@ def test_cascade_plan_skips_image_prompt_parts_and_pins_the_decoder_class() -> N
     assert not [f for f in plan.files if f.startswith(("prior_image_encoder", "prior_feature"))]
     with pytest.raises(UnsafeRepoError, match="'decoder' is diffusers.UNet2DConditionModel"):
         plan_download(*_cascade_index("UNet2DConditionModel"))
+
+
+def _kolors_index(text_encoder: list[str]) -> tuple[dict, dict]:
+    index = {
+        "_class_name": "KolorsPipeline",
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+        "text_encoder": text_encoder,
+        "tokenizer": ["kolors", "ChatGLMTokenizer"],
+        "scheduler": ["diffusers", "EulerDiscreteScheduler"],
+        "image_encoder": [None, None],
+    }
+    sizes = {"model_index.json": 1, "tokenizer/tokenizer.model": 1}
+    sizes |= {f"{k}/config.json": 1 for k in ("unet", "vae", "text_encoder", "scheduler")}
+    sizes |= {"text_encoder/modeling_chatglm.py": 1, "text_encoder/model.safetensors": 9}
+    return index, sizes
+
+
+def test_kolors_trusts_diffusers_own_kolors_module_for_chatglm_only() -> None:
+    plan = plan_download(*_kolors_index(["kolors", "ChatGLMModel"]))
+    assert plan.recipe == "kolors" and "text_encoder/model.safetensors" in plan.files
+    assert not [f for f in plan.files if f.endswith(".py")]  # a repo's ChatGLM code: never
+    with pytest.raises(UnsafeRepoError, match="'text_encoder' is kolors.LlamaModel"):
+        plan_download(*_kolors_index(["kolors", "LlamaModel"]))
+    with pytest.raises(UnsafeRepoError, match="comes from 'chatglm'"):
+        plan_download(*_kolors_index(["chatglm", "ChatGLMModel"]))
 
 
 def test_native_sizes_declared_default_and_capped(tmp_path: Path) -> None:

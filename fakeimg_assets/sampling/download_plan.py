@@ -28,7 +28,8 @@ WEIGHT_SUFFIXES = (
     ".pickle",
 )
 CODE_SUFFIXES = (".py", ".pyc", ".so", ".sh")
-TRUSTED_LIBRARIES = ("diffusers", "transformers")
+# "kolors" names diffusers' own pipeline module (diffusers.pipelines.kolors: ChatGLM), not repo code
+TRUSTED_LIBRARIES = ("diffusers", "transformers", "kolors")
 KNOWN_VARIANTS = ("fp16", "bf16", "fp32", "non_ema", "ema")
 
 

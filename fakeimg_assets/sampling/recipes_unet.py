@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from importlib import import_module
 from pathlib import Path
-from typing import Any
 
 from fakeimg_assets.errors import ResourceLimitError
 from fakeimg_assets.sampling.recipes import (
@@ -27,8 +25,8 @@ from fakeimg_assets.sampling.recipes import (
     _d,
     _t,
     register_recipe,
-    register_unsupported,
 )
+from fakeimg_assets.sampling.recipes_unet_loader import load_by_parts
 
 # the default resolution cap (`SamplingLimits.max_resolution_px`): a declared size above it
 # is refused, never sampled (remote's plan-time check reads `vae` configs these repos lack)
@@ -79,63 +77,6 @@ def _vq_size(denoiser: str, vq: str, default: int) -> Callable[[Path], int]:
         return _capped(cells * 2 ** (len(blocks) - 1), f"{denoiser} sample_size {cells} x {vq}")
 
     return native_size
-
-
-# Classes the by-parts loader may instantiate, by name -> module of the installed libraries
-# (diffusers 0.42 exports neither PaellaVQModel nor the Wuerstchen models at top level, so
-# `from_pretrained` of the cascades fails on the model_index it writes itself).
-_PART_MODULES = {
-    "StableCascadeUNet": "diffusers",
-    "DDPMWuerstchenScheduler": "diffusers",
-    "PaellaVQModel": "diffusers.pipelines.deprecated.wuerstchen",
-    "WuerstchenPrior": "diffusers.pipelines.deprecated.wuerstchen",
-    "WuerstchenDiffNeXt": "diffusers.pipelines.deprecated.wuerstchen",
-    "CLIPTextModel": "transformers",
-    "CLIPTextModelWithProjection": "transformers",
-    "CLIPTokenizer": "transformers",
-    "CLIPTokenizerFast": "transformers",
-}
-
-
-def _load_part(folder: Path, class_name: str, dtype: Any, variant: str | None) -> Any:
-    """One component from its folder: safetensors only, local files only."""
-    if class_name not in _PART_MODULES:
-        raise ValueError(f"{folder.name}: class {class_name!r} is not loadable by parts")
-    cls = getattr(import_module(_PART_MODULES[class_name]), class_name)
-    if class_name.endswith(("Tokenizer", "TokenizerFast")):
-        return cls.from_pretrained(str(folder), local_files_only=True)
-    if class_name.endswith("Scheduler"):
-        return cls.from_pretrained(str(folder))
-    return cls.from_pretrained(
-        str(folder), use_safetensors=True, local_files_only=True, variant=variant, dtype=dtype
-    )
-
-
-def load_by_parts(pipeline_class: str) -> Callable[..., Any]:
-    """A `from_pretrained` stand-in that builds the pipeline from its components one by one.
-
-    For pipelines diffusers cannot `from_pretrained` (see `_PART_MODULES`); the plan has
-    allow-listed every component class already, and this loads only those classes.
-    """
-
-    def load(path: str, *, dtype: Any = None, variant: str | None = None, **kwargs: Any) -> Any:
-        import diffusers
-
-        root = Path(path)
-        index = json.loads((root / "model_index.json").read_text())
-        parts: dict[str, Any] = {}
-        for name, spec in index.items():
-            if name.startswith("_") or not isinstance(spec, list) or len(spec) != 2:
-                continue
-            if name in kwargs or spec[1] is None:  # skipped or absent: passed as None
-                parts[name] = None
-                continue
-            parts[name] = _load_part(root / name, spec[1], dtype, variant)
-        pipe = getattr(diffusers, pipeline_class)(**parts)
-        pipe.register_to_config(_name_or_path=str(root))
-        return pipe
-
-    return load
 
 
 register_recipe(
@@ -291,9 +232,20 @@ register_recipe(
         "steps; size from the transformer's sample_size x VQ scale",
     )
 )
-register_unsupported(
-    "KolorsPipeline",
-    "needs the sentencepiece package (ChatGLM3 tokenizer), which is not installed, and its "
-    "ChatGLM text encoder and tokenizer are declared from library 'kolors' (diffusers' "
-    "pipeline module, outside the diffusers/transformers allow-list)",
+register_recipe(
+    SamplingRecipe(
+        name="kolors",
+        architecture="kolors",
+        pipeline_classes=("KolorsPipeline",),
+        default_steps=50,
+        default_guidance=5.0,
+        components={
+            "unet": _d("UNet2DConditionModel"),
+            "vae": _d("AutoencoderKL"),
+            "text_encoder": ("kolors", ("ChatGLMModel",)),  # diffusers.pipelines.kolors
+            "tokenizer": ("kolors", ("ChatGLMTokenizer",)),
+            "scheduler": _d(*EPS_SCHEDULERS),
+        },
+        description="Kolors: SDXL-style UNet with a ChatGLM3 text encoder (needs sentencepiece)",
+    )
 )

@@ -199,6 +199,7 @@ BUILDERS = {
     "kandinsky22": _build_kandinsky22,
 }
 PIPELINE_CLASSES = {
+    "kolors": "KolorsPipeline",
     "kandinsky3": "Kandinsky3Pipeline",
     "kandinsky22": "KandinskyV22CombinedPipeline",
     "stable_cascade": "StableCascadeCombinedPipeline",
@@ -208,6 +209,7 @@ PIPELINE_CLASSES = {
 }
 NATIVE_PX = {"stable_cascade": 128, "wuerstchen": 128}  # the rest: 64 px, as every zoo repo
 BASE_MODELS = {  # the reference checkpoints the cards declare (lineage)
+    "kolors": "Kwai-Kolors/Kolors-diffusers",
     "kandinsky3": "kandinsky-community/kandinsky-3",
     "kandinsky22": "kandinsky-community/kandinsky-2-2-decoder",
     "stable_cascade": "stabilityai/stable-cascade",
@@ -216,6 +218,7 @@ BASE_MODELS = {  # the reference checkpoints the cards declare (lineage)
     "amused": "amused/amused-512",
 }
 ARCH_TAGS = {
+    "kolors": ["kolors"],
     "kandinsky3": ["kandinsky", "kandinsky-3"],
     "kandinsky22": ["kandinsky", "kandinsky-2-2"],
     "stable_cascade": ["stable-cascade", "wuerstchen"],
@@ -231,6 +234,8 @@ def unet_models() -> list[ZooModel]:
 
     ddpm, wuerstchen = "DDPMScheduler", "DDPMWuerstchenScheduler"
     rows = [  # model id, architecture, scheduler, seed, created_at, license
+        ("kestrel_ai/kolors-lantern", "kolors", "EulerDiscreteScheduler", 1207,
+         "2024-07-30T14:00:00.000Z", "apache-2.0"),
         ("glasshouse-ml/kandinsky3-fresco", "kandinsky3", ddpm, 1201,
          "2024-01-18T10:00:00.000Z", "apache-2.0"),
         ("northwind-studio/kandinsky22-harbor", "kandinsky22", ddpm, 1202,
@@ -251,7 +256,7 @@ def unet_models() -> list[ZooModel]:
 
 
 def builders() -> dict[str, Any]:
-    """Every builder of this family; the cascades and aMUSEd live in `arch_cascade`."""
-    from fakeimg_assets.zoo import arch_cascade
+    """Every builder of this family (cascades and aMUSEd: `arch_cascade`; `arch_kolors`)."""
+    from fakeimg_assets.zoo import arch_cascade, arch_kolors
 
-    return {**BUILDERS, **arch_cascade.BUILDERS}
+    return {**BUILDERS, **arch_cascade.BUILDERS, **arch_kolors.BUILDERS}
