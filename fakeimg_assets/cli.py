@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--sampling-steps", int, "denoising steps when sampling"),
         ("--draws", int, "model subsets per k"), ("--fake-images", int, "fakes per scaling run"),
         ("--epochs", int, "detector epochs per run"), ("--seed", int, "study seed"),
+        ("--split-seed", int, "seed of the photo and generator sides"),
     ):
         sc.add_argument(flag, type=kind, default=None, help=what)
     sc.add_argument("--force-world", action="store_true", default=None,

@@ -31,6 +31,7 @@ class RunOptions:
     limit: int | None = None
     crawl_limit: int = 0
     images_per_model: int = 16
+    split_seed: int = 0  # photo (and so prompt) sides; detector_dataset must use the same
     steps: int | None = None
     crops_per_photo: int = 0  # per photo and fake size; 0: as many reals as fakes per size
     real_folder: str = ""
@@ -157,7 +158,8 @@ def run_platform(
     if not crawl.success:
         report.steps_failed.append(f"hub_crawl: {_failure_message(crawl)}")
         return report
-    photos_cfg = {"folder": opts.real_folder, "dataset": opts.real_dataset}
+    photos_cfg = {"folder": opts.real_folder, "dataset": opts.real_dataset,
+                  "split_seed": opts.split_seed}  # the detector split must use the same seed
     real = job("real_data", run_config={"ops": {"real_photos": {"config": photos_cfg}}})
     if not real.success:
         report.steps_failed.append(f"real_data: {_failure_message(real)}")

@@ -1,8 +1,9 @@
 """Reuse a built world: a build is complete when its `world.json` is written, last.
 
 The cache key covers everything the weights depend on: the spec, the step counts, the source
-of every module under `fakeimg_assets/world/` and of the zoo writers it reuses, and the torch
-and diffusers versions. A later `build_world` with the same key and intact files (sha256 per
+of every module under `fakeimg_assets/world/` and of the zoo helpers it reuses (by function,
+so adding an architecture to the zoo does not retrain the world), and the torch and diffusers
+versions. A later `build_world` with the same key and intact files (sha256 per
 file, recorded in `world.json`) returns at once; anything else rebuilds from scratch, after
 removing `world.json` so an interrupted rebuild is never mistaken for a complete one.
 """
@@ -16,17 +17,39 @@ from typing import Any
 
 WORLD_MANIFEST = "world.json"
 BUILD_LOG = "build-log.json"  # timings and losses of the build (not deterministic)
-_SOURCES = ("world", "zoo")
+# The zoo code a world's files depend on: whole helper modules, plus the individual zoo
+# functions the world calls (not the whole zoo, whose other architectures change often).
+_ZOO_MODULES = ("tokenizers", "card")
+# world modules that run after the build (the science run and its verdict): not in the key
+_NOT_WEIGHTS = frozenset({"science.py", "findings.py"})
+_ZOO_FUNCTIONS = (
+    ("components", "_seed"), ("components", "_scheduler"), ("components", "_clip_config"),
+    ("components", "_clip_text"), ("components", "_vae"), ("variants", "_write_legacy_tokenizer_files"),
+    ("build", "repo_dir"), ("catalog", "ZooModel"), ("catalog", "_m"),
+)
 
 
 def _source_digest() -> str:
+    """sha256 over `fakeimg_assets/world/*.py` and the zoo code the world reuses."""
+    import importlib
+    import inspect
+
     import fakeimg_assets
 
     pkg = Path(fakeimg_assets.__file__).parent
     h = hashlib.sha256()
-    for folder in _SOURCES:
-        for path in sorted((pkg / folder).glob("*.py")):
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted((pkg / "world").glob("*.py")):
+        if path.name in _NOT_WEIGHTS:
+            continue
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in _ZOO_MODULES:
+        h.update(name.encode() + b"\0" + (pkg / "zoo" / f"{name}.py").read_bytes())
+    for module, attr in _ZOO_FUNCTIONS:
+        obj = getattr(importlib.import_module(f"fakeimg_assets.zoo.{module}"), attr, None)
+        src = inspect.getsource(obj) if obj is not None else "<missing>"
+        h.update(f"{module}.{attr}".encode() + b"\0" + src.encode())
+    for table in ("_PIPELINE_CLASSES", "HUB_METADATA"):
+        h.update(repr(getattr(importlib.import_module("fakeimg_assets.zoo.catalog"), table)).encode())
     return h.hexdigest()
 
 

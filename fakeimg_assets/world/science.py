@@ -39,9 +39,9 @@ class ScienceOptions:
     fake_images: int = 256  # per scaling run (and as many reals)
     epochs: int = 2
     image_size: int = 32  # the detector sees the world's 32 px images at their own size
-    test_fraction: float = 0.4
     backbone: str = "tiny-resnet"
-    seed: int = 0
+    seed: int = 0  # the scaling study's draws
+    split_seed: int = 0  # photo sides and generator sides (lineage groups), one seed for both
     force_world: bool = False
 
 
@@ -49,10 +49,7 @@ def check_home(home: Path) -> None:
     """Refuse a home holding models from another Hub: they would enter the study's split."""
     from fakeimg_assets.warehouse.store import Warehouse
 
-    try:
-        models = Warehouse(home).read("hub_models")["model_id"].to_list()
-    except Exception:  # noqa: BLE001 - no warehouse yet: a fresh home
-        return
+    models = Warehouse(home).read("hub_models")["model_id"].to_list()  # empty when fresh
     foreign = sorted(m for m in models if not m.startswith(f"{WORLD_ORG}/"))
     if foreign:
         raise ValueError(
@@ -94,6 +91,7 @@ def run_science(
             report = run_platform(RunOptions(
                 images_per_model=opts.images_per_model, steps=opts.sampling_steps,
                 real_dataset=WORLD_PHOTOS_ID, batch_size=opts.batch_size, detector=False,
+                split_seed=opts.split_seed,
             ), home=home, log=log)  # fmt: skip
             seconds["sample_and_reals"] = time.perf_counter() - t1
             if not report.ok or report.failed:
@@ -122,7 +120,8 @@ def _scaling(home: Path, opts: ScienceOptions) -> str:
     instance = prepare_instance(home)
     defs = build_definitions(home=str(home), compute=ComputeResource(device="auto"))
     config = {"ops": {
-        "detector_dataset": {"config": {"test_fraction": opts.test_fraction, "seed": opts.seed}},
+        # the split's defaults: the same sides real_photos used for the photos and prompts
+        "detector_dataset": {"config": {"seed": opts.split_seed}},
         "scaling_study": {"config": {
             "draws": opts.draws, "control_draws": 1, "max_control_multiplier": 2,
             "fake_images": opts.fake_images, "backbone": opts.backbone, "epochs": opts.epochs,

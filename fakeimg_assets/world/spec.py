@@ -43,7 +43,7 @@ FAMILIES: dict[str, Family] = {
 }
 WORLD_ORG = "world"
 DEFAULT_STEPS = 300  # denoiser optimizer steps for a base model
-DEFAULT_VAE_STEPS = 300  # autoencoder steps, once per family
+DEFAULT_VAE_STEPS = 200  # autoencoder steps, once per family
 IMAGE_SIZE = 32
 
 
