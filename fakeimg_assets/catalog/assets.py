@@ -21,6 +21,8 @@ from fakeimg_assets.catalog.selection import merge_catalog
 from fakeimg_assets.warehouse.store import utcnow
 from resources import HubResource, WarehouseResource
 
+CODE_VERSION = "1"  # bump when a change alters the rows this module writes
+
 GROUP = "catalog"
 
 
@@ -44,6 +46,7 @@ def _last_full_sweep(context: dg.AssetExecutionContext) -> object:
 
 @dg.asset(
     group_name=GROUP,
+    code_version=CODE_VERSION,
     kinds={"huggingface", "duckdb"},
     description=(
         "Crawl of text-to-image diffusers models on the Hub, upserted into hub_models: "

@@ -24,6 +24,8 @@ from fakeimg_assets.sampling.repo_kind import KINDS
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import WarehouseResource
 
+CODE_VERSION = "1"  # bump when a change alters the rows this module writes
+
 GROUP = "catalog"
 
 
@@ -129,6 +131,7 @@ def _fake_counts(warehouse: WarehouseResource) -> dict[str, int]:
 
 @dg.asset(
     group_name=GROUP,
+    code_version=CODE_VERSION,
     deps=["hub_catalog"],
     kinds={"duckdb"},
     metadata=table_metadata("hub_census"),
