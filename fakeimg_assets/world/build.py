@@ -56,7 +56,7 @@ class BuiltGenerator:
 
 def finetune_steps(steps: int) -> int:
     """Continued training is shorter than the base's, as community fine-tunes are."""
-    return max(1, steps // 2)
+    return max(1, steps // 3)
 
 
 def save_repo(root: Path, spec: GeneratorSpec, pipe: Any, *, steps: int, image_size: int) -> Path:

@@ -32,12 +32,12 @@ class ScienceOptions:
     vae_steps: int = DEFAULT_VAE_STEPS
     world_seed: int = 0
     families: tuple[str, ...] = ()  # () = every registered family
-    images_per_model: int = 320
+    images_per_model: int = 400
     sampling_steps: int = 20
     batch_size: int = 64
     draws: int = 3
-    fake_images: int = 256  # per scaling run (and as many reals)
-    epochs: int = 2
+    fake_images: int = 320  # per scaling run (and as many reals); < images_per_model
+    epochs: int = 6
     image_size: int = 32  # the detector sees the world's 32 px images at their own size
     backbone: str = "tiny-resnet"
     seed: int = 0  # the scaling study's draws

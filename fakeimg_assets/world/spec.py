@@ -42,8 +42,8 @@ FAMILIES: dict[str, Family] = {
     "sd3": Family("fakeimg_assets.world.sd3", "sd3", "flow", _FLOW),  # flow-matching MMDiT
 }
 WORLD_ORG = "world"
-DEFAULT_STEPS = 300  # denoiser optimizer steps for a base model
-DEFAULT_VAE_STEPS = 200  # autoencoder steps, once per family
+DEFAULT_STEPS = 200  # denoiser optimizer steps for a base model
+DEFAULT_VAE_STEPS = 150  # autoencoder steps, once per family
 IMAGE_SIZE = 32
 
 
