@@ -15,6 +15,7 @@ from fakeimg_assets.world.build import build_world, finetune_steps
 from fakeimg_assets.world.checks import divergence, high_freq_energy, sample
 from fakeimg_assets.world.photos import COLOUR_PHOTOS, detector_region, generator_region
 from fakeimg_assets.world.spec import GeneratorSpec, WorldSpec, default_world, family_module
+from fakeimg_assets.world.train import N_CROPS, n_crops
 
 STEPS, VAE_STEPS = 40, 40  # reduced: enough to beat a random twin, seconds on 2 cores
 BASE, FINETUNE = "world/sd1-base-0", "world/sd1-finetune-0"
@@ -98,7 +99,6 @@ def test_cards_declare_lineage(world) -> None:
 def test_trained_samples_beat_a_random_twin(world) -> None:
     import torch
 
-    from fakeimg_assets.world import sd1
     from fakeimg_assets.world.sd1 import random_twin
 
     root, spec, built, _ = world
@@ -111,7 +111,7 @@ def test_trained_samples_beat_a_random_twin(world) -> None:
     assert hf_trained < 0.5 * hf_twin, (hf_trained, hf_twin)
 
     assert built[0].high_freq_energy == pytest.approx(high_freq_energy(sample(pipe, 8, seed=0)))
-    assert sd1.n_crops(STEPS) <= sd1.N_CROPS
+    assert n_crops(STEPS) <= N_CROPS
 
 
 def test_divergence_check_catches_saturated_and_constant() -> None:

@@ -119,16 +119,13 @@ def _unpack(packed: Any) -> tuple[Any, Any]:
 
 def family_parts(family: str, world_seed: int, image_size: int, *, vae_steps: int) -> FamilyParts:
     """Train the family's own VAE on crops of the whole generator pool; make its T5."""
-    from fakeimg_assets.world.train import train_autoencoder
+    from fakeimg_assets.world.train import fit_family_autoencoder, frozen
 
-    images, _ = sample_crops(
-        generator_pool(), n_crops(vae_steps), image_size, seed=world_seed + 17
-    )
     vae = new_vae(world_seed, image_size, family)
-    loss = train_autoencoder(vae, images, steps=vae_steps, seed=world_seed + 23, batch=BATCH)
+    _, loss = fit_family_autoencoder(vae, image_size, vae_steps=vae_steps, batch=BATCH,
+                                     crop_seed=world_seed + 17, train_seed=world_seed + 23)
     text_encoder, tokenizer = new_text_encoder(world_seed, family)
-    vae.requires_grad_(False)
-    text_encoder.requires_grad_(False)
+    frozen(vae, text_encoder)
     return FamilyParts(vae, text_encoder, tokenizer, loss)
 
 

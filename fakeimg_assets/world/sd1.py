@@ -14,16 +14,11 @@ from typing import Any
 
 from fakeimg_assets.world.photos import generator_pool, sample_crops
 from fakeimg_assets.world.spec import GeneratorSpec
+from fakeimg_assets.world.train import n_crops
 
 LATENT_CHANNELS = 4
 VAE_SCALE = 4  # three VAE levels: 32 px images <-> 8 x 8 latents
-N_CROPS = 2048  # most crops per training run (latents are encoded once, then sampled)
 BATCH = 32
-
-
-def n_crops(steps: int) -> int:
-    """Crops worth cutting and encoding: no more than the run will draw (short test runs)."""
-    return min(N_CROPS, max(256, steps * BATCH))
 
 
 @dataclass
@@ -101,16 +96,13 @@ def family_parts(family: str, world_seed: int, image_size: int, *, vae_steps: in
 
     `sd1` and `sd2` (v-prediction) share this module but not their weights: each family
     seeds and trains its own autoencoder and text encoder."""
-    from fakeimg_assets.world.train import train_autoencoder
+    from fakeimg_assets.world.train import fit_family_autoencoder, frozen
 
-    images, _ = sample_crops(
-        generator_pool(), n_crops(vae_steps), image_size, seed=world_seed + 17
-    )
     vae = new_vae(world_seed, image_size, family)
-    loss = train_autoencoder(vae, images, steps=vae_steps, seed=world_seed + 23, batch=BATCH)
+    _, loss = fit_family_autoencoder(vae, image_size, vae_steps=vae_steps, batch=BATCH,
+                                     crop_seed=world_seed + 17, train_seed=world_seed + 23)
     text_encoder, tokenizer = new_text_encoder(world_seed, family)
-    vae.requires_grad_(False)
-    text_encoder.requires_grad_(False)
+    frozen(vae, text_encoder)
     return FamilyParts(vae, text_encoder, tokenizer, loss)
 
 

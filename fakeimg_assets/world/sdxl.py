@@ -109,16 +109,13 @@ def inference_scheduler(name: str, prediction_type: str, seed: int) -> Any:
 
 def family_parts(family: str, world_seed: int, image_size: int, *, vae_steps: int) -> FamilyParts:
     """Train the family's VAE on crops of the whole generator pool; make its text encoders."""
-    from fakeimg_assets.world.train import train_autoencoder
+    from fakeimg_assets.world.train import fit_family_autoencoder, frozen
 
-    images, _ = sample_crops(
-        generator_pool(), n_crops(vae_steps), image_size, seed=world_seed + 31
-    )
     vae = new_vae(world_seed, image_size)
-    loss = train_autoencoder(vae, images, steps=vae_steps, seed=world_seed + 37, batch=BATCH)
+    _, loss = fit_family_autoencoder(vae, image_size, vae_steps=vae_steps, batch=BATCH,
+                                     crop_seed=world_seed + 31, train_seed=world_seed + 37)
     te, tok, te2, tok2 = new_text_encoders(world_seed)
-    for m in (vae, te, te2):
-        m.requires_grad_(False)
+    frozen(vae, te, te2)
     return FamilyParts(vae, te, tok, te2, tok2, loss)
 
 

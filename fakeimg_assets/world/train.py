@@ -12,6 +12,34 @@ from typing import Any
 
 import numpy as np
 
+N_CROPS = 2048  # most crops per training run (latents are encoded once, then sampled)
+
+
+def n_crops(steps: int, batch: int = 32) -> int:
+    """Crops worth cutting and encoding: no more than the run will draw (short test runs)."""
+    return min(N_CROPS, max(256, steps * batch))
+
+
+def fit_family_autoencoder(
+    vae: Any, image_size: int, *, vae_steps: int, crop_seed: int, train_seed: int,
+    batch: int = 32,
+) -> tuple[np.ndarray, float]:
+    """Every family's first step: fit its own autoencoder on crops of the whole generator
+    pool (never the detector's photos); returns the crops (for latent statistics) and the
+    last loss."""
+    from fakeimg_assets.world.photos import generator_pool, sample_crops
+
+    images, _ = sample_crops(generator_pool(), n_crops(vae_steps, batch), image_size,
+                             seed=crop_seed)  # fmt: skip
+    loss = train_autoencoder(vae, images, steps=vae_steps, seed=train_seed, batch=batch)
+    return images, loss
+
+
+def frozen(*modules: Any) -> None:
+    """Freeze a family's shared parts (autoencoder, text encoders) before denoiser training."""
+    for m in modules:
+        m.requires_grad_(False)
+
 
 def train_autoencoder(
     vae: Any, images: np.ndarray, *, steps: int, seed: int, batch: int = 32, lr: float = 2e-3,
