@@ -162,3 +162,30 @@ def test_same_seed_gives_byte_identical_weights(world, tmp_path: Path) -> None:
     assert len(a) == 6 and a == b  # vae, text encoder, unet x 2 generators
     unet = f"{BASE}/unet/diffusion_pytorch_model.safetensors"
     assert a[unet] != _weights(world[0])[unet]  # another seed and step count: other weights
+
+
+def test_world_photos_are_bands_of_the_right_halves_on_both_sides(tmp_path: Path) -> None:
+    """Each right half ships as `BANDS` pixel-exact bands, so every scene reaches both the
+    detector's train and test sides (whole photos let a detector learn which scenes are real)."""
+    import csv
+
+    from PIL import Image
+
+    from fakeimg_assets.detection.sides import photo_side
+    from fakeimg_assets.real.screen import photo_id_of
+    from fakeimg_assets.world.dataset import BANDS, WORLD_PHOTOS_ID, write_world_photos
+
+    repo = write_world_photos(tmp_path)
+    with (repo / "metadata.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(COLOUR_PHOTOS) * BANDS
+    sides: dict[str, set[str]] = {}
+    for name in COLOUR_PHOTOS:
+        files = [repo / "images" / f"{name}-right-{i}.png" for i in range(BANDS)]
+        parts = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+        assert np.array_equal(np.concatenate(parts, axis=0), detector_region(name))
+        assert min(p.shape[0] for p in parts) >= 64  # the platform's tiny-photo screen
+        source = WORLD_PHOTOS_ID.replace("/", "--")
+        sides[name] = {photo_side(photo_id_of(source, f.read_bytes())) for f in files}
+    both = [n for n, s in sides.items() if s == {"train", "test"}]
+    assert len(both) >= len(COLOUR_PHOTOS) // 2, sides  # default split seed

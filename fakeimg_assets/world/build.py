@@ -106,6 +106,7 @@ def build_world(
     say = log or (lambda _msg: None)
     doc = _manifest_doc(spec, steps=steps, vae_steps=vae_steps)
     key = cache_key(doc)
+    write_world_photos(root)  # no weights: always current, whatever the cache says
     if not force and cached_manifest(root, key) is not None:
         built = _from_log(root)
         if built is not None:
@@ -114,9 +115,8 @@ def build_world(
     invalidate(root)
     _remove_stale(root, spec, say)
     built = _train_all(root, spec, steps=steps, vae_steps=vae_steps, say=say)
-    write_world_photos(root)
     (root / BUILD_LOG).write_text(json.dumps([_log_row(b, root) for b in built], indent=2) + "\n")
-    repos = [g.model_id for g in spec.generators] + [f"datasets/{WORLD_PHOTOS_ID}"]
+    repos = [g.model_id for g in spec.generators]
     doc.update(cache_key=key, files=file_hashes(root, repos))
     tmp = root / (WORLD_MANIFEST + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")

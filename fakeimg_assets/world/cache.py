@@ -20,8 +20,9 @@ BUILD_LOG = "build-log.json"  # timings and losses of the build (not determinist
 # The zoo code a world's files depend on: whole helper modules, plus the individual zoo
 # functions the world calls (not the whole zoo, whose other architectures change often).
 _ZOO_MODULES = ("tokenizers", "card")
-# world modules that run after the build (the science run and its verdict): not in the key
-_NOT_WEIGHTS = frozenset({"science.py", "findings.py"})
+# world modules no weight depends on (the science run, its verdict, the photos dataset that
+# `build_world` rewrites on every call): not in the key
+_NOT_WEIGHTS = frozenset({"science.py", "findings.py", "dataset.py"})
 _ZOO_FUNCTIONS = (
     ("components", "_seed"), ("components", "_scheduler"), ("components", "_clip_config"),
     ("components", "_clip_text"), ("components", "_vae"), ("variants", "_write_legacy_tokenizer_files"),
