@@ -26,6 +26,7 @@ from tests.test_assets import SMALL_SAMPLING, _prepare, _run
 SD1_LORA = "inkwell-studio/dreamscape-watercolor-lora"  # instance_prompt trigger
 SD1_LORA_2 = "kestrel_ai/dreamscape-pixelart-lora"  # widget-text trigger, same base
 BASE = "pixelsmith/dreamscape-v1"
+LIGHTNING = "swiftbolt/velvet-lightning-4step-lora"  # SDXL adapter known as Lightning by name
 
 
 # ---------------------------------------------------------------------------- pure rules
@@ -176,6 +177,25 @@ def test_lora_image_regenerates_byte_exact_and_differs_from_its_base(
         ("glasshouse-ml/pixart-glass-lora", "takes no LoRA adapters"),
     ],
 )
+def test_a_few_step_adapter_samples_with_its_authors_settings(
+    resources: dict, home: Path
+) -> None:
+    """A Lightning LoRA must not be sampled with the base's 25 steps and CFG (nor with the
+    run's requested 2 steps): the sdxl-lightning recipe's 4 steps and guidance 0 win."""
+    with dg.instance_for_test() as instance:
+        _prepare(instance, resources, LIGHTNING)
+        assert _run(model_metadata, instance, resources, LIGHTNING).success
+        meta = _meta(home, LIGHTNING)
+        assert (meta["kind"], meta["recipe"]) == ("lora", "sdxl-lightning")
+        assert meta["pipeline_class"] == "StableDiffusionXLPipeline"
+        assert _run(
+            sampled_images, instance, resources, LIGHTNING, run_config=SMALL_SAMPLING
+        ).success
+        images = Warehouse(home).read_key("images", f"fake--{model_slug(LIGHTNING)}")
+        assert images.height == 3
+        assert set(images["steps"]) == {4} and set(images["guidance_scale"]) == {0.0}
+
+
 def test_unusable_adapters_are_refused_with_a_failure_row(
     resources: dict, home: Path, model_id: str, reason: str
 ) -> None:

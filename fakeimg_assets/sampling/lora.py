@@ -166,6 +166,12 @@ def fetch_derived_plan(
             f"not a diffusers pipeline repo (files: {', '.join(sorted(sizes)[:8])})"
         )
     plan = derived_plan(base, kind, model_id, sizes, sha256s, ref)
+    if kind == "lora":  # an LCM/Lightning/Hyper-SD adapter samples with its few-step settings
+        from fakeimg_assets.sampling.recipes import variant_for
+        from fakeimg_assets.sampling.remote import distillation_evidence
+
+        plan = replace(plan, recipe=variant_for(
+            plan.recipe, {"model_index": base.model_index}, distillation_evidence(info)))  # fmt: skip
     check_plan_limits(model_id, plan, limits)
     return RemoteModel(info, info.sha, base.model_index, plan, base.native_px)
 

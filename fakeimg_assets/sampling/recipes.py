@@ -270,4 +270,8 @@ register_recipe(
 )
 
 # More families, one module each (they import `register_recipe` from here, so last).
-from fakeimg_assets.sampling import recipes_transformer, recipes_unet  # noqa: E402, F401
+from fakeimg_assets.sampling import (  # noqa: E402, F401
+    recipes_distilled,
+    recipes_transformer,
+    recipes_unet,
+)

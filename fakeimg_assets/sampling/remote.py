@@ -33,6 +33,12 @@ from resources.hub import HubResource
 DENOISERS = ("unet", "transformer")
 
 
+def distillation_evidence(info: Any) -> list[str]:
+    """Hub tags (card tags, `base_model:` lineage) plus the repo id itself, whose name is how
+    a Turbo/Lightning/schnell checkpoint is known (`stabilityai/sdxl-turbo` has no such tag)."""
+    return [str(t) for t in getattr(info, "tags", None) or []] + [str(getattr(info, "id", ""))]
+
+
 @dataclass
 class RemoteModel:
     info: Any
@@ -80,7 +86,7 @@ def check_component_configs(
             configs[name] = read_small_json(hub, model_id, rel, remote.revision, limits)
             check_config_ranges(model_id, rel, configs[name])
     # a distilled (few-step) repo samples with its recipe's variant (e.g. Flux schnell)
-    tags = [str(t) for t in getattr(remote.info, "tags", None) or []]
+    tags = distillation_evidence(remote.info)
     evidence = {"model_index": remote.model_index, **configs}
     remote.plan = replace(remote.plan, recipe=variant_for(remote.plan.recipe, evidence, tags))
     denoiser = next((configs[d] for d in DENOISERS if d in configs), None)

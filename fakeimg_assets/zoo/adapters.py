@@ -60,6 +60,11 @@ _SPECS: dict[str, AdapterSpec] = {
     "oldschool-ckpt/pickled-portrait-lora": AdapterSpec(
         "lora", "pixelsmith/dreamscape-v1", "pixelsmith/dreamscape-v1", pickle_only=True,
     ),
+    # a few-step adapter known by its name, as SDXL-Lightning's derivatives are: sampled with
+    # the sdxl-lightning recipe (4 steps, no CFG), not the base's 25 steps and CFG
+    "swiftbolt/velvet-lightning-4step-lora": AdapterSpec(
+        "lora", "aurora-labs/sdxl-velvet", "aurora-labs/sdxl-velvet",
+    ),
     "kestrel_ai/toonify-1.5-single-file": AdapterSpec(
         "single_file", "kestrel_ai/toonify-1.5", "kestrel_ai/toonify-1.5",
     ),
@@ -95,6 +100,8 @@ def adapter_models() -> list[ZooModel]:
         _m("oldschool-ckpt/pickled-portrait-lora", "sd1", "PNDMScheduler", 705,
            "2024-06-30T09:00:00.000Z", expect="failure",
            reason="pickle-only LoRA adapter: only pytorch_lora_weights.bin, no safetensors"),
+        _m("swiftbolt/velvet-lightning-4step-lora", "sdxl", "EulerDiscreteScheduler", 709,
+           "2025-11-02T09:00:00.000Z"),
         _m("kestrel_ai/toonify-1.5-single-file", "sd1", "EulerDiscreteScheduler", 708,
            "2025-09-12T11:00:00.000Z"),
         _m("glasshouse-ml/pixart-glass-lora", "pixart", "DPMSolverMultistepScheduler", 706,
