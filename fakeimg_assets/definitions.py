@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from fakeimg_assets.audit.asset import shortcut_audit
+from fakeimg_assets.automation import build_automation_sensor
 from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.catalog.census import hub_census
 from fakeimg_assets.detection.assets import (
@@ -23,6 +24,7 @@ from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.schedules import daily_hub_crawl
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 from sensors import new_hub_models
+from sensors.retrain import build_retrain_schedule, build_retrain_sensor
 
 ALL_ASSETS = [
     hub_catalog,
@@ -56,12 +58,29 @@ def build_resources(
     }
 
 
-def build_definitions(**resource_kwargs: object) -> dg.Definitions:
+def build_definitions(
+    *,
+    retrain_every_n_models: int = 10,
+    retrain_cron: str | None = None,
+    automation_interval_seconds: int = 60,
+    **resource_kwargs: object,
+) -> dg.Definitions:
+    """The code location. Automation (all STOPPED until switched on in the UI): the
+    `fakeimg_automation` sensor carries new partitions through the per-model assets; the
+    `retrain_detector` sensor retrains every `retrain_every_n_models` newly sampled models;
+    `retrain_cron` adds a `retrain_detector_schedule`."""
+    schedules = [daily_hub_crawl]
+    if retrain_cron is not None:
+        schedules.append(build_retrain_schedule(retrain_cron))
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=ALL_JOBS,
-        schedules=[daily_hub_crawl],
-        sensors=[new_hub_models],
+        schedules=schedules,
+        sensors=[
+            new_hub_models,
+            build_retrain_sensor(every_n_models=retrain_every_n_models),
+            build_automation_sensor(minimum_interval_seconds=automation_interval_seconds),
+        ],
         resources=build_resources(**resource_kwargs),  # type: ignore[arg-type]
     )
 

@@ -9,6 +9,7 @@ the last complete sweep is carried in each materialization's metadata (`full_swe
 
 import dagster as dg
 
+from fakeimg_assets.automation import catalog_freshness
 from fakeimg_assets.catalog.crawl import (
     MODES,
     CrawlResult,
@@ -47,6 +48,7 @@ def _last_full_sweep(context: dg.AssetExecutionContext) -> object:
 @dg.asset(
     group_name=GROUP,
     code_version=CODE_VERSION,
+    freshness_policy=catalog_freshness(),
     kinds={"huggingface", "duckdb"},
     description=(
         "Crawl of text-to-image diffusers models on the Hub, upserted into hub_models: "

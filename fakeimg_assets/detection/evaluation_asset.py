@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from fakeimg_assets.automation import evaluation_freshness
 from fakeimg_assets.detection.common import GROUP, markdown, num, run_row, samples_of, train_on
 from fakeimg_assets.detection.eval_rows import evaluation_rows
 from fakeimg_assets.detection.perturb import PERTURBATIONS, perturbed_copies
@@ -89,6 +90,7 @@ def _scored(rows: pl.DataFrame, scores) -> pl.DataFrame:
     kinds={"pytorch", "duckdb"},
     pool="gpu",
     code_version=CODE_VERSION,
+    freshness_policy=evaluation_freshness(),
     metadata=table_metadata("eval_results"),  # protocol detectors also in detector_runs
     description="Balanced AP (with bootstrap intervals), AUC and per-class accuracy of the "
     "detector on its own split's held-out generators; family and time protocols; robustness.",

@@ -7,6 +7,7 @@ import time
 import dagster as dg
 import numpy as np
 
+from fakeimg_assets.automation import per_model_condition
 from fakeimg_assets.detection.lineage import base_model_columns
 from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
 from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
@@ -52,6 +53,7 @@ class SamplingConfig(dg.Config):
 @dg.asset(
     partitions_def=hub_models_partitions,
     group_name=GROUP,
+    automation_condition=per_model_condition(),
     kinds={"huggingface", "duckdb"},
     code_version=CODE_VERSION, metadata=table_metadata("model_metadata"),
     description="Pinned revision, pipeline class, architecture, license and download plan.",
@@ -113,6 +115,7 @@ def model_metadata(
 @dg.asset(
     partitions_def=hub_models_partitions,
     group_name=GROUP,
+    automation_condition=per_model_condition(),
     deps=[model_metadata, "prompts"],
     kinds={"pytorch", "diffusers", "duckdb"},
     pool="gpu",
@@ -240,6 +243,7 @@ def sampled_images(
 @dg.asset(
     partitions_def=hub_models_partitions,
     group_name=GROUP,
+    automation_condition=per_model_condition(),
     deps=[sampled_images],
     kinds={"numpy", "duckdb"},
     check_specs=[dg.AssetCheckSpec(NOT_DEGENERATE, asset="image_quality_stats")],

@@ -1,0 +1,120 @@
+"""`retrain_detector`: re-cuts the split and retrains + re-evaluates the detector on a policy.
+
+Per-model assets follow new partitions by their automation conditions; the detector is one
+asset over *all* models, and retraining it for every new model would spend the day
+training. The policy users set: the sensor asks for a retrain once `every_n_models`
+newly sampled models (sampled = `image_quality_stats` materialized, the last per-model
+step) are missing from the latest split; `build_retrain_schedule(cron)` retrains on a
+cron instead (or as well). One request per trigger (the run key names the waiting model
+set), none while a retrain is in flight. Both are STOPPED until a user turns them on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+
+from fakeimg_assets.detection.split_store import latest_split_id
+from fakeimg_assets.jobs import detector_job
+from resources import WarehouseResource
+
+RETRAIN_SENSOR = "retrain_detector"
+SAMPLED_ASSET = dg.AssetKey("image_quality_stats")
+# what a retrain runs: fresh real crops, the audit, a new split, the detector, its evaluation
+RETRAIN_ASSETS = ("real_images", "shortcut_audit", "detector_dataset", "detector",
+                  "detector_evaluation", "hub_census")  # fmt: skip
+_IN_FLIGHT = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED,
+              dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]  # fmt: skip
+
+
+def split_models(warehouse: WarehouseResource) -> set[str]:
+    """Generators in the latest split (empty before the first)."""
+    split_id = latest_split_id(warehouse)
+    if split_id is None:
+        return set()
+    rows = warehouse.query(
+        "SELECT DISTINCT source FROM detector_splits WHERE split_id = ? AND label = 'fake'",
+        params=[split_id],
+    )
+    return set(rows["source"].to_list())
+
+
+def models_awaiting_training(instance: dg.DagsterInstance, warehouse: WarehouseResource) -> list[str]:
+    """Sampled models that the latest split does not hold, sorted."""
+    sampled = set(instance.get_materialized_partitions(SAMPLED_ASSET))
+    return sorted(sampled - split_models(warehouse))
+
+
+def retrain_assets(include_scaling: bool) -> list[dg.AssetKey]:
+    return [dg.AssetKey(a) for a in (*RETRAIN_ASSETS, *(["scaling_study"] * include_scaling))]
+
+
+def retrain_request(
+    waiting: list[str], *, every_n_models: int, include_scaling: bool
+) -> dg.RunRequest | None:
+    """The run the policy asks for once `every_n_models` models wait, else None."""
+    if len(waiting) < every_n_models:
+        return None
+    digest = hashlib.sha256("\n".join(waiting).encode()).hexdigest()[:16]
+    return dg.RunRequest(
+        job_name=detector_job.name,
+        run_key=f"retrain:{len(waiting)}:{digest}",
+        asset_selection=retrain_assets(include_scaling),
+        tags={"fakeimg/trigger": f"{len(waiting)} new models"},
+    )
+
+
+def build_retrain_sensor(
+    *,
+    every_n_models: int = 10,
+    include_scaling: bool = False,
+    minimum_interval_seconds: int = 300,
+    name: str = RETRAIN_SENSOR,
+) -> dg.SensorDefinition:
+    """The every-N-models policy (STOPPED by default)."""
+    if every_n_models < 1:
+        raise ValueError(f"every_n_models must be >= 1, got {every_n_models}")
+
+    @dg.sensor(
+        name=name,
+        jobs=[detector_job],
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=f"Retrains and re-evaluates the detector every {every_n_models} newly "
+        "sampled models (STOPPED by default).",
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        running = context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=detector_job.name, statuses=_IN_FLIGHT), limit=1
+        )
+        if running:
+            return dg.SkipReason(f"a {detector_job.name} run is in flight")
+        waiting = models_awaiting_training(context.instance, warehouse)
+        request = retrain_request(waiting, every_n_models=every_n_models,
+                                  include_scaling=include_scaling)  # fmt: skip
+        if request is None:
+            return dg.SkipReason(
+                f"{len(waiting)} sampled models await training; retraining at {every_n_models}"
+            )
+        context.log.info(f"retraining on {len(waiting)} new models: {', '.join(waiting[:10])}")
+        return request
+
+    return _sensor
+
+
+def build_retrain_schedule(
+    cron: str, *, include_scaling: bool = False, name: str = "retrain_detector_schedule"
+) -> dg.ScheduleDefinition:
+    """The cron policy (UTC, STOPPED by default); Dagster validates `cron`."""
+    return dg.ScheduleDefinition(
+        name=name,
+        cron_schedule=cron,
+        target=retrain_assets(include_scaling),
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Retrains and re-evaluates the detector on cron {cron!r} (UTC).",
+    )
+
+

@@ -1,0 +1,119 @@
+"""Automation across ticks: new partitions flow through the per-model assets by their
+conditions; shared-pool updates do not re-sample every model; the retrain policy fires at N."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from fakeimg_assets.automation import AUTOMATION_SENSOR
+from fakeimg_assets.definitions import build_definitions
+from fakeimg_assets.warehouse.store import Warehouse
+from resources import WarehouseResource
+from sensors.retrain import RETRAIN_ASSETS, build_retrain_sensor, retrain_request
+
+PER_MODEL = [dg.AssetKey(k) for k in ("model_metadata", "sampled_images", "image_quality_stats")]
+M1, M2 = "org-a/model-one", "org-b/model-two"
+
+
+def _materialize(instance: dg.DagsterInstance, key: str, partition: str | None = None) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+
+
+def _requested(result: dg.EvaluateAutomationConditionsResult) -> dict[str, set[str]]:
+    return {k.to_user_string(): set(result.get_requested_partitions(k)) for k in PER_MODEL
+            if result.get_requested_partitions(k)}  # fmt: skip
+
+
+def test_new_partition_flows_through_per_model_assets_across_ticks() -> None:
+    defs = build_definitions()
+    assert defs.get_sensor_def(AUTOMATION_SENSOR).default_status == dg.DefaultSensorStatus.STOPPED
+    with dg.instance_for_test() as instance:
+        _materialize(instance, "prompts")
+        _materialize(instance, "real_photos")
+        instance.add_dynamic_partitions("hub_models", [M1])
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        # the first evaluation only records state: what was missing before is not "new"
+        assert first.total_requested == 0
+
+        instance.add_dynamic_partitions("hub_models", [M2])  # what the sensor does
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                 cursor=first.cursor)  # fmt: skip
+        # one tick requests the whole per-model chain of the new partition, and only it
+        assert _requested(tick) == {k.to_user_string(): {M2} for k in PER_MODEL}
+
+        for key in PER_MODEL:  # the run did its work
+            _materialize(instance, key.to_user_string(), M2)
+        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                  cursor=tick.cursor)  # fmt: skip
+        assert quiet.total_requested == 0
+
+        # a new prompt pool must not re-sample every model (GPU-hours on the real Hub)
+        _materialize(instance, "prompts")
+        pool = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                 cursor=quiet.cursor)  # fmt: skip
+        assert pool.total_requested == 0
+
+        # but a re-planned model (new revision) is re-sampled, then its stats follow
+        _materialize(instance, "model_metadata", M2)
+        replanned = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                      cursor=pool.cursor)  # fmt: skip
+        assert _requested(replanned) == {"sampled_images": {M2}, "image_quality_stats": {M2}}
+
+
+def _split(home: Path, models: list[str]) -> None:
+    wh = Warehouse(home)
+    split_id = f"split-{len(models)}"
+    wh.write("detector_splits", split_id, [
+        {"split_id": split_id, "image_id": f"{m}-0", "split": "train", "label": "fake",
+         "source": m, "architecture": "sd1", "model_created_at": None, "path": "x.png",
+         "group_key": m} for m in models
+    ])  # fmt: skip
+    wh.write("split_versions", split_id, [{
+        "split_id": split_id, "created_at": datetime.now(UTC), "test_fraction": 0.34, "seed": 0,
+        "n_images": len(models), "n_train_models": len(models), "n_test_models": 0,
+        "n_groups": len(models), "dagster_run_id": "r",
+    }])  # fmt: skip
+
+
+def test_retrain_policy_fires_at_n_new_sampled_models(tmp_path: Path) -> None:
+    sensor = build_retrain_sensor(every_n_models=3)
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    warehouse = WarehouseResource(home=str(tmp_path))
+    models = [f"org/m{i}" for i in range(5)]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hub_models", models)
+
+        def tick() -> object:
+            ctx = dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse})
+            return sensor(ctx)
+
+        for m in models[:2]:
+            _materialize(instance, "image_quality_stats", m)
+        assert isinstance(tick(), dg.SkipReason)  # 2 < 3
+        _materialize(instance, "image_quality_stats", models[2])
+        request = tick()
+        assert isinstance(request, dg.RunRequest) and request.job_name == "train_detector"
+        assert [k.to_user_string() for k in request.asset_selection] == list(RETRAIN_ASSETS)
+        assert request.run_key == tick().run_key  # same waiting set, same key: one run
+
+        _split(tmp_path, models[:3])  # the retrain cut a split holding them
+        assert isinstance(tick(), dg.SkipReason)
+        for m in models[3:]:
+            _materialize(instance, "image_quality_stats", m)
+        assert isinstance(tick(), dg.SkipReason)  # 2 new since that split, not 3
+
+
+def test_retrain_policy_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="every_n_models must be >= 1, got 0"):
+        build_retrain_sensor(every_n_models=0)
+    assert retrain_request([], every_n_models=1, include_scaling=False) is None
+    scaling = retrain_request(["a/b"], every_n_models=1, include_scaling=True)
+    assert scaling is not None and dg.AssetKey("scaling_study") in scaling.asset_selection
+    defs = build_definitions(retrain_cron="0 3 * * 1")
+    schedule = defs.get_schedule_def("retrain_detector_schedule")
+    assert schedule.cron_schedule == "0 3 * * 1"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
