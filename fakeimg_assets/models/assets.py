@@ -12,7 +12,7 @@ from fakeimg_assets.detection.lineage import base_model_columns
 from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
 from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
 from fakeimg_assets.models.failures import record_failures
-from fakeimg_assets.models.preview import contact_sheet_markdown
+from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
 from fakeimg_assets.partitions import hub_models_partitions
 from fakeimg_assets.paths import (
     model_slug,
@@ -229,9 +229,8 @@ def sampled_images(
             "load_seconds": float(round(t_load - t0, 3)),
             "sample_seconds": float(round(t_sample - t_load, 3)),
             "images_per_second": float(round(len(rows) / max(t_sample - t_load, 1e-9), 3)),
-            "preview": dg.MetadataValue.md(
-                contact_sheet_markdown([i.png for i in result.images[:16]])
-            ),
+            **preview_metadata(write_contact_sheet(
+                image_store.home_dir(), "fake", slug, [i.png for i in result.images[:16]])),
         },
         data_version=dg.DataVersion(
             sha256_bytes("".join(r["sha256"] for r in rows).encode())[:16]

@@ -1,17 +1,24 @@
-"""A contact sheet of sampled images for the Dagster UI (PNG embedded in markdown)."""
+"""Contact sheets of sampled (or real) images, written as PNG files under
+`$FAKEIMG_HOME/previews/` and linked from the materialization's metadata (a path), so the
+event log holds a path rather than a base64 image per partition."""
 
 from __future__ import annotations
 
-import base64
 import io
+import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+PREVIEW_DIR = "previews"
 
 
-def contact_sheet_markdown(pngs: Sequence[bytes], *, columns: int = 8, tile: int = 64) -> str:
+def contact_sheet(pngs: Sequence[bytes], *, columns: int = 8, tile: int = 64) -> bytes:
+    """One PNG tiling the images (resized to `tile` px), `columns` per row."""
     from PIL import Image
 
     if not pngs:
-        return "_no images_"
+        raise ValueError("a contact sheet needs at least one image")
     tiles = [Image.open(io.BytesIO(b)).convert("RGB").resize((tile, tile)) for b in pngs]
     rows = (len(tiles) + columns - 1) // columns
     sheet = Image.new("RGB", (tile * min(columns, len(tiles)), tile * rows), "white")
@@ -19,4 +26,26 @@ def contact_sheet_markdown(pngs: Sequence[bytes], *, columns: int = 8, tile: int
         sheet.paste(t, ((i % columns) * tile, (i // columns) * tile))
     buf = io.BytesIO()
     sheet.save(buf, format="PNG")
-    return f"![samples](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
+    return buf.getvalue()
+
+
+def write_contact_sheet(home: Path, kind: str, name: str, pngs: Sequence[bytes]) -> Path | None:
+    """Write `home/previews/<kind>/<name>.png` (temp file, then rename); None without images."""
+    if not pngs:
+        return None
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"preview name {name!r} must be a plain file name (a model slug)")
+    folder = Path(home) / PREVIEW_DIR / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    tmp = folder / f".{name}.png.tmp-{os.getpid()}"
+    tmp.write_bytes(contact_sheet(pngs))
+    tmp.replace(path)
+    return path
+
+
+def preview_metadata(path: Path | None) -> dict[str, Any]:
+    """`{"preview": <path>}` for a written sheet, nothing when there was nothing to show."""
+    import dagster as dg
+
+    return {"preview": dg.MetadataValue.path(str(path))} if path is not None else {}

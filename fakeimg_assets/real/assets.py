@@ -13,7 +13,7 @@ import dagster as dg
 import numpy as np
 
 from fakeimg_assets.integrity.publish import partition_key
-from fakeimg_assets.models.preview import contact_sheet_markdown
+from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
 from fakeimg_assets.paths import sha256_bytes
 from fakeimg_assets.quality.stats import image_measures
 from fakeimg_assets.real.crops import plan_crops
@@ -126,7 +126,8 @@ def real_images(
                 {k: len(v) for k, v in plan.skipped_small.items()}
             ),
             "post": config.post or "none",
-            "preview": dg.MetadataValue.md(contact_sheet_markdown([_png(c) for c in previews])),
+            **preview_metadata(write_contact_sheet(
+                image_store.home_dir(), "real", "real_images", [_png(c) for c in previews])),
         }
     )
 
