@@ -25,6 +25,7 @@ from fakeimg_assets.schedules import daily_hub_crawl
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 from sensors import new_hub_models
 from sensors.retrain import build_retrain_schedule, build_retrain_sensor
+from sensors.run_failures import record_dead_runs
 
 ALL_ASSETS = [
     hub_catalog,
@@ -78,6 +79,7 @@ def build_definitions(
         schedules=schedules,
         sensors=[
             new_hub_models,
+            record_dead_runs,
             build_retrain_sensor(every_n_models=retrain_every_n_models),
             build_automation_sensor(minimum_interval_seconds=automation_interval_seconds),
         ],

@@ -117,3 +117,46 @@ def test_retrain_policy_rejects_bad_settings() -> None:
     schedule = defs.get_schedule_def("retrain_detector_schedule")
     assert schedule.cron_schedule == "0 3 * * 1"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def _failed_run(instance: dg.DagsterInstance, model_id: str) -> tuple[dg.DagsterRun, object]:
+    """A sample_model run for `model_id` that died (what run monitoring records)."""
+    job = build_definitions().resolve_job_def("sample_model")
+    run = instance.create_run_for_job(job_def=job, tags={"dagster/partition": model_id})
+    instance.report_run_failed(run, "worker process exited unexpectedly (SIGKILL)")
+    records = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+    ).records
+    return instance.get_run_by_id(run.run_id), records[-1].event_log_entry.dagster_event
+
+
+def test_a_dead_sampling_run_gets_a_transient_failure_row_once(tmp_path: Path) -> None:
+    from sensors.run_failures import record_dead_runs
+
+    warehouse = WarehouseResource(home=str(tmp_path))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hub_models", [M1])
+        run, event = _failed_run(instance, M1)
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name="record_dead_runs", dagster_instance=instance, dagster_run=run,
+            dagster_event=event, resources={"warehouse": warehouse},
+        ).for_run_failure()  # fmt: skip
+        record_dead_runs(ctx)
+        rows = Warehouse(tmp_path).read("model_failures")
+        assert rows.height == 1
+        row = rows.row(0, named=True)
+        assert (row["model_id"], row["stage"], row["transient"]) == (M1, "process", True)
+        assert row["dagster_run_id"] == run.run_id and "SIGKILL" in row["message"]
+        record_dead_runs(ctx)  # a second evaluation of the same run writes nothing more
+        assert Warehouse(tmp_path).read("model_failures").height == 1
+
+        # a run whose asset recorded its own failure row is left alone
+        run2, event2 = _failed_run(instance, M2)
+        Warehouse(tmp_path).write("model_failures", "own", [{**row, "model_id": M2,
+                                  "stage": "plan", "dagster_run_id": run2.run_id}])  # fmt: skip
+        ctx2 = dg.build_run_status_sensor_context(
+            sensor_name="record_dead_runs", dagster_instance=instance, dagster_run=run2,
+            dagster_event=event2, resources={"warehouse": warehouse},
+        ).for_run_failure()  # fmt: skip
+        record_dead_runs(ctx2)
+        assert Warehouse(tmp_path).read("model_failures").height == 2

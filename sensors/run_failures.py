@@ -1,0 +1,67 @@
+"""`record_dead_runs`: a `model_failures` row for a sampling run that died before its asset
+could write one (OOM kill, a lost worker, run monitoring timing it out).
+
+Per-model assets record their own failures (`models/failures.py`); a process that dies
+takes that code with it, and the model would then look merely "not sampled". This sensor
+sees every failed `sample_model` run, and when no row names the run it writes one:
+stage 'process', transient (so the `new_hub_models` sensor re-requests it, at most 3
+times), with the failure message Dagster recorded.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from fakeimg_assets.jobs import sample_model_job
+from fakeimg_assets.paths import model_slug, validate_model_id
+from fakeimg_assets.warehouse.store import utcnow
+from resources import WarehouseResource
+
+PARTITION_TAG = "dagster/partition"
+
+
+def dead_run_row(run: dg.DagsterRun, step: str | None, message: str) -> dict | None:
+    """The failure row for a failed partitioned run, None for a run without a model."""
+    model_id = run.tags.get(PARTITION_TAG)
+    if not model_id:
+        return None
+    return {
+        "model_id": validate_model_id(model_id),
+        "asset": step or "run",
+        "stage": "process",
+        "error_type": "RunFailure",
+        "message": (message or "run failed without an error from the asset")[:4000],
+        "transient": True,  # a dead process is not a verdict on the repo
+        "failed_at": utcnow(),
+        "dagster_run_id": run.run_id,
+    }
+
+
+def record_dead_run(
+    warehouse: WarehouseResource, run: dg.DagsterRun, step: str | None, message: str
+) -> dict | None:
+    """Write the row unless the run's asset already recorded one; returns what was written."""
+    row = dead_run_row(run, step, message)
+    if row is None:
+        return None
+    known = warehouse.read("model_failures")
+    if known.height and known.filter(pl.col("dagster_run_id") == run.run_id).height:
+        return None  # the asset wrote its own, more precise row
+    key = f"{model_slug(row['model_id'])}--process--{run.run_id}"
+    warehouse.write("model_failures", key, [row])
+    return row
+
+
+@dg.run_failure_sensor(
+    name="record_dead_runs",
+    monitored_jobs=[sample_model_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Writes a model_failures row for a sample_model run that died before its "
+    "asset could (stage 'process', transient).",
+)
+def record_dead_runs(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
+    event = context.failure_event
+    row = record_dead_run(warehouse, context.dagster_run, event.step_key, event.message or "")
+    if row is not None:
+        context.log.info(f"recorded dead run {context.dagster_run.run_id} of {row['model_id']}")
