@@ -133,3 +133,28 @@ def test_benchmark_record_replaces_only_science_entries(tmp_path: Path) -> None:
     kept = kept_entries(path)
     assert len(kept) == 2 and kept[0]["ratio"] == pytest.approx(0.5)
     assert kept[1]["baseline"] == pytest.approx(0.75) and kept[1]["value"] == pytest.approx(0.965)
+
+
+def test_balanced_split_seed_is_the_first_with_every_family_on_both_sides() -> None:
+    import hashlib
+
+    from fakeimg_assets.world.science import balanced_split_seed, family_sides
+    from fakeimg_assets.world.spec import default_world
+
+    spec = default_world(10, families=("sd1", "sdxl"))
+    files = {}
+    for g in spec.generators:
+        sha = hashlib.sha256(g.model_id.encode()).hexdigest()
+        files[f"{g.model_id}/unet/diffusion_pytorch_model.safetensors"] = sha
+        files[f"{g.model_id}/vae/diffusion_pytorch_model.safetensors"] = "shared" * 10
+    seed = balanced_split_seed(spec, files)
+    assert all(s == {"train", "test"} for s in family_sides(spec, files, seed, 0.34).values())
+    for earlier in range(seed):  # the first such seed, not just any
+        assert any(len(s) == 1 for s in family_sides(spec, files, earlier, 0.34).values())
+    # fine-tunes follow their base: a family's sides are its lineage groups' sides
+    groups = {g.base or g.model_id for g in spec.generators if g.family == "sd1"}
+    assert len(groups) == 2
+    with pytest.raises(ValueError, match="one lineage group"):
+        one = default_world(2, families=("sd1",))
+        balanced_split_seed(one, {f"{g.model_id}/unet/w.safetensors": g.model_id * 2
+                                  for g in one.generators})  # fmt: skip

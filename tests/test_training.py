@@ -273,3 +273,24 @@ def test_worker_count_does_not_change_the_weights(small, tmp_path: Path) -> None
     inline = train_detector(small, tmp_path / "w0", TrainConfig(**cfg, num_workers=0))
     workers = train_detector(small, tmp_path / "w2", TrainConfig(**cfg, num_workers=2))
     assert inline.config["model_sha256"] == workers.config["model_sha256"]
+
+
+def test_world_recipe_trains_on_32px_images_exactly_as_they_are() -> None:
+    """The miniature world's recipe: no Resize, no crop jitter, no augmentation op."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from fakeimg_assets.detection.backbones import create_detector
+
+    spec = get_backbone("world-resnet")
+    assert (spec.image_size, spec.resize_size, spec.op_count_range) == (32, 32, (0, 0))
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    for seed in range(5):
+        seen = augment.train_transform(32, np.random.default_rng(seed), mean=spec.mean,
+                                       std=spec.std, resize_size=spec.resize_size,
+                                       count_range=spec.op_count_range)(image)  # fmt: skip
+        assert torch.equal(seen, augment.to_tensor(image, spec.mean, spec.std))
+    with torch.inference_mode():
+        assert create_detector("world-resnet").eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 1)
