@@ -94,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
         device=args.device,
         batch_size=args.batch_size,
         scaling=not args.no_scaling,
+        family_max_runs=args.family_max_runs,
         detector=not args.no_detector,
         log_level="INFO" if args.verbose else "CRITICAL",
         force=args.force,
@@ -231,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     r.add_argument("--batch-size", type=int, default=4, help="sampling batch size")
     r.add_argument("--no-scaling", action="store_true", help="skip the scaling study")
+    r.add_argument("--family-max-runs", type=int, default=8,
+                   help="held-out-family evaluation runs, largest architectures first (0: all)")
     r.add_argument("--no-detector", action="store_true", help="only crawl and sample")
     r.add_argument("--strict", action="store_true", help="exit 1 if any model failed")
     r.add_argument("--verbose", action="store_true", help="print Dagster's step events")

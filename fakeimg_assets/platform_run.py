@@ -42,6 +42,9 @@ class RunOptions:
     device: str = "auto"
     batch_size: int = 4
     scaling: bool = True
+    # held-out-family runs in the evaluation (one detector each): the largest N architectures;
+    # the demo's Hub has 25, which alone took 270 s of a 10-minute demo. 0 = all of them.
+    family_max_runs: int = 8
     detector: bool = True
     log_level: str = "CRITICAL"  # console noise only: every event is kept in the instance
     force: bool = False  # re-sample every selected partition, retrain the detector chain
@@ -222,6 +225,7 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
         "real_images": {"crops_per_photo": opts.crops_per_photo, "post": opts.post},
         "detector": det_cfg,
         "scaling_study": dict(det_cfg),
+        "detector_evaluation": {"family_max_runs": opts.family_max_runs},
     }
     settings = json.dumps({a: c for a, c in configs.items() if dg.AssetKey(a) in keys},
                           sort_keys=True)  # run config is not versioned: compared as a tag

@@ -125,6 +125,12 @@ def test_family_runs_leave_one_architecture_out_without_relatives() -> None:
     assert runs["family-sd1"].test_models == ("a/x", "b/y")
     assert "d/w" not in runs["family-sd1"].train_models  # shares lineage group g1 with a/x
     assert runs["family-pixart"].train_models == ("a/x", "b/y", "c/z", "d/w")
+    # capped: the architectures with the most models first (sd1 has two models here)
+    assert [r.name for r in family_runs(_split_for_protocols(), 1)] == ["family-sd1"]
+    assert len(family_runs(_split_for_protocols(), 2)) == 2
+    assert len(family_runs(_split_for_protocols(), 9)) == 3
+    with pytest.raises(ValueError, match="max_runs must be >= 0"):
+        family_runs(_split_for_protocols(), -1)
     train, test = protocol_frames(_split_for_protocols(), runs["family-sd1"])
     assert set(test.filter(pl.col("label") == "real")["split"]) == {"test"}
     assert set(train.filter(pl.col("label") == "real")["split"]) == {"train"}

@@ -44,6 +44,7 @@ class EvaluationConfig(dg.Config):
     protocol_backbone: str = ""
     protocol_epochs: int | None = 2
     protocol_max_fakes_per_model: int = 8  # 0 = all; caps training fakes, never test ones
+    family_max_runs: int = 0  # 0 = one held-out-family run per architecture; N = the N largest
     window_days: int = 365
     min_train_models: int = 3
     time_exclude_relatives: bool = False
@@ -149,7 +150,7 @@ def detector_evaluation(
                     rows += rows_for(_scored(test, scores), run_id, "held_out_models", name)
         plans = []
         if "held_out_family" in config.protocols:
-            plans += [("held_out_family", r) for r in family_runs(split)]
+            plans += [("held_out_family", r) for r in family_runs(split, config.family_max_runs)]
         if "time_ordered" in config.protocols:
             windows = time_windows(split, config.window_days, config.min_train_models,
                                    config.time_exclude_relatives)

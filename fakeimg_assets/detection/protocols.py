@@ -54,12 +54,22 @@ def _without_relatives(models: pl.DataFrame, train: set[str], test: set[str]) ->
     return tuple(sorted(kept["source"].to_list()))
 
 
-def family_runs(split: pl.DataFrame) -> list[ProtocolRun]:
-    """One run per architecture: train on the others (minus relatives), test on it."""
+def family_runs(split: pl.DataFrame, max_runs: int = 0) -> list[ProtocolRun]:
+    """One run per architecture: train on the others (minus relatives), test on it.
+
+    `max_runs` > 0 keeps the architectures with the most models (ties by name): each run
+    trains a detector, and a Hub with dozens of architectures would train dozens."""
+    if max_runs < 0:
+        raise ValueError(f"max_runs must be >= 0 (0 = every architecture), got {max_runs}")
     models = _models(split)
-    archs = sorted({a for a in models["architecture"].to_list() if a})
-    if len(archs) < 2:
+    counts: dict[str, int] = {}
+    for a in models["architecture"].to_list():
+        if a:
+            counts[a] = counts.get(a, 0) + 1
+    if len(counts) < 2:
         return []
+    archs = sorted(counts, key=lambda a: (-counts[a], a))
+    archs = sorted(archs[:max_runs] if max_runs else archs)
     runs = []
     for arch in archs:
         test = set(models.filter(pl.col("architecture") == arch)["source"].to_list())
