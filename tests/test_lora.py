@@ -169,14 +169,6 @@ def test_lora_image_regenerates_byte_exact_and_differs_from_its_base(
     assert with_lora.images[0].png != without.images[0].png
 
 
-@pytest.mark.parametrize(
-    ("model_id", "reason"),
-    [
-        ("lostandfound/orphan-style-lora", "is not on the Hub"),
-        ("oldschool-ckpt/pickled-portrait-lora", "pickle-only LoRA adapter"),
-        ("glasshouse-ml/pixart-glass-lora", "takes no LoRA adapters"),
-    ],
-)
 def test_a_few_step_adapter_samples_with_its_authors_settings(
     resources: dict, home: Path
 ) -> None:
@@ -196,6 +188,14 @@ def test_a_few_step_adapter_samples_with_its_authors_settings(
         assert set(images["steps"]) == {4} and set(images["guidance_scale"]) == {0.0}
 
 
+@pytest.mark.parametrize(
+    ("model_id", "reason"),
+    [
+        ("lostandfound/orphan-style-lora", "is not on the Hub"),
+        ("oldschool-ckpt/pickled-portrait-lora", "pickle-only LoRA adapter"),
+        ("glasshouse-ml/pixart-glass-lora", "takes no LoRA adapters"),
+    ],
+)
 def test_unusable_adapters_are_refused_with_a_failure_row(
     resources: dict, home: Path, model_id: str, reason: str
 ) -> None:
