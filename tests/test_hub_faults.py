@@ -194,7 +194,10 @@ def test_cli_flags_reach_the_server(root: Path, tmp_path: Path) -> None:
     log = tmp_path / "cli.jsonl"
     cmd = [sys.executable, "-m", "fakeimg_assets.cli", "hub", "serve", str(root), "--port",
            str(port), "--fault", "429", "--request-log", str(log)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Ctrl-C as a user sends it: an earlier test's library code may have left SIGINT
+    # ignored in this process, and an ignored signal is inherited across exec
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 30
         while True:
