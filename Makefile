@@ -38,8 +38,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-# the UI on the same data; after `make demo` (and with HF_ENDPOINT unset) it also serves the
-# demo Hub on $(DEMO_PORT) for UI runs, backfills and the sensor, stopped when dev exits
+# the UI on the same data (`dg dev`, the code location of pyproject's [tool.dg]); after `make
+# demo` (and with HF_ENDPOINT unset) it also serves the demo Hub on $(DEMO_PORT) for UI runs,
+# backfills and the sensor, stopped when dev exits. The code location reads FAKEIMG_HOME and
+# HF_TOKEN through dagster.EnvVar: both are exported here (HF_TOKEN empty = anonymous).
 dev: install
 	@set -euo pipefail; \
 	$(BIN)/python -m fakeimg_assets.instance_config $(FAKEIMG_HOME)/dagster; \
@@ -54,7 +56,8 @@ dev: install
 	  export HF_ENDPOINT=$(DEMO_URL); \
 	  echo "serving the demo Hub $(DEMO_ZOO) at $(DEMO_URL) (HF_ENDPOINT for Dagster)"; \
 	fi; \
-	DAGSTER_HOME=$(FAKEIMG_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml
+	export HF_TOKEN="$${HF_TOKEN-}" VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH; \
+	DAGSTER_HOME=$(FAKEIMG_HOME)/dagster $(BIN)/dg dev
 
 # every Hub fault kind + hostile repos, in a temp dir; exits non-zero if an expectation breaks
 chaos: install

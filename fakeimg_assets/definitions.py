@@ -1,7 +1,8 @@
 """The code location: every asset, check, job, schedule, sensor and resource of fakeimg.
 
 Loads in about a second: torch, diffusers and timm are imported only inside the
-functions that need them, and nothing here reads the environment or the network.
+functions that need them, and nothing here reads the environment or the network (the
+`EnvVar`s below are read by Dagster when a run or sensor tick starts).
 """
 
 from __future__ import annotations
@@ -46,13 +47,16 @@ ALL_ASSETS = [
 
 def build_resources(
     *,
-    home: str = "",
+    home: str | dg.EnvVar = "",
     endpoint: str | None = None,
+    token: str | dg.EnvVar | None = None,
     compute: ComputeResource | None = None,
 ) -> dict[str, dg.ConfigurableResource]:
-    """Resources with empty settings resolved at run time ($FAKEIMG_HOME, $HF_ENDPOINT)."""
+    """Resources; empty settings are resolved when a run starts ($FAKEIMG_HOME, $HF_ENDPOINT,
+    $HF_TOKEN). `dg.EnvVar` values are resolved by Dagster then, and fail naming the variable
+    when it is unset."""
     return {
-        "hub": HubResource(endpoint=endpoint),
+        "hub": HubResource(endpoint=endpoint, token=token),
         "warehouse": WarehouseResource(home=home),
         "image_store": ImageStoreResource(home=home),
         "compute": compute or ComputeResource(),
@@ -87,4 +91,8 @@ def build_definitions(
     )
 
 
-defs = build_definitions()
+# The deployed code location (`make dev`, `dg dev`, `dg launch`, the daemon): the data folder and
+# the Hub token come from the environment through Dagster's EnvVar, so the UI shows where they
+# come from and no value is ever stored in run config or the event log. `make dev` exports both
+# (HF_TOKEN empty = anonymous). `fakeimg run` and tests build their own with explicit values.
+defs = build_definitions(home=dg.EnvVar("FAKEIMG_HOME"), token=dg.EnvVar("HF_TOKEN"))
