@@ -143,9 +143,13 @@ def main() -> int:
             results += bench_sampling(server.url, tmp / "cache")
         results += bench_detector(tmp)
         results += bench_warehouse(tmp)
+        from benchmarks.backfill import bench_backfill
+        from benchmarks.freshness import bench_freshness
         from benchmarks.sensor_tick import bench_sensor_tick
 
         results += bench_sensor_tick(tmp)
+        results += bench_backfill(tmp)  # about 12 min on 2 cores
+        results += bench_freshness(tmp)  # about 10 min
     width = max(len(r["name"]) for r in results)
     print(f"{'benchmark'.ljust(width)}  {'value':>10}  unit")
     print(f"{'-' * width}  {'-' * 10}  -----")

@@ -25,6 +25,7 @@ from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.schedules import daily_hub_crawl
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 from sensors import new_hub_models
+from sensors.hub_sensors import build_new_hub_models_sensor
 from sensors.retrain import build_retrain_schedule, build_retrain_sensor
 from sensors.run_failures import record_dead_runs
 
@@ -67,24 +68,35 @@ def build_definitions(
     *,
     retrain_every_n_models: int = 10,
     retrain_cron: str | None = None,
+    retrain_run_config: dict | None = None,
+    retrain_interval_seconds: int = 300,
     automation_interval_seconds: int = 60,
+    discovery_interval_seconds: int = 3600,
+    crawl_every_s: int | None = None,
     **resource_kwargs: object,
 ) -> dg.Definitions:
     """The code location. Automation (all STOPPED until switched on in the UI): the
-    `fakeimg_automation` sensor carries new partitions through the per-model assets; the
-    `retrain_detector` sensor retrains every `retrain_every_n_models` newly sampled models;
-    `retrain_cron` adds a `retrain_detector_schedule`."""
+    `new_hub_models` sensor adds crawled models as partitions every
+    `discovery_interval_seconds` (and asks for a crawl every `crawl_every_s`, default
+    hourly); the `fakeimg_automation` sensor carries new partitions through the per-model
+    assets; the `retrain_detector` sensor retrains every `retrain_every_n_models` newly
+    sampled models with `retrain_run_config`; `retrain_cron` adds a
+    `retrain_detector_schedule`."""
     schedules = [daily_hub_crawl]
     if retrain_cron is not None:
-        schedules.append(build_retrain_schedule(retrain_cron))
+        schedules.append(build_retrain_schedule(retrain_cron, run_config=retrain_run_config))
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=ALL_JOBS,
         schedules=schedules,
         sensors=[
-            new_hub_models,
+            new_hub_models if (discovery_interval_seconds, crawl_every_s) == (3600, None)
+            else build_new_hub_models_sensor(minimum_interval_seconds=discovery_interval_seconds,
+                                             crawl_every_s=crawl_every_s),
             record_dead_runs,
-            build_retrain_sensor(every_n_models=retrain_every_n_models),
+            build_retrain_sensor(every_n_models=retrain_every_n_models,
+                                 minimum_interval_seconds=retrain_interval_seconds,
+                                 run_config=retrain_run_config),
             build_automation_sensor(minimum_interval_seconds=automation_interval_seconds),
         ],
         resources=build_resources(**resource_kwargs),  # type: ignore[arg-type]

@@ -6,10 +6,18 @@
   (hostile repo, limits) must not be tried again.
 - run monitoring: runs stuck starting or whose worker vanished are marked failed, so the
   run retries above and the sensor's re-requests can pick them up.
-- pools: every pool, `gpu` included (sampling and training), runs one step at a time;
-  Dagster 1.13 spells only a default limit in dagster.yaml (`dagster instance concurrency
-  set gpu N` overrides it per pool).
-- runs: at most 2 at once: on 2 CPU cores 10 parallel runs took 14x longer (NOTES).
+- pools: the `gpu` pool (sampling and training steps) runs one step at a time per device
+  (`default_limit`, the CUDA device count when the file is written, else 1; Dagster 1.13
+  spells only a default limit in dagster.yaml: `dagster instance concurrency set gpu N`
+  overrides it per pool). Granularity `op`: a run starts, loads and plans while another
+  run's step holds the slot, and waits only at its own `gpu` step.
+- runs: the pool's slots + 1 at once: one run per device samples or trains while one more
+  starts (launching a run and importing torch/diffusers costs several CPU seconds). On 2
+  CPU cores an unlimited queue ran 10 runs at once and took 14x longer (NOTES).
+- threads: a run's torch threads are the cores / `max_concurrent_runs` (ComputeResource),
+  so the runs side by side never oversubscribe the cores.
+- sample_model runs its three steps in one process (in_process executor, jobs.py): the
+  multiprocess executor paid a process launch and a torch import per step.
 
 An existing dagster.yaml is never overwritten: users own it after the first write.
 """
@@ -34,11 +42,40 @@ run_monitoring:
   poll_interval_seconds: 60
 concurrency:
   pools:
-    default_limit: 1  # the `gpu` pool: one sampling / training step at a time
-    granularity: run
+    default_limit: {gpu_slots}  # the `gpu` pool: one sampling / training step per device
+    granularity: op
   runs:
-    max_concurrent_runs: 2
+    max_concurrent_runs: {max_runs}  # gpu slots + 1: one more run starting meanwhile
 """
+
+
+def gpu_slots() -> int:
+    """CUDA devices on this machine (at least 1: the CPU is one device)."""
+    try:
+        import torch
+    except ImportError:
+        return 1
+    return max(1, torch.cuda.device_count() if torch.cuda.is_available() else 0)
+
+
+def instance_yaml(slots: int | None = None) -> str:
+    """The dagster.yaml text for a machine with `slots` devices (default: this one)."""
+    slots = gpu_slots() if slots is None else slots
+    if slots < 1:
+        raise ValueError(f"gpu slots must be >= 1, got {slots}")
+    return DAGSTER_YAML.format(gpu_slots=slots, max_runs=slots + 1)
+
+
+def runs_at_once(instance: object) -> int:
+    """The instance's `max_concurrent_runs` (Dagster's default queue allows 10). 1 for an
+    instance without a run queue (ephemeral, in process) or an unlimited one (-1): a run
+    then cannot know its share and takes every core, as torch does by default."""
+    try:
+        queue = instance.get_concurrency_config().run_queue_config  # type: ignore[attr-defined]
+    except Exception:  # an instance without a run queue (e.g. ephemeral, in tests)
+        return 1
+    n = getattr(queue, "max_concurrent_runs", None) if queue is not None else None
+    return n if isinstance(n, int) and n > 0 else 1
 
 
 def write_instance_config(dagster_home: Path | str) -> Path:
@@ -50,7 +87,7 @@ def write_instance_config(dagster_home: Path | str) -> Path:
     path = home / "dagster.yaml"
     if not path.exists():
         tmp = path.with_name(".dagster.yaml.tmp")
-        tmp.write_text(DAGSTER_YAML)
+        tmp.write_text(instance_yaml())
         tmp.replace(path)
     return path
 

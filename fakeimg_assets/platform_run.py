@@ -142,7 +142,9 @@ def run_platform(
     instance = prepare_instance(home)
     defs = defs or build_definitions(
         home=str(home),
-        compute=ComputeResource(device=opts.device, batch_size=opts.batch_size),
+        # in-process runs go one at a time: each takes every core (the daemon's share is less)
+        compute=ComputeResource(device=opts.device, batch_size=opts.batch_size,
+                                torch_threads=os.cpu_count()),
     )
     graph = defs.resolve_asset_graph()
     report = RunReport()

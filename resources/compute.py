@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
 
 
 class ComputeResource(ConfigurableResource):
     """`auto` picks CUDA (float16) when present, else CPU (float32).
 
-    `torch_threads` caps intra-op threads on CPU so parallel partitions don't oversubscribe.
+    `torch_threads` caps intra-op threads; unset, a run takes its share of the CPU cores:
+    cores / the instance's `max_concurrent_runs`, so the runs a daemon backfill starts side by
+    side do not oversubscribe the machine (measured on 2 cores: see instance_config.py).
     """
 
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int = 4
     torch_threads: int | None = None
+    _runs_at_once: int = PrivateAttr(default=1)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        from fakeimg_assets.instance_config import runs_at_once
+
+        self._runs_at_once = runs_at_once(context.instance)
+
+    def threads(self) -> int:
+        """Intra-op threads for this run: `torch_threads`, else its share of the cores."""
+        if self.torch_threads:
+            return self.torch_threads
+        return max(1, (os.cpu_count() or 1) // max(1, self._runs_at_once))
 
     def resolve_device(self) -> str:
         import torch
@@ -38,7 +54,6 @@ class ComputeResource(ConfigurableResource):
         return names[self.dtype]
 
     def apply_threads(self) -> None:
-        if self.torch_threads:
-            import torch
+        import torch
 
-            torch.set_num_threads(self.torch_threads)
+        torch.set_num_threads(self.threads())

@@ -51,7 +51,8 @@ def retrain_assets(include_scaling: bool) -> list[dg.AssetKey]:
 
 
 def retrain_request(
-    waiting: list[str], *, every_n_models: int, include_scaling: bool
+    waiting: list[str], *, every_n_models: int, include_scaling: bool,
+    run_config: dict | None = None,
 ) -> dg.RunRequest | None:
     """The run the policy asks for once `every_n_models` models wait, else None."""
     if len(waiting) < every_n_models:
@@ -61,6 +62,7 @@ def retrain_request(
         job_name=detector_job.name,
         run_key=f"retrain:{len(waiting)}:{digest}",
         asset_selection=retrain_assets(include_scaling),
+        run_config=run_config or {},
         tags={"fakeimg/trigger": f"{len(waiting)} new models"},
     )
 
@@ -71,8 +73,10 @@ def build_retrain_sensor(
     include_scaling: bool = False,
     minimum_interval_seconds: int = 300,
     name: str = RETRAIN_SENSOR,
+    run_config: dict | None = None,
 ) -> dg.SensorDefinition:
-    """The every-N-models policy (STOPPED by default)."""
+    """The every-N-models policy (STOPPED by default). `run_config` goes with each request
+    (e.g. `{"ops": {"detector": {"config": {"backbone": ..., "epochs": ...}}}}`)."""
     if every_n_models < 1:
         raise ValueError(f"every_n_models must be >= 1, got {every_n_models}")
 
@@ -94,7 +98,7 @@ def build_retrain_sensor(
             return dg.SkipReason(f"a {detector_job.name} run is in flight")
         waiting = models_awaiting_training(context.instance, warehouse)
         request = retrain_request(waiting, every_n_models=every_n_models,
-                                  include_scaling=include_scaling)  # fmt: skip
+                                  include_scaling=include_scaling, run_config=run_config)
         if request is None:
             return dg.SkipReason(
                 f"{len(waiting)} sampled models await training; retraining at {every_n_models}"
@@ -106,13 +110,15 @@ def build_retrain_sensor(
 
 
 def build_retrain_schedule(
-    cron: str, *, include_scaling: bool = False, name: str = "retrain_detector_schedule"
+    cron: str, *, include_scaling: bool = False, name: str = "retrain_detector_schedule",
+    run_config: dict | None = None,
 ) -> dg.ScheduleDefinition:
     """The cron policy (UTC, STOPPED by default); Dagster validates `cron`."""
     return dg.ScheduleDefinition(
         name=name,
         cron_schedule=cron,
         target=retrain_assets(include_scaling),
+        run_config=run_config,
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description=f"Retrains and re-evaluates the detector on cron {cron!r} (UTC).",
     )

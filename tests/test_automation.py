@@ -80,7 +80,8 @@ def _split(home: Path, models: list[str]) -> None:
 
 
 def test_retrain_policy_fires_at_n_new_sampled_models(tmp_path: Path) -> None:
-    sensor = build_retrain_sensor(every_n_models=3)
+    config = {"ops": {"detector": {"config": {"epochs": 1}}}}
+    sensor = build_retrain_sensor(every_n_models=3, run_config=config)
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     warehouse = WarehouseResource(home=str(tmp_path))
     models = [f"org/m{i}" for i in range(5)]
@@ -98,6 +99,7 @@ def test_retrain_policy_fires_at_n_new_sampled_models(tmp_path: Path) -> None:
         request = tick()
         assert isinstance(request, dg.RunRequest) and request.job_name == "train_detector"
         assert [k.to_user_string() for k in request.asset_selection] == list(RETRAIN_ASSETS)
+        assert request.run_config == config
         assert request.run_key == tick().run_key  # same waiting set, same key: one run
 
         _split(tmp_path, models[:3])  # the retrain cut a split holding them
@@ -117,6 +119,25 @@ def test_retrain_policy_rejects_bad_settings() -> None:
     schedule = defs.get_schedule_def("retrain_detector_schedule")
     assert schedule.cron_schedule == "0 3 * * 1"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_policy_settings_reach_the_sensors_and_their_requests() -> None:
+    """`build_definitions` hands its intervals, crawl period and retrain run config to the
+    sensors it builds (the freshness benchmark's code location relies on it), and the
+    default code location keeps the product's hourly discovery."""
+    config = {"ops": {"detector": {"config": {"backbone": "tiny-resnet", "epochs": 1}}}}
+    defs = build_definitions(retrain_run_config=config, retrain_interval_seconds=7,
+                             discovery_interval_seconds=5, crawl_every_s=10,
+                             automation_interval_seconds=6, retrain_cron="0 3 * * 1")
+    assert defs.resolve_sensor_def("new_hub_models").minimum_interval_seconds == 5
+    assert defs.resolve_sensor_def("retrain_detector").minimum_interval_seconds == 7
+    assert defs.resolve_sensor_def("fakeimg_automation").minimum_interval_seconds == 6
+    request = retrain_request(["a/b"], every_n_models=1, include_scaling=False, run_config=config)
+    assert request is not None and request.run_config == config
+    schedule = defs.get_schedule_def("retrain_detector_schedule")
+    assert schedule.evaluate_tick(dg.build_schedule_context()).run_requests[0].run_config == config
+    default = build_definitions()
+    assert default.resolve_sensor_def("new_hub_models").minimum_interval_seconds == 3600
 
 
 def _failed_run(instance: dg.DagsterInstance, model_id: str) -> tuple[dg.DagsterRun, object]:

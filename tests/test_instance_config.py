@@ -10,7 +10,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
+from fakeimg_assets.instance_config import (
+    gpu_slots,
+    instance_yaml,
+    runs_at_once,
+    write_instance_config,
+)
 from fakeimg_assets.summary import summarize
 from fakeimg_assets.warehouse.schemas import schema_of
 from fakeimg_assets.warehouse.store import Warehouse
@@ -21,15 +26,17 @@ from resources import WarehouseResource
 
 def test_instance_config_is_valid_and_never_overwritten(tmp_path: Path) -> None:
     path = write_instance_config(tmp_path / "dagster")
-    assert path.read_text() == DAGSTER_YAML
+    assert path.read_text() == instance_yaml(gpu_slots())
     instance = dg.DagsterInstance.from_config(str(path.parent))
     try:
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
         assert not instance.run_retries_retry_on_asset_or_op_failure
         assert instance.run_monitoring_enabled
         concurrency = instance.get_concurrency_config()
-        assert concurrency.pool_config.default_pool_limit == 1
+        assert concurrency.pool_config.default_pool_limit == gpu_slots() == 1  # no GPU in CI
+        assert str(concurrency.pool_config.pool_granularity.value) == "op"
         assert concurrency.run_queue_config.max_concurrent_runs == 2
+        assert runs_at_once(instance) == 2
     finally:
         instance.dispose()
     path.write_text("telemetry:\n  enabled: false\n# mine\n")
@@ -37,6 +44,45 @@ def test_instance_config_is_valid_and_never_overwritten(tmp_path: Path) -> None:
     assert path.read_text().endswith("# mine\n")
     with pytest.raises(NotADirectoryError, match="not a directory"):
         write_instance_config(path)
+
+
+def test_instance_yaml_scales_with_devices(tmp_path: Path) -> None:
+    """4 GPUs: 4 `gpu` slots and 5 runs at once (one more starting while four sample)."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(4))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.pool_config.default_pool_limit == 4
+        assert concurrency.run_queue_config.max_concurrent_runs == 5
+    with pytest.raises(ValueError, match="gpu slots must be >= 1, got 0"):
+        instance_yaml(0)
+
+
+def test_torch_threads_are_the_runs_share_of_the_cores(tmp_path: Path, monkeypatch) -> None:
+    """A daemon run (2 at once on the shipped instance) takes cores // 2 threads; an
+    explicit `torch_threads` wins; Dagster's default queue (10 runs) leaves 1 thread each;
+    an instance with no run queue (ephemeral, in process) leaves all cores."""
+    import os
+
+    from resources import ComputeResource
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    home = tmp_path / "dagster"
+    write_instance_config(home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        with dg.build_resources({"compute": ComputeResource()}, instance=instance) as r:
+            assert r.compute.threads() == 4
+        with dg.build_resources({"compute": ComputeResource(torch_threads=3)},
+                                instance=instance) as r:
+            assert r.compute.threads() == 3
+    with dg.instance_for_test() as instance, dg.build_resources(
+        {"compute": ComputeResource()}, instance=instance
+    ) as r:
+        assert r.compute.threads() == 1
+    with dg.build_resources({"compute": ComputeResource()},
+                            instance=dg.DagsterInstance.ephemeral()) as r:
+        assert r.compute.threads() == 8
 
 
 # ---- summaries show each model's latest state ----------------------------------------

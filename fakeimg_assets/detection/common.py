@@ -55,7 +55,7 @@ def train_on(
         pretrained=pretrained,
         seed=seed,
         device=compute.resolve_device(),
-        num_threads=compute.torch_threads,
+        num_threads=compute.threads(),
     )
     work = resume_dir(samples, out_dir, backbone=backbone, epochs=epochs, batch_size=batch_size,
                       lr=lr, image_size=image_size, pretrained=pretrained, seed=seed,

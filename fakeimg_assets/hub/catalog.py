@@ -70,7 +70,7 @@ class _Catalog:
         with self._lock:
             cached = self._repos.get(repo_id)
         if cached is not None and cached[0] == fingerprint:
-            return cached[1]
+            return cached[1] if cached[1].published() else None
         meta: dict[str, Any] = {}
         if meta_st is not None:
             try:
@@ -88,7 +88,7 @@ class _Catalog:
         repo = _Repo(repo_id, real, files, meta, dir_st.st_mtime)
         with self._lock:
             self._repos[repo_id] = (fingerprint, repo)
-        return repo
+        return repo if repo.published() else None  # not yet published: 404, not listed
 
     @staticmethod
     def _scan(real: Path) -> list[tuple[str, str, os.stat_result]]:

@@ -138,14 +138,23 @@ class _Repo:
         return [f.mtime for f in self.files.values()] or [self.dir_mtime]
 
     @cached_property
+    def publish_at(self) -> datetime | None:
+        """`.hub.json`'s `publish_at`: until then the repo does not exist for any client (the
+        freshness benchmark publishes repos over time); from then on it was created then."""
+        return _parse_when(self.meta.get("publish_at"))
+
+    def published(self, now: datetime | None = None) -> bool:
+        return self.publish_at is None or self.publish_at <= (now or datetime.now(UTC))
+
+    @cached_property
     def created_at(self) -> datetime:
         when = _parse_when(self.meta.get("created_at") or self.meta.get("createdAt"))
-        return when or datetime.fromtimestamp(min(self._mtimes()), UTC)
+        return when or self.publish_at or datetime.fromtimestamp(min(self._mtimes()), UTC)
 
     @cached_property
     def last_modified(self) -> datetime:
         when = _parse_when(self.meta.get("last_modified") or self.meta.get("lastModified"))
-        return when or datetime.fromtimestamp(max(self._mtimes()), UTC)
+        return when or self.publish_at or datetime.fromtimestamp(max(self._mtimes()), UTC)
 
     @property
     def created_ts(self) -> int:

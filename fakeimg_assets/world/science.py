@@ -167,7 +167,7 @@ def _scaling(home: Path, opts: ScienceOptions) -> str:
     from resources import ComputeResource
 
     instance = prepare_instance(home)
-    defs = build_definitions(home=str(home), compute=ComputeResource(device="auto"))
+    defs = build_definitions(home=str(home), compute=ComputeResource(device="auto", torch_threads=os.cpu_count()))
     config = {"ops": {
         # the split's defaults: the same sides real_photos used for the photos and prompts
         "detector_dataset": {"config": {"seed": opts.split_seed}},
