@@ -14,6 +14,8 @@
 - runs: the pool's slots + 1 at once: one run per device samples or trains while one more
   starts (launching a run and importing torch/diffusers costs several CPU seconds). On 2
   CPU cores an unlimited queue ran 10 runs at once and took 14x longer (NOTES).
+- queue: checked every second (Dagster's default is 5 s, and a run takes about 10 s on the
+  demo zoo, so a freed slot stayed idle for up to half a run).
 - threads: a run's torch threads are the cores / `max_concurrent_runs` (ComputeResource),
   so the runs side by side never oversubscribe the cores.
 - sample_model runs its three steps in one process (in_process executor, jobs.py): the
@@ -40,6 +42,11 @@ run_monitoring:
   enabled: true
   start_timeout_seconds: 300
   poll_interval_seconds: 60
+run_coordinator:  # the queue: runs wait for a run slot and a `gpu` slot
+  module: dagster
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1  # Dagster's 5 s left a freed slot idle for up to 5 s
 concurrency:
   pools:
     default_limit: {gpu_slots}  # the `gpu` pool: one sampling / training step per device

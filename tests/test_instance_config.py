@@ -37,6 +37,7 @@ def test_instance_config_is_valid_and_never_overwritten(tmp_path: Path) -> None:
         assert str(concurrency.pool_config.pool_granularity.value) == "op"
         assert concurrency.run_queue_config.max_concurrent_runs == 2
         assert runs_at_once(instance) == 2
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
     finally:
         instance.dispose()
     path.write_text("telemetry:\n  enabled: false\n# mine\n")
