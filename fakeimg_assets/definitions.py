@@ -20,7 +20,8 @@ from fakeimg_assets.detection.assets import (
     scaling_study,
 )
 from fakeimg_assets.jobs import ALL_JOBS
-from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
+from fakeimg_assets.models.assets import model_metadata, sampled_images
+from fakeimg_assets.models.quality_asset import image_quality_stats
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.schedules import daily_hub_crawl
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource

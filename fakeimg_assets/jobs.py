@@ -13,7 +13,8 @@ from fakeimg_assets.detection.assets import (
     detector_evaluation,
     scaling_study,
 )
-from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
+from fakeimg_assets.models.assets import model_metadata, sampled_images
+from fakeimg_assets.models.quality_asset import image_quality_stats
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
 
 hub_crawl_job = dg.define_asset_job(

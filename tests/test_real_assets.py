@@ -58,7 +58,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     """An sd1 model at 64 px and at 128 px plus the demo photos dataset, sampled end to end."""
     from fakeimg_assets.audit.asset import shortcut_audit
     from fakeimg_assets.hub.server import HubServer
-    from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
+    from fakeimg_assets.models.assets import model_metadata, sampled_images
+    from fakeimg_assets.models.quality_asset import image_quality_stats
     from fakeimg_assets.real.assets import prompts, real_images, real_photos
     from fakeimg_assets.real.demo_dataset import write_demo_dataset
     from fakeimg_assets.zoo.build import sized_variant, write_repo, zoo_models
