@@ -41,6 +41,15 @@ def _span(records: list) -> float:
     return max(ends) - min(starts)
 
 
+def stop(daemon: subprocess.Popen) -> None:
+    """Stop a `dagster-daemon` (SIGTERM, then SIGKILL after 60 s)."""
+    daemon.terminate()
+    try:
+        daemon.wait(60)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+
+
 def sample_with_cli(env: dict[str, str], dagster_home: Path, limit: int | None,
                     timeout_s: float) -> tuple[list[str], float, int]:
     """`fakeimg run --no-detector`: (partitions, seconds of its sample_model runs, successes)."""
@@ -82,11 +91,7 @@ def backfill_with_daemon(env: dict[str, str], dagster_home: Path, partitions: li
                                        f"rc {daemon.poll()}; see {log_path}")
                 time.sleep(1)
         finally:
-            daemon.terminate()
-            try:
-                daemon.wait(60)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+            stop(daemon)
     return max(r.end_time for r in runs) - t0, sum(
         r.dagster_run.status.value == "SUCCESS" for r in runs)
 

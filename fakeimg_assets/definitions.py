@@ -25,7 +25,6 @@ from fakeimg_assets.models.quality_asset import image_quality_stats
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.schedules import daily_hub_crawl
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
-from sensors import new_hub_models
 from sensors.hub_sensors import build_new_hub_models_sensor
 from sensors.retrain import build_retrain_schedule, build_retrain_sensor
 from sensors.run_failures import record_dead_runs
@@ -91,9 +90,8 @@ def build_definitions(
         jobs=ALL_JOBS,
         schedules=schedules,
         sensors=[
-            new_hub_models if (discovery_interval_seconds, crawl_every_s) == (3600, None)
-            else build_new_hub_models_sensor(minimum_interval_seconds=discovery_interval_seconds,
-                                             crawl_every_s=crawl_every_s),
+            build_new_hub_models_sensor(minimum_interval_seconds=discovery_interval_seconds,
+                                        crawl_every_s=crawl_every_s),
             record_dead_runs,
             build_retrain_sensor(every_n_models=retrain_every_n_models,
                                  minimum_interval_seconds=retrain_interval_seconds,
