@@ -120,7 +120,7 @@ def bench_warehouse(tmp: Path) -> list[dict]:
         for i in range(64)
     ]
     write_s, _ = timed(
-        lambda: [wh.write("images", f"fake--o--m{i}", rows) for i in range(200)]
+        lambda: [wh.write("fake_images", f"fake--o--m{i}", rows) for i in range(200)]
     )
     query_s, _ = timed(lambda: wh.query("SELECT source, count(*) FROM images GROUP BY 1"), 5)
     return [

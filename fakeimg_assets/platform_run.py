@@ -218,8 +218,11 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
     from fakeimg_assets.run_plan import stale_assets
 
     name = "train_detector" if opts.detector else "real_crops"
+    graph = defs.resolve_asset_graph()
+    # a step writing two tables is one multi-asset: select (or leave out) all of its assets
+    scaling = graph.get(dg.AssetKey("scaling_study")).execution_set_asset_keys
     keys = {k for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys
-            if opts.scaling or k.to_user_string() != "scaling_study"}
+            if opts.scaling or k not in scaling}
     det_cfg: dict[str, object] = {"backbone": opts.backbone}
     if opts.epochs:
         det_cfg["epochs"] = opts.epochs
@@ -241,13 +244,14 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
     elif changed and not (report.sampled or opts.force):
         log(f"{name}: settings changed since its last run ({settings}): re-running all of it")
     elif not (report.sampled or opts.force):
-        graph = defs.resolve_asset_graph()
         stale = stale_assets(instance, graph, sorted(k.to_user_string() for k in keys))
         if not stale:
             report.detector_skipped = "nothing sampled and every downstream asset up to date"
         else:
             log("re-running stale assets: " + "; ".join(f"{a}: {c}" for a, c in stale.items()))
             selection &= dg.AssetSelection.assets(*stale).downstream().resolve(graph)
+            selection = dg.AssetSelection.assets(*selection).required_multi_asset_neighbors(
+            ).resolve(graph)
     if report.detector_skipped:
         names = ", ".join(sorted(k.to_user_string() for k in keys))
         log(f"{names}: skipped, {report.detector_skipped}")

@@ -21,9 +21,13 @@ from resources import WarehouseResource
 
 RETRAIN_SENSOR = "retrain_detector"
 SAMPLED_ASSET = dg.AssetKey("image_quality_stats")
-# what a retrain runs: fresh real crops, the audit, a new split, the detector, its evaluation
-RETRAIN_ASSETS = ("real_images", "shortcut_audit", "detector_dataset", "detector",
-                  "detector_evaluation", "hub_census")  # fmt: skip
+# what a retrain runs: fresh real crops, the audit, a new split, the detector, its evaluation;
+# with every sibling asset of those steps (a multi-asset runs whole: real_images also writes
+# real_image_stats, detector_dataset split_versions, detector_evaluation protocol_detectors)
+RETRAIN_ASSETS = ("real_images", "real_image_stats", "shortcut_audit", "detector_dataset",
+                  "split_versions", "detector", "detector_evaluation", "protocol_detectors",
+                  "hub_census")  # fmt: skip
+SCALING_ASSETS = ("scaling_study", "scaling_detectors")
 _IN_FLIGHT = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED,
               dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]  # fmt: skip
 
@@ -47,7 +51,7 @@ def models_awaiting_training(instance: dg.DagsterInstance, warehouse: WarehouseR
 
 
 def retrain_assets(include_scaling: bool) -> list[dg.AssetKey]:
-    return [dg.AssetKey(a) for a in (*RETRAIN_ASSETS, *(["scaling_study"] * include_scaling))]
+    return [dg.AssetKey(a) for a in (*RETRAIN_ASSETS, *(SCALING_ASSETS * include_scaling))]
 
 
 def retrain_request(

@@ -70,7 +70,7 @@ def demo_home(root: Path, n_models: int = 6, n_fake: int = 12, only_new: bool = 
             synthetic_image(1, rng).save(home / rel)
             rows.append({"image_id": f"fake:{model_id}:{k}", "label": "fake", "source": model_id,
                          "path": rel, "width": 64, "height": 64, "format": "PNG", "mode": "RGB"})
-        wh.write("images", f"m{m}", _only_schema("images", rows))
+        wh.write("fake_images", f"m{m}", _only_schema("fake_images", rows))
         wh.write("model_metadata", f"m{m}", _only_schema("model_metadata", [{
             "model_id": model_id, "architecture": ARCHS[m % len(ARCHS)],
             "created_at": T0 + dt.timedelta(days=100 * m),
@@ -91,7 +91,7 @@ def demo_home(root: Path, n_models: int = 6, n_fake: int = 12, only_new: bool = 
                 rows.append({"image_id": f"real:demo:p{p}-{k}", "label": "real", "source": "demo",
                              "path": rel, "origin": f"photo{p}#crop={k},0,64,64", "width": 64,
                              "height": 64, "format": "PNG", "mode": "RGB"})
-        wh.write("images", "real", _only_schema("images", rows))
+        wh.write("real_images", "real", _only_schema("real_images", rows))
     resources = build_resources(home=str(home), endpoint="http://127.0.0.1:9",
                                 compute=ComputeResource(device="cpu", batch_size=8))
     return home, resources

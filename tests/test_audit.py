@@ -56,7 +56,7 @@ def _write(home: Path, *, real_format: str = "PNG", real_size: int = 64) -> list
                     "photo_id": f"photos:{g:016x}" if label == "real" else None,
                     "width": size, "height": size, "format": fmt, "mode": "RGB",
                 })
-            wh.write("images", f"{label}-{g}", group_rows)
+            wh.write(f"{label}_images", f"{label}-{g}", group_rows)
             rows += group_rows
     return rows
 

@@ -77,14 +77,14 @@ def test_evaluation_follows_detectors_run_not_the_newest_row(evaluated) -> None:
     wh = Warehouse(home)
     run = wh.query("SELECT * FROM detector_runs WHERE purpose = 'main'").row(0, named=True)
     newer = {**run, "run_id": "zz-newer-run", "created_at": utcnow()}
-    wh.write("detector_runs", "zz-newer-run", [newer])
+    wh.write("trained_detectors", "zz-newer-run", [newer])
     try:
         cfg = {"ops": {"detector_evaluation": {"config": {
             "protocols": ["held_out_models"], "n_boot": 200}}}}
         _materialize([detector_evaluation], resources, instance, cfg)
         assert "zz-newer-run" not in set(wh.read("eval_results")["run_id"])
     finally:
-        wh.delete("detector_runs", "zz-newer-run")
+        wh.delete("trained_detectors", "zz-newer-run")
 
 
 def test_evaluation_refuses_a_test_side_the_run_trained_on(evaluated) -> None:
@@ -99,7 +99,7 @@ def test_evaluation_refuses_a_test_side_the_run_trained_on(evaluated) -> None:
     )["m"][0]
     leaky = {**run, "run_id": "leaky-run", "created_at": utcnow(),
              "train_models": [*run["train_models"], test_model]}
-    wh.write("detector_runs", "leaky-run", [leaky])
+    wh.write("trained_detectors", "leaky-run", [leaky])
     try:
         with dg.instance_for_test() as fresh:  # no detector materialization: newest main run
             result = _materialize([detector_evaluation], resources, fresh, ok=False)
@@ -107,7 +107,7 @@ def test_evaluation_refuses_a_test_side_the_run_trained_on(evaluated) -> None:
         text = str(failure.event_specific_data.error)
         assert "overlaps" in text and test_model in text
     finally:
-        wh.delete("detector_runs", "leaky-run")
+        wh.delete("trained_detectors", "leaky-run")
 
 
 def test_splits_are_immutable_and_a_new_model_moves_no_one(tmp_path: Path) -> None:
@@ -161,3 +161,29 @@ def test_summary_shows_mean_ap_with_interval_and_balanced_models(evaluated) -> N
         assert cells[2] == cells[3], line  # n_real == n_fake per generator
     for protocol in ("held_out_family", "time_ordered", "jpeg50", "blur1"):
         assert protocol in text
+
+
+def test_each_asset_of_a_two_table_step_records_its_own_row_count(evaluated) -> None:
+    """detector_dataset/split_versions and detector_evaluation/protocol_detectors are one
+    step each, but every asset reports the rows of its own table."""
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    home, _, instance = evaluated
+    counts, meta = {}, {}
+    for key in ("detector_dataset", "split_versions", "detector", "detector_evaluation",
+                "protocol_detectors"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        assert event is not None, key
+        meta[key] = event.asset_materialization.metadata
+        counts[key] = meta[key]["dagster/row_count"].value
+    wh = Warehouse(home)
+    run_id = meta["detector_evaluation"]["run_id"].value
+    split_id = meta["detector_dataset"]["split_id"].value
+    assert meta["protocol_detectors"]["run_id"].value == run_id  # the same step's result
+    assert counts["split_versions"] == wh.read("split_versions").height
+    assert counts["detector_dataset"] == wh.read_key("detector_splits", split_id).height
+    assert counts["detector"] == 1
+    key = f"{run_id}-protocols".replace(":", "-")
+    assert counts["protocol_detectors"] == wh.read_key("protocol_detectors", key).height
+    evals = wh.read("eval_results").filter(pl.col("run_id").str.starts_with(run_id))
+    assert 0 < counts["detector_evaluation"] <= evals.height  # this evaluation's protocols

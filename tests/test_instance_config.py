@@ -101,13 +101,13 @@ def test_summary_lists_models_whose_latest_event_is_a_failure(home: Path) -> Non
         }])
 
     fail("healed/model", t0, True)
-    wh.write("images", "fake--healed--model", [{
+    wh.write("fake_images", "fake--healed--model", [{
         "image_id": "fake:healed/model:00000", "label": "fake", "source": "healed/model",
         "path": "images/fake/healed--model/00000.png", "created_at": t0 + dt.timedelta(hours=1),
     }])
     fail("flaky/model", t0, True)
     fail("hostile/model", t0, False)
-    wh.write("images", "fake--hostile--model", [{
+    wh.write("fake_images", "fake--hostile--model", [{
         "image_id": "fake:hostile/model:00000", "label": "fake", "source": "hostile/model",
         "path": "images/fake/hostile--model/00000.png", "created_at": t0 - dt.timedelta(days=1),
     }])  # sampled once, then its new revision was refused: still failed

@@ -25,7 +25,7 @@ from fakeimg_assets.quality.stats import duplicate_fraction, image_measures, mod
 from fakeimg_assets.sampling.download_plan import UnsafeRepoError, plan_download
 from fakeimg_assets.sampling.recipes import UnknownRecipeError, get_recipe, recipe_for_pipeline
 from fakeimg_assets.sampling.sampler import image_requests
-from fakeimg_assets.warehouse.schemas import RELATIONS, to_frame
+from fakeimg_assets.warehouse.schemas import all_relations, schema_of, to_frame
 from fakeimg_assets.warehouse.store import Warehouse, utcnow
 
 # -- ids and seeds ----------------------------------------------------------------------
@@ -253,9 +253,9 @@ def test_warehouse_partition_replace_and_views(tmp_path) -> None:
     con = duckdb.connect(str(wh.database_path), read_only=True)
     rows = con.sql("SELECT model_id, n_images FROM model_stats ORDER BY model_id").fetchall()
     assert rows == [("a/b", 4), ("c/d", 1)]
-    for relation, schema in RELATIONS.items():  # every view exists with its columns
+    for relation in all_relations():  # every view (storage tables, unions) with its columns
         cols = [r[0] for r in con.sql(f"DESCRIBE {relation}").fetchall()]
-        assert cols == list(schema), relation
+        assert cols == list(schema_of(relation)), relation
     con.close()
     assert not list((tmp_path / "parquet" / "model_stats").glob(".*.tmp"))
     assert isinstance(wh.read("model_stats"), pl.DataFrame)
@@ -281,7 +281,7 @@ CONTRACT_COLUMNS = {
 @pytest.mark.parametrize("relation", sorted(CONTRACT_COLUMNS))
 def test_contract_columns_exist(relation: str) -> None:
     wanted = [c.strip() for c in CONTRACT_COLUMNS[relation].split(",")]
-    missing = [c for c in wanted if c not in RELATIONS[relation]]
+    missing = [c for c in wanted if c not in schema_of(relation)]
     assert not missing, f"{relation} lacks contract columns {missing}"
 
 

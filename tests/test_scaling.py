@@ -158,7 +158,8 @@ def _tiny_home(home: Path) -> None:
                        "width": 32, "height": 32})  # fmt: skip
     wh = Warehouse(home)
     wh.write("detector_splits", "s1", split)
-    wh.write("images", "t", images)
+    wh.write("fake_images", "t", [r for r in images if r["label"] == "fake"])
+    wh.write("real_images", "t", [r for r in images if r["label"] == "real"])
     wh.write("split_versions", "s1", [{"split_id": "s1", "created_at": now}])
 
 

@@ -153,7 +153,7 @@ def _fail(wh: WarehouseResource, model_id: str, when: dt.datetime, transient: bo
 
 
 def _sampled(wh: WarehouseResource, model_id: str, when: dt.datetime) -> None:
-    wh.write("images", f"fake--{model_id.replace('/', '--')}", [{
+    wh.write("fake_images", f"fake--{model_id.replace('/', '--')}", [{
         "image_id": f"fake:{model_id}:00000", "label": "fake", "source": model_id,
         "path": "images/x.png", "created_at": when,
     }])

@@ -26,7 +26,7 @@ def test_split_paths_follow_republished_images_and_vanished_images_are_named(
     tmp_path: Path,
 ) -> None:
     wh = WarehouseResource(home=str(tmp_path))
-    wh.write("images", "fake--org--model", [
+    wh.write("fake_images", "fake--org--model", [
         _image("fake:a", "images/fake/org--model/v2/00000.png"),
         _image("fake:b", "images/fake/org--model/v2/00001.png"),
     ])
@@ -44,6 +44,6 @@ def test_split_paths_follow_republished_images_and_vanished_images_are_named(
     assert dict(zip(rows["image_id"], rows["split"], strict=True)) == {
         "fake:a": "train", "fake:b": "test"}
 
-    wh.write("images", "fake--org--model", [_image("fake:a", "images/fake/org--model/v3/0.png")])
+    wh.write("fake_images", "fake--org--model", [_image("fake:a", "images/fake/org--model/v3/0.png")])
     with pytest.raises(LookupError, match=r"fake:b.*detector_dataset"):
         read_split(wh, "s1")

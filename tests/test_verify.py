@@ -67,7 +67,7 @@ def test_next_write_removes_leftovers_of_a_killed_attempt(tmp_path: Path) -> Non
     (folder / "v20000101T000000000000-deadbeef" / "00000.png").write_bytes(b"x")
     (folder.parent / f".{SLUG}.staging-{pid}-abc123").mkdir()  # the pre-versioning code's
     (folder.parent / f".{SLUG}.old-abc123").mkdir()
-    parquet_tmp = tmp_path / "parquet" / "images" / f".fake--{SLUG}.{pid}.0badf00d.tmp"
+    parquet_tmp = tmp_path / "parquet" / "fake_images" / f".fake--{SLUG}.{pid}.0badf00d.tmp"
     parquet_tmp.write_bytes(b"PAR1 half")
     kinds = sorted(p.kind for p in verify(tmp_path).problems)
     assert kinds == ["leftover"] * 4 + ["orphan"]
@@ -146,7 +146,7 @@ def test_verify_names_every_problem_and_repair_removes_only_unreferenced_files(
 
 
 def test_verify_refuses_paths_outside_the_home(tmp_path: Path) -> None:
-    Warehouse(tmp_path).write("images", "fake--x--y", [
+    Warehouse(tmp_path).write("fake_images", "fake--x--y", [
         {"image_id": "fake:x/y:0", "label": "fake", "source": "x/y",
          "path": "../outside.png", "sha256": "0" * 64}])
     (problem,) = verify(tmp_path).problems

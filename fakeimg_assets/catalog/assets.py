@@ -20,6 +20,7 @@ from fakeimg_assets.catalog.crawl import (
 )
 from fakeimg_assets.catalog.selection import merge_catalog
 from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import HubResource, WarehouseResource
 
 CODE_VERSION = "1"  # bump when a change alters the rows this module writes
@@ -50,6 +51,7 @@ def _last_full_sweep(context: dg.AssetExecutionContext) -> object:
     code_version=CODE_VERSION,
     freshness_policy=catalog_freshness(),
     kinds={"huggingface", "duckdb"},
+    metadata=table_metadata("hub_models"),
     description=(
         "Crawl of text-to-image diffusers models on the Hub, upserted into hub_models: "
         "incremental between full sweeps."
@@ -98,7 +100,7 @@ def hub_catalog(
         "crawled": len(result.rows),
         "new_models": new,
         "catalog_size": len(merged),
-        "dagster/row_count": len(merged),
+        **row_count(len(merged)),
     }
     if swept_at is not None:
         metadata["full_sweep_at"] = str(swept_at)

@@ -3,8 +3,11 @@
 Each fake's side is `model_side(group_key)` of its lineage group, each real's side is
 `photo_side(photo_id)`: pure functions of the key, so a new model never moves another.
 The split is named by its content (`split_id`) and stored under that name, never
-overwritten; `split_versions` records which one is the latest.
+overwritten; `split_versions` records which one is the latest. One step, two assets:
+`detector_dataset` owns `detector_splits`, `split_versions` owns `split_versions`.
 """
+
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -102,18 +105,27 @@ def _require_both_sides(rows: pl.DataFrame, test_fraction: float, seed: int) -> 
                 )
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=["image_quality_stats", "model_metadata", "real_images"],
-    kinds={"duckdb"},
-    code_version=CODE_VERSION,
-    metadata=table_metadata("detector_splits"),  # and split_versions
-    description="Immutable train/test split (split_id) holding lineage groups and source "
-    "photos out; the latest is in split_versions.",
+def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key, group_name=GROUP, deps=["image_quality_stats", "model_metadata", "real_images"],
+        kinds={"duckdb"}, code_version=CODE_VERSION, metadata=table_metadata(table),
+        description=description,
+    )
+
+
+@dg.multi_asset(
+    name="detector_dataset",
+    specs=[
+        _spec("detector_dataset", "detector_splits",
+              "Immutable train/test split (split_id) holding lineage groups and source photos "
+              "out; the latest is in split_versions."),
+        _spec("split_versions", "split_versions",
+              "One row per split version cut, the latest last (written by detector_dataset)."),
+    ],
 )
 def detector_dataset(
     context: dg.AssetExecutionContext, config: DatasetConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     fakes = warehouse.query(
         """
         SELECT i.image_id, i.label, i.source, i.path, m.architecture, m.created_at
@@ -167,7 +179,8 @@ def detector_dataset(
         .agg(pl.col("source").n_unique().alias("models"))
         .sort("split", "group_key")
     )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="detector_dataset",
         metadata={
             "split_id": split_id,
             **row_count(rows.height),  # this split version's rows
@@ -177,4 +190,8 @@ def detector_dataset(
             "counts": dg.MetadataValue.md(markdown(counts)),
             "lineage_groups": dg.MetadataValue.md(markdown(groups)),
         }
+    )
+    yield dg.MaterializeResult(  # a small table: its rows are every version cut so far
+        asset_key="split_versions",
+        metadata={"split_id": split_id, **row_count(warehouse.read("split_versions").height)},
     )

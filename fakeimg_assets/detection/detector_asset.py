@@ -35,7 +35,7 @@ class DetectorConfig(dg.Config):
     kinds={"pytorch", "timm", "safetensors"},
     pool="gpu",
     code_version=CODE_VERSION,
-    metadata=table_metadata("detector_runs"),  # one row per run, plus the checkpoint
+    metadata=table_metadata("trained_detectors"),  # one row per run (detector_runs view)
     description="A timm detector trained on the training split; safetensors checkpoint.",
 )
 def detector(
@@ -74,7 +74,7 @@ def detector(
     )
     train_models = sorted(set(train.filter(pl.col("label") == "fake")["source"].to_list()))
     warehouse.write(
-        "detector_runs",
+        "trained_detectors",
         run_id,
         [run_row(run_id, "main", config.backbone, train_models, result, context,
                  split_id=split_id)],  # fmt: skip

@@ -4,9 +4,12 @@ It scores the run `detector` recorded in its latest materialization (else the ne
 run on the latest split), reads that run's `split_id`, and refuses a test side that
 shares a model or lineage group with the run's training models. Rows per protocol
 (held-out models, families, time windows) and per perturbation land in `eval_results`.
+The detectors the family and time protocols train go to `protocol_detectors`, a second
+asset of the same step, so each table has one owning asset.
 """
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -85,16 +88,28 @@ def _scored(rows: pl.DataFrame, scores) -> pl.DataFrame:
     return rows.with_columns(pl.Series("score", [float(s) for s in scores], dtype=pl.Float64))
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=["detector"],
-    kinds={"pytorch", "duckdb"},
+RUNS_TABLE = "protocol_detectors"
+
+
+@dg.multi_asset(
+    name="detector_evaluation",
     pool="gpu",
-    code_version=CODE_VERSION,
-    freshness_policy=evaluation_freshness(),
-    metadata=table_metadata("eval_results"),  # protocol detectors also in detector_runs
-    description="Balanced AP (with bootstrap intervals), AUC and per-class accuracy of the "
-    "detector on its own split's held-out generators; family and time protocols; robustness.",
+    specs=[
+        dg.AssetSpec(
+            "detector_evaluation", group_name=GROUP, deps=["detector"],
+            kinds={"pytorch", "duckdb"}, code_version=CODE_VERSION,
+            freshness_policy=evaluation_freshness(), metadata=table_metadata("eval_results"),
+            description="Balanced AP (with bootstrap intervals), AUC and per-class accuracy of "
+            "the detector on its own split's held-out generators; family and time protocols; "
+            "robustness.",
+        ),
+        dg.AssetSpec(
+            RUNS_TABLE, group_name=GROUP, deps=["detector"], kinds={"pytorch", "duckdb"},
+            code_version=CODE_VERSION, metadata=table_metadata(RUNS_TABLE),
+            description="Detectors the family and time protocols train (written by "
+            "detector_evaluation).",
+        ),
+    ],
 )
 def detector_evaluation(
     context: dg.AssetExecutionContext,
@@ -102,7 +117,7 @@ def detector_evaluation(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
     compute: ComputeResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     from fakeimg_assets.detection.train import load_detector, predict, predict_with_model
 
     try:
@@ -175,12 +190,21 @@ def detector_evaluation(
             context.log.info(f"{protocol} {plan.name}: trained on {len(plan.train_models)} models")
     except ValueError as exc:
         raise dg.Failure(f"evaluation of run {run_id} on split {split_id}: {exc}") from exc
-    if run_rows:
-        warehouse.write("detector_runs", f"{run_id}-protocols".replace(":", "-"), run_rows)
+    runs_key = f"{run_id}-protocols".replace(":", "-")
+    if run_rows:  # none trained (protocols off): the run's earlier protocol detectors stay
+        warehouse.write(RUNS_TABLE, runs_key, run_rows)
     for protocol in sorted({r["protocol"] for r in rows}):  # re-running one keeps the others
         key = f"{run_id}--{protocol}".replace(":", "-")
         warehouse.write("eval_results", key, [r for r in rows if r["protocol"] == protocol])
-    return dg.MaterializeResult(metadata=_summary(rows, run_id, split_id) | row_count(len(rows)))
+    yield dg.MaterializeResult(
+        asset_key="detector_evaluation",
+        metadata=_summary(rows, run_id, split_id) | row_count(len(rows)),
+    )
+    yield dg.MaterializeResult(
+        asset_key=RUNS_TABLE,
+        metadata={"run_id": run_id, "split_id": split_id, "trained": len(run_rows),
+                  **row_count(warehouse.read_key(RUNS_TABLE, runs_key).height)},  # this run's
+    )
 
 
 def _summary(rows: list[dict], run_id: str, split_id: str) -> dict:

@@ -4,10 +4,13 @@ The design (held-out set with an unseen architecture, draws per k, budgets, cont
 is `scaling.py`'s pure functions; this asset trains one small detector per draw on the
 latest split, scores the one fixed held-out set with the evaluation's balanced
 per-generator sets, writes one `scaling_results` row per draw and draws the figure.
+Its detectors' runs go to `scaling_detectors`, a second asset of the same step, so each
+table has one owning asset (`detector_runs` is the union view over the detector tables).
 """
 
 import shutil
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -93,15 +96,26 @@ def _design(
     return design, train, test
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=["detector_dataset"],
-    kinds={"pytorch", "timm", "duckdb"},
+RUNS_TABLE = "scaling_detectors"
+
+
+def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key, group_name=GROUP, deps=["detector_dataset"], kinds={"pytorch", "timm", "duckdb"},
+        code_version=CODE_VERSION, metadata=table_metadata(table), description=description,
+    )
+
+
+@dg.multi_asset(
+    name="scaling_study",
     pool="gpu",
-    code_version=CODE_VERSION,
-    metadata=table_metadata("scaling_results"),  # its detectors also in detector_runs
-    description="Scaling study: held-out mean AP vs number of training generators (fake "
-    "images fixed, 5 draws per k, spread), a fixed-generator control curve, and the plot.",
+    specs=[
+        _spec("scaling_study", "scaling_results",
+              "Scaling study: held-out mean AP vs number of training generators (fake images "
+              "fixed, 5 draws per k, spread), a fixed-generator control curve, and the plot."),
+        _spec(RUNS_TABLE, RUNS_TABLE,
+              "The scaling study's detector runs, one row per draw (written by scaling_study)."),
+    ],
 )
 def scaling_study(
     context: dg.AssetExecutionContext,
@@ -109,7 +123,7 @@ def scaling_study(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
     compute: ComputeResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     from fakeimg_assets.detection.plot import markdown_image, scaling_png
     from fakeimg_assets.detection.train import predict
 
@@ -182,7 +196,7 @@ def scaling_study(
         })  # fmt: skip
         context.log.info(f"scaling {tag}: held-out AP {metrics['ap']}, seen AP "
                          f"{scored.get('seen', {}).get('ap')} ({seconds[-1]:.1f} s)")
-    warehouse.write("detector_runs", study_id, run_rows)
+    warehouse.write(RUNS_TABLE, study_id, run_rows)
     warehouse.write("scaling_results", study_id, results)
     summary = summarize(results)
     png = scaling_png([r for r in results if not r["left_out_family"]], summary)
@@ -191,7 +205,8 @@ def scaling_study(
     plot_path = plot_dir / f"{study_id}.png"
     plot_path.write_bytes(png)
     table = pl.DataFrame(summary).with_columns(pl.col(pl.Float64).round(3))
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="scaling_study",
         metadata={
             "study_id": study_id,
             "split_id": split_id,
@@ -208,4 +223,8 @@ def scaling_study(
                 markdown(pl.DataFrame(lofo_table(results)).with_columns(pl.col(pl.Float64).round(3)))
             )} if config.leave_one_family_out else {}),
         }
+    )
+    yield dg.MaterializeResult(
+        asset_key=RUNS_TABLE,
+        metadata={"study_id": study_id, "split_id": split_id, **row_count(len(run_rows))},
     )

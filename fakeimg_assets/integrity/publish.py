@@ -7,7 +7,7 @@ before. The order of a write is what makes it crash-consistent:
    folders, versions no row points at, temp Parquet files of this key);
 2. write every file into `images/<kind>/<name>/.staging-PID-HEX/`;
 3. rename the staging folder to `<version>` (one atomic rename);
-4. write the partition's `images` rows (temp then rename: the completion marker), whose
+4. write the partition's rows (`fake_images` or `real_images`) (temp then rename: the completion marker), whose
    paths point into `<version>`;
 5. remove every file of the partition that no row points at (the previous version).
 
@@ -35,6 +35,8 @@ from fakeimg_assets.integrity.leftovers import (
 from fakeimg_assets.paths import atomic_write_bytes
 
 KINDS = ("fake", "real")
+# the storage table each kind's rows go to (one owning asset each; `images` is their union)
+IMAGE_TABLES = {"fake": "fake_images", "real": "real_images"}
 
 
 class RowStore(Protocol):
@@ -46,8 +48,15 @@ class RowStore(Protocol):
 
 
 def partition_key(kind: str, name: str) -> str:
-    """The `images` Parquet key of a partition: `fake--org--name`, `real--skimage`."""
+    """The Parquet key of a partition: `fake--org--name`, `real--skimage`."""
     return f"{kind}--{name}"
+
+
+def image_table(kind: str) -> str:
+    """The storage table of a kind's rows: `fake_images` or `real_images`."""
+    if kind not in IMAGE_TABLES:
+        raise ValueError(f"invalid image kind {kind!r}: expected one of {KINDS}")
+    return IMAGE_TABLES[kind]
 
 
 def partition_folder(home: Path, kind: str, name: str) -> Path:
@@ -91,7 +100,7 @@ def clean_partition(home: Path, kind: str, name: str, rows: RowStore) -> list[Pa
     belongs to a dead attempt, whatever its pid.
     """
     folder = partition_folder(home, kind, name)
-    current = rows.read_key("images", partition_key(kind, name))
+    current = rows.read_key(image_table(kind), partition_key(kind, name))
     referenced = set(current["path"].to_list()) if current.height else set()
     removed = prune_unreferenced(folder, Path(home), referenced)
     parent = folder.parent
@@ -100,7 +109,7 @@ def clean_partition(home: Path, kind: str, name: str, rows: RowStore) -> list[Pa
             if entry.name.startswith(f".{name}.") and is_temporary_name(entry.name):
                 remove_path(entry)
                 removed.append(entry)
-    parquet_dir = Path(home) / "parquet" / "images"
+    parquet_dir = Path(home) / "parquet" / image_table(kind)
     removed += remove_stale_temp_files(parquet_dir, f".{partition_key(kind, name)}.")
     return removed
 
@@ -119,6 +128,7 @@ class PartitionWriter:
         self.folder = partition_folder(self.home, kind, name)
         self.rows = rows
         self.key = partition_key(kind, name)
+        self.table = image_table(kind)
         self.version = new_version()
         self.final = self.folder / self.version
         self.staging = self.folder / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -169,9 +179,9 @@ class PartitionWriter:
         _fsync_dir(self.staging)
         os.replace(self.staging, self.final)
         _fsync_dir(self.folder)
-        self.rows.write("images", self.key, rows)
+        self.rows.write(self.table, self.key, rows)
         self._committed = True
-        current = self.rows.read_key("images", self.key)
+        current = self.rows.read_key(self.table, self.key)
         self.removed += prune_unreferenced(self.folder, self.home, set(current["path"].to_list()))
 
     def __exit__(self, *exc: object) -> None:

@@ -1,7 +1,7 @@
 """`fakeimg verify`: every image row has its file with its sha256, every file has its row,
 and nothing half-written is left behind.
 
-Reads the `images` rows straight from Parquet (no DuckDB, no lock), so it works while a
+Reads the image rows (`fake_images`, `real_images`) straight from Parquet (no DuckDB, no lock), so it works while a
 run or a DuckDB CLI session holds the database. `repair=True` removes leftovers and
 orphan files (files no row points at), never a file a row points at.
 """
@@ -18,7 +18,13 @@ from fakeimg_assets.integrity.leftovers import (
     is_temporary_name,
     remove_path,
 )
-from fakeimg_assets.integrity.publish import KINDS, partition_folder, partition_key
+from fakeimg_assets.integrity.publish import (
+    IMAGE_TABLES,
+    KINDS,
+    image_table,
+    partition_folder,
+    partition_key,
+)
 from fakeimg_assets.paths import fakeimg_home, sha256_file
 
 PROBLEM_KINDS = ("bad_path", "missing_file", "sha256_mismatch", "orphan", "leftover", "bad_rows")
@@ -59,16 +65,28 @@ class VerifyReport:
         return out
 
 
-def _rows(home: Path, key: str | None, report: VerifyReport) -> list[dict]:
-    folder = home / "parquet" / "images"
-    if key is not None:
-        files = [folder / f"{key}.parquet"]
-    else:
-        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    rows: list[dict] = []
-    for f in files:
-        if f.name.startswith(("_", ".")) or not f.exists():
+LEGACY_IMAGES = "images"  # the pre-split layout's shared folder (warehouse/migrate.py)
+
+
+def _image_files(home: Path, kind: str | None, key: str | None) -> list[Path]:
+    """The Parquet files holding image rows: each kind's storage table, plus a not yet
+    migrated old `parquet/images` folder (read only; the table's file wins a name clash)."""
+    root = home / "parquet"
+    tables = [image_table(kind)] if kind is not None else list(IMAGE_TABLES.values())
+    by_name: dict[str, Path] = {}
+    for folder in [root / t for t in tables] + [root / LEGACY_IMAGES]:
+        if not folder.is_dir():
             continue
+        found = [folder / f"{key}.parquet"] if key is not None else sorted(folder.glob("*.parquet"))
+        for f in found:
+            if f.exists() and not f.name.startswith(("_", ".")):
+                by_name.setdefault(f.name, f)
+    return [by_name[n] for n in sorted(by_name)]
+
+
+def _rows(home: Path, kind: str | None, key: str | None, report: VerifyReport) -> list[dict]:
+    rows: list[dict] = []
+    for f in _image_files(home, kind, key):
         try:
             frame = pl.read_parquet(f, columns=["image_id", "path", "sha256"])
         except Exception as exc:  # noqa: BLE001 - a damaged file is a finding, not a crash
@@ -134,11 +152,15 @@ def _found(report: VerifyReport, problem: Problem, path: Path, repair: bool) -> 
         report.problems.append(problem)
 
 
-def _parquet_leftovers(home: Path, key: str | None, report: VerifyReport, repair: bool) -> None:
+def _parquet_leftovers(home: Path, kind: str | None, key: str | None, report: VerifyReport,
+                       repair: bool) -> None:
     root = home / "parquet"
     if not root.is_dir():
         return
-    folders = [root / "images"] if key is not None else [root, *sorted(root.iterdir())]
+    if key is not None and kind is not None:
+        folders = [root / image_table(kind), root / LEGACY_IMAGES]
+    else:
+        folders = [root, *sorted(root.iterdir())]
     for folder in folders:
         if not folder.is_dir():
             continue
@@ -169,7 +191,7 @@ def verify(home: Path | str | None = None, *, kind: str | None = None, name: str
     if (kind is None) != (name is None):
         raise ValueError("verify one partition with both kind and name, or the whole home")
     key = partition_key(kind, name) if kind is not None and name is not None else None
-    rows = _rows(home, key, report)
+    rows = _rows(home, kind, key, report)
     report.n_rows = len(rows)
     referenced = _check_rows(home, rows, hashes, report)
     keep_dirs = {str(parent) for p in referenced for parent in PurePosixPath(p).parents}
@@ -189,5 +211,5 @@ def verify(home: Path | str | None = None, *, kind: str | None = None, name: str
             if key is None:
                 keep_dirs |= {"images", *(f"images/{k}" for k in KINDS)}
             _walk(folder, home, referenced, keep_dirs, report, repair)
-    _parquet_leftovers(home, key, report, repair)
+    _parquet_leftovers(home, kind, key, report, repair)
     return report

@@ -117,8 +117,8 @@ def model_metadata(
     kinds={"pytorch", "diffusers", "duckdb"},
     pool="gpu",
     check_specs=[FILES_CONSISTENT_SPEC],
-    code_version=CODE_VERSION, metadata=table_metadata("images"),
-    description="Seeded images of one model as PNG on disk, one `images` row per image.",
+    code_version=CODE_VERSION, metadata=table_metadata("fake_images"),
+    description="Seeded images of one model as PNG on disk, one `fake_images` row per image.",
 )
 def sampled_images(
     context: dg.AssetExecutionContext,

@@ -1,5 +1,12 @@
 """`image_quality_stats`: per-image quality measures of one model's sampled images, a sha256
-re-check, the model's aggregate and its quarantine (partitioned by Hub model id)."""
+re-check, the model's aggregate and its quarantine (partitioned by Hub model id).
+
+One step, two tables, two assets: `image_quality_stats` owns `fake_image_stats` (per image)
+and `model_stats` owns the per-model aggregate, so each table has one owning asset with its
+own row counts. The step always materializes both (the multi-asset cannot be subset).
+"""
+
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -15,48 +22,64 @@ from fakeimg_assets.warehouse.store import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
 
+STATS_TABLE = "fake_image_stats"
+MODEL_STATS = dg.AssetKey("model_stats")
 
-@dg.asset(
+
+def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key, group_name=GROUP, automation_condition=per_model_condition(), deps=[sampled_images],
+        kinds={"numpy", "duckdb"}, code_version=CODE_VERSION, metadata=table_metadata(table),
+        description=description,
+    )
+
+
+@dg.multi_asset(
+    name="image_quality_stats",
     partitions_def=hub_models_partitions,
-    group_name=GROUP,
-    automation_condition=per_model_condition(),
-    deps=[sampled_images],
-    kinds={"numpy", "duckdb"},
+    specs=[
+        _spec("image_quality_stats", STATS_TABLE,
+              "Per-image quality measures and sha256 re-check of one model's sampled images."),
+        _spec("model_stats", "model_stats",
+              "Per-model quality aggregates and quarantine (written by image_quality_stats)."),
+    ],
     check_specs=[dg.AssetCheckSpec(NOT_DEGENERATE, asset="image_quality_stats")],
-    code_version=CODE_VERSION, metadata=table_metadata("image_stats"),  # and model_stats
-    description="Per-image quality measures, sha256 re-check, per-model aggregates and quarantine.",
 )
 def image_quality_stats(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     model_id = validate_model_id(context.partition_key)
     slug = model_slug(model_id)
     with record_failures(context, warehouse, model_id, "image_quality_stats") as stage:
         stage.name = "read"
-        images = warehouse.read_key("images", f"fake--{slug}")
+        images = warehouse.read_key("fake_images", f"fake--{slug}")
         if images.height == 0:
             raise ValueError(f"no sampled images recorded for {model_id}; run sampled_images first")
         stage.name = "measure"
         per_image = measure_images(images.to_dicts(), image_store)
         agg = model_aggregate(per_image)
         stage.name = "write"
-        warehouse.write("image_stats", f"fake--{slug}", per_image)
+        warehouse.write(STATS_TABLE, f"fake--{slug}", per_image)
         warehouse.write(
             "model_stats", slug, [{"model_id": model_id, **agg, "computed_at": utcnow()}]
         )
-    return dg.MaterializeResult(
-        metadata={
-            "n_images": agg["n_images"],
-            **row_count(len(per_image), partitioned=True),
-            "black_fraction": float(agg["black_fraction"]),
-            "duplicate_fraction": float(agg["duplicate_fraction"]),
-            "mean_entropy": float(agg["mean_entropy"] or 0.0),
-            "quarantined": bool(agg["quarantined"]),
-            "quarantine_reason": str(agg["quarantine_reason"] or ""),
-        },
+    summary = {
+        "n_images": agg["n_images"],
+        "black_fraction": float(agg["black_fraction"]),
+        "duplicate_fraction": float(agg["duplicate_fraction"]),
+        "mean_entropy": float(agg["mean_entropy"] or 0.0),
+        "quarantined": bool(agg["quarantined"]),
+        "quarantine_reason": str(agg["quarantine_reason"] or ""),
+    }
+    yield dg.MaterializeResult(
+        asset_key="image_quality_stats",
+        metadata={**summary, **row_count(len(per_image), partitioned=True)},
         check_results=[not_degenerate_result(agg)],
+    )
+    yield dg.MaterializeResult(
+        asset_key=MODEL_STATS, metadata={**summary, **row_count(1, partitioned=True)}
     )
 
 

@@ -4,10 +4,15 @@
 in `images`, cuts native-resolution crops (no resampling; photos too small for a size are
 skipped for it and counted), encodes them like fakes (PNG, RGB, no metadata) or with the
 dataset's post-processing option, and records quality stats like fakes get.
+
+One step, two assets, each owning one table: `real_images` (`real_images` rows) and
+`real_image_stats` (their quality stats, `real_image_stats`); `images` and `image_stats`
+are the union views with the fakes' tables. The step always materializes both.
 """
 
 
 from collections import defaultdict
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -25,6 +30,7 @@ from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
 
 __all__ = ["real_images", "real_photos", "prompts"]
+STATS_TABLE = "real_image_stats"
 CODE_VERSION = "1"  # bump when a change alters the crops written (marks real_images stale)
 
 
@@ -48,20 +54,27 @@ def fake_sizes(warehouse: WarehouseResource) -> dict[tuple[int, int], int]:
     return {(int(r["width"]), int(r["height"])): int(r["n"]) for r in df.iter_rows(named=True)}
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=[real_photos, "sampled_images"],
-    kinds={"pillow", "duckdb"},
-    code_version=CODE_VERSION,
-    metadata=table_metadata("images"),  # the real rows; also image_stats
-    description="Real crops at every fake size, native resolution, same encoder as fakes.",
+def _spec(key: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key, group_name=GROUP, deps=[real_photos, "sampled_images"], kinds={"pillow", "duckdb"},
+        code_version=CODE_VERSION, metadata=table_metadata(key), description=description,
+    )
+
+
+@dg.multi_asset(
+    name="real_images",
+    specs=[
+        _spec("real_images",
+              "Real crops at every fake size, native resolution, same encoder as fakes."),
+        _spec(STATS_TABLE, "Quality measures of the real crops (written by real_images)."),
+    ],
 )
 def real_images(
     context: dg.AssetExecutionContext,
     config: RealImagesConfig,
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     try:
         parse_post(config.post)
     except ValueError as exc:
@@ -95,6 +108,7 @@ def real_images(
         by_source[by_id[pid]["source"]].append(pid)
     home, now = image_store.home_dir(), utcnow()
     counts, previews, n_rows, unchanged = defaultdict(int), [], 0, []
+    n_stats = 0
     for source, pids in sorted(by_source.items()):
         todo = [(by_id[pid], per_photo[pid]) for pid in pids]
         planned = []
@@ -106,15 +120,18 @@ def real_images(
         n_rows += len(planned)
         if _unchanged(warehouse, source, planned, home):
             unchanged.append(source)  # same crops, same bytes: keep the published version
+            n_stats += warehouse.read_key(STATS_TABLE, partition_key("real", source)).height
             continue
         rows, stats = [], []
         with image_store.partition_writer("real", source, warehouse) as writer:
             for _, _, row, measure in _crops(todo, home, config, writer.add, now):
                 rows.append(row)
                 stats.append(measure)
-            warehouse.write("image_stats", f"real--{source}", stats)
+            warehouse.write(STATS_TABLE, partition_key("real", source), stats)
             writer.commit(rows)
-    return dg.MaterializeResult(
+        n_stats += len(stats)
+    yield dg.MaterializeResult(
+        asset_key="real_images",
         metadata={
             "n_images": n_rows,
             **row_count(n_rows),
@@ -129,6 +146,10 @@ def real_images(
             **preview_metadata(write_contact_sheet(
                 image_store.home_dir(), "real", "real_images", [_png(c) for c in previews])),
         }
+    )
+    yield dg.MaterializeResult(
+        asset_key=STATS_TABLE,
+        metadata={**row_count(n_stats), "unchanged_sources": dg.MetadataValue.json(unchanged)},
     )
 
 
@@ -157,7 +178,7 @@ def _unchanged(warehouse: WarehouseResource, source: str, planned: list[dict], h
 
     Re-running keeps paths stable then, so splits recorded earlier still point at files.
     """
-    current = warehouse.read_key("images", partition_key("real", source))
+    current = warehouse.read_key("real_images", partition_key("real", source))
     if current.height != len(planned) or not current.height:
         return False
     have = {tuple(r[k] for k in _SAME) for r in current.iter_rows(named=True)}
@@ -167,7 +188,8 @@ def _unchanged(warehouse: WarehouseResource, source: str, planned: list[dict], h
 
 
 def _crop_row(crop, photo, spec, config, add, now) -> tuple[dict, dict]:  # noqa: ANN001
-    """One crop encoded like a fake (or post-processed), its `images` and `image_stats` rows."""
+    """One crop encoded like a fake (or post-processed), its `real_images` and
+    `real_image_stats` rows."""
     from PIL import Image
 
     stem = f"{photo['sha256'][:16]}-{spec.width}x{spec.height}-{spec.index:04d}"

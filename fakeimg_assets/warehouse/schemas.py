@@ -2,6 +2,14 @@
 
 One place fixes names and types, so Parquet files written by parallel partitions always
 union cleanly and CONTRACT.md's columns can be checked by a test.
+
+`RELATIONS` are the storage tables: one Parquet folder each, each written by exactly one
+Dagster asset (its `dagster/table_name`), so the UI's table lineage and row counts are
+unambiguous. The one exception is `model_failures` (`SHARED_WRITERS`): a failure log that
+whichever per-model stage failed, and the run-failure sensor, append to. Where one contract
+relation holds rows of several assets (`images`: sampled fakes and cut reals), each asset
+owns its own storage table and the contract name is a `UNION ALL` view over them
+(`UNION_VIEWS`); the parts share one schema, defined once below.
 """
 
 from __future__ import annotations
@@ -11,6 +19,76 @@ import polars as pl
 from fakeimg_assets.warehouse.census_schema import HUB_CENSUS
 
 UTC_TS = pl.Datetime("us", "UTC")
+
+# Shared by the storage tables of one union view (see UNION_VIEWS): one definition each.
+IMAGES: dict[str, pl.DataType] = {
+    "image_id": pl.Utf8,
+    "label": pl.Utf8,
+    "source": pl.Utf8,
+    "path": pl.Utf8,
+    "sha256": pl.Utf8,
+    "width": pl.Int64,
+    "height": pl.Int64,
+    "format": pl.Utf8,
+    "mode": pl.Utf8,
+    "file_bytes": pl.Int64,
+    "prompt": pl.Utf8,
+    "prompt_id": pl.Utf8,
+    "seed": pl.Int64,
+    "steps": pl.Int64,
+    "guidance_scale": pl.Float64,
+    "scheduler": pl.Utf8,
+    "revision": pl.Utf8,
+    "pipeline_class": pl.Utf8,
+    "architecture": pl.Utf8,
+    "image_index": pl.Int64,
+    "batch_size": pl.Int64,
+    "dtype": pl.Utf8,
+    "device": pl.Utf8,
+    "library_versions": pl.Utf8,
+    "origin": pl.Utf8,
+    "post": pl.Utf8,  # post-processing applied (both labels alike), null when none
+    "photo_id": pl.Utf8,  # reals: '<source>:<sha256 of the photo file>[:16]'
+    "photo_split": pl.Utf8,  # reals: 'train'/'test' from detection.sides.photo_side
+    "created_at": UTC_TS,
+}
+
+IMAGE_STATS: dict[str, pl.DataType] = {
+    "image_id": pl.Utf8,
+    "source": pl.Utf8,
+    "label": pl.Utf8,
+    "mean_luma": pl.Float64,
+    "std_luma": pl.Float64,
+    "black_pixel_fraction": pl.Float64,
+    "saturated_pixel_fraction": pl.Float64,
+    "entropy": pl.Float64,
+    "laplacian_var": pl.Float64,
+    "dhash": pl.Utf8,
+    "is_black": pl.Boolean,
+    "is_constant": pl.Boolean,
+    "sha256_ok": pl.Boolean,
+}
+
+DETECTOR_RUNS: dict[str, pl.DataType] = {
+    "run_id": pl.Utf8,
+    "purpose": pl.Utf8,
+    "split_id": pl.Utf8,
+    "backbone": pl.Utf8,
+    "n_train_models": pl.Int64,
+    "n_train_images": pl.Int64,
+    "n_train_real": pl.Int64,
+    "n_train_fake": pl.Int64,
+    "train_models": pl.List(pl.Utf8),
+    "epochs": pl.Int64,
+    "seconds": pl.Float64,
+    "created_at": UTC_TS,
+    "checkpoint_path": pl.Utf8,
+    "dagster_run_id": pl.Utf8,
+    "recipe": pl.Utf8,  # training recipe (backbone registry name) it was trained with
+    "seed": pl.Int64,  # init/augmentation seed
+    "resumed_from_epoch": pl.Int64,  # epochs restored from a saved state (0: fresh)
+}
+
 
 RELATIONS: dict[str, dict[str, pl.DataType]] = {
     "hub_models": {
@@ -58,52 +136,10 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "fetched_at": UTC_TS,
     },
     "hub_census": HUB_CENSUS,  # catalog/census.py (columns in census_schema.py)
-    "images": {
-        "image_id": pl.Utf8,
-        "label": pl.Utf8,
-        "source": pl.Utf8,
-        "path": pl.Utf8,
-        "sha256": pl.Utf8,
-        "width": pl.Int64,
-        "height": pl.Int64,
-        "format": pl.Utf8,
-        "mode": pl.Utf8,
-        "file_bytes": pl.Int64,
-        "prompt": pl.Utf8,
-        "prompt_id": pl.Utf8,
-        "seed": pl.Int64,
-        "steps": pl.Int64,
-        "guidance_scale": pl.Float64,
-        "scheduler": pl.Utf8,
-        "revision": pl.Utf8,
-        "pipeline_class": pl.Utf8,
-        "architecture": pl.Utf8,
-        "image_index": pl.Int64,
-        "batch_size": pl.Int64,
-        "dtype": pl.Utf8,
-        "device": pl.Utf8,
-        "library_versions": pl.Utf8,
-        "origin": pl.Utf8,
-        "post": pl.Utf8,  # post-processing applied (both labels alike), null when none
-        "photo_id": pl.Utf8,  # reals: '<source>:<sha256 of the photo file>[:16]'
-        "photo_split": pl.Utf8,  # reals: 'train'/'test' from detection.sides.photo_side
-        "created_at": UTC_TS,
-    },
-    "image_stats": {
-        "image_id": pl.Utf8,
-        "source": pl.Utf8,
-        "label": pl.Utf8,
-        "mean_luma": pl.Float64,
-        "std_luma": pl.Float64,
-        "black_pixel_fraction": pl.Float64,
-        "saturated_pixel_fraction": pl.Float64,
-        "entropy": pl.Float64,
-        "laplacian_var": pl.Float64,
-        "dhash": pl.Utf8,
-        "is_black": pl.Boolean,
-        "is_constant": pl.Boolean,
-        "sha256_ok": pl.Boolean,
-    },
+    "fake_images": IMAGES,  # sampled_images
+    "real_images": IMAGES,  # real_images
+    "fake_image_stats": IMAGE_STATS,  # image_quality_stats
+    "real_image_stats": IMAGE_STATS,  # real_image_stats (a spec of the real_images step)
     "model_stats": {
         "model_id": pl.Utf8,
         "n_images": pl.Int64,
@@ -197,25 +233,9 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "n_groups": pl.Int64,
         "dagster_run_id": pl.Utf8,
     },
-    "detector_runs": {
-        "run_id": pl.Utf8,
-        "purpose": pl.Utf8,
-        "split_id": pl.Utf8,
-        "backbone": pl.Utf8,
-        "n_train_models": pl.Int64,
-        "n_train_images": pl.Int64,
-        "n_train_real": pl.Int64,
-        "n_train_fake": pl.Int64,
-        "train_models": pl.List(pl.Utf8),
-        "epochs": pl.Int64,
-        "seconds": pl.Float64,
-        "created_at": UTC_TS,
-        "checkpoint_path": pl.Utf8,
-        "dagster_run_id": pl.Utf8,
-        "recipe": pl.Utf8,  # training recipe (backbone registry name) it was trained with
-        "seed": pl.Int64,  # init/augmentation seed
-        "resumed_from_epoch": pl.Int64,  # epochs restored from a saved state (0: fresh)
-    },
+    "trained_detectors": DETECTOR_RUNS,  # detector
+    "scaling_detectors": DETECTOR_RUNS,  # scaling_detectors (a spec of scaling_study)
+    "protocol_detectors": DETECTOR_RUNS,  # protocol_detectors (detector_evaluation)
     "eval_results": {
         "run_id": pl.Utf8,
         "split_id": pl.Utf8,
@@ -263,13 +283,39 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
 }
 
 
+# Contract names that hold rows of several assets: a view over each asset's own table.
+UNION_VIEWS: dict[str, tuple[str, ...]] = {
+    "images": ("fake_images", "real_images"),
+    "image_stats": ("fake_image_stats", "real_image_stats"),
+    "detector_runs": ("trained_detectors", "scaling_detectors", "protocol_detectors"),
+}
+
+# Storage tables no single asset owns: the failure log every per-model stage (and the
+# run-failure sensor) appends a row to when it fails.
+SHARED_WRITERS = frozenset({"model_failures"})
+
+
+def all_relations() -> list[str]:
+    """Every name users can query: the storage tables, then the union views over them."""
+    return [*RELATIONS, *UNION_VIEWS]
+
+
+def parts_of(relation: str) -> tuple[str, ...]:
+    """The storage tables behind a name: the union's parts, or the table itself."""
+    schema_of(relation)
+    return UNION_VIEWS.get(relation, (relation,))
+
+
 def schema_of(relation: str) -> dict[str, pl.DataType]:
-    """The schema of a relation; unknown names fail listing the known ones."""
+    """The schema of a relation (a union view's is its parts'); unknown names fail listing
+    the known ones."""
+    if relation in UNION_VIEWS:
+        return RELATIONS[UNION_VIEWS[relation][0]]
     try:
         return RELATIONS[relation]
     except KeyError:
         raise KeyError(
-            f"unknown warehouse relation {relation!r}; known: {', '.join(sorted(RELATIONS))}"
+            f"unknown warehouse relation {relation!r}; known: {', '.join(sorted(all_relations()))}"
         ) from None
 
 

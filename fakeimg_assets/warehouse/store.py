@@ -5,6 +5,11 @@ its own Parquet file (temp name, then rename: a killed write leaves the previous
 intact) and the views, created once per home, glob them. fakeimg's own reads go through
 an in-memory DuckDB over this home's files, so they never need the database lock.
 A zero-row `_schema.parquet` in each folder keeps every view valid before any data lands.
+
+Each storage table (a folder) is written by one asset; `images`, `image_stats` and
+`detector_runs` are union views over several (`schemas.UNION_VIEWS`): reads of those
+names concatenate the parts, writes must name the part. Homes of the older layout, where
+those were shared folders, are split on first use (`warehouse.migrate`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ import polars as pl
 
 from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
 from fakeimg_assets.warehouse import views
-from fakeimg_assets.warehouse.schemas import RELATIONS, schema_of, to_frame
+from fakeimg_assets.warehouse.migrate import migrate_legacy_layout, needs_migration
+from fakeimg_assets.warehouse.schemas import (
+    RELATIONS,
+    UNION_VIEWS,
+    parts_of,
+    schema_of,
+    to_frame,
+)
 
 SCHEMA_FILE = "_schema.parquet"
 
@@ -46,10 +58,28 @@ class Warehouse:
         self.home = Path(home)
         self.parquet_root = self.home / "parquet"
         self.database_path = self.home / "warehouse.duckdb"
+        self._layout_checked = False
 
     # -- files ---------------------------------------------------------------------------
+    def migrate(self) -> list[Path]:
+        """Split an older home's shared folders into their storage tables (once per object;
+        a few `is_dir` calls when there is nothing to do). Returns the files moved."""
+        if self._layout_checked:
+            return []
+        moved = migrate_legacy_layout(self.parquet_root, SCHEMA_FILE) if needs_migration(
+            self.parquet_root) else []
+        self._layout_checked = True
+        return moved
+
     def dataset_dir(self, relation: str) -> Path:
+        """The folder of a storage table; a union view has none (write one of its parts)."""
         schema_of(relation)
+        if relation in UNION_VIEWS:
+            raise ValueError(
+                f"{relation!r} is a view over the storage tables "
+                f"{', '.join(UNION_VIEWS[relation])}, each owned by one asset: write to "
+                "(or delete from) one of those instead"
+            )
         return self.parquet_root / relation
 
     def partition_path(self, relation: str, key: str) -> Path:
@@ -64,6 +94,7 @@ class Warehouse:
         """
         frame = to_frame(relation, rows)
         path = self.partition_path(relation, key)
+        self.migrate()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._ensure_schema_file(relation)
         remove_stale_temp_files(path.parent, f".{path.stem}.")
@@ -80,26 +111,32 @@ class Warehouse:
 
     def delete(self, relation: str, key: str) -> bool:
         path = self.partition_path(relation, key)
+        self.migrate()
         if path.exists():
             path.unlink()
             return True
         return False
 
     def read(self, relation: str) -> pl.DataFrame:
-        """All rows of a relation, straight from its Parquet files (no database lock)."""
-        files = self._data_files(relation)
+        """All rows of a relation (a union view: of its parts), straight from its Parquet
+        files (no database lock)."""
+        files = [f for part in parts_of(relation) for f in self._data_files(part)]
         if not files:
             return pl.DataFrame(schema=schema_of(relation))
         frames = [pl.read_parquet(f) for f in files]
         return to_frame(relation, pl.concat(frames, how="diagonal_relaxed"))
 
     def read_key(self, relation: str, key: str) -> pl.DataFrame:
-        path = self.partition_path(relation, key)
-        if not path.exists():
+        """The rows of one key (a union view: that key's file in each part, concatenated)."""
+        self.migrate()
+        paths = [self.partition_path(part, key) for part in parts_of(relation)]
+        frames = [pl.read_parquet(p) for p in paths if p.exists()]
+        if not frames:
             return pl.DataFrame(schema=schema_of(relation))
-        return to_frame(relation, pl.read_parquet(path))
+        return to_frame(relation, pl.concat(frames, how="diagonal_relaxed"))
 
     def _data_files(self, relation: str) -> list[Path]:
+        self.migrate()
         folder = self.dataset_dir(relation)
         if not folder.exists():
             return []
@@ -118,6 +155,8 @@ class Warehouse:
 
     # -- SQL -----------------------------------------------------------------------------
     def _view_sql(self, relation: str) -> str:
+        if relation in UNION_VIEWS:
+            return views.union_view_sql(relation)
         glob = (self.dataset_dir(relation) / "*.parquet").as_posix().replace("'", "''")
         cols = ", ".join(f'"{c}"' for c in schema_of(relation))
         return (
@@ -131,6 +170,7 @@ class Warehouse:
         Cheap when nothing changed (a stamp file says so). Returns False, touching nothing,
         when another process holds the database: the next write or command retries.
         """
+        self.migrate()
         for relation in RELATIONS:
             self._ensure_schema_file(relation)
         dirs = {relation: self.dataset_dir(relation) for relation in RELATIONS}
@@ -142,9 +182,12 @@ class Warehouse:
         """An in-memory DuckDB with views over THIS home's files: no lock, never stale."""
         import duckdb
 
+        self.migrate()
         con = duckdb.connect(":memory:")
         for relation in RELATIONS:
             self._ensure_schema_file(relation)
+            con.execute(self._view_sql(relation))
+        for relation in UNION_VIEWS:  # after their parts
             con.execute(self._view_sql(relation))
         return con
 

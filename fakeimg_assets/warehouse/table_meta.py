@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from fakeimg_assets.warehouse.schemas import schema_of
+from fakeimg_assets.warehouse.schemas import UNION_VIEWS, schema_of
 
 DATABASE = "warehouse"  # `warehouse.duckdb` attaches under this catalog name in DuckDB
 
@@ -24,7 +24,13 @@ def table_schema(relation: str) -> dg.TableSchema:
 
 
 def table_metadata(relation: str) -> dict[str, object]:
-    """Definition metadata of an asset that writes `relation`: table name, schema, storage."""
+    """Definition metadata of the one asset that writes `relation`: table name, schema,
+    storage. A union view is no asset's table (its parts are), so it is refused."""
+    if relation in UNION_VIEWS:
+        raise ValueError(
+            f"{relation!r} is a view over {', '.join(UNION_VIEWS[relation])}: an asset owns "
+            "one of those storage tables, never the view"
+        )
     return {
         "dagster/table_name": f"{DATABASE}.main.{relation}",
         "dagster/column_schema": table_schema(relation),

@@ -20,12 +20,12 @@ import uuid
 from pathlib import Path
 
 from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
-from fakeimg_assets.warehouse.schemas import RELATIONS, schema_of
+from fakeimg_assets.warehouse.schemas import RELATIONS, UNION_VIEWS, schema_of
 
 # duckdb 2.x writes storage version 999 by default; "v1.0.0" writes 64, readable by 1.0..1.5.
 STORAGE_COMPATIBILITY = "v1.0.0"
 READABLE_STORAGE_VERSIONS = range(64, 69)
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # 3: one storage table per asset; images/image_stats/detector_runs unions
 META_TABLE = "fakeimg_meta"
 STAMP_FILE = ".views.json"  # cache of the check, so writes need not open the database
 OLD_STAMP = Path("parquet") / ".views-v1"
@@ -68,10 +68,17 @@ def guarded_view_sql(relation: str, parquet_dir: Path, database_path: Path, home
     )
 
 
+def union_view_sql(relation: str) -> str:
+    """`relation` as UNION ALL of its storage tables' views (their guards apply)."""
+    cols = ", ".join(f'"{c}"' for c in schema_of(relation))
+    body = " UNION ALL ".join(f'SELECT {cols} FROM "{part}"' for part in UNION_VIEWS[relation])
+    return f'CREATE OR REPLACE VIEW "{relation}" AS {body}'
+
+
 def schema_fingerprint() -> str:
     """Changes when any relation gains, loses or retypes a column (views list columns)."""
-    text = json.dumps({r: {c: str(t) for c, t in schema_of(r).items()} for r in RELATIONS},
-                      sort_keys=True)
+    text = json.dumps({"tables": {r: {c: str(t) for c, t in schema_of(r).items()} for r in RELATIONS},
+                       "unions": UNION_VIEWS}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -110,6 +117,8 @@ def _connect_unless_locked(path: Path, attempts: int):  # -> connection | None
 def _create_views(con, home: Path, database_path: Path, parquet_dirs: dict[str, Path]) -> None:  # noqa: ANN001
     for relation in RELATIONS:
         con.execute(guarded_view_sql(relation, parquet_dirs[relation], database_path, home))
+    for relation in UNION_VIEWS:
+        con.execute(union_view_sql(relation))
     con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR, value VARCHAR)")
     rows = [(k, str(v)) for k, v in _expected(home, database_path).items()]
     con.executemany(f"INSERT INTO {META_TABLE} VALUES (?, ?)", rows)

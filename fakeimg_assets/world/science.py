@@ -181,7 +181,8 @@ def _scaling(home: Path, opts: ScienceOptions) -> str:
     job = defs.resolve_job_def("train_detector")
     result = job.execute_in_process(
         run_config=config, instance=instance, raise_on_error=False,
-        asset_selection=[AssetKey("detector_dataset"), AssetKey("scaling_study")],
+        asset_selection=[AssetKey(k) for k in  # each step's every asset (multi-assets)
+                         ("detector_dataset", "split_versions", "scaling_study", "scaling_detectors")],
     )
     if not result.success:
         from fakeimg_assets.platform_run import _failure_message
