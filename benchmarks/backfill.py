@@ -98,6 +98,7 @@ def backfill_with_daemon(env: dict[str, str], dagster_home: Path, partitions: li
 
 def bench_backfill(tmp: Path, limit: int | None = None, timeout_s: float = 3600) -> list[dict]:
     from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.sampling.worker import stop_worker
 
     zoo, home = tmp / "backfill-zoo", tmp / "backfill-home"
     subprocess.run([str(BIN / "fakeimg"), "zoo", "build", str(zoo)], check=True,  # as make demo
@@ -107,8 +108,11 @@ def bench_backfill(tmp: Path, limit: int | None = None, timeout_s: float = 3600)
         env = {**os.environ, "HF_ENDPOINT": server.url, "HF_TOKEN": "",
                "FAKEIMG_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
         partitions, baseline, cli_ok = sample_with_cli(env, dagster_home, limit, timeout_s)
-        value, ok = backfill_with_daemon(env, dagster_home, partitions, tmp / "daemon.log",
-                                         timeout_s)
+        try:
+            value, ok = backfill_with_daemon(env, dagster_home, partitions, tmp / "daemon.log",
+                                             timeout_s)
+        finally:
+            stop_worker(home)  # the runs' warm sampling worker (sampling/worker.py)
     if ok != cli_ok:
         raise RuntimeError(f"the backfill sampled {ok} partitions, fakeimg run {cli_ok}")
     return [{

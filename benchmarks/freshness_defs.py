@@ -12,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from fakeimg_assets.definitions import build_definitions
+from resources import ComputeResource
 
 RETRAIN_EVERY_N_MODELS = 2
 RETRAIN_RUN_CONFIG = {
@@ -32,4 +33,5 @@ defs = build_definitions(
     automation_interval_seconds=5,
     discovery_interval_seconds=5,
     crawl_every_s=10,
+    compute=ComputeResource(sampler="warm_worker"),  # as the shipped code location
 )

@@ -106,4 +106,7 @@ def build_definitions(
 # the Hub token come from the environment through Dagster's EnvVar, so the UI shows where they
 # come from and no value is ever stored in run config or the event log. `make dev` exports both
 # (HF_TOKEN empty = anonymous). `fakeimg run` and tests build their own with explicit values.
-defs = build_definitions(home=dg.EnvVar("FAKEIMG_HOME"), token=dg.EnvVar("HF_TOKEN"))
+# Each daemon run is a fresh process, so sampling goes to the warm worker (sampling/worker.py)
+# instead of importing torch in every run.
+defs = build_definitions(home=dg.EnvVar("FAKEIMG_HOME"), token=dg.EnvVar("HF_TOKEN"),
+                         compute=ComputeResource(sampler="warm_worker"))

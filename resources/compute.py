@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
+
+SAMPLERS = ("in_run", "warm_worker")
 
 
 class ComputeResource(ConfigurableResource):
@@ -21,9 +25,17 @@ class ComputeResource(ConfigurableResource):
     dtype: str = "auto"
     batch_size: int = 4
     torch_threads: int | None = None
+    # "in_run": torch is imported by each run; "warm_worker": a long-lived process per home and
+    # device samples for every run (sampling/worker.py), so daemon runs skip a ~7 s import
+    sampler: str = "in_run"
+    worker_idle_seconds: float = 600.0  # the warm worker exits after this long without work
+    worker_max_requests: int = 200  # ... or after this many partitions (a fresh one follows)
     _runs_at_once: int = PrivateAttr(default=1)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"ComputeResource.sampler must be one of {SAMPLERS}, got "
+                             f"{self.sampler!r}")
         from fakeimg_assets.instance_config import runs_at_once
 
         self._runs_at_once = runs_at_once(context.instance)
@@ -35,25 +47,34 @@ class ComputeResource(ConfigurableResource):
         return max(1, (os.cpu_count() or 1) // max(1, self._runs_at_once))
 
     def resolve_device(self) -> str:
-        import torch
+        from fakeimg_assets.sampling.execute import resolve_device
 
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(f"compute device {self.device!r} requested but CUDA is not available")
-        return self.device
+        return resolve_device(self.device)
 
     def resolve_dtype(self) -> Any:
-        import torch
+        from fakeimg_assets.sampling.execute import resolve_dtype
 
-        names = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-        if self.dtype == "auto":
-            return torch.float16 if self.resolve_device().startswith("cuda") else torch.float32
-        if self.dtype not in names:
-            raise ValueError(f"unknown compute dtype {self.dtype!r}; use one of {sorted(names)} or 'auto'")
-        return names[self.dtype]
+        return resolve_dtype(self.dtype, self.resolve_device())
 
     def apply_threads(self) -> None:
         import torch
 
         torch.set_num_threads(self.threads())
+
+    def sample(self, prepared: Any, requests: Sequence[Any], params: Any, *, deadline: Any,
+               home: Path, on_stage: Callable[[str], None]) -> Any:
+        """The torch half of sampling a partition (`sampling/execute.py`), here or in the warm
+        worker; returns a `SampleOutcome`. `deadline` is the partition's, already running."""
+        from fakeimg_assets.sampling.execute import SampleRequest, execute
+
+        request = SampleRequest.of(
+            prepared, requests, params, device=self.device, dtype=self.dtype,
+            threads=self.threads(), max_seconds=deadline.max_seconds - deadline.elapsed(),
+        )
+        if self.sampler == "in_run":
+            return execute(request, on_stage)
+        from fakeimg_assets.sampling.worker import sample_in_worker
+
+        return sample_in_worker(request, home, on_stage=on_stage,
+                                idle_seconds=self.worker_idle_seconds,
+                                max_requests=self.worker_max_requests)

@@ -156,20 +156,14 @@ def sampled_images(
         stage.name = "download"
         prepared = sampler.prepare(model_id, revision, remote.plan, hub.download, limits)
         try:
-            stage.name = "load"
-            compute.apply_threads()
-            device, dtype = compute.resolve_device(), compute.resolve_dtype()
-            pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype)
-            t_load = time.perf_counter()
-            stage.name = "sample"
-            result = sampler.run(
-                pipe, prepared, requests, params, device=device, dtype=dtype, deadline=deadline
+            outcome = compute.sample(
+                prepared, requests, params, deadline=deadline, home=image_store.home_dir(),
+                on_stage=lambda name: setattr(stage, "name", name),
             )
-            t_sample = time.perf_counter()
-            del pipe
         finally:  # a failed partition must not leave gigabytes behind either
             if not config.keep_weights:
                 sampler.release_weights(prepared)
+        result = outcome.run
 
         stage.name = "write"
         writer = image_store.partition_writer("fake", slug, warehouse)
@@ -222,10 +216,11 @@ def sampled_images(
             "revision": revision,
             "scheduler": result.scheduler,
             "steps": result.steps,
-            "device": device,
-            "load_seconds": float(round(t_load - t0, 3)),
-            "sample_seconds": float(round(t_sample - t_load, 3)),
-            "images_per_second": float(round(len(rows) / max(t_sample - t_load, 1e-9), 3)),
+            "device": result.device,
+            "sampler": dg.MetadataValue.json(outcome.worker),
+            "load_seconds": float(round(outcome.load_seconds, 3)),
+            "sample_seconds": float(round(outcome.sample_seconds, 3)),
+            "images_per_second": float(round(len(rows) / max(outcome.sample_seconds, 1e-9), 3)),
             **preview_metadata(write_contact_sheet(
                 image_store.home_dir(), "fake", slug, [i.png for i in result.images[:16]])),
         },

@@ -1,0 +1,224 @@
+"""The warm sampling worker: same bytes as in-run sampling, reused across runs, and a worker
+that dies or hangs fails only the partition it was sampling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from fakeimg_assets.errors import ResourceLimitError
+from fakeimg_assets.models.assets import model_metadata, sampled_images
+from fakeimg_assets.real.assets import prompts, real_photos
+from fakeimg_assets.sampling import sampler, worker
+from fakeimg_assets.sampling.execute import SampleRequest, execute
+from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.warehouse.store import Warehouse
+from resources import ComputeResource
+from tests.conftest import pick
+
+SMALL_REAL = {"ops": {"real_photos": {"config": {"min_side": 64}}}}
+SAMPLING = {"ops": {"sampled_images": {"config": {"images_per_model": 3, "steps": 2}}}}
+
+
+def _request(resources: dict, model_id: str, n: int = 2, max_seconds: float = 600.0) -> SampleRequest:
+    hub = resources["hub"]
+    remote = fetch_plan(hub, model_id)
+    prepared = sampler.prepare(model_id, remote.revision, remote.plan, hub.download)
+    requests = sampler.image_requests(model_id, n, [("p0", "a red cube"), ("p1", "a cat")])
+    params = sampler.SamplingParams(n_images=n, steps=2, batch_size=2)
+    return SampleRequest.of(prepared, requests, params, device="cpu", threads=1,
+                            max_seconds=max_seconds)
+
+
+def _stop(home: Path) -> None:
+    worker.stop_worker(home, "cpu", "auto")
+
+
+@pytest.fixture
+def sd1(zoo_catalog) -> str:
+    return pick(zoo_catalog, expect="ok", architecture="sd1").model_id
+
+
+def test_worker_draws_the_same_bytes_and_stays_warm(resources: dict, home: Path, sd1: str) -> None:
+    request = _request(resources, sd1)
+    here = execute(request)
+    try:
+        first = worker.sample_in_worker(request, home, idle_seconds=60)
+        second = worker.sample_in_worker(request, home, idle_seconds=60)
+    finally:
+        _stop(home)
+    assert [i.png for i in first.run.images] == [i.png for i in here.run.images]
+    assert [i.png for i in second.run.images] == [i.png for i in here.run.images]
+    assert here.worker == {"mode": "in_run"}
+    assert first.worker["mode"] == "warm_worker"
+    assert first.worker["pid"] == second.worker["pid"] != os.getpid()  # one warm process
+    assert (first.worker["request"], second.worker["request"]) == (1, 2)
+
+
+def test_a_failing_repo_keeps_its_error_type_and_stage_and_the_worker_lives(
+    resources: dict, home: Path, sd1: str
+) -> None:
+    good = _request(resources, sd1)
+    broken = SampleRequest.of(good.prepared(), good.requests, good.params, device="cpu",
+                              threads=1, max_seconds=0.0)  # over budget before the 1st batch
+    stages: list[str] = []
+    try:
+        with pytest.raises(ResourceLimitError, match="partition time limit exceeded"):
+            worker.sample_in_worker(broken, home, on_stage=stages.append, idle_seconds=60)
+        assert stages[-1] == "sample"
+        again = worker.sample_in_worker(good, home, idle_seconds=60)
+    finally:
+        _stop(home)
+    assert again.worker["request"] == 2  # the same worker answered the next run
+
+
+def test_a_worker_killed_mid_request_fails_that_partition_and_a_fresh_one_follows(
+    resources: dict, home: Path, sd1: str
+) -> None:
+    big = _request(resources, sd1, n=64)
+    address = worker.worker_address(home, "cpu", "auto")
+    errors: list[BaseException] = []
+
+    def sample() -> None:
+        try:
+            worker.sample_in_worker(big, home, idle_seconds=60)
+        except BaseException as exc:  # noqa: BLE001 - inspected below
+            errors.append(exc)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    try:
+        give_up = time.monotonic() + 120
+        while not address.log.exists() or f"{big.model_id} started" not in address.log.read_text():
+            assert time.monotonic() < give_up, "the worker never took the request"
+            time.sleep(0.1)
+        dead = worker.worker_pid(address)
+        os.kill(dead, signal.SIGKILL)
+        thread.join(60)
+        assert len(errors) == 1 and isinstance(errors[0], worker.WorkerError)
+        assert big.model_id in str(errors[0]) and str(address.log) in str(errors[0])
+        fresh = worker.sample_in_worker(_request(resources, sd1), home, idle_seconds=60)
+        assert fresh.worker["pid"] != dead and fresh.worker["request"] == 1
+    finally:
+        thread.join(60)
+        _stop(home)
+
+
+def test_a_hung_worker_is_killed_after_the_budget_and_the_partition_fails(
+    resources: dict, home: Path, sd1: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address = worker.worker_address(home, "cpu", "auto")
+    errors: list[BaseException] = []
+    monkeypatch.setattr(worker, "HANG_GRACE_S", 2.0)
+
+    def sample() -> None:
+        try:
+            worker.sample_in_worker(_request(resources, sd1, n=64, max_seconds=5.0), home)
+        except BaseException as exc:  # noqa: BLE001 - inspected below
+            errors.append(exc)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    try:
+        give_up = time.monotonic() + 120
+        while not address.log.exists() or f"{sd1} started" not in address.log.read_text():
+            assert time.monotonic() < give_up, "the worker never took the request"
+            time.sleep(0.05)
+        pid = worker.worker_pid(address)
+        os.kill(pid, signal.SIGSTOP)  # stuck mid-request, as in one enormous batch
+        thread.join(60)
+        assert len(errors) == 1 and isinstance(errors[0], ResourceLimitError)
+        assert "gave no answer" in str(errors[0]) and str(address.log) in str(errors[0])
+        give_up = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < give_up:
+            time.sleep(0.1)
+        assert not _alive(pid)
+    finally:
+        thread.join(60)
+        _stop(home)
+
+
+def test_a_worker_guards_its_own_budget(home: Path) -> None:
+    """A client that connects and never sends (or a run that died while the worker hangs)
+    cannot block the worker: its watchdog exits once the phase overruns its limit."""
+    address = worker.worker_address(home, "cpu", "auto")
+    watchdog = worker._Watchdog(60.0, address)
+    exits: list[int] = []
+    watchdog._exit = lambda code, message: exits.append(code)  # type: ignore[method-assign]
+    watchdog.start(0.5)
+    time.sleep(2.5)
+    assert exits and exits[0] == 3
+    exits.clear()
+    watchdog.done()
+    time.sleep(2.0)
+    assert exits == []  # not busy, not yet idle for 60 s
+
+
+def test_an_idle_worker_exits_and_removes_its_socket(resources: dict, home: Path, sd1: str) -> None:
+    out = worker.sample_in_worker(_request(resources, sd1), home, idle_seconds=1.0)
+    address = worker.worker_address(home, "cpu", "auto")
+    give_up = time.monotonic() + 30
+    while (address.socket.exists() or _alive(out.worker["pid"])) and time.monotonic() < give_up:
+        time.sleep(0.2)
+    assert not address.socket.exists()
+    assert not _alive(out.worker["pid"])
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent (the test process) to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_worker_address_depends_on_the_code(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = worker.worker_address(home, "cpu", "auto")
+    monkeypatch.setattr(worker, "code_fingerprint", lambda: "edited")
+    after = worker.worker_address(home, "cpu", "auto")
+    assert before.socket != after.socket
+    assert len(str(after.socket)) < 100  # AF_UNIX paths are limited to 107 bytes
+    assert (after.socket.parent.stat().st_mode & 0o777) == 0o700
+
+
+def test_sampled_images_through_the_worker_match_in_run(resources: dict, home: Path, sd1: str) -> None:
+    def materialize(compute: ComputeResource) -> list[str]:
+        run_resources = {**resources, "compute": compute}
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions("hub_models", [sd1])
+            assert dg.materialize([real_photos, prompts], resources=run_resources,
+                                  instance=instance, run_config=SMALL_REAL).success
+            result = dg.materialize([model_metadata, sampled_images], partition_key=sd1,
+                                    resources=run_resources, instance=instance,
+                                    run_config=SAMPLING)
+            assert result.success
+            meta = result.asset_materializations_for_node("sampled_images")[0].metadata
+            assert meta["sampler"].value["mode"] == compute.sampler
+        images = Warehouse(home).read("images")
+        return sorted(images.filter(images["source"] == sd1)["sha256"].to_list())
+
+    in_run = materialize(ComputeResource(device="cpu", batch_size=2))
+    try:
+        warm = materialize(ComputeResource(device="cpu", batch_size=2, sampler="warm_worker",
+                                           worker_idle_seconds=60))
+    finally:
+        _stop(home)
+    assert len(in_run) == 3 and warm == in_run
+
+
+def test_an_unknown_sampler_is_refused_by_name(resources: dict, sd1: str) -> None:
+    bad = {**resources, "compute": ComputeResource(device="cpu", sampler="warm")}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hub_models", [sd1])
+        with pytest.raises(dg.DagsterResourceFunctionError) as caught:
+            dg.materialize([model_metadata, sampled_images], partition_key=sd1,
+                           resources=bad, instance=instance)
+    assert "ComputeResource.sampler must be one of" in str(caught.value.__cause__)
+    assert "'warm'" in str(caught.value.__cause__)
