@@ -126,11 +126,13 @@ def main(argv: list[str]) -> int:
     from benchmarks.sensor_tick import record
 
     limit = int(argv[0]) if argv else None
-    with tempfile.TemporaryDirectory() as tmpdir:
+    # a run process still flushing its event log must not lose the measurement
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmpdir:
         entries = bench_backfill(Path(tmpdir), limit)
-    for r in entries:
-        print(f"{r['name']}: {r['value']:.1f} s vs {r['baseline']:.1f} s, ratio {r['ratio']:.2f}")
-    record(entries)
+        for r in entries:
+            print(f"{r['name']}: {r['value']:.1f} s vs {r['baseline']:.1f} s, ratio "
+                  f"{r['ratio']:.2f}", flush=True)
+        record(entries)
     return 0
 
 

@@ -194,7 +194,7 @@ def main(argv: list[str]) -> int:
     from benchmarks.sensor_tick import record
 
     every_s = float(argv[0]) if argv else 20.0
-    with tempfile.TemporaryDirectory() as tmpdir:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmpdir:
         entries = bench_freshness(Path(tmpdir), every_s)
     for r in entries:
         print(f"{r['name']}: p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s; "

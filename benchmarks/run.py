@@ -135,7 +135,7 @@ def main() -> int:
     from fakeimg_assets.hub.server import HubServer
 
     results: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmpdir:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmpdir:
         tmp = Path(tmpdir)
         results += bench_zoo(tmp / "zoo")
         with HubServer(tmp / "zoo") as server:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -51,6 +53,15 @@ def test_worker_draws_the_same_bytes_and_stays_warm(resources: dict, home: Path,
     try:
         first = worker.sample_in_worker(request, home, idle_seconds=60)
         second = worker.sample_in_worker(request, home, idle_seconds=60)
+        # Dagster starts runs with another name of the venv's python (python3.11): the same
+        # worker all the same, so a benchmark or user stopping it from here finds it
+        other = next(p for p in sorted(Path(sys.executable).parent.glob("python3*"))
+                     if p.name != Path(sys.executable).name)
+        stopped = subprocess.run(
+            [str(other), "-c", "import sys; from pathlib import Path; from fakeimg_assets."
+             "sampling.worker import stop_worker; print(stop_worker(Path(sys.argv[1]), 'cpu'))",
+             str(home)], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+        assert stopped.stdout.strip() == "True"
     finally:
         _stop(home)
     assert [i.png for i in first.run.images] == [i.png for i in here.run.images]
@@ -177,6 +188,26 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_sweep_removes_only_what_dead_workers_left(home: Path) -> None:
+    folder = worker.worker_address(home, "cpu", "auto").socket.parent
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for name, pid in (("deadbeef00000001", dead.pid), ("deadbeef00000002", os.getpid())):
+        for suffix in (".sock", ".key"):
+            (folder / f"{name}{suffix}").write_text("")
+        (folder / f"{name}.pid").write_text(str(pid))
+    orphan = folder / "deadbeef00000003.key"  # a start that never listened, long ago
+    orphan.write_text("")
+    os.utime(orphan, (time.time() - 3600, time.time() - 3600))
+    try:
+        assert worker.sweep(folder) == 4
+        assert not list(folder.glob("deadbeef00000001.*")) and not orphan.exists()
+        assert len(list(folder.glob("deadbeef00000002.*"))) == 3  # a live pid keeps its files
+    finally:
+        for path in folder.glob("deadbeef*"):
+            path.unlink()
 
 
 def test_the_worker_address_depends_on_the_code(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

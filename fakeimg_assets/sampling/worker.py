@@ -35,6 +35,8 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
@@ -58,7 +60,6 @@ class WorkerAddress:
     socket: Path
     key: Path
     pid: Path
-    lock: Path
     log: Path
 
 
@@ -78,11 +79,11 @@ def worker_address(home: Path, device: str, dtype: str) -> WorkerAddress:
     folder.mkdir(mode=0o700, exist_ok=True)
     if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
         raise WorkerError(f"{folder} is not a private folder of this user; remove it")
-    ident = f"{Path(home).resolve()}|{device}|{dtype}|{code_fingerprint()}|{sys.executable}"
+    ident = f"{Path(home).resolve()}|{device}|{dtype}|{code_fingerprint()}|{sys.prefix}"
     name = hashlib.sha256(ident.encode()).hexdigest()[:16]
     logs = Path(home) / "logs"
     return WorkerAddress(folder / f"{name}.sock", folder / f"{name}.key", folder / f"{name}.pid",
-                         folder / f"{name}.lock", logs / f"sampling-worker-{name}.log")
+                         logs / f"sampling-worker-{name}.log")
 
 
 # -- the worker process ---------------------------------------------------------------------
@@ -131,8 +132,8 @@ def _remove_own_files(address: WorkerAddress) -> None:
             return
     except (OSError, ValueError):
         return
-    address.socket.unlink(missing_ok=True)
-    address.pid.unlink(missing_ok=True)
+    for path in (address.socket, address.pid, address.key):
+        path.unlink(missing_ok=True)
 
 
 def _answer(request: Any) -> tuple:
@@ -243,18 +244,65 @@ def _spawn(address: WorkerAddress, home: Path, device: str, dtype: str,
         )
 
 
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """One starter at a time for all workers in the folder (starts are rare)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(folder: Path) -> int:
+    """Remove what dead workers left (killed or crashed: no exit handler ran): a gone pid's
+    socket, pid and key files, and keys of starts that never listened. Returns files removed."""
+    removed = 0
+    for pid_file in folder.glob("*.pid"):
+        try:
+            alive = _running(int(pid_file.read_text()))
+        except (OSError, ValueError):
+            alive = False
+        if not alive:
+            for suffix in (".sock", ".pid", ".key"):
+                path = pid_file.with_suffix(suffix)
+                removed += path.exists()
+                path.unlink(missing_ok=True)
+    for key in folder.glob("*.key"):
+        try:
+            stale = (not key.with_suffix(".pid").exists()
+                     and time.time() - key.stat().st_mtime > START_TIMEOUT_S)
+        except OSError:
+            continue
+        if stale:
+            key.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def connect_or_start(home: Path, device: str, dtype: str, *, idle_seconds: float,
                      max_requests: int) -> tuple[Any, WorkerAddress]:
     """A connection to this home's worker, starting one if none is alive (one starter at a
-    time: concurrent runs wait on a file lock instead of starting two)."""
+    time: concurrent runs wait on a lock instead of starting two)."""
     address = worker_address(home, device, dtype)
     conn = _connect(address)
     if conn is not None:
         return conn, address
-    with open(address.lock, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _folder_lock(address.socket.parent):
         conn = _connect(address)
         if conn is None:
+            sweep(address.socket.parent)
             _spawn(address, home, device, dtype, idle_seconds, max_requests)
             give_up = time.monotonic() + START_TIMEOUT_S
             while conn is None and time.monotonic() < give_up:
@@ -285,8 +333,8 @@ def stop_worker(home: Path, device: str = "auto", dtype: str = "auto") -> bool:
     except ProcessLookupError:
         return False
     finally:
-        address.socket.unlink(missing_ok=True)
-        address.pid.unlink(missing_ok=True)
+        for path in (address.socket, address.pid, address.key):
+            path.unlink(missing_ok=True)
     return True
 
 
