@@ -68,7 +68,7 @@ def _bumped_sampling_defs(home: Path) -> dg.Definitions:
     from resources import ComputeResource
 
     def bump(a: dg.AssetsDefinition) -> dg.AssetsDefinition:
-        if a.key.to_user_string() != "sampled_images":
+        if dg.AssetKey("sampled_images") not in a.keys:
             return a
         return dg.map_asset_specs(lambda s: s.replace_attributes(code_version="bumped"), [a])[0]
 

@@ -42,6 +42,30 @@ def _stop(home: Path) -> None:
     worker.stop_worker(home, "cpu", "auto")
 
 
+def _sample_in_thread(request: SampleRequest, home: Path) -> tuple[threading.Thread, list]:
+    """Sample in a thread (the test then acts on the worker mid-request); errors collected."""
+    errors: list[BaseException] = []
+
+    def sample() -> None:
+        try:
+            worker.sample_in_worker(request, home, idle_seconds=60)
+        except BaseException as exc:  # noqa: BLE001 - inspected by the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    return thread, errors
+
+
+def _wait_until_taken(address: worker.WorkerAddress, model_id: str) -> int:
+    """The worker's pid once it has logged taking `model_id`'s request."""
+    give_up = time.monotonic() + 120
+    while not address.log.exists() or f"{model_id} started" not in address.log.read_text():
+        assert time.monotonic() < give_up, "the worker never took the request"
+        time.sleep(0.05)
+    return worker.worker_pid(address)
+
+
 @pytest.fixture
 def sd1(zoo_catalog) -> str:
     return pick(zoo_catalog, expect="ok", architecture="sd1").model_id
@@ -94,22 +118,9 @@ def test_a_worker_killed_mid_request_fails_that_partition_and_a_fresh_one_follow
 ) -> None:
     big = _request(resources, sd1, n=64)
     address = worker.worker_address(home, "cpu", "auto")
-    errors: list[BaseException] = []
-
-    def sample() -> None:
-        try:
-            worker.sample_in_worker(big, home, idle_seconds=60)
-        except BaseException as exc:  # noqa: BLE001 - inspected below
-            errors.append(exc)
-
-    thread = threading.Thread(target=sample)
-    thread.start()
+    thread, errors = _sample_in_thread(big, home)
     try:
-        give_up = time.monotonic() + 120
-        while not address.log.exists() or f"{big.model_id} started" not in address.log.read_text():
-            assert time.monotonic() < give_up, "the worker never took the request"
-            time.sleep(0.1)
-        dead = worker.worker_pid(address)
+        dead = _wait_until_taken(address, big.model_id)
         os.kill(dead, signal.SIGKILL)
         thread.join(60)
         assert len(errors) == 1 and isinstance(errors[0], worker.WorkerError)
@@ -125,23 +136,10 @@ def test_a_hung_worker_is_killed_after_the_budget_and_the_partition_fails(
     resources: dict, home: Path, sd1: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     address = worker.worker_address(home, "cpu", "auto")
-    errors: list[BaseException] = []
     monkeypatch.setattr(worker, "HANG_GRACE_S", 2.0)
-
-    def sample() -> None:
-        try:
-            worker.sample_in_worker(_request(resources, sd1, n=64, max_seconds=5.0), home)
-        except BaseException as exc:  # noqa: BLE001 - inspected below
-            errors.append(exc)
-
-    thread = threading.Thread(target=sample)
-    thread.start()
+    thread, errors = _sample_in_thread(_request(resources, sd1, n=64, max_seconds=5.0), home)
     try:
-        give_up = time.monotonic() + 120
-        while not address.log.exists() or f"{sd1} started" not in address.log.read_text():
-            assert time.monotonic() < give_up, "the worker never took the request"
-            time.sleep(0.05)
-        pid = worker.worker_pid(address)
+        pid = _wait_until_taken(address, sd1)
         os.kill(pid, signal.SIGSTOP)  # stuck mid-request, as in one enormous batch
         thread.join(60)
         assert len(errors) == 1 and isinstance(errors[0], ResourceLimitError)

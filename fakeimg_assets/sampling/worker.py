@@ -43,6 +43,7 @@ from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.integrity.leftovers import pid_alive
 from fakeimg_assets.sampling.execute import SampleOutcome, SampleRequest, execute
 
 HANG_GRACE_S = 60.0  # past the request's own time budget before the worker counts as hung
@@ -255,23 +256,13 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep(folder: Path) -> int:
     """Remove what dead workers left (killed or crashed: no exit handler ran): a gone pid's
     socket, pid and key files, and keys of starts that never listened. Returns files removed."""
     removed = 0
     for pid_file in folder.glob("*.pid"):
         try:
-            alive = _running(int(pid_file.read_text()))
+            alive = pid_alive(int(pid_file.read_text()))
         except (OSError, ValueError):
             alive = False
         if not alive:
