@@ -3,8 +3,8 @@ intervals a benchmark can wait for (the product's are hourly and daily):
 
 - `new_hub_models` every 5 s, asking for an incremental crawl every 10 s;
 - `fakeimg_automation` every 5 s;
-- `retrain_detector` every 5 s, retraining once 2 sampled models await a split, with a
-  small detector (tiny-resnet, 1 epoch; one held-out-family run, no perturbations).
+- `retrain_detector` every 5 s, retraining once 2 sampled models await a split or one has
+  waited 30 s (the last model of the burst has no partner), with a small detector (tiny-resnet, 1 epoch; one held-out-family run, no perturbations).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ defs = build_definitions(
     home=dg.EnvVar("FAKEIMG_HOME"),
     token=dg.EnvVar("HF_TOKEN"),
     retrain_every_n_models=RETRAIN_EVERY_N_MODELS,
+    retrain_max_wait_seconds=30.0,
     retrain_run_config=RETRAIN_RUN_CONFIG,
     retrain_interval_seconds=5,
     automation_interval_seconds=5,

@@ -67,6 +67,7 @@ def build_resources(
 def build_definitions(
     *,
     retrain_every_n_models: int = 10,
+    retrain_max_wait_seconds: float | None = 86400.0,
     retrain_cron: str | None = None,
     retrain_run_config: dict | None = None,
     retrain_interval_seconds: int = 300,
@@ -80,7 +81,8 @@ def build_definitions(
     `discovery_interval_seconds` (and asks for a crawl every `crawl_every_s`, default
     hourly); the `fakeimg_automation` sensor carries new partitions through the per-model
     assets; the `retrain_detector` sensor retrains every `retrain_every_n_models` newly
-    sampled models with `retrain_run_config`; `retrain_cron` adds a
+    sampled models, or once one has waited `retrain_max_wait_seconds` (a day; None: never),
+    with `retrain_run_config`; `retrain_cron` adds a
     `retrain_detector_schedule`."""
     schedules = [daily_hub_crawl]
     if retrain_cron is not None:
@@ -94,6 +96,7 @@ def build_definitions(
                                         crawl_every_s=crawl_every_s),
             record_dead_runs,
             build_retrain_sensor(every_n_models=retrain_every_n_models,
+                                 max_wait_seconds=retrain_max_wait_seconds,
                                  minimum_interval_seconds=retrain_interval_seconds,
                                  run_config=retrain_run_config),
             build_automation_sensor(minimum_interval_seconds=automation_interval_seconds),

@@ -3,6 +3,7 @@ conditions; shared-pool updates do not re-sample every model; the retrain policy
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +108,40 @@ def test_retrain_policy_fires_at_n_new_sampled_models(tmp_path: Path) -> None:
         for m in models[3:]:
             _materialize(instance, "image_quality_stats", m)
         assert isinstance(tick(), dg.SkipReason)  # 2 new since that split, not 3
+
+
+def test_retrain_policy_trains_a_lone_model_once_it_has_waited(tmp_path: Path) -> None:
+    """Every-N alone leaves the last model of a burst untrained until N - 1 more arrive; the
+    deadline trains it. A quarantined model never enters a split, so it never waits."""
+    sensor = build_retrain_sensor(every_n_models=3, max_wait_seconds=2.0)
+    warehouse = WarehouseResource(home=str(tmp_path))
+    lone, broken = "org/lone", "org/broken"
+    Warehouse(tmp_path).write("model_stats", "org--broken", [{
+        "model_id": broken, "n_images": 4, "black_fraction": 1.0, "duplicate_fraction": 1.0,
+        "quarantined": True, "quarantine_reason": "all black"}])  # fmt: skip
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hub_models", [lone, broken])
+
+        def tick() -> object:
+            ctx = dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse})
+            return sensor(ctx)
+
+        _materialize(instance, "image_quality_stats", broken)
+        time.sleep(2.5)
+        quiet = tick()
+        assert isinstance(quiet, dg.SkipReason)  # the quarantined one waited, but never counts
+        assert "0 sampled models await" in quiet.skip_message
+        _materialize(instance, "image_quality_stats", lone)
+        early = tick()
+        assert isinstance(early, dg.SkipReason) and "or after 2 s" in early.skip_message
+        time.sleep(2.5)
+        request = tick()
+        assert isinstance(request, dg.RunRequest)
+        assert request.tags["fakeimg/trigger"].startswith("1 new models, waited ")
+    never = build_retrain_sensor(every_n_models=3, max_wait_seconds=None)
+    assert "waited forever" in never.description
+    with pytest.raises(ValueError, match="max_wait_seconds"):
+        build_retrain_sensor(max_wait_seconds=0)
 
 
 def test_retrain_policy_rejects_bad_settings() -> None:
