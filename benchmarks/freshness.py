@@ -184,7 +184,7 @@ def _watch(dagster_home: Path, home: Path, published: dict, every_s: float, time
              for k in ("partition_s", "sampled_s", "evaluated_s")}
     return [{
         "name": f"freshness: publish -> evaluated ({len(models)} models published "
-                f"{every_s:g} s apart, local Hub, 5 s sensors, retrain every 2)",
+                f"{every_s:g} s apart, local Hub, 5 s sensors, retrain every 2 or after 30 s)",
         "value": p50, "unit": "s", "p50": p50, "p95": p95, "baseline": PROMISE_S,
         "ratio": p95 / PROMISE_S, "n": len(models), "median_by_stage": stage, "models": rows,
     }]
