@@ -98,7 +98,7 @@ def backfill_with_daemon(env: dict[str, str], dagster_home: Path, partitions: li
 
 def bench_backfill(tmp: Path, limit: int | None = None, timeout_s: float = 3600) -> list[dict]:
     from fakeimg_assets.hub.server import HubServer
-    from fakeimg_assets.sampling.worker import stop_worker
+    from fakeimg_assets.sampling.worker_client import stop_worker
 
     zoo, home = tmp / "backfill-zoo", tmp / "backfill-home"
     subprocess.run([str(BIN / "fakeimg"), "zoo", "build", str(zoo)], check=True,  # as make demo

@@ -106,7 +106,7 @@ def bench_freshness(tmp: Path, every_s: float = 20.0, timeout_s: float = 1800) -
     from benchmarks.backfill import stop
     from fakeimg_assets.hub.publishing import schedule_publication
     from fakeimg_assets.hub.server import HubServer
-    from fakeimg_assets.sampling.worker import stop_worker
+    from fakeimg_assets.sampling.worker_client import stop_worker
     from fakeimg_assets.zoo.build import zoo_models
 
     zoo, home = tmp / "fresh-zoo", tmp / "fresh-home"

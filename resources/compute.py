@@ -73,7 +73,7 @@ class ComputeResource(ConfigurableResource):
         )
         if self.sampler == "in_run":
             return execute(request, on_stage)
-        from fakeimg_assets.sampling.worker import sample_in_worker
+        from fakeimg_assets.sampling.worker_client import sample_in_worker
 
         return sample_in_worker(request, home, on_stage=on_stage,
                                 idle_seconds=self.worker_idle_seconds,

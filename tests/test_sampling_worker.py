@@ -18,6 +18,8 @@ from fakeimg_assets.errors import ResourceLimitError
 from fakeimg_assets.models.assets import model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_photos
 from fakeimg_assets.sampling import sampler, worker
+from fakeimg_assets.sampling import worker_client as client
+from fakeimg_assets.sampling import worker_files as files
 from fakeimg_assets.sampling.execute import SampleRequest, execute
 from fakeimg_assets.sampling.remote import fetch_plan
 from fakeimg_assets.warehouse.store import Warehouse
@@ -39,7 +41,7 @@ def _request(resources: dict, model_id: str, n: int = 2, max_seconds: float = 60
 
 
 def _stop(home: Path) -> None:
-    worker.stop_worker(home, "cpu", "auto")
+    client.stop_worker(home, "cpu", "auto")
 
 
 def _sample_in_thread(request: SampleRequest, home: Path) -> tuple[threading.Thread, list]:
@@ -48,7 +50,7 @@ def _sample_in_thread(request: SampleRequest, home: Path) -> tuple[threading.Thr
 
     def sample() -> None:
         try:
-            worker.sample_in_worker(request, home, idle_seconds=60)
+            client.sample_in_worker(request, home, idle_seconds=60)
         except BaseException as exc:  # noqa: BLE001 - inspected by the test
             errors.append(exc)
 
@@ -57,13 +59,13 @@ def _sample_in_thread(request: SampleRequest, home: Path) -> tuple[threading.Thr
     return thread, errors
 
 
-def _wait_until_taken(address: worker.WorkerAddress, model_id: str) -> int:
+def _wait_until_taken(address: files.WorkerAddress, model_id: str) -> int:
     """The worker's pid once it has logged taking `model_id`'s request."""
     give_up = time.monotonic() + 120
     while not address.log.exists() or f"{model_id} started" not in address.log.read_text():
         assert time.monotonic() < give_up, "the worker never took the request"
         time.sleep(0.05)
-    return worker.worker_pid(address)
+    return files.worker_pid(address)
 
 
 @pytest.fixture
@@ -75,15 +77,15 @@ def test_worker_draws_the_same_bytes_and_stays_warm(resources: dict, home: Path,
     request = _request(resources, sd1)
     here = execute(request)
     try:
-        first = worker.sample_in_worker(request, home, idle_seconds=60)
-        second = worker.sample_in_worker(request, home, idle_seconds=60)
+        first = client.sample_in_worker(request, home, idle_seconds=60)
+        second = client.sample_in_worker(request, home, idle_seconds=60)
         # Dagster starts runs with another name of the venv's python (python3.11): the same
         # worker all the same, so a benchmark or user stopping it from here finds it
         other = next(p for p in sorted(Path(sys.executable).parent.glob("python3*"))
                      if p.name != Path(sys.executable).name)
         stopped = subprocess.run(
             [str(other), "-c", "import sys; from pathlib import Path; from fakeimg_assets."
-             "sampling.worker import stop_worker; print(stop_worker(Path(sys.argv[1]), 'cpu'))",
+             "sampling.worker_client import stop_worker; print(stop_worker(Path(sys.argv[1]), 'cpu'))",
              str(home)], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
         assert stopped.stdout.strip() == "True"
     finally:
@@ -105,9 +107,9 @@ def test_a_failing_repo_keeps_its_error_type_and_stage_and_the_worker_lives(
     stages: list[str] = []
     try:
         with pytest.raises(ResourceLimitError, match="partition time limit exceeded"):
-            worker.sample_in_worker(broken, home, on_stage=stages.append, idle_seconds=60)
+            client.sample_in_worker(broken, home, on_stage=stages.append, idle_seconds=60)
         assert stages[-1] == "sample"
-        again = worker.sample_in_worker(good, home, idle_seconds=60)
+        again = client.sample_in_worker(good, home, idle_seconds=60)
     finally:
         _stop(home)
     assert again.worker["request"] == 2  # the same worker answered the next run
@@ -117,15 +119,15 @@ def test_a_worker_killed_mid_request_fails_that_partition_and_a_fresh_one_follow
     resources: dict, home: Path, sd1: str
 ) -> None:
     big = _request(resources, sd1, n=64)
-    address = worker.worker_address(home, "cpu", "auto")
+    address = files.worker_address(home, "cpu", "auto")
     thread, errors = _sample_in_thread(big, home)
     try:
         dead = _wait_until_taken(address, big.model_id)
         os.kill(dead, signal.SIGKILL)
         thread.join(60)
-        assert len(errors) == 1 and isinstance(errors[0], worker.WorkerError)
+        assert len(errors) == 1 and isinstance(errors[0], files.WorkerError)
         assert big.model_id in str(errors[0]) and str(address.log) in str(errors[0])
-        fresh = worker.sample_in_worker(_request(resources, sd1), home, idle_seconds=60)
+        fresh = client.sample_in_worker(_request(resources, sd1), home, idle_seconds=60)
         assert fresh.worker["pid"] != dead and fresh.worker["request"] == 1
     finally:
         thread.join(60)
@@ -135,8 +137,8 @@ def test_a_worker_killed_mid_request_fails_that_partition_and_a_fresh_one_follow
 def test_a_hung_worker_is_killed_after_the_budget_and_the_partition_fails(
     resources: dict, home: Path, sd1: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    address = worker.worker_address(home, "cpu", "auto")
-    monkeypatch.setattr(worker, "HANG_GRACE_S", 2.0)
+    address = files.worker_address(home, "cpu", "auto")
+    monkeypatch.setattr(client, "HANG_GRACE_S", 2.0)
     thread, errors = _sample_in_thread(_request(resources, sd1, n=64, max_seconds=5.0), home)
     try:
         pid = _wait_until_taken(address, sd1)
@@ -156,7 +158,7 @@ def test_a_hung_worker_is_killed_after_the_budget_and_the_partition_fails(
 def test_a_worker_guards_its_own_budget(home: Path) -> None:
     """A client that connects and never sends (or a run that died while the worker hangs)
     cannot block the worker: its watchdog exits once the phase overruns its limit."""
-    address = worker.worker_address(home, "cpu", "auto")
+    address = files.worker_address(home, "cpu", "auto")
     watchdog = worker._Watchdog(60.0, address)
     exits: list[int] = []
     watchdog._exit = lambda code, message: exits.append(code)  # type: ignore[method-assign]
@@ -170,8 +172,8 @@ def test_a_worker_guards_its_own_budget(home: Path) -> None:
 
 
 def test_an_idle_worker_exits_and_removes_its_socket(resources: dict, home: Path, sd1: str) -> None:
-    out = worker.sample_in_worker(_request(resources, sd1), home, idle_seconds=1.0)
-    address = worker.worker_address(home, "cpu", "auto")
+    out = client.sample_in_worker(_request(resources, sd1), home, idle_seconds=1.0)
+    address = files.worker_address(home, "cpu", "auto")
     give_up = time.monotonic() + 30
     while (address.socket.exists() or _alive(out.worker["pid"])) and time.monotonic() < give_up:
         time.sleep(0.2)
@@ -189,7 +191,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_sweep_removes_only_what_dead_workers_left(home: Path) -> None:
-    folder = worker.worker_address(home, "cpu", "auto").socket.parent
+    folder = files.worker_address(home, "cpu", "auto").socket.parent
     dead = subprocess.Popen(["true"])
     dead.wait()
     for name, pid in (("deadbeef00000001", dead.pid), ("deadbeef00000002", os.getpid())):
@@ -200,7 +202,7 @@ def test_sweep_removes_only_what_dead_workers_left(home: Path) -> None:
     orphan.write_text("")
     os.utime(orphan, (time.time() - 3600, time.time() - 3600))
     try:
-        assert worker.sweep(folder) == 4
+        assert files.sweep(folder) == 4
         assert not list(folder.glob("deadbeef00000001.*")) and not orphan.exists()
         assert len(list(folder.glob("deadbeef00000002.*"))) == 3  # a live pid keeps its files
     finally:
@@ -209,9 +211,9 @@ def test_sweep_removes_only_what_dead_workers_left(home: Path) -> None:
 
 
 def test_the_worker_address_depends_on_the_code(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = worker.worker_address(home, "cpu", "auto")
-    monkeypatch.setattr(worker, "code_fingerprint", lambda: "edited")
-    after = worker.worker_address(home, "cpu", "auto")
+    before = files.worker_address(home, "cpu", "auto")
+    monkeypatch.setattr(files, "code_fingerprint", lambda: "edited")
+    after = files.worker_address(home, "cpu", "auto")
     assert before.socket != after.socket
     assert len(str(after.socket)) < 100  # AF_UNIX paths are limited to 107 bytes
     assert (after.socket.parent.stat().st_mode & 0o777) == 0o700

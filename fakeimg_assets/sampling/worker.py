@@ -18,76 +18,35 @@ instead; everything else (Hub calls, downloads, writes) stays in the run.
 - The socket lives in a private folder (0700) and connections are authenticated with a
   random key in a 0600 file (`multiprocessing.connection`'s HMAC handshake), so only this
   user's processes can submit work or read results.
+
+This module is the worker process; `worker_client.py` is the run's side, `worker_files.py`
+the address and files both use.
 """
+
 
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
 import os
 import pickle
-import secrets
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from multiprocessing import AuthenticationError
-from multiprocessing.connection import Client, Listener
+from multiprocessing.connection import Listener
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.integrity.leftovers import pid_alive
-from fakeimg_assets.sampling.execute import SampleOutcome, SampleRequest, execute
-
-HANG_GRACE_S = 60.0  # past the request's own time budget before the worker counts as hung
-START_TIMEOUT_S = 120.0  # a new worker must listen within this long
-
-
-class WorkerError(RuntimeError):
-    """The warm worker could not be started or died; names its log."""
-
-
-@dataclass(frozen=True)
-class WorkerAddress:
-    """Where one worker listens, keeps its key, pid and log."""
-
-    socket: Path
-    key: Path
-    pid: Path
-    log: Path
+from fakeimg_assets.sampling.execute import SampleRequest, execute
+from fakeimg_assets.sampling.worker_files import (
+    HANG_GRACE_S,
+    START_TIMEOUT_S,
+    WorkerAddress,
+    remove_own_files,
+    worker_address,
+)
 
 
-def code_fingerprint() -> str:
-    """Changes whenever any fakeimg source file changes, so a worker never runs stale code."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def worker_address(home: Path, device: str, dtype: str) -> WorkerAddress:
-    """A short socket path (AF_UNIX paths are limited to 107 bytes) in a private folder."""
-    folder = Path(tempfile.gettempdir()) / f"fakeimg-workers-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
-        raise WorkerError(f"{folder} is not a private folder of this user; remove it")
-    ident = f"{Path(home).resolve()}|{device}|{dtype}|{code_fingerprint()}|{sys.prefix}"
-    name = hashlib.sha256(ident.encode()).hexdigest()[:16]
-    logs = Path(home) / "logs"
-    return WorkerAddress(folder / f"{name}.sock", folder / f"{name}.key", folder / f"{name}.pid",
-                         logs / f"sampling-worker-{name}.log")
-
-
-# -- the worker process ---------------------------------------------------------------------
 class _Watchdog:
     """Exits the process once idle for `idle_seconds`, or once the current phase overruns its
     limit (a request past its time budget + `HANG_GRACE_S`, a client that never sends): the
@@ -121,20 +80,10 @@ class _Watchdog:
                                   f"{self.limit:.0f} s: exiting so the next run gets a fresh worker")
 
     def _exit(self, code: int, message: str) -> None:
-        _remove_own_files(self.address)
+        remove_own_files(self.address)
         print(message, flush=True)
         os._exit(code)
 
-
-def _remove_own_files(address: WorkerAddress) -> None:
-    """Remove socket and pid file only if they are still this process's."""
-    try:
-        if int(address.pid.read_text()) != os.getpid():
-            return
-    except (OSError, ValueError):
-        return
-    for path in (address.socket, address.pid, address.key):
-        path.unlink(missing_ok=True)
 
 
 def _answer(request: Any) -> tuple:
@@ -197,7 +146,7 @@ def serve(address: WorkerAddress, *, idle_seconds: float, max_requests: int) -> 
             conn.close()
             served += 1
             watchdog.done()
-    _remove_own_files(address)
+    remove_own_files(address)
     print(f"served {served} requests: exiting so a fresh worker takes over", flush=True)
 
 
@@ -212,153 +161,6 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C meant for `dg dev` is not ours
     address = worker_address(Path(args.home), args.device, args.dtype)
     serve(address, idle_seconds=args.idle_seconds, max_requests=args.max_requests)
-
-
-# -- the run's side ---------------------------------------------------------------------------
-def _connect(address: WorkerAddress) -> Any | None:
-    """A connection to a live worker, or None (no socket, or a dead worker's socket)."""
-    if not address.socket.exists() or not address.key.exists():
-        return None
-    try:  # waits here while the worker serves another run (one request at a time)
-        return Client(str(address.socket), family="AF_UNIX", authkey=address.key.read_bytes())
-    except (ConnectionRefusedError, FileNotFoundError, EOFError, ConnectionResetError,
-            BrokenPipeError, AuthenticationError):  # gone, or died while we queued
-        return None
-
-
-def _spawn(address: WorkerAddress, home: Path, device: str, dtype: str,
-           idle_seconds: float, max_requests: int) -> None:
-    address.socket.unlink(missing_ok=True)
-    address.pid.unlink(missing_ok=True)
-    fd = os.open(address.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_bytes(32))
-    address.log.parent.mkdir(parents=True, exist_ok=True)
-    with open(address.log, "ab") as log:
-        subprocess.Popen(
-            [sys.executable, "-m", "fakeimg_assets.sampling.worker", "--home", str(home),
-             "--device", device, "--dtype", dtype, "--idle-seconds", str(idle_seconds),
-             "--max-requests", str(max_requests)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives the run that started it
-            cwd=str(Path(__file__).resolve().parents[2]),
-        )
-
-
-@contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    """One starter at a time for all workers in the folder (starts are rare)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def sweep(folder: Path) -> int:
-    """Remove what dead workers left (killed or crashed: no exit handler ran): a gone pid's
-    socket, pid and key files, and keys of starts that never listened. Returns files removed."""
-    removed = 0
-    for pid_file in folder.glob("*.pid"):
-        try:
-            alive = pid_alive(int(pid_file.read_text()))
-        except (OSError, ValueError):
-            alive = False
-        if not alive:
-            for suffix in (".sock", ".pid", ".key"):
-                path = pid_file.with_suffix(suffix)
-                removed += path.exists()
-                path.unlink(missing_ok=True)
-    for key in folder.glob("*.key"):
-        try:
-            stale = (not key.with_suffix(".pid").exists()
-                     and time.time() - key.stat().st_mtime > START_TIMEOUT_S)
-        except OSError:
-            continue
-        if stale:
-            key.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def connect_or_start(home: Path, device: str, dtype: str, *, idle_seconds: float,
-                     max_requests: int) -> tuple[Any, WorkerAddress]:
-    """A connection to this home's worker, starting one if none is alive (one starter at a
-    time: concurrent runs wait on a lock instead of starting two)."""
-    address = worker_address(home, device, dtype)
-    conn = _connect(address)
-    if conn is not None:
-        return conn, address
-    with _folder_lock(address.socket.parent):
-        conn = _connect(address)
-        if conn is None:
-            sweep(address.socket.parent)
-            _spawn(address, home, device, dtype, idle_seconds, max_requests)
-            give_up = time.monotonic() + START_TIMEOUT_S
-            while conn is None and time.monotonic() < give_up:
-                time.sleep(0.05)
-                conn = _connect(address)
-            if conn is None:
-                raise WorkerError(f"the sampling worker did not start within {START_TIMEOUT_S:g} "
-                                  f"s; its log: {address.log}")
-    return conn, address
-
-
-def worker_pid(address: WorkerAddress) -> int | None:
-    try:
-        return int(address.pid.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def stop_worker(home: Path, device: str = "auto", dtype: str = "auto") -> bool:
-    """Stop this home's worker now (benchmarks, tests, a user freeing GPU memory); False if
-    none was running. The next warm-worker run starts a new one."""
-    address = worker_address(home, device, dtype)
-    pid = worker_pid(address)
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    finally:
-        for path in (address.socket, address.pid, address.key):
-            path.unlink(missing_ok=True)
-    return True
-
-
-def sample_in_worker(request: SampleRequest, home: Path, *, on_stage: Any = None,
-                     idle_seconds: float = 600.0, max_requests: int = 200) -> SampleOutcome:
-    """Send one partition's torch half to the warm worker; its errors are raised here."""
-    on_stage = on_stage or (lambda _s: None)
-    on_stage("load")
-    conn, address = connect_or_start(home, request.device, request.dtype,
-                                     idle_seconds=idle_seconds, max_requests=max_requests)
-    pid = worker_pid(address)
-    try:
-        conn.send(request)
-        if not conn.poll(request.max_seconds + HANG_GRACE_S):
-            if pid:
-                os.kill(pid, signal.SIGKILL)
-            from fakeimg_assets.errors import ResourceLimitError
-
-            raise ResourceLimitError(
-                f"{request.model_id}: the sampling worker gave no answer within the partition's "
-                f"time budget + {HANG_GRACE_S:g} s; it was killed (its log: {address.log})")
-        answer = conn.recv()
-    except (EOFError, ConnectionResetError, BrokenPipeError) as exc:
-        raise WorkerError(
-            f"{request.model_id}: the sampling worker (pid {pid}) exited while sampling this "
-            f"model; its log: {address.log}. The next run starts a fresh worker.") from exc
-    finally:
-        conn.close()
-    if answer[0] == "ok":
-        return answer[1]
-    _, stage, exc, trace = answer
-    on_stage(stage)
-    raise exc from WorkerError(f"raised in the sampling worker (pid {pid}):\n{trace}")
 
 
 if __name__ == "__main__":

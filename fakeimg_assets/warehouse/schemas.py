@@ -17,78 +17,9 @@ from __future__ import annotations
 import polars as pl
 
 from fakeimg_assets.warehouse.census_schema import HUB_CENSUS
+from fakeimg_assets.warehouse.union_schemas import DETECTOR_RUNS, IMAGE_STATS, IMAGES
 
 UTC_TS = pl.Datetime("us", "UTC")
-
-# Shared by the storage tables of one union view (see UNION_VIEWS): one definition each.
-IMAGES: dict[str, pl.DataType] = {
-    "image_id": pl.Utf8,
-    "label": pl.Utf8,
-    "source": pl.Utf8,
-    "path": pl.Utf8,
-    "sha256": pl.Utf8,
-    "width": pl.Int64,
-    "height": pl.Int64,
-    "format": pl.Utf8,
-    "mode": pl.Utf8,
-    "file_bytes": pl.Int64,
-    "prompt": pl.Utf8,
-    "prompt_id": pl.Utf8,
-    "seed": pl.Int64,
-    "steps": pl.Int64,
-    "guidance_scale": pl.Float64,
-    "scheduler": pl.Utf8,
-    "revision": pl.Utf8,
-    "pipeline_class": pl.Utf8,
-    "architecture": pl.Utf8,
-    "image_index": pl.Int64,
-    "batch_size": pl.Int64,
-    "dtype": pl.Utf8,
-    "device": pl.Utf8,
-    "library_versions": pl.Utf8,
-    "origin": pl.Utf8,
-    "post": pl.Utf8,  # post-processing applied (both labels alike), null when none
-    "photo_id": pl.Utf8,  # reals: '<source>:<sha256 of the photo file>[:16]'
-    "photo_split": pl.Utf8,  # reals: 'train'/'test' from detection.sides.photo_side
-    "created_at": UTC_TS,
-}
-
-IMAGE_STATS: dict[str, pl.DataType] = {
-    "image_id": pl.Utf8,
-    "source": pl.Utf8,
-    "label": pl.Utf8,
-    "mean_luma": pl.Float64,
-    "std_luma": pl.Float64,
-    "black_pixel_fraction": pl.Float64,
-    "saturated_pixel_fraction": pl.Float64,
-    "entropy": pl.Float64,
-    "laplacian_var": pl.Float64,
-    "dhash": pl.Utf8,
-    "is_black": pl.Boolean,
-    "is_constant": pl.Boolean,
-    "sha256_ok": pl.Boolean,
-}
-
-DETECTOR_RUNS: dict[str, pl.DataType] = {
-    "run_id": pl.Utf8,
-    "purpose": pl.Utf8,
-    "split_id": pl.Utf8,
-    "backbone": pl.Utf8,
-    "n_train_models": pl.Int64,
-    "n_train_images": pl.Int64,
-    "n_train_real": pl.Int64,
-    "n_train_fake": pl.Int64,
-    "train_models": pl.List(pl.Utf8),
-    "epochs": pl.Int64,
-    "seconds": pl.Float64,
-    "created_at": UTC_TS,
-    "checkpoint_path": pl.Utf8,
-    "dagster_run_id": pl.Utf8,
-    "recipe": pl.Utf8,  # training recipe (backbone registry name) it was trained with
-    "seed": pl.Int64,  # init/augmentation seed
-    "resumed_from_epoch": pl.Int64,  # epochs restored from a saved state (0: fresh)
-}
-
 
 RELATIONS: dict[str, dict[str, pl.DataType]] = {
     "hub_models": {
