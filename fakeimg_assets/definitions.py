@@ -7,6 +7,8 @@ functions that need them, and nothing here reads the environment or the network 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from fakeimg_assets.audit.asset import shortcut_audit
@@ -56,8 +58,11 @@ def build_resources(
     """Resources; empty settings are resolved when a run starts ($FAKEIMG_HOME, $HF_ENDPOINT,
     $HF_TOKEN). `dg.EnvVar` values are resolved by Dagster then, and fail naming the variable
     when it is unset."""
+    # an explicit home keeps its Hub cache too (an EnvVar home: `$FAKEIMG_HOME/hf-cache`)
+    explicit = isinstance(home, str) and not isinstance(home, dg.EnvVar) and home
+    cache_dir = str(Path(home) / "hf-cache") if explicit else None
     return {
-        "hub": HubResource(endpoint=endpoint, token=token),
+        "hub": HubResource(endpoint=endpoint, token=token, cache_dir=cache_dir),
         "warehouse": WarehouseResource(home=home),
         "image_store": ImageStoreResource(home=home),
         "compute": compute or ComputeResource(),

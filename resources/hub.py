@@ -7,8 +7,10 @@ starts, never from config files in the repo.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,8 @@ from dagster import ConfigurableResource
 from fakeimg_assets.paths import fakeimg_home, validate_model_id
 
 if TYPE_CHECKING:
-    from fakeimg_assets.sampling.verify_download import RepoFile
+    from fakeimg_assets.catalog.listing import ListingReject
+    from fakeimg_assets.hub_client.verified import RepoFile
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 LIST_FIELDS = [
@@ -33,6 +36,10 @@ LIST_FIELDS = [
     "gated",
     "private",
 ]
+# `list_models`' sort names -> the API's (huggingface_hub 2.4 maps them the same way)
+_LIST_SORTS = {"created_at": "createdAt", "last_modified": "lastModified",
+               "trending_score": "trendingScore"}  # fmt: skip
+logger = logging.getLogger(__name__)
 
 
 def license_from_tags(tags: list[str] | None) -> str | None:
@@ -43,23 +50,27 @@ def license_from_tags(tags: list[str] | None) -> str | None:
     return None
 
 
-def model_row(info: Any) -> dict[str, Any]:
-    """A `huggingface_hub.ModelInfo` as a `hub_models` row (without seen-at times)."""
-    gated = getattr(info, "gated", None)
+def model_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """One vetted `GET /api/models` entry (`catalog/listing.py`) as a `hub_models` row
+    (without seen-at times)."""
+    from fakeimg_assets.warehouse.store import parse_time
+
+    gated = entry.get("gated")
+    tags = list(entry.get("tags") or [])
     return {
-        "model_id": info.id,
-        "author": getattr(info, "author", None) or info.id.split("/")[0],
-        "sha": getattr(info, "sha", None),
-        "created_at": getattr(info, "created_at", None),
-        "last_modified": getattr(info, "last_modified", None),
-        "downloads": getattr(info, "downloads", None),
-        "likes": getattr(info, "likes", None),
-        "pipeline_tag": getattr(info, "pipeline_tag", None),
-        "library_name": getattr(info, "library_name", None),
-        "license": license_from_tags(getattr(info, "tags", None)),
+        "model_id": entry["id"],
+        "author": entry.get("author") or entry["id"].split("/")[0],
+        "sha": entry.get("sha"),
+        "created_at": parse_time(entry.get("createdAt") or entry.get("created_at")),
+        "last_modified": parse_time(entry.get("lastModified") or entry.get("last_modified")),
+        "downloads": entry.get("downloads"),
+        "likes": entry.get("likes"),
+        "pipeline_tag": entry.get("pipeline_tag"),
+        "library_name": entry.get("library_name"),
+        "license": license_from_tags(tags),
         "gated": "false" if gated in (None, False) else str(gated),
-        "private": bool(getattr(info, "private", False) or False),
-        "tags": list(getattr(info, "tags", None) or []),
+        "private": bool(entry.get("private") or False),
+        "tags": tags,
     }
 
 
@@ -120,75 +131,134 @@ class HubResource(ConfigurableResource):
         limit: int | None = None,
         author: str | None = None,
         search: str | None = None,
+        on_reject: Callable[[ListingReject], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Newest first (for `created_at`): text-to-image diffusers models as row dicts."""
-        models = self.api().list_models(
-            filter=self.library,
-            pipeline_tag=self.pipeline_tag,
-            sort=sort,
-            limit=limit,
-            author=author,
-            search=search,
-            expand=LIST_FIELDS,
-        )
-        for info in models:
-            yield model_row(info)
+        """Newest first (for `created_at`): text-to-image diffusers models as row dicts.
+
+        Pages like `HfApi.list_models` (same query, `Link` paging, retries), but reads each
+        entry as JSON and vets it first (`catalog/listing.py`): an entry that is unsafe to
+        use (an id that is no `org/name`, a sha that is not 40 hex, a bad time...) goes to
+        `on_reject` (logged when None) and is never yielded; the listing carries on.
+        `limit` counts entries, refused ones included.
+        """
+        from huggingface_hub.utils import build_hf_headers, paginate
+
+        from fakeimg_assets.catalog.listing import vet_entry
+
+        params: dict[str, Any] = {
+            "filter": [self.library],
+            "pipeline_tag": self.pipeline_tag,
+            "sort": _LIST_SORTS.get(sort, sort),
+            "expand": LIST_FIELDS,
+        }
+        params.update({k: v for k, v in (("author", author), ("search", search),
+                                         ("limit", limit)) if v})  # fmt: skip
+        entries: Iterator[Any] = iter(paginate(
+            f"{self.resolved_endpoint()}/api/models", params=params,
+            headers=build_hf_headers(token=self.auth()),
+        ))
+        if limit is not None:
+            entries = islice(entries, limit)
+        for entry in entries:
+            reject = vet_entry(entry)
+            if reject is None:
+                yield model_row(entry)
+            elif on_reject is not None:
+                on_reject(reject)
+            else:
+                logger.warning("refused listing entry %r: %s", reject.raw_id, reject.reason)
 
     def model_info(self, model_id: str, revision: str | None = None) -> Any:
-        """Repo info with per-file sizes and LFS hashes (`files_metadata=True`).
+        """A model repo's checked info (`repo_info`)."""
+        return self.repo_info(model_id, revision=revision)
+
+    def repo_info(self, repo_id: str, *, repo_type: str = "model",
+                  revision: str | None = None) -> Any:
+        """Repo info with per-file sizes and LFS hashes (`files_metadata=True`), checked.
 
         Retried on 429 (honouring Retry-After), 5xx, timeouts and dropped connections;
-        permanent errors (404, gated, invalid id) raise at once.
+        permanent errors (404, gated, invalid id) raise at once. The answer must name the
+        repo asked for, a 40-hex `sha` (the one asked for, when `revision` is a sha) and a
+        sane file listing, else `HubAnswerError` (hub_client/answers.py).
         """
+        from fakeimg_assets.hub_client.answers import check_repo_info
         from fakeimg_assets.retry import RetrySettings, call_with_retries
 
-        repo_id = validate_model_id(model_id)
+        repo_id = validate_model_id(repo_id)  # datasets follow the same naming rules
         api = self.api()
-        return call_with_retries(
-            lambda: api.model_info(repo_id, revision=revision, files_metadata=True),
-            what=f"model_info({repo_id!r})",
+        call = {"model": api.model_info, "dataset": api.dataset_info}.get(repo_type)
+        if call is None:
+            raise ValueError(f"repo_type must be 'model' or 'dataset', got {repo_type!r}")
+        what = f"{call.__name__}({repo_id!r})"
+        info = call_with_retries(
+            lambda: call(repo_id, revision=revision, files_metadata=True),
+            what=what,
             settings=RetrySettings(
                 attempts=self.retry_attempts, retry_after_cap_s=self.retry_max_wait_s
             ),
         )
+        return check_repo_info(info, repo_id, revision=revision, what=what)
 
     def download_file(
-        self, model_id: str, filename: str, revision: str, *, force: bool = False
+        self, model_id: str, filename: str, revision: str, *, force: bool = False,
+        expected_size: int | None = None, repo_type: str = "model",
     ) -> Path:
-        """One repo file by its exact name (never a pattern), into the Hub cache."""
-        from huggingface_hub import hf_hub_download
+        """One repo file of a pinned revision (a 40-hex sha) by its exact name, through
+        fakeimg's cache writer (never `hf_hub_download`, which trusts the endpoint's headers)."""
+        from fakeimg_assets.hub_client.cache_writer import download_to_cache
 
-        return Path(
-            hf_hub_download(
-                validate_model_id(model_id),
-                filename,
-                revision=revision,
-                cache_dir=self.resolved_cache_dir(),
-                endpoint=self.resolved_endpoint(),
-                token=self.auth(),
-                force_download=force,
-            )
+        return download_to_cache(
+            endpoint=self.resolved_endpoint(), token=self.auth(),
+            cache_dir=self.resolved_cache_dir(), repo_id=validate_model_id(model_id),
+            filename=filename, revision=revision, force=force, expected_size=expected_size,
+            repo_type=repo_type,
         )
 
-    def snapshot_dir(self, model_id: str, revision: str) -> Path:
+    def snapshot_dir(self, model_id: str, revision: str, repo_type: str = "model") -> Path:
         """Where the Hub cache keeps the files of one pinned revision."""
-        folder = f"models--{validate_model_id(model_id).replace('/', '--')}"
-        return self.resolved_cache_dir() / folder / "snapshots" / revision
+        from fakeimg_assets.hub_client.cache_writer import snapshot_folder
 
-    def download(self, model_id: str, revision: str, files: Sequence[RepoFile]) -> Path:
+        return snapshot_folder(self.resolved_cache_dir(), repo_type, model_id, revision)
+
+    def download(self, model_id: str, revision: str, files: Sequence[RepoFile],
+                 *, repo_type: str = "model") -> Path:
         """Fetch exactly `files` of one pinned revision, verified; returns the snapshot folder.
 
         Each file by exact name; size and LFS sha256 checked against the listing, a bad file
         re-fetched once, then `DownloadVerificationError`; the folder must hold exactly
         `files` afterwards.
         """
-        from fakeimg_assets.sampling.verify_download import fetch_verified
+        from fakeimg_assets.hub_client.verified import fetch_verified
 
         validate_model_id(model_id)
+        sizes = {f.path: f.size for f in files}
         return fetch_verified(
-            lambda path, force: self.download_file(model_id, path, revision, force=force),
+            lambda path, force: self.download_file(
+                model_id, path, revision, force=force, expected_size=sizes[path],
+                repo_type=repo_type),
             list(files),
             what=f"{model_id}@{str(revision)[:8]}",
             revision=revision,
-            snapshot=self.snapshot_dir(model_id, revision),
+            snapshot=self.snapshot_dir(model_id, revision, repo_type),
         )
+
+    def pretrained_weights(self, repo_id: str, filename: str = "model.safetensors") -> Path:
+        """One safetensors weights file of a repo's current revision (timm backbones' weights:
+        `timm/<name>`), fetched and verified like model files; timm then loads it from disk
+        instead of calling `hf_hub_download` itself."""
+        from fakeimg_assets.hub_client.verified import RepoFile
+        from fakeimg_assets.sampling.download_plan import sha256s_from_siblings, sizes_from_siblings
+
+        if not filename.endswith(".safetensors"):
+            raise ValueError(f"pretrained weights must be safetensors, not {filename!r}")
+        info = self.model_info(repo_id)
+        siblings = getattr(info, "siblings", None) or []
+        sizes = sizes_from_siblings(siblings)
+        if filename not in sizes:
+            raise FileNotFoundError(
+                f"{repo_id} at {self.resolved_endpoint()} has no {filename} (files: "
+                f"{', '.join(sorted(sizes)[:8])}); give the backbone's weights as a local file"
+            )
+        wanted = RepoFile(filename, sizes[filename], sha256s_from_siblings(siblings).get(filename))
+        return self.download(repo_id, info.sha, [wanted]) / filename
+

@@ -51,14 +51,14 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-if point == "download":  # after the nth file of the model landed in the Hub cache
+if point == "download":  # mid-download: the nth file's body is in its temp file, not renamed
     import huggingface_hub.file_download as fd
-    real_move = fd._download_to_tmp_and_move
+    real_get = fd.http_get
     def hooked(*a, **kw):
-        real_move(*a, **kw)
+        real_get(*a, **kw)
         if hit():
             die()
-    fd._download_to_tmp_and_move = hooked
+    fd.http_get = hooked
 elif point == "sample":  # while the pipeline is producing images
     from fakeimg_assets.sampling import sampler
     real_encode = sampler.encode_png
@@ -192,3 +192,4 @@ def test_kill_9_then_rerun_leaves_rows_and_files_consistent(
     versions = list((home / "images" / "fake" / model_slug(model_id)).iterdir())
     assert len(versions) == 1, versions  # the previous version and all leftovers are gone
     assert not list((home / "parquet").rglob(".*.tmp"))
+    assert not list((home / "hf-cache").rglob(".*.tmp"))  # a killed download's body is swept

@@ -16,11 +16,11 @@ import pytest
 
 from fakeimg_assets.errors import DownloadVerificationError, ResourceLimitError
 from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.hub_client.verified import fetch_verified, snapshot_files
 from fakeimg_assets.paths import sha256_file
 from fakeimg_assets.sampling import sampler
 from fakeimg_assets.sampling.download_plan import UnsafeRepoError
 from fakeimg_assets.sampling.remote import fetch_plan
-from fakeimg_assets.sampling.verify_download import fetch_verified, snapshot_files
 from fakeimg_assets.zoo.arch_unet import NATIVE_PX
 from resources import HubResource
 from tests.conftest import pick
@@ -224,7 +224,8 @@ def test_pickle_only_weights_never_load_even_with_the_planner_bypassed(
 ) -> None:
     import torch
 
-    from fakeimg_assets.sampling.loading import load_kwargs
+    from fakeimg_assets.sampling.components import IncompleteWeightsError
+    from fakeimg_assets.sampling.loading import from_snapshot, load_kwargs
     from tests.test_limits import _local_prepared
 
     prepared = _local_prepared(zoo_dir, zoo_catalog, tmp_path)
@@ -234,8 +235,10 @@ def test_pickle_only_weights_never_load_even_with_the_planner_bypassed(
     for f in (prepared.local_dir / "unet").glob("*.safetensors"):
         f.unlink()  # the unet is now only a (valid) torch pickle
     assert (prepared.local_dir / "unet" / "diffusion_pytorch_model.bin").exists()
+    with pytest.raises(IncompleteWeightsError, match=r"'unet'.*not on disk"):
+        sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32)  # sized first
     with pytest.raises(sampler.SamplingError, match=r"\[load\].*safetensors"):
-        sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32)
+        from_snapshot(prepared, device="cpu", dtype=torch.float32)  # the loader's own guard
 
 
 def test_loading_runs_with_the_hub_offline(evil_root: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from fakeimg_assets.models.assets import model_metadata, sampled_images
@@ -225,3 +226,42 @@ def test_a_base_that_is_itself_an_adapter_is_refused_even_in_a_cycle(tmp_path: P
         hub = HubResource(endpoint=server.url, cache_dir=str(tmp_path / "cache"))
         with pytest.raises(UnsupportedRepoError, match="'a/two-lora' is not a diffusers pipeline"):
             fetch_plan(hub, "a/one-lora")
+
+
+def test_a_lora_samples_on_the_base_revision_its_metadata_recorded(
+    zoo_dir: Path, home: Path, tmp_path: Path
+) -> None:
+    """The base changes after `model_metadata` pinned it: sampling and regeneration refuse,
+    naming `base_revision`, instead of drawing from a base other than the one recorded."""
+    import json
+    import shutil
+
+    from fakeimg_assets.definitions import build_resources
+    from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.sampling.regenerate import regenerate_image
+    from resources import ComputeResource
+
+    root = tmp_path / "hub"
+    for repo in (BASE, SD1_LORA):
+        shutil.copytree(zoo_dir / repo, root / repo)
+    with HubServer(root) as server, dg.instance_for_test() as instance:
+        res = build_resources(home=str(home), endpoint=server.url,
+                              compute=ComputeResource(device="cpu", batch_size=2))
+        _prepare(instance, res, SD1_LORA)
+        assert _run(model_metadata, instance, res, SD1_LORA).success
+        assert _run(sampled_images, instance, res, SD1_LORA, run_config=SMALL_SAMPLING).success
+        pinned = _meta(home, SD1_LORA)["base_revision"]
+
+        config = root / BASE / "scheduler" / "scheduler_config.json"  # one file of the base
+        config.write_text(json.dumps({**json.loads(config.read_text()), "steps_offset": 0}))
+        assert res["hub"].model_info(BASE).sha != pinned  # the base moved on
+
+        result = _run(sampled_images, instance, res, SD1_LORA, run_config=SMALL_SAMPLING)
+        assert not result.success
+        with pytest.raises(UnsupportedRepoError, match=f"base_revision {pinned}"):
+            regenerate_image(f"fake:{SD1_LORA}:00000", home=home, hub=res["hub"])
+    failure = Warehouse(home).read("model_failures").filter(
+        pl.col("model_id") == SD1_LORA).to_dicts()
+    assert len(failure) == 1 and f"base_revision {pinned}" in failure[0]["message"]
+    assert failure[0]["transient"] is False and failure[0]["asset"] == "sampled_images"
+    assert _meta(home, SD1_LORA)["base_revision"] == pinned  # the record is unchanged

@@ -31,7 +31,7 @@ def test_double_dot_inside_model_id_rejected(bad: str) -> None:
     ],
 )
 def test_unsafe_file_names_are_named(name: str, why: str) -> None:
-    from fakeimg_assets.sampling.verify_download import unsafe_name_reason
+    from fakeimg_assets.hub_client.verified import unsafe_name_reason
 
     assert why in (unsafe_name_reason(name) or "")
     assert unsafe_name_reason("unet/diffusion_pytorch_model.safetensors") is None

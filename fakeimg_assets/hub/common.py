@@ -150,7 +150,7 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 
 def _valid_name(part: str) -> bool:
     """An org or repo name that is safe to join onto ROOT."""
-    return bool(_NAME_RE.match(part)) and ".." not in part
+    return bool(_NAME_RE.fullmatch(part)) and ".." not in part
 
 
 # --------------------------------------------------------------------------- HTTP

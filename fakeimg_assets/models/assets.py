@@ -141,7 +141,9 @@ def sampled_images(
         prompts = list(zip(prompt_rows["prompt_id"], prompt_rows["prompt"], strict=True))
         limits = hub.limits(max_seconds=config.max_seconds)
         deadline = Deadline(limits.max_seconds)
-        remote = fetch_plan(hub, model_id, revision, limits)
+        # a LoRA or single file samples on the base revision its metadata recorded
+        base_revision = meta["base_revision"][0] if "base_revision" in meta.columns else None
+        remote = fetch_plan(hub, model_id, revision, limits, base_revision=base_revision)
         params = sampler.SamplingParams(
             n_images=config.images_per_model,
             steps=config.steps,

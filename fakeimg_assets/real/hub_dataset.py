@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from fakeimg_assets.real.captions import CAPTION_TABLES, caption_for, caption_tables
+from fakeimg_assets.hub_client.verified import RepoFile, unsafe_name_reason
+from fakeimg_assets.real.captions import CAPTION_TABLES
 from fakeimg_assets.real.sources import IMAGE_SUFFIXES, RawPhoto
-from fakeimg_assets.sampling.verify_download import RepoFile, fetch_verified, unsafe_name_reason
 
 
 def validate_dataset_id(repo_id: str) -> str:
@@ -45,19 +45,10 @@ def plan_dataset_files(siblings: list[Any]) -> tuple[list[RepoFile], list[str]]:
 
 
 def dataset_snapshot(hub: Any, repo_id: str) -> tuple[Path, str, list[str]]:
-    """Fetch a dataset repo's images and caption tables, verified; (folder, commit, refused)."""
-    from huggingface_hub import HfApi, hf_hub_download
-
-    from fakeimg_assets.retry import RetrySettings, call_with_retries
-
+    """Fetch a dataset repo's images and caption tables, verified, through the Hub resource's
+    checked client (`hub_client`); (folder, commit, refused)."""
     repo_id = validate_dataset_id(repo_id)
-    endpoint, token, cache = hub.resolved_endpoint(), hub.auth(), hub.resolved_cache_dir()
-    api = HfApi(endpoint=endpoint, token=token)
-    info = call_with_retries(
-        lambda: api.dataset_info(repo_id, files_metadata=True),
-        what=f"dataset_info({repo_id!r})",
-        settings=RetrySettings(attempts=hub.retry_attempts, retry_after_cap_s=hub.retry_max_wait_s),
-    )
+    info = hub.repo_info(repo_id, repo_type="dataset")  # id, sha and listing checked
     revision = info.sha
     files, refused = plan_dataset_files(list(info.siblings or []))
     if not any(PurePosixPath(f.path).suffix.lower() in IMAGE_SUFFIXES for f in files):
@@ -68,39 +59,17 @@ def dataset_snapshot(hub: Any, repo_id: str) -> tuple[Path, str, list[str]]:
             f"Hub dataset {repo_id}: {total} bytes to fetch exceed max_download_bytes "
             f"{hub.max_download_bytes}"
         )
-    snapshot = cache / f"datasets--{repo_id.replace('/', '--')}" / "snapshots" / str(revision)
-
-    def fetch(path: str, force: bool) -> Path:
-        return Path(
-            hf_hub_download(
-                repo_id,
-                path,
-                repo_type="dataset",
-                revision=revision,
-                cache_dir=cache,
-                endpoint=endpoint,
-                token=token,
-                force_download=force,
-            )
-        )
-
-    fetch_verified(fetch, files, what=f"dataset {repo_id}@{str(revision)[:8]}",
-                   revision=str(revision), snapshot=snapshot)
+    snapshot = hub.download(repo_id, revision, files, repo_type="dataset")
     return snapshot, str(revision), refused
 
 
 def dataset_photos(hub: Any, repo_id: str) -> Iterator[RawPhoto]:
-    """Every image of the dataset repo with its caption; refused names yield an error photo."""
-    from fakeimg_assets.real.sources import image_files
+    """Every image of the dataset repo with its caption, one at a time; refused names yield
+    an error photo. The snapshot's files are symlinks into the repo's cache folder: nothing
+    outside that folder is read."""
+    from fakeimg_assets.real.sources import folder_photos
 
     snapshot, _, refused = dataset_snapshot(hub, repo_id)
-    tables = caption_tables(snapshot)
-    for p in image_files(snapshot):
-        rel = p.relative_to(snapshot).as_posix()
-        try:
-            data = p.read_bytes()
-        except OSError:
-            data = b""
-        yield RawPhoto(rel, caption_for(p, rel, tables), data)
+    yield from folder_photos(snapshot, within=snapshot.parent.parent)  # datasets--org--name
     for path in refused:
         yield RawPhoto(path, "", b"", error=f"unsafe file name: {unsafe_name_reason(path)}")

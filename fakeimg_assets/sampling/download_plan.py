@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from fakeimg_assets.hub_client.verified import RepoFile, unsafe_name_reason
 from fakeimg_assets.sampling.recipes import SamplingRecipe, component_refusal, recipe_for_pipeline
-from fakeimg_assets.sampling.verify_download import RepoFile, unsafe_name_reason
 
 WEIGHT_SUFFIXES = (
     ".safetensors",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fakeimg_assets.hub_client.verified import RepoFile
 from fakeimg_assets.sampling.download_plan import DownloadPlan
 from fakeimg_assets.sampling.repo_kind import (  # re-exported: the kind rules live there
     UnsupportedRepoError,
@@ -26,7 +27,6 @@ from fakeimg_assets.sampling.repo_kind import (  # re-exported: the kind rules l
     pick_weights_file,
     trigger_words,
 )
-from fakeimg_assets.sampling.verify_download import RepoFile
 
 if TYPE_CHECKING:
     from fakeimg_assets.sampling.remote import RemoteModel
@@ -52,14 +52,20 @@ class BaseRef:
 
 
 def resolve_base(
-    hub: HubResource, model_id: str, base_id: str | None, limits: Any
+    hub: HubResource, model_id: str, base_id: str | None, limits: Any,
+    revision: str | None = None,
 ) -> tuple[RemoteModel, set[str]]:
-    """The base pinned at the Hub's current sha and planned as a pipeline, or a refusal.
+    """The base pinned at `revision` (the sha recorded when the derived model was first
+    planned), else at the Hub's current sha, and planned as a pipeline; or a refusal.
 
     Also the base files that were already in the Hub cache *before* planning (the plan
     itself fetches the base's small JSON files, which count as this partition's).
     """
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     from fakeimg_assets.paths import validate_model_id
     from fakeimg_assets.sampling.download_plan import sizes_from_siblings
@@ -72,7 +78,13 @@ def resolve_base(
     except ValueError as exc:
         raise UnsupportedRepoError(f"{model_id}: base_model {base_id!r} is not a repo id") from exc
     try:
-        base_info = hub.model_info(base_id)
+        base_info = hub.model_info(base_id, revision=revision)
+    except RevisionNotFoundError as exc:
+        raise UnsupportedRepoError(
+            f"{model_id}: its base {base_id!r} no longer has the base_revision {revision} "
+            "recorded in model_metadata; sampling on another revision would record images of a "
+            "base other than the one recorded (re-materialize model_metadata to re-pin it)"
+        ) from exc
     except (RepositoryNotFoundError, GatedRepoError) as exc:
         raise UnsupportedRepoError(
             f"{model_id}: base model {base_id!r} is not on the Hub at "
@@ -136,9 +148,10 @@ def derived_plan(
 
 def fetch_derived_plan(
     hub: HubResource, model_id: str, info: Any, sizes: Mapping[str, int],
-    sha256s: Mapping[str, str], limits: Any,
+    sha256s: Mapping[str, str], limits: Any, *, base_revision: str | None = None,
 ) -> RemoteModel:
-    """Plan a repo without `model_index.json`: a LoRA adapter or a single-file checkpoint."""
+    """Plan a repo without `model_index.json`: a LoRA adapter or a single-file checkpoint,
+    on its base at `base_revision` (None: the base's current sha)."""
     from fakeimg_assets.sampling.remote import RemoteModel, check_plan_limits
 
     kind = classify_repo(sizes, getattr(info, "tags", None))
@@ -146,10 +159,10 @@ def fetch_derived_plan(
     if kind == "single_file":
         from fakeimg_assets.sampling.single_file import single_file_ref
 
-        base, ref = single_file_ref(hub, model_id, info, sizes, limits)
+        base, ref = single_file_ref(hub, model_id, info, sizes, limits, base_revision)
     elif kind == "lora":
         own = pick_weights_file(model_id, sizes, what="LoRA adapter")
-        base, cached = resolve_base(hub, model_id, card_base_model(card), limits)
+        base, cached = resolve_base(hub, model_id, card_base_model(card), limits, base_revision)
         if not pipeline_supports(base.plan.pipeline_class, "load_lora_weights"):
             raise UnsupportedRepoError(
                 f"{model_id}: base architecture {base.plan.architecture} "
@@ -224,8 +237,9 @@ def base_prepared(prepared: PreparedModel) -> PreparedModel:
 
 
 def load_derived(prepared: PreparedModel, *, device: str, dtype: Any) -> Any:
-    """Base pipeline plus the adapter (or the single-file checkpoint), Hub offline."""
-    from fakeimg_assets.sampling.loading import hub_offline, load_pipeline
+    """Base pipeline plus the adapter (or the single-file checkpoint), Hub offline; sized by
+    `loading.load_pipeline` before it calls this."""
+    from fakeimg_assets.sampling.loading import from_snapshot, hub_offline
     from fakeimg_assets.sampling.sampler import SamplingError
 
     if prepared.plan.kind == "single_file":
@@ -233,7 +247,7 @@ def load_derived(prepared: PreparedModel, *, device: str, dtype: Any) -> Any:
 
         return load_single_file(prepared, device=device, dtype=dtype)
     ref = prepared.plan.base
-    pipe = load_pipeline(base_prepared(prepared), device=device, dtype=dtype)
+    pipe = from_snapshot(base_prepared(prepared), device=device, dtype=dtype)
     check_lora_keys(prepared.local_dir / ref.weights_file, prepared.model_id)
     try:
         with hub_offline():

@@ -62,7 +62,11 @@ def regenerate_image(
         [row["source"], start, start + bs],
     ).to_dicts()
     hub = hub or HubResource(cache_dir=str((home or fakeimg_home()) / "hf-cache"))
-    remote = fetch_plan(hub, row["source"], row["revision"])  # type: ignore[arg-type]
+    meta = store.query(
+        "SELECT base_revision FROM model_metadata WHERE model_id = ?", [row["source"]])
+    base_revision = meta["base_revision"][0] if meta.height else None
+    remote = fetch_plan(hub, row["source"], row["revision"],  # type: ignore[arg-type]
+                        base_revision=base_revision)
     prepared = sampler.prepare(
         row["source"], row["revision"], remote.plan, hub.download, hub.limits()  # type: ignore[attr-defined]
     )

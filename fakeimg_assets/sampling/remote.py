@@ -49,10 +49,13 @@ class RemoteModel:
 
 
 def read_small_json(
-    hub: HubResource, model_id: str, path: str, revision: str, limits: SamplingLimits
+    hub: HubResource, model_id: str, path: str, revision: str, limits: SamplingLimits,
+    size: int,
 ) -> dict[str, Any]:
-    """Fetch one planned JSON file, re-check its size on disk, parse it as an object."""
-    local = hub.download_file(model_id, path, revision=revision)
+    """Fetch one planned JSON file of its listed `size` (size-capped before the fetch), re-check
+    its size on disk, parse it as an object."""
+    check_text_file_size(model_id, path, size, limits)
+    local = hub.download_file(model_id, path, revision=revision, expected_size=size)
     check_text_file_size(model_id, path, Path(local).stat().st_size, limits)
     try:
         data = json.loads(Path(local).read_text())
@@ -76,6 +79,7 @@ def check_component_configs(
 ) -> int | None:
     """Sane ranges of the denoiser/VAE/scheduler configs and the native resolution cap."""
     files = set(remote.plan.files)
+    sizes = {f.path: f.size for f in remote.plan.expected}
     configs: dict[str, dict[str, Any]] = {}
     for name, rel in (
         *((d, f"{d}/config.json") for d in DENOISERS),
@@ -83,7 +87,8 @@ def check_component_configs(
         ("scheduler", "scheduler/scheduler_config.json"),
     ):
         if name in remote.plan.components and rel in files:
-            configs[name] = read_small_json(hub, model_id, rel, remote.revision, limits)
+            configs[name] = read_small_json(hub, model_id, rel, remote.revision, limits,
+                                            sizes[rel])
             check_config_ranges(model_id, rel, configs[name])
     # a distilled (few-step) repo samples with its recipe's variant (e.g. Flux schnell)
     tags = distillation_evidence(remote.info)
@@ -106,9 +111,9 @@ def hooked_native_size(
     hook = get_recipe(remote.plan.recipe).native_size
     if hook is None:
         return None
-    for rel in remote.plan.files:
-        if rel.count("/") == 1 and rel.endswith("/config.json"):
-            read_small_json(hub, model_id, rel, remote.revision, limits)
+    for f in remote.plan.expected:
+        if f.path.count("/") == 1 and f.path.endswith("/config.json"):
+            read_small_json(hub, model_id, f.path, remote.revision, limits, f.size)
     size = hook(hub.snapshot_dir(model_id, remote.revision))
     check_requested_size(size, size, limits)
     return size
@@ -119,27 +124,31 @@ def fetch_plan(
     model_id: str,
     revision: str | None = None,
     limits: SamplingLimits | None = None,
+    *,
+    base_revision: str | None = None,
 ) -> RemoteModel:
     """Info (sizes, LFS sha256s) of one revision, its `model_index.json`, the checked plan.
 
     Raises `UnsafeRepoError` for what must never load and `ResourceLimitError` for what is
-    over a limit, both before any weight is downloaded.
+    over a limit, both before any weight is downloaded. A LoRA or single file is planned on
+    its base at `base_revision` (the sha `model_metadata` recorded) when given, else at the
+    base's current sha.
     """
     limits = limits or hub.limits()
-    info = hub.model_info(model_id, revision=revision)
-    sha = getattr(info, "sha", None)
-    if not sha:
-        raise ValueError(f"Hub returned no commit sha for {model_id!r} (revision {revision!r})")
+    info = hub.model_info(model_id, revision=revision)  # id, sha and listing checked there
+    sha = info.sha
     siblings = getattr(info, "siblings", None) or []
     sizes = sizes_from_siblings(siblings)
     if "model_index.json" not in sizes:  # a LoRA adapter, a single-file checkpoint, or refused
         from fakeimg_assets.sampling.lora import fetch_derived_plan
 
         return fetch_derived_plan(
-            hub, model_id, info, sizes, sha256s_from_siblings(siblings), limits
+            hub, model_id, info, sizes, sha256s_from_siblings(siblings), limits,
+            base_revision=base_revision,
         )
     check_text_file_size(model_id, "model_index.json", sizes["model_index.json"], limits)
-    model_index = read_small_json(hub, model_id, "model_index.json", sha, limits)
+    model_index = read_small_json(
+        hub, model_id, "model_index.json", sha, limits, sizes["model_index.json"])
     plan = plan_download(
         model_index, sizes, model_id=model_id, sha256s=sha256s_from_siblings(siblings)
     )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from fakeimg_assets.hub_client.verified import unsafe_name_reason
 from fakeimg_assets.sampling.download_plan import is_weight_file
-from fakeimg_assets.sampling.verify_download import unsafe_name_reason
 
 KINDS = ("pipeline", "lora", "single_file", "other")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fakeimg_assets.errors import FakeimgError
+from fakeimg_assets.hub_client.verified import RepoFile
 from fakeimg_assets.paths import derive_seed, validate_model_id
 from fakeimg_assets.sampling.download_plan import DownloadPlan, is_weight_file
 from fakeimg_assets.sampling.limits import (
@@ -23,7 +24,6 @@ from fakeimg_assets.sampling.limits import (
 )
 from fakeimg_assets.sampling.loading import load_pipeline
 from fakeimg_assets.sampling.recipes import SamplingRecipe, get_recipe
-from fakeimg_assets.sampling.verify_download import RepoFile
 
 __all__ = ["load_pipeline"]  # re-exported: callers use sampler.load_pipeline
 
@@ -200,7 +200,7 @@ def release_weights(prepared: PreparedModel) -> int:
 
     Small JSON/tokenizer files stay; a later run (or `fakeimg regenerate`) re-downloads.
     """
-    from fakeimg_assets.sampling.verify_download import remove_weights
+    from fakeimg_assets.hub_client.verified import remove_weights
 
     return remove_weights(prepared.local_dir, prepared.plan.files, is_weight_file)
 

@@ -42,7 +42,8 @@ def base_from_tags(tags: list[str] | None) -> str | None:
 
 
 def single_file_ref(
-    hub: HubResource, model_id: str, info: Any, sizes: dict[str, int], limits: Any
+    hub: HubResource, model_id: str, info: Any, sizes: dict[str, int], limits: Any,
+    base_revision: str | None = None,
 ) -> tuple[RemoteModel, BaseRef]:
     """The base (configs only) and reference of a single-file checkpoint, or a refusal."""
     own = pick_weights_file(model_id, sizes, what="single-file checkpoint")
@@ -53,7 +54,7 @@ def single_file_ref(
             f"{model_id}: single-file checkpoint {own} names no base_model (card or tags): its "
             "architecture and configs are unknown"
         )
-    base, before = resolve_base(hub, model_id, base_id, limits)
+    base, before = resolve_base(hub, model_id, base_id, limits, base_revision)
     if not pipeline_supports(base.plan.pipeline_class, "from_single_file"):
         raise UnsupportedRepoError(
             f"{model_id}: base {base_id} is a {base.plan.pipeline_class}, which diffusers "

@@ -1,7 +1,7 @@
 """Exact, verified downloads: planned names are file names (never patterns), and what lands
 on disk is exactly the plan, byte for byte as the Hub listing describes it.
 
-`fetch_verified` drives any single-file fetcher (the Hub client's `hf_hub_download` in
+`fetch_verified` drives any single-file fetcher (`cache_writer.download_to_cache` in
 production): each planned file is fetched by its exact name, its size (and for LFS files its
 sha256 from the listing) checked; a bad file is deleted and re-fetched once, then the
 download fails with the file, the expected and the actual value. Finally the snapshot folder
@@ -125,7 +125,7 @@ def fetch_verified(
     `fetch(path, force)` downloads one repo file of the pinned revision and returns its local
     path inside `snapshot`. Returns `snapshot`.
     """
-    if not _COMMIT.match(revision or ""):
+    if not _COMMIT.fullmatch(revision or ""):
         raise ValueError(f"{what}: downloads need a pinned 40-hex commit sha, got {revision!r}")
     if not files:
         raise ValueError(f"{what}: nothing to download: empty file list")
@@ -133,26 +133,33 @@ def fetch_verified(
         reason = unsafe_name_reason(f.path)
         if reason:
             raise DownloadVerificationError(f"{what}: refusing to fetch {f.path!r}: {reason}")
-        if f.sha256 is not None and not _SHA256.match(f.sha256):
+        if f.sha256 is not None and not _SHA256.fullmatch(f.sha256):
             raise DownloadVerificationError(
                 f"{what}: listing gives {f.path!r} a malformed sha256 {f.sha256!r}"
             )
     prune_unplanned(snapshot, [f.path for f in files])
     for f in files:
-        local = _fetch_into(fetch, f, force=False, snapshot=snapshot, what=what)
-        bad = file_mismatch(local, f)
-        if bad is None:
-            continue
-        _remove_cached(local)
-        local = _fetch_into(fetch, f, force=True, snapshot=snapshot, what=what)
-        bad = file_mismatch(local, f)
-        if bad is not None:
-            kind, want, got = bad
+        for attempt in (1, 2):
+            try:
+                local = _fetch_into(fetch, f, force=attempt > 1, snapshot=snapshot, what=what)
+            except DownloadVerificationError as exc:  # a body that did not hash to its ETag
+                if not getattr(exc, "refetch", False):
+                    raise
+                if attempt == 2:
+                    raise DownloadVerificationError(
+                        f"{what}: {f.path!r} failed verification after one re-fetch: {exc}"
+                    ) from exc
+                continue
+            bad = file_mismatch(local, f)
+            if bad is None:
+                break
             _remove_cached(local)
-            raise DownloadVerificationError(
-                f"{what}: {f.path!r} failed verification after one re-fetch: {kind} expected "
-                f"{want}, got {got}"
-            )
+            if attempt == 2:
+                kind, want, got = bad
+                raise DownloadVerificationError(
+                    f"{what}: {f.path!r} failed verification after one re-fetch: {kind} "
+                    f"expected {want}, got {got}"
+                )
     check_exact_file_set(snapshot, [f.path for f in files], what=what)
     return snapshot
 
