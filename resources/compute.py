@@ -30,6 +30,9 @@ class ComputeResource(ConfigurableResource):
     sampler: str = "in_run"
     worker_idle_seconds: float = 600.0  # the warm worker exits after this long without work
     worker_max_requests: int = 200  # ... or after this many partitions (a fresh one follows)
+    # the memory one model's parameters may take when loaded; None: 75% of the machine's (or
+    # cgroup's) memory on CPU, 90% of the device's on CUDA (sampling/components.py)
+    max_model_bytes: int | None = None
     _runs_at_once: int = PrivateAttr(default=1)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -70,6 +73,7 @@ class ComputeResource(ConfigurableResource):
         request = SampleRequest.of(
             prepared, requests, params, device=self.device, dtype=self.dtype,
             threads=self.threads(), max_seconds=deadline.max_seconds - deadline.elapsed(),
+            max_model_bytes=self.max_model_bytes,
         )
         if self.sampler == "in_run":
             return execute(request, on_stage)

@@ -45,6 +45,7 @@ class SampleRequest:
     dtype: str = "auto"
     threads: int = 1
     max_seconds: float = 3600.0
+    max_model_bytes: int | None = None  # None: a share of the device's memory (components.py)
 
     @classmethod
     def of(cls, prepared: PreparedModel, requests: Sequence[ImageRequest],
@@ -109,7 +110,8 @@ def execute(request: SampleRequest, on_stage: Callable[[str], None] = lambda _s:
     dtype = resolve_dtype(request.dtype, device)
     prepared = request.prepared()
     t0 = time.perf_counter()
-    pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype)
+    pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype,
+                                 max_model_bytes=request.max_model_bytes)
     try:
         t_load = time.perf_counter()
         on_stage("sample")

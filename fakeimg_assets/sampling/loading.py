@@ -61,16 +61,26 @@ def load_kwargs(prepared: PreparedModel) -> dict[str, Any]:
     return kwargs
 
 
-def load_pipeline(prepared: PreparedModel, *, device: str, dtype: Any) -> Any:
+def load_pipeline(prepared: PreparedModel, *, device: str, dtype: Any,
+                  max_model_bytes: int | None = None) -> Any:
+    """Size the components against the memory budget and their weights (`components.py`),
+    then load: a pipeline with `from_snapshot`, a LoRA or single file on its base."""
+    from fakeimg_assets.sampling.components import check_model_fits
+
+    check_model_fits(prepared, device=device, dtype=dtype, max_model_bytes=max_model_bytes)
+    if prepared.plan.base is not None:  # a LoRA adapter or single-file checkpoint on a base
+        from fakeimg_assets.sampling.lora import load_derived
+
+        return load_derived(prepared, device=device, dtype=dtype)
+    return from_snapshot(prepared, device=device, dtype=dtype)
+
+
+def from_snapshot(prepared: PreparedModel, *, device: str, dtype: Any) -> Any:
     """`from_pretrained` on the local snapshot: safetensors only, offline, no remote code."""
     import diffusers
 
     from fakeimg_assets.sampling.sampler import SamplingError
 
-    if prepared.plan.base is not None:  # a LoRA adapter or single-file checkpoint on a base
-        from fakeimg_assets.sampling.lora import load_derived
-
-        return load_derived(prepared, device=device, dtype=dtype)
     cls = getattr(diffusers, prepared.plan.pipeline_class, None)
     if cls is None:
         raise SamplingError(
