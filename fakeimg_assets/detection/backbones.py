@@ -93,19 +93,43 @@ def list_backbones() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_detector(name: str, *, pretrained: bool | None = None) -> torch.nn.Module:
+def pretrained_source(name: str) -> tuple[str, str] | None:
+    """(Hub repo, weights file) of a backbone's pretrained weights, None when it trains from
+    scratch; fetched by `HubResource.pretrained_weights`, never by timm itself."""
+    import timm
+
+    spec = get_backbone(name)
+    if not spec.pretrained:
+        return None
+    cfg = timm.models.get_pretrained_cfg(spec.timm_name)
+    repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not repo:
+        raise ValueError(f"backbone {name!r}: timm names no Hub repo for {spec.timm_name}")
+    return repo, "model.safetensors"
+
+
+def create_detector(name: str, *, pretrained: bool | None = None,
+                    weights_file: str | None = None) -> torch.nn.Module:
     """A timm model for `name` with a single-logit head (logit > 0 means fake).
 
-    `pretrained=None` uses the spec's default; pass False offline, where timm cannot fetch
-    weights from the Hub.
+    `pretrained=None` uses the spec's default. Pretrained weights come from `weights_file`
+    (a verified download, `pretrained_source`) and never from timm's own Hub client, which
+    trusts the endpoint's headers with cache paths (hub_client/answers.py).
     """
     import timm
 
     spec = get_backbone(name)
     use_pretrained = spec.pretrained if pretrained is None else pretrained
-    return timm.create_model(
-        spec.timm_name, pretrained=use_pretrained, num_classes=1, **spec.model_kwargs
-    )
+    kwargs = dict(spec.model_kwargs)
+    if use_pretrained:
+        if weights_file is None:
+            raise ValueError(
+                f"backbone {name!r} starts from pretrained weights: fetch them with "
+                "HubResource.pretrained_weights(*pretrained_source(name)) and pass weights_file, "
+                "or pass pretrained=False"
+            )
+        kwargs["pretrained_cfg_overlay"] = {"file": str(weights_file)}
+    return timm.create_model(spec.timm_name, pretrained=use_pretrained, num_classes=1, **kwargs)
 
 
 # Park & Owens, "Community Forensics" (CVPR 2025), official code defaults: ViT-S/16 at 384

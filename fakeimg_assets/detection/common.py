@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from fakeimg_assets.warehouse.store import utcnow
-from resources import ComputeResource, ImageStoreResource
+from resources import ComputeResource, HubResource, ImageStoreResource
 
 if TYPE_CHECKING:  # train.py imports torch lazily, but keep the type checker informed
     from fakeimg_assets.detection.train import TrainResult
@@ -42,10 +42,20 @@ def train_on(
     image_size: int | None = None,
     pretrained: bool | None = None,
     seed: int = 0,
+    hub: HubResource | None = None,
 ):
+    """Train one detector; a pretrained backbone's weights come through `hub`'s verified
+    client first (`backbones.pretrained_source`)."""
+    from fakeimg_assets.detection.backbones import get_backbone, pretrained_source
     from fakeimg_assets.detection.train import TrainConfig, train_detector
 
     compute.apply_threads()
+    weights = None
+    source = pretrained_source(backbone) if pretrained is not False else None
+    if source is not None and (pretrained or get_backbone(backbone).pretrained):
+        if hub is None:
+            raise ValueError(f"backbone {backbone!r} needs pretrained weights: pass the hub")
+        weights = str(hub.pretrained_weights(*source))
     cfg = TrainConfig(
         backbone=backbone,
         epochs=epochs,
@@ -53,6 +63,7 @@ def train_on(
         lr=lr,
         image_size=image_size,
         pretrained=pretrained,
+        pretrained_file=weights,
         seed=seed,
         device=compute.resolve_device(),
         num_threads=compute.threads(),

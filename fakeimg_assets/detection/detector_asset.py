@@ -12,7 +12,7 @@ from fakeimg_assets.detection.common import (
 )
 from fakeimg_assets.detection.split_store import read_split
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
-from resources import ComputeResource, ImageStoreResource, WarehouseResource
+from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
 CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
 
@@ -44,6 +44,7 @@ def detector(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
     compute: ComputeResource,
+    hub: HubResource,
 ) -> dg.MaterializeResult:
     from fakeimg_assets.detection.backbones import get_backbone
 
@@ -71,6 +72,7 @@ def detector(
         image_size=config.image_size,
         pretrained=config.pretrained,
         seed=config.seed,
+        hub=hub,
     )
     train_models = sorted(set(train.filter(pl.col("label") == "fake")["source"].to_list()))
     warehouse.write(

@@ -28,7 +28,7 @@ from fakeimg_assets.detection.protocols import (
 )
 from fakeimg_assets.detection.split_store import latest_split_id, read_split
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
-from resources import ComputeResource, ImageStoreResource, WarehouseResource
+from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
 CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
 
@@ -117,6 +117,7 @@ def detector_evaluation(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
     compute: ComputeResource,
+    hub: HubResource,
 ) -> Iterator[dg.MaterializeResult]:
     from fakeimg_assets.detection.train import load_detector, predict, predict_with_model
 
@@ -180,7 +181,7 @@ def detector_evaluation(
             res = train_on(
                 samples_of(train, image_store),
                 image_store.home_dir() / "detectors" / rid.replace(":", "-"),
-                backbone, compute, epochs=config.protocol_epochs, seed=config.seed,
+                backbone, compute, epochs=config.protocol_epochs, seed=config.seed, hub=hub,
             )
             ppaths = [str(image_store.absolute(p)) for p in ptest["path"]]
             scores = predict(res.checkpoint_dir, ppaths, device=device)

@@ -41,6 +41,7 @@ class TrainConfig:
     amp: bool = True  # mixed precision; only takes effect on CUDA
     num_workers: int = 0
     pretrained: bool | None = None
+    pretrained_file: str | None = None  # the verified weights a pretrained backbone starts from
     augment: bool = True  # the recipe's op mix; off only for ablations
     balance_reals: bool | None = None
     # NHWC: faster CNN steps, but oneDNN then picks kernels by process history and same-seed

@@ -33,7 +33,7 @@ from fakeimg_assets.detection.split_store import read_split
 from fakeimg_assets.paths import derive_seed
 from fakeimg_assets.warehouse.store import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
-from resources import ComputeResource, ImageStoreResource, WarehouseResource
+from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
 CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
 
@@ -123,6 +123,7 @@ def scaling_study(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
     compute: ComputeResource,
+    hub: HubResource,
 ) -> Iterator[dg.MaterializeResult]:
     from fakeimg_assets.detection.plot import markdown_image, scaling_png
     from fakeimg_assets.detection.train import predict
@@ -162,7 +163,7 @@ def scaling_study(
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
-                       image_size=config.image_size)  # fmt: skip
+                       image_size=config.image_size, hub=hub)  # fmt: skip
         try:
             sets = eval_sets(d, design, test, fakes, frame, config.seed)
             paths = sorted({p for df in sets.values() for p in df["path"]})

@@ -112,7 +112,8 @@ def train_detector(
         torch.use_deterministic_algorithms(deterministic or was_deterministic)
         try:
             torch.manual_seed(cfg.seed)
-            model = create_detector(spec.name, pretrained=cfg.pretrained)
+            model = create_detector(spec.name, pretrained=cfg.pretrained,
+                                    weights_file=cfg.pretrained_file)
             check_input_size(model, cfg.image_size)
             fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
             model.to(device=device, memory_format=fmt)
