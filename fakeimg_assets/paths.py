@@ -13,10 +13,14 @@ from pathlib import Path
 
 DEFAULT_HOME = "data"
 
-# The Hub's own rule for repo ids: one slash, names of letters, digits, '-', '_', '.';
-# no '--' or '..' (which is what lets "org--name" be an unambiguous file name).
-_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
-_MODEL_ID_RE = re.compile(rf"^{_NAME}/{_NAME}$")
+# The Hub's own rule for repo ids (huggingface_hub's `validate_repo_id`, which mirrors the
+# Hub): `namespace/name`, each 1-96 ASCII letters, digits, '-', '_' or '.', not starting or
+# ending with '-' or '.'; no '--' or '..' anywhere (which is what lets "org--name" be an
+# unambiguous file name); no name ending in '.git'. fakeimg also wants the namespace to
+# start with a letter or digit: file keys start with it, and a leading '_' is reserved there.
+MAX_NAME_LENGTH = 96
+_NAME_CHARS = re.compile(r"[A-Za-z0-9._-]+", re.ASCII)
+_SHOWN_CHARS = 100  # an id quoted in a message: a hostile one may be megabytes
 
 
 class InvalidModelIdError(ValueError):
@@ -29,17 +33,55 @@ def fakeimg_home(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(raw).expanduser().resolve()
 
 
+def shown_id(value: object) -> str:
+    """`repr` of a (possibly hostile) id, cut to a readable length with its size noted."""
+    text = repr(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    size = f"{len(value)} chars" if isinstance(value, str) else f"{len(text)}-char repr"
+    return f"{text[:_SHOWN_CHARS]}… ({size})"
+
+
+def _name_problem(part: str, what: str) -> str | None:
+    if not part:
+        return f"empty {what}"
+    if len(part) > MAX_NAME_LENGTH:
+        return f"{what} longer than {MAX_NAME_LENGTH} characters ({len(part)})"
+    if not _NAME_CHARS.fullmatch(part):
+        bad = next(c for c in part if not _NAME_CHARS.fullmatch(c))
+        return f"character {bad!r} in the {what} (allowed: letters, digits, '-', '_', '.')"
+    if part[0] in "-." or part[-1] in "-.":
+        return f"{what} starts or ends with '-' or '.'"
+    return None
+
+
+def model_id_problem(model_id: object) -> str | None:
+    """What makes `model_id` no Hub model id of the form `org/name`, or None if it is one."""
+    if not isinstance(model_id, str):
+        return f"not a string ({type(model_id).__name__})"
+    if model_id.count("/") != 1:
+        return f"{model_id.count('/')} '/' where 'org/name' has exactly one"
+    org, name = model_id.split("/")
+    problem = _name_problem(org, "namespace") or _name_problem(name, "name")
+    if problem:
+        return problem
+    if "--" in model_id or ".." in model_id:
+        return "contains '--' or '..'"
+    if org[0] == "_":
+        return "namespace starts with '_'"
+    if name.endswith(".git"):
+        return "name ends with '.git'"
+    return None
+
+
 def validate_model_id(model_id: str) -> str:
-    """Return `model_id` unchanged if it is a valid Hub id, else raise naming it."""
-    if (
-        not isinstance(model_id, str)
-        or not _MODEL_ID_RE.match(model_id)
-        or "--" in model_id
-        or ".." in model_id
-    ):
+    """Return `model_id` unchanged if it is a valid Hub id, else raise naming it and why."""
+    problem = model_id_problem(model_id)
+    if problem is not None:
         raise InvalidModelIdError(
-            f"invalid Hugging Face model id {model_id!r}: expected 'org/name' with letters, "
-            "digits, '-', '_' or '.', no '--' or '..'"
+            f"invalid Hugging Face model id {shown_id(model_id)}: {problem}; expected "
+            "'org/name' of letters, digits, '-', '_' or '.' (each at most "
+            f"{MAX_NAME_LENGTH}, not starting or ending with '-' or '.'), no '--' or '..'"
         )
     return model_id
 

@@ -5,17 +5,21 @@ difference and not a time watermark, so a repo that reaches the catalogue late (
 public or ungated after its upload) is still added. It is served first-seen first, then
 newest upload first, then by id: a repo's place in the queue never moves back as new
 repos arrive, so each is added within ceil(place / batch) ticks however large the Hub.
+A row whose id is no Hub model id (a catalogue written before the crawl vetted ids) is
+never queued: it is returned apart, for the sensor to log, and the next crawl moves it to
+`crawl_rejects`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from fakeimg_assets.catalog.selection import SelectionPolicy, rejection_reason
+from fakeimg_assets.paths import model_id_problem
 
 _POLICY_COLUMNS = ["model_id", "private", "gated", "library_name", "pipeline_tag", "author"]
 _ORDER_COLUMNS = ["first_seen_at", "created_at"]
@@ -29,10 +33,21 @@ class BacklogTick:
     add: list[str]
     pending_after: int  # eligible, not a partition, not added this tick
     catalog_rows: int
+    invalid: list[str] = field(default_factory=list)  # catalogued ids that are no Hub id
+
+
+def invalid_ids(catalog: pl.DataFrame, known: Iterable[str]) -> list[str]:
+    """Catalogued ids, not partitions, that are no Hub model id, sorted (never queued)."""
+    if "model_id" not in catalog.columns:
+        return []
+    todo = catalog.filter(~pl.col("model_id").is_in(list(set(known))))
+    ids = todo["model_id"].unique().to_list()
+    return sorted(str(m) for m in ids if model_id_problem(m) is not None)
 
 
 def backlog(catalog: pl.DataFrame, known: Iterable[str], policy: SelectionPolicy) -> list[str]:
-    """Eligible catalogued ids that are not partitions, in the queue's stable order."""
+    """Eligible catalogued ids that are not partitions, in the queue's stable order (an
+    invalid id is never eligible: `rejection_reason`)."""
     missing = [c for c in [*_POLICY_COLUMNS, *_ORDER_COLUMNS] if c not in catalog.columns]
     if missing:
         raise ValueError(f"hub_models catalogue lacks columns {missing}")
@@ -58,7 +73,9 @@ def plan_tick(
     """At most `batch` models of the backlog, in order; the rest wait for later ticks."""
     if batch < 1:
         raise ValueError(f"batch (partitions added per tick) must be >= 1, got {batch}")
+    known = set(known)
     queue = backlog(catalog, known, policy)
     return BacklogTick(
-        add=queue[:batch], pending_after=max(len(queue) - batch, 0), catalog_rows=catalog.height
+        add=queue[:batch], pending_after=max(len(queue) - batch, 0), catalog_rows=catalog.height,
+        invalid=invalid_ids(catalog, known),
     )

@@ -22,6 +22,7 @@ import dagster as dg
 from fakeimg_assets.catalog.selection import SelectionPolicy
 from fakeimg_assets.jobs import hub_crawl_job, sample_model_job
 from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME, hub_models_partitions
+from fakeimg_assets.paths import shown_id
 from resources import WarehouseResource
 from sensors import retries
 from sensors.backlog import BacklogTick, plan_tick
@@ -95,6 +96,14 @@ def evaluate_tick(
         warehouse.read("hub_models"), known, settings.policy, settings.max_new_per_tick
     )
     new = tick.add
+    if tick.invalid:
+        shown = ", ".join(shown_id(m) for m in tick.invalid[:5])
+        context.log.warning(
+            f"not adding {len(tick.invalid)} catalogued ids that are no Hub model id (a "
+            f"catalogue crawled before ids were vetted): {shown}"
+            f"{' ...' if len(tick.invalid) > 5 else ''}; the next hub_catalog run moves "
+            "them to crawl_rejects"
+        )
     requests = [
         dg.RunRequest(job_name=sample_model_job.name, partition_key=m, run_key=sample_run_key(m))
         for m in new

@@ -5,7 +5,9 @@ a user's open DuckDB CLI cannot block a tick). A model is re-requested when its 
 `model_failures` row is transient and no `images` row of it is newer than that failure;
 each failure gets its own run key, so one failure is retried once, and a model that
 failed transiently in `MAX_TRANSIENT_RUNS` runs since its last success is left alone
-(logged) until someone looks. Permanent failures are never re-requested.
+(logged) until someone looks. Permanent failures are never re-requested, nor is a
+partition whose key is no Hub model id (an instance from before the crawl vetted ids may
+hold one; its key must never reach a file name).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from fakeimg_assets.paths import model_slug
+from fakeimg_assets.paths import model_id_problem, model_slug
 from resources.warehouse import WarehouseResource
 
 MAX_TRANSIENT_RUNS = 3  # runs that failed transiently since the last success, then stop
@@ -56,7 +58,8 @@ def transient_retries(
     failures = warehouse.read("model_failures")
     if failures.height == 0:
         return []
-    failures = failures.filter(pl.col("model_id").is_in(sorted(known))).sort("failed_at")
+    valid = sorted(m for m in known if model_id_problem(m) is None)  # never an invalid key
+    failures = failures.filter(pl.col("model_id").is_in(valid)).sort("failed_at")
     decisions = []
     for (model_id,), rows in failures.group_by(["model_id"], maintain_order=True):
         latest = rows.row(rows.height - 1, named=True)

@@ -6,6 +6,10 @@ takes that code with it, and the model would then look merely "not sampled". Thi
 sees every failed `sample_model` run, and when no row names the run it writes one:
 stage 'process', transient (so the `new_hub_models` sensor re-requests it, at most 3
 times), with the failure message Dagster recorded.
+
+A run whose partition key is no Hub model id (an instance from before the crawl vetted ids
+may hold such partitions) gets no row: the key cannot name a file, and the model could
+never be sampled anyway. The sensor logs it (naming the run and the key) and carries on.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import dagster as dg
 import polars as pl
 
 from fakeimg_assets.jobs import sample_model_job
-from fakeimg_assets.paths import model_slug, validate_model_id
+from fakeimg_assets.paths import InvalidModelIdError, model_slug, validate_model_id
 from fakeimg_assets.warehouse.store import utcnow
 from resources import WarehouseResource
 
@@ -22,7 +26,8 @@ PARTITION_TAG = "dagster/partition"
 
 
 def dead_run_row(run: dg.DagsterRun, step: str | None, message: str) -> dict | None:
-    """The failure row for a failed partitioned run, None for a run without a model."""
+    """The failure row for a failed partitioned run, None for a run without a model;
+    `InvalidModelIdError` for a partition key that is no Hub model id."""
     model_id = run.tags.get(PARTITION_TAG)
     if not model_id:
         return None
@@ -62,6 +67,14 @@ def record_dead_run(
 )
 def record_dead_runs(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
     event = context.failure_event
-    row = record_dead_run(warehouse, context.dagster_run, event.step_key, event.message or "")
+    run = context.dagster_run
+    try:
+        row = record_dead_run(warehouse, run, event.step_key, event.message or "")
+    except InvalidModelIdError as exc:
+        context.log.warning(
+            f"no model_failures row for dead run {run.run_id}: its partition key is no Hub "
+            f"model id ({exc}); it can never be sampled: delete that hub_models partition"
+        )
+        return
     if row is not None:
         context.log.info(f"recorded dead run {context.dagster_run.run_id} of {row['model_id']}")

@@ -18,6 +18,7 @@ CODE_VERSION_PENDING: set[str] = set()  # every asset has one
 
 TABLE_OF = {  # asset -> the storage table it owns (one asset per table, one table per asset)
     "hub_catalog": "hub_models",
+    "crawl_rejects": "crawl_rejects",  # a second spec of the hub_catalog step
     "hub_census": "hub_census",
     "real_photos": "real_photos",
     "prompts": "prompts",

@@ -46,7 +46,8 @@ def crawl(instance: dg.DagsterInstance, url: str, home: Path, **config: object) 
         run_config={"ops": {"hub_catalog": {"config": config}}},
     )
     assert result.success
-    (mat,) = result.asset_materializations_for_node("hub_catalog")
+    (mat,) = [m for m in result.asset_materializations_for_node("hub_catalog")
+              if m.asset_key == dg.AssetKey("hub_catalog")]  # not crawl_rejects
     return {k: v.value for k, v in mat.metadata.items()}
 
 

@@ -4,8 +4,17 @@ Incremental by default (`catalog/crawl.py`): the head of the newest-first lists 
 full sweeps, and a full sweep once `full_sweep_hours` have passed since the last complete
 one, so repos that turn public or ungated late still reach the catalogue. The start of
 the last complete sweep is carried in each materialization's metadata (`full_sweep_at`).
+
+One step, two tables: `hub_catalog` owns `hub_models`, and `crawl_rejects` owns the
+listing entries that step refused (`catalog/listing.py`: an id that is no `org/name`, a
+bad sha or time...), one row each, keyed by the crawl's `crawl_id`. A refused entry never
+reaches `hub_models`, so it never becomes a partition; rows an earlier crawl stored with an
+invalid id (before ids were vetted) are moved from `hub_models` to `crawl_rejects`.
 """
 
+
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
@@ -18,14 +27,18 @@ from fakeimg_assets.catalog.crawl import (
     crawl_incremental,
     state_from_catalog,
 )
+from fakeimg_assets.catalog.listing import ListingReject, raw_id_of, reject_rows
 from fakeimg_assets.catalog.selection import merge_catalog
+from fakeimg_assets.paths import model_id_problem
 from fakeimg_assets.warehouse.store import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import HubResource, WarehouseResource
 
-CODE_VERSION = "1"  # bump when a change alters the rows this module writes
+CODE_VERSION = "2"  # bump when a change alters the rows this module writes
 
 GROUP = "catalog"
+CATALOG = dg.AssetKey("hub_catalog")
+REJECTS = dg.AssetKey("crawl_rejects")
 
 
 class CrawlConfig(dg.Config):
@@ -40,35 +53,65 @@ class CrawlConfig(dg.Config):
 
 def _last_full_sweep(context: dg.AssetExecutionContext) -> object:
     """`full_sweep_at` of this asset's latest materialization, if any."""
-    event = context.instance.get_latest_materialization_event(context.asset_key)
+    event = context.instance.get_latest_materialization_event(CATALOG)
     materialization = event.asset_materialization if event else None
     entry = materialization.metadata.get("full_sweep_at") if materialization else None
     return entry.value if entry is not None else None
 
 
-@dg.asset(
-    group_name=GROUP,
-    code_version=CODE_VERSION,
-    freshness_policy=catalog_freshness(),
-    kinds={"huggingface", "duckdb"},
-    metadata=table_metadata("hub_models"),
-    description=(
-        "Crawl of text-to-image diffusers models on the Hub, upserted into hub_models: "
-        "incremental between full sweeps."
-    ),
+def crawl_id_of(when: Any, run_id: str) -> str:
+    """The id of one crawl: its UTC start to the second and its run (two crawls never share
+    one), also its `crawl_rejects` file key."""
+    return f"crawl-{when:%Y%m%dT%H%M%S}-{run_id[:8]}"
+
+
+def split_invalid(previous: list[dict]) -> tuple[list[dict], list[ListingReject]]:
+    """Catalogue rows kept, and rejects for rows an earlier crawl stored with an invalid id."""
+    kept, dropped = [], []
+    for row in previous:
+        problem = model_id_problem(row.get("model_id"))
+        if problem is None:
+            kept.append(row)
+        else:
+            dropped.append(ListingReject(
+                raw_id_of({"id": row.get("model_id")}),
+                f"id is not a Hub model id: {problem} (stored by an earlier crawl; removed "
+                "from hub_models)",
+            ))  # fmt: skip
+    return kept, dropped
+
+
+@dg.multi_asset(
+    name="hub_catalog",
+    specs=[
+        dg.AssetSpec(
+            CATALOG, group_name=GROUP, code_version=CODE_VERSION,
+            freshness_policy=catalog_freshness(), kinds={"huggingface", "duckdb"},
+            metadata=table_metadata("hub_models"),
+            description="Crawl of text-to-image diffusers models on the Hub, upserted into "
+            "hub_models: incremental between full sweeps.",
+        ),
+        dg.AssetSpec(
+            REJECTS, group_name=GROUP, code_version=CODE_VERSION, kinds={"duckdb"},
+            metadata=table_metadata("crawl_rejects"),
+            description="Listing entries the crawl refused (an id that is no org/name, a bad "
+            "sha or time, ...), with the reason, per crawl (written by hub_catalog).",
+        ),
+    ],
 )
 def hub_catalog(
     context: dg.AssetExecutionContext,
     config: CrawlConfig,
     hub: HubResource,
     warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     if config.limit < 0:
         raise dg.Failure(f"crawl limit must be >= 0, got {config.limit}")
     if config.mode not in MODES:
         raise dg.Failure(f"crawl mode must be one of {list(MODES)}, got {config.mode!r}")
     now = utcnow()
-    previous = warehouse.read("hub_models").to_dicts()
+    crawl_id = crawl_id_of(now, context.run_id)
+    previous, dropped = split_invalid(warehouse.read("hub_models").to_dicts())
     swept_at = _last_full_sweep(context)
     state = state_from_catalog(previous, swept_at)
     try:
@@ -85,23 +128,40 @@ def hub_catalog(
         raise dg.Failure(
             f"could not crawl the Hub at {hub.resolved_endpoint()}: {type(exc).__name__}: {exc}"
         ) from exc
+    rejects = reject_rows([*result.rejects, *dropped], crawl_id=crawl_id, seen_at=now,
+                          run_id=context.run_id)  # fmt: skip
+    if rejects:  # before hub_models: a crash between the two loses no record of a refusal
+        warehouse.write("crawl_rejects", crawl_id, rejects)
     merged = merge_catalog(previous, result.rows, now)
     warehouse.write("hub_models", "all", merged)
     new = len({r["model_id"] for r in result.rows} - {r["model_id"] for r in previous})
     if result.complete:
         swept_at = now.isoformat()
     context.log.info(
-        f"{mode} crawl listed {len(result.rows)} models from {hub.resolved_endpoint()} "
-        f"({result.passes}), {new} new, catalogue {len(merged)}"
+        f"{mode} crawl {crawl_id} listed {len(result.rows)} models from "
+        f"{hub.resolved_endpoint()} ({result.passes}), {new} new, catalogue {len(merged)}"
     )
+    if rejects:
+        shown = "; ".join(f"{r['raw_id'][:100]!r}: {r['reason']}" for r in rejects[:5])
+        context.log.warning(
+            f"refused {len(rejects)} listing entries (table crawl_rejects, crawl_id "
+            f"{crawl_id!r}): {shown}{' ...' if len(rejects) > 5 else ''}"
+        )
     metadata: dict[str, object] = {
         "endpoint": hub.resolved_endpoint(),
+        "crawl_id": crawl_id,
         "crawl_mode": mode,
         "crawled": len(result.rows),
+        "rejected": len(rejects),
         "new_models": new,
         "catalog_size": len(merged),
         **row_count(len(merged)),
     }
     if swept_at is not None:
         metadata["full_sweep_at"] = str(swept_at)
-    return dg.MaterializeResult(metadata=metadata)
+    yield dg.MaterializeResult(asset_key=CATALOG, metadata=metadata)
+    yield dg.MaterializeResult(
+        asset_key=REJECTS,
+        metadata={"crawl_id": crawl_id, "rejected": len(rejects),
+                  **row_count(warehouse.read("crawl_rejects").height)},  # fmt: skip
+    )

@@ -5,15 +5,17 @@ that turns public (or ungated) long after its upload, because its `created_at` a
 `last_modified` stay old. Between sweeps an incremental crawl lists newest-first by
 `created_at` down to the catalogue's newest upload, and by `last_modified` down to the
 previous crawl, each minus an overlap, so a frequent crawl costs a page or two on any Hub.
+Entries the listing refuses (`catalog/listing.py`) are kept in `CrawlResult.rejects`, once
+each, and never become rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from fakeimg_assets.catalog.listing import ListingReject
 from fakeimg_assets.warehouse.store import parse_time
 
 CrawlMode = Literal["auto", "full", "incremental"]
@@ -38,6 +40,14 @@ class CrawlResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     complete: bool = False  # a full sweep that reached the end of the list (no limit hit)
     passes: dict[str, int] = field(default_factory=dict)  # rows listed per sorted pass
+    rejects: list[ListingReject] = field(default_factory=list)  # entries refused, once each
+    _refused: set[ListingReject] = field(default_factory=set, repr=False)
+
+    def refuse(self, reject: ListingReject) -> None:
+        """Record a refused entry once, however many passes list it."""
+        if reject not in self._refused:
+            self._refused.add(reject)
+            self.rejects.append(reject)
 
 
 def choose_mode(
@@ -58,26 +68,30 @@ def choose_mode(
     return "full" if now >= due else "incremental"
 
 
-def _normalised(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        row["created_at"] = parse_time(row.get("created_at"))
-        row["last_modified"] = parse_time(row.get("last_modified"))
-        yield row
-
-
 def crawl_full(hub: Any, *, sort: str = "created_at", limit: int | None = None) -> CrawlResult:
-    """Every model the Hub lists (or the first `limit`); complete only without a limit."""
-    rows = list(_normalised(hub.list_text_to_image_models(sort=sort, limit=limit or None)))
-    complete = not limit or len(rows) < limit
-    return CrawlResult("full", rows, complete=complete, passes={sort: len(rows)})
+    """Every model the Hub lists (or the first `limit` entries); complete only without a
+    limit, or when the listing ended before it."""
+    result = CrawlResult("full")
+    result.rows = list(
+        hub.list_text_to_image_models(sort=sort, limit=limit or None, on_reject=result.refuse)
+    )
+    result.complete = not limit or len(result.rows) + len(result.rejects) < limit
+    result.passes = {sort: len(result.rows)}
+    return result
 
 
 def _head(
-    hub: Any, sort: str, column: str, since: dt.datetime | None, limit: int | None
+    hub: Any,
+    sort: str,
+    column: str,
+    since: dt.datetime | None,
+    limit: int | None,
+    result: CrawlResult,
 ) -> list[dict[str, Any]]:
     """Rows of one newest-first list until `column` drops below `since` (or `limit`)."""
     out: list[dict[str, Any]] = []
-    for row in _normalised(hub.list_text_to_image_models(sort=sort, limit=limit or None)):
+    listing = hub.list_text_to_image_models(sort=sort, limit=limit or None, on_reject=result.refuse)
+    for row in listing:
         when = row.get(column)
         if since is not None and when is not None and when < since:
             break  # the list is sorted: everything after is older still
@@ -99,16 +113,17 @@ def crawl_incremental(
     created_since = state.newest_created_at - overlap if state.newest_created_at else None
     modified_since = state.last_crawl_at - overlap if state.last_crawl_at else None
     by_id: dict[str, dict[str, Any]] = {}
-    passes: dict[str, int] = {}
+    result = CrawlResult("incremental")
     for sort, column, since in (
         ("created_at", "created_at", created_since),
         ("last_modified", "last_modified", modified_since),
     ):
-        rows = _head(hub, sort, column, since, limit)
-        passes[sort] = len(rows)
+        rows = _head(hub, sort, column, since, limit, result)
+        result.passes[sort] = len(rows)
         for row in rows:
             by_id.setdefault(row["model_id"], row)
-    return CrawlResult("incremental", list(by_id.values()), complete=False, passes=passes)
+    result.rows = list(by_id.values())
+    return result
 
 
 def state_from_catalog(rows: list[dict[str, Any]], last_full_sweep_at: object) -> CrawlState:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from fakeimg_assets.paths import model_id_problem
+
 
 @dataclass(frozen=True)
 class SelectionPolicy:
@@ -17,7 +19,13 @@ class SelectionPolicy:
 
 
 def rejection_reason(row: dict, policy: SelectionPolicy) -> str | None:
-    """Why a `hub_models` row is not selected, or None if it is."""
+    """Why a `hub_models` row is not selected, or None if it is.
+
+    An id that is no Hub model id is never selected (a catalogue written before the crawl
+    vetted ids may hold one; it must never become a partition or a path)."""
+    problem = model_id_problem(row.get("model_id"))
+    if problem is not None:
+        return f"invalid model id ({problem})"
     if row.get("private"):
         return "private"
     gated = str(row.get("gated") or "false").lower()

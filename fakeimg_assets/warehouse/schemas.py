@@ -39,6 +39,13 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "first_seen_at": UTC_TS,
         "last_seen_at": UTC_TS,
     },
+    "crawl_rejects": {  # listing entries the crawl refused (catalog/listing.py), per crawl
+        "crawl_id": pl.Utf8,
+        "raw_id": pl.Utf8,  # the id as listed (non-strings as JSON, cut past 1000 chars)
+        "reason": pl.Utf8,  # which field was wrong, and how
+        "seen_at": UTC_TS,
+        "dagster_run_id": pl.Utf8,
+    },
     "model_metadata": {
         "model_id": pl.Utf8,
         "revision": pl.Utf8,
