@@ -3,13 +3,18 @@ that dies or hangs fails only the partition it was sampling."""
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import threading
 import time
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -20,7 +25,8 @@ from fakeimg_assets.real.assets import prompts, real_photos
 from fakeimg_assets.sampling import sampler, worker
 from fakeimg_assets.sampling import worker_client as client
 from fakeimg_assets.sampling import worker_files as files
-from fakeimg_assets.sampling.execute import SampleRequest, execute
+from fakeimg_assets.sampling import worker_protocol as wire
+from fakeimg_assets.sampling.execute import SampleOutcome, SampleRequest, execute
 from fakeimg_assets.sampling.remote import fetch_plan
 from fakeimg_assets.warehouse.store import Warehouse
 from resources import ComputeResource
@@ -253,3 +259,94 @@ def test_an_unknown_sampler_is_refused_by_name(resources: dict, sd1: str) -> Non
                            resources=bad, instance=instance)
     assert "ComputeResource.sampler must be one of" in str(caught.value.__cause__)
     assert "'warm'" in str(caught.value.__cause__)
+
+
+def _send_raw(address: files.WorkerAddress, data: bytes, key: bytes | None) -> Any:
+    """Send one frame as a client holding `key` (None: no key at all); the answer, or the
+    error the connection ended with."""
+    conn = Client(str(address.socket), family="AF_UNIX", authkey=key)
+    try:
+        try:
+            conn.send_bytes(data)
+        except (BrokenPipeError, ConnectionResetError) as exc:  # refused mid-frame
+            return exc
+        try:
+            return wire.recv_answer(conn)
+        except (wire.WorkerProtocolError, EOFError, ConnectionResetError) as exc:
+            return exc
+    finally:
+        conn.close()
+
+
+def _log_count(address: files.WorkerAddress, text: str) -> int:
+    return address.log.read_text().count(text)
+
+
+def test_the_worker_serves_only_key_holders_and_keeps_serving(
+    resources: dict, home: Path, sd1: str
+) -> None:
+    """Its key is a 0600 file of this user; a client without the key, or with a wrong one,
+    cannot submit work (the worker logs the refusal and goes on serving)."""
+    request = _request(resources, sd1)
+    address = files.worker_address(home, "cpu", "auto")
+    try:
+        first = client.sample_in_worker(request, home, idle_seconds=60)
+        st = os.lstat(address.key)
+        assert (st.st_mode & 0o777) == 0o600 and st.st_uid == os.getuid()
+        keyless = _send_raw(address, wire.encode_request(request), key=None)
+        assert not isinstance(keyless, SampleOutcome)  # refused: the challenge, or EOF
+        with pytest.raises(AuthenticationError):
+            Client(str(address.socket), family="AF_UNIX", authkey=b"0" * files.KEY_BYTES)
+        again = client.sample_in_worker(request, home, idle_seconds=60)
+    finally:
+        _stop(home)
+    assert _log_count(address, f"{sd1} started") == 2  # the keyless request never ran
+    assert _log_count(address, "refused a connection") == 2
+    assert again.worker["pid"] == first.worker["pid"] and again.worker["request"] == 2
+    assert [i.png for i in again.run.images] == [i.png for i in first.run.images]
+
+
+class _Canary:
+    """Unpickling this creates a folder: proof that the worker never unpickles a request."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self) -> tuple:
+        return (os.mkdir, (self.path,))
+
+
+def test_a_key_holder_can_send_only_data_and_bad_frames_are_refused(
+    resources: dict, home: Path, sd1: str, tmp_path: Path
+) -> None:
+    """A pickle (whose unpickling would create a canary), malformed JSON, a wrong type and an
+    oversize frame each get a refusal naming what was wrong; the worker then serves on."""
+    request = _request(resources, sd1)
+    address = files.worker_address(home, "cpu", "auto")
+    canary = tmp_path / "canary"
+    wrong_type = json.loads(wire.encode_request(request))
+    wrong_type["request"]["threads"] = "all of them"
+    attacks = [
+        (pickle.dumps(_Canary(canary)), "a pickle: never unpickled"),
+        (b'{"fakeimg_worker": 1, "kind": "sample_request", "request": {', "not valid UTF-8 JSON"),
+        (json.dumps(wrong_type).encode(), "request.threads: expected an integer"),
+        (b"{" + b" " * wire.MAX_HEADER_BYTES, f"over the {wire.MAX_HEADER_BYTES}-byte cap"),
+    ]
+    try:
+        first = client.sample_in_worker(request, home, idle_seconds=60)
+        key = files.read_key(address)
+        for data, refusal in attacks:
+            answer = _send_raw(address, data, key)
+            if isinstance(answer, wire.WorkerFailure):
+                assert type(answer.error).__name__ == "WorkerProtocolError"
+                assert refusal in str(answer.error) and answer.stage == "request"
+            assert _log_count(address, refusal) == 1, refusal
+            assert not canary.exists()  # the pickle was refused unread
+        last = client.sample_in_worker(request, home, idle_seconds=60)
+    finally:
+        _stop(home)
+    assert not canary.exists()
+    assert _log_count(address, f"{sd1} started") == 2
+    assert last.worker["pid"] == first.worker["pid"]
+    assert last.worker["request"] == 2 + len(attacks)
+    assert [i.png for i in last.run.images] == [i.png for i in first.run.images]

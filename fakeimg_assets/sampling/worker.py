@@ -15,9 +15,12 @@ instead; everything else (Hub calls, downloads, writes) stays in the run.
   worker's log; the next run starts a new worker. A request that overruns its time budget
   by `HANG_GRACE_S` ends the worker twice over: its own watchdog exits, and the waiting run
   kills it (the in-run path would be killed with its run).
-- The socket lives in a private folder (0700) and connections are authenticated with a
-  random key in a 0600 file (`multiprocessing.connection`'s HMAC handshake), so only this
-  user's processes can submit work or read results.
+- The socket lives in a private folder (0700, checked without following links) and
+  connections are authenticated with a random key in a 0600 file (`multiprocessing.
+  connection`'s HMAC handshake, both ways), so only this user's processes can submit work
+  or read results; the worker refuses to start on a key file others could read.
+- Requests and answers are data (`worker_protocol.py`: JSON and raw PNG frames), never
+  pickles: even a process holding the key can only ask for images, not run code here.
 
 This module is the worker process; `worker_client.py` is the run's side, `worker_files.py`
 the address and files both use.
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import signal
 import threading
 import time
@@ -42,9 +44,19 @@ from fakeimg_assets.sampling.worker_files import (
     HANG_GRACE_S,
     START_TIMEOUT_S,
     WorkerAddress,
+    read_key,
     remove_own_files,
+    remove_socket,
     worker_address,
+    write_pid,
 )
+from fakeimg_assets.sampling.worker_protocol import (
+    error_frames,
+    outcome_frames,
+    recv_request,
+    send_frames,
+)
+from fakeimg_assets.sampling.worker_schema import WorkerProtocolError
 
 
 class _Watchdog:
@@ -86,31 +98,22 @@ class _Watchdog:
 
 
 
-def _answer(request: Any) -> tuple:
-    """("ok", outcome) or ("error", stage, exception, traceback); never raises."""
+def _answer(request: SampleRequest, worker: dict[str, Any]) -> list[bytes]:
+    """The answer's frames: the outcome, or the error with its stage; never raises."""
     stage = ["load"]
     try:
-        if not isinstance(request, SampleRequest):
-            raise TypeError(f"expected a SampleRequest, got {type(request).__name__}")
-        return ("ok", execute(request, lambda name: stage.__setitem__(0, name)))
+        outcome = execute(request, lambda name: stage.__setitem__(0, name))
+        outcome.worker = worker
+        return outcome_frames(outcome)
     except Exception as exc:  # noqa: BLE001 - reported to the run, which raises it
-        return ("error", stage[0], _portable(exc), traceback.format_exc())
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """The exception itself when it survives pickling, else a RuntimeError with its text."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - custom constructors that pickle cannot rebuild
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+        return error_frames(exc, stage[0], traceback.format_exc(), worker)
 
 
 def serve(address: WorkerAddress, *, idle_seconds: float, max_requests: int) -> None:
     """Listen, warm the imports, then answer requests one at a time."""
-    key = address.key.read_bytes()
-    address.pid.write_text(str(os.getpid()))  # before listening: a client then knows whom
-    address.socket.unlink(missing_ok=True)
+    key = read_key(address)  # refused unless a 0600 file of this user, not a link
+    write_pid(address)  # before listening: a client then knows whom to kill
+    remove_socket(address)
     listener = Listener(str(address.socket), family="AF_UNIX", authkey=key)
     watchdog = _Watchdog(idle_seconds, address)
     watchdog.start(START_TIMEOUT_S)
@@ -128,18 +131,21 @@ def serve(address: WorkerAddress, *, idle_seconds: float, max_requests: int) -> 
             print(f"refused a connection: {type(exc).__name__}: {exc}", flush=True)
             continue
         watchdog.start(HANG_GRACE_S)  # a client that connects must send its request
+        worker = {"mode": "warm_worker", "pid": os.getpid(), "request": served + 1}
         try:
-            request = conn.recv()
-            print(f"request {served + 1}: {getattr(request, 'model_id', '?')} started", flush=True)
-            watchdog.start(getattr(request, "max_seconds", 0.0) + HANG_GRACE_S)
+            try:
+                request = recv_request(conn)  # data only: nothing from the wire is unpickled
+            except WorkerProtocolError as exc:
+                print(f"request {served + 1} refused: {exc}", flush=True)
+                send_frames(conn, error_frames(exc, "request", "", worker))
+                continue
+            print(f"request {served + 1}: {request.model_id} started", flush=True)
+            watchdog.start(request.max_seconds + HANG_GRACE_S)
             t0 = time.perf_counter()
-            answer = _answer(request)
-            if answer[0] == "ok":
-                answer[1].worker = {"mode": "warm_worker", "pid": os.getpid(),
-                                    "request": served + 1}
-            conn.send(answer)
-            print(f"request {served + 1}: {getattr(request, 'model_id', '?')} {answer[0]} in "
-                  f"{time.perf_counter() - t0:.2f} s", flush=True)
+            frames = _answer(request, worker)
+            send_frames(conn, frames)
+            print(f"request {served + 1}: {request.model_id} answered ({len(frames) - 1} images) "
+                  f"in {time.perf_counter() - t0:.2f} s", flush=True)
         except (EOFError, OSError) as exc:  # the run went away (cancelled, killed)
             print(f"lost a run's connection: {type(exc).__name__}: {exc}", flush=True)
         finally:

@@ -1,11 +1,14 @@
 """The run's side of the warm sampling worker (`worker.py`): connect, or start one, send the
-torch half of a partition, and turn a dead or hung worker into that partition's error."""
+torch half of a partition, and turn a dead or hung worker into that partition's error.
+
+The key file is checked before every use (a regular 0600 file of this user, not a link:
+`worker_files.read_key`), and the worker's answer is decoded as data
+(`worker_protocol.recv_answer`), never unpickled."""
 
 from __future__ import annotations
 
 import fcntl
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -23,18 +26,30 @@ from fakeimg_assets.sampling.worker_files import (
     START_TIMEOUT_S,
     WorkerAddress,
     WorkerError,
+    open_folder,
+    read_key,
+    remove_files,
+    socket_ready,
     sweep,
     worker_address,
     worker_pid,
+    write_key,
 )
+from fakeimg_assets.sampling.worker_protocol import WorkerFailure, encode_request, recv_answer
 
 
 def _connect(address: WorkerAddress) -> Any | None:
-    """A connection to a live worker, or None (no socket, or a dead worker's socket)."""
-    if not address.socket.exists() or not address.key.exists():
+    """A connection to a live worker, or None (no socket, or a dead worker's socket).
+
+    A key file others could read, or a link, is refused with a WorkerError naming it."""
+    if not socket_ready(address):
+        return None
+    try:
+        key = read_key(address)
+    except FileNotFoundError:
         return None
     try:  # waits here while the worker serves another run (one request at a time)
-        return Client(str(address.socket), family="AF_UNIX", authkey=address.key.read_bytes())
+        return Client(str(address.socket), family="AF_UNIX", authkey=key)
     except (ConnectionRefusedError, FileNotFoundError, EOFError, ConnectionResetError,
             BrokenPipeError, AuthenticationError):  # gone, or died while we queued
         return None
@@ -42,11 +57,8 @@ def _connect(address: WorkerAddress) -> Any | None:
 
 def _spawn(address: WorkerAddress, home: Path, device: str, dtype: str,
            idle_seconds: float, max_requests: int) -> None:
-    address.socket.unlink(missing_ok=True)
-    address.pid.unlink(missing_ok=True)
-    fd = os.open(address.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_bytes(32))
+    remove_files(address)
+    write_key(address)
     address.log.parent.mkdir(parents=True, exist_ok=True)
     with open(address.log, "ab") as log:
         subprocess.Popen(
@@ -62,12 +74,9 @@ def _spawn(address: WorkerAddress, home: Path, device: str, dtype: str,
 @contextmanager
 def _folder_lock(folder: Path) -> Iterator[None]:
     """One starter at a time for all workers in the folder (starts are rare)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
+    with open_folder(folder) as fd:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
-    finally:
-        os.close(fd)
 
 
 def connect_or_start(home: Path, device: str, dtype: str, *, idle_seconds: float,
@@ -105,21 +114,22 @@ def stop_worker(home: Path, device: str = "auto", dtype: str = "auto") -> bool:
     except ProcessLookupError:
         return False
     finally:
-        for path in (address.socket, address.pid, address.key):
-            path.unlink(missing_ok=True)
+        remove_files(address)
     return True
 
 
 def sample_in_worker(request: SampleRequest, home: Path, *, on_stage: Any = None,
                      idle_seconds: float = 600.0, max_requests: int = 200) -> SampleOutcome:
-    """Send one partition's torch half to the warm worker; its errors are raised here."""
+    """Send one partition's torch half to the warm worker; its errors are raised here, rebuilt
+    with their type, message and stage (`worker_errors.py`)."""
     on_stage = on_stage or (lambda _s: None)
     on_stage("load")
+    data = encode_request(request)  # a field the worker would refuse fails here, by name
     conn, address = connect_or_start(home, request.device, request.dtype,
                                      idle_seconds=idle_seconds, max_requests=max_requests)
     pid = worker_pid(address)
     try:
-        conn.send(request)
+        conn.send_bytes(data)
         if not conn.poll(request.max_seconds + HANG_GRACE_S):
             if pid:
                 os.kill(pid, signal.SIGKILL)
@@ -128,15 +138,14 @@ def sample_in_worker(request: SampleRequest, home: Path, *, on_stage: Any = None
             raise ResourceLimitError(
                 f"{request.model_id}: the sampling worker gave no answer within the partition's "
                 f"time budget + {HANG_GRACE_S:g} s; it was killed (its log: {address.log})")
-        answer = conn.recv()
+        answer = recv_answer(conn)
     except (EOFError, ConnectionResetError, BrokenPipeError) as exc:
         raise WorkerError(
             f"{request.model_id}: the sampling worker (pid {pid}) exited while sampling this "
             f"model; its log: {address.log}. The next run starts a fresh worker.") from exc
     finally:
         conn.close()
-    if answer[0] == "ok":
-        return answer[1]
-    _, stage, exc, trace = answer
-    on_stage(stage)
-    raise exc from WorkerError(f"raised in the sampling worker (pid {pid}):\n{trace}")
+    if isinstance(answer, WorkerFailure):
+        on_stage(answer.stage)
+        raise answer.error
+    return answer
