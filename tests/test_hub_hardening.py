@@ -18,6 +18,7 @@ from hub_fixtures import make_repo, raw
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 
+from fakeimg_assets.hub.faults import FaultPlan
 from fakeimg_assets.hub.options import TOKENS_ENV, add_serve_arguments, server_options
 from fakeimg_assets.hub.server import HubServer
 
@@ -84,7 +85,7 @@ def test_only_listed_tokens_unlock_gated_and_private(server: HubServer, tmp_path
         fetch("lock/gated", "hf_wrong")
     assert Path(fetch("lock/gated", "hf_right")).read_text().startswith("---")
     url = f"{server.url}/api/models/lock/private"
-    assert raw(url, {"Authorization": "Bearer hf_wrong"})[0] == 401
+    assert raw(url, {"Authorization": "Bearer hf_wrong"})[0] == 404  # as if it did not exist
     assert raw(url, {"Authorization": "Bearer hf_right"})[0] == 200
     listed = [m.id for m in HfApi(endpoint=server.url, token="hf_wrong").list_models()]
     assert "lock/private" not in listed and "acme/open" in listed
@@ -136,13 +137,14 @@ def test_request_body_is_capped_and_validated(server: HubServer) -> None:
 
 
 def test_connection_cap_refuses_with_503_then_recovers(root: Path) -> None:
-    with HubServer(root, max_connections=2, queue_timeout_s=0.3) as hub:
+    stall = FaultPlan({"stall": 1.0}, stall_s=1.0)  # every request takes a second to answer
+    with HubServer(root, max_connections=2, queue_timeout_s=0.3, faults=stall) as hub:
         port = hub.port_bound
         stalled = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
         try:
-            for sock in stalled:  # two requests in progress: busy, never evicted
-                sock.sendall(b"POST /api/models/acme/open/paths-info/main HTTP/1.1\r\n")
-                sock.sendall(f"Host: 127.0.0.1:{port}\r\nContent-Length: 10\r\n\r\n".encode())
+            for i, sock in enumerate(stalled):  # two requests being answered: busy, not evicted
+                sock.sendall(f"GET /api/models/acme/open?n={i} HTTP/1.1\r\n".encode())
+                sock.sendall(f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
             time.sleep(0.2)
             refused = exchange(
                 port, f"GET /api/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()

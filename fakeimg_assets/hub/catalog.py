@@ -19,11 +19,20 @@ class _Catalog:
 
     A repo is re-read only when its fingerprint (every file's path, size and mtime_ns, plus
     ``.hub.json``'s) changed; unchanged repos cost one stat per file.
+
+    A repo folder (or its org folder) that is a symlink resolving outside ``boundary`` (the
+    server's root) is neither listed nor loaded: it answers like a missing repo.
     """
 
-    def __init__(self, root: Path, skip: frozenset[str] = frozenset({"datasets", "spaces"})) -> None:
+    def __init__(
+        self,
+        root: Path,
+        skip: frozenset[str] = frozenset({"datasets", "spaces"}),
+        boundary: Path | None = None,
+    ) -> None:
         self.root = root
         self.skip = skip  # top-level folders that are not orgs (ROOT/datasets holds datasets)
+        self.boundary = (boundary or root).resolve()
         self.hashes = _HashCache()
         self._lock = threading.Lock()
         self._repos: dict[str, tuple[tuple[Any, ...], _Repo]] = {}
@@ -41,18 +50,34 @@ class _Catalog:
                 names = sorted(org.iterdir())
             except OSError:
                 continue
-            out.extend((org.name, r.name) for r in names if _valid_name(r.name) and r.is_dir())
+            out.extend(
+                (org.name, r.name)
+                for r in names
+                if _valid_name(r.name) and self.repo_dir(org.name, r.name) is not None
+            )
         with self._lock:  # forget repos that were removed
             for gone in set(self._repos) - {f"{o}/{n}" for o, n in out}:
                 del self._repos[gone]
         return out
 
+    def repo_dir(self, org: str, name: str) -> Path | None:
+        """The repo's real folder, or None when missing, not a folder, or outside the root."""
+        try:
+            real = (self.root / org / name).resolve(strict=True)
+        except (OSError, RuntimeError):  # missing, or a symlink loop
+            return None
+        if not real.is_relative_to(self.boundary) or real == self.boundary:
+            return None  # a symlink out of the served root is never served
+        return real if real.is_dir() else None
+
     def load(self, org: str, name: str) -> _Repo | None:
         if not (_valid_name(org) and _valid_name(name)) or org in self.skip:
             return None
         repo_id = f"{org}/{name}"
+        real = self.repo_dir(org, name)
+        if real is None:
+            return None
         try:
-            real = (self.root / org / name).resolve(strict=True)
             dir_st = real.stat()
             if not stat.S_ISDIR(dir_st.st_mode):
                 return None

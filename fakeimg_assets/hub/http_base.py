@@ -1,11 +1,14 @@
 """HTTP plumbing of the local Hub: guards, fault injection, error answers, request log.
 
-Every request goes through ``_dispatch``: Host check, body-size check, then injected faults,
-then the route (``handler.py``), and finally one record in the request log.
+Every request goes through ``_dispatch``: Host check, body-size check and body (all of the
+request within the request time-out, ``deadline.py``), then injected faults, then the route
+(``handler.py``), and finally one record in the request log. Only once its body is in does
+a connection count as busy (``httpd.py``): one still sending its request can be evicted.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -13,7 +16,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from fakeimg_assets.hub.common import _MAIN_REFS, HubError, _ascii, log
+from fakeimg_assets.hub.deadline import DeadlineReader, RequestTimeout
 from fakeimg_assets.hub.guards import bearer_token, body_length, check_host, token_allowed
+from fakeimg_assets.hub.httpd import canned_response
 from fakeimg_assets.hub.repo import _Repo
 
 if TYPE_CHECKING:
@@ -36,7 +41,27 @@ class _BaseHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.hub.idle_timeout_s  # idle or slow connections close after this
         super().setup()
+        self.rfile.close()  # reads go through the request deadline instead
+        self._reader = DeadlineReader(
+            self.connection, self.hub.idle_timeout_s, self.hub.request_timeout_s
+        )
+        self.rfile = io.BufferedReader(self._reader)
         self.hub._conns.add(self.connection)
+
+    def handle_one_request(self) -> None:
+        """One request; a request line or headers not in within the time-out get ``408``."""
+        self._reader.begin_request()
+        try:
+            super().handle_one_request()
+        except RequestTimeout as exc:
+            self.close_connection = True
+            self.hub._requests_log.record("-", "-", 408)
+            try:
+                self.wfile.write(canned_response("408 Request Timeout", str(exc)))
+            except OSError:
+                pass
+        except OSError:  # reset or evicted mid-request: nothing left to answer
+            self.close_connection = True
 
     def finish(self) -> None:
         try:
@@ -65,15 +90,16 @@ class _BaseHandler(BaseHTTPRequestHandler):
         self._status = 0
         self._fault: str | None = None
         self._recorded = False
-        self.hub._conns.mark_busy(self.connection, True)
         try:
             check_host(self.headers.get("Host"), self.hub.port_bound)
             body = self._read_body()
+            self.hub._conns.mark_busy(self.connection, True)  # received in full: not evictable
             self._route_faults()
             self._route(body)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
         except Exception as exc:
+            self.hub._conns.mark_busy(self.connection, True)  # answering now, even if refused
             if self._status_sent:  # mid-body: an error page would corrupt the framing
                 log.warning("hub server aborted %s %s: %s", self.command, self.path, exc)
                 self.close_connection = True
@@ -100,10 +126,17 @@ class _BaseHandler(BaseHTTPRequestHandler):
             self.hub._requests_log.record(self.command, self.path, self._status, self._fault)
 
     def _read_body(self) -> bytes:
-        """The body, after refusing (without reading) garbage or oversized Content-Length."""
+        """The body, after refusing (without reading) garbage or oversized Content-Length;
+        ``408`` when it does not arrive within the request time-out."""
         length = body_length(self.headers, self.hub.max_body_bytes)
         if length > 0:
-            return self.rfile.read(length)
+            try:
+                body = self.rfile.read(length)
+            except RequestTimeout as exc:
+                raise HubError(408, str(exc), "RequestTimeout", {"Connection": "close"}) from exc
+            if len(body) < length:  # the client hung up (or was evicted) mid-body
+                raise ConnectionResetError(f"body ended after {len(body)} of {length} bytes")
+            return body
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True  # unsupported framing: do not reuse the socket
         return b""
@@ -186,11 +219,9 @@ class _BaseHandler(BaseHTTPRequestHandler):
         datasets = getattr(self, "_repo_type", "model") == "dataset"
         repo = (self.hub._datasets if datasets else self.hub._catalog).load(org, name)
         if repo is None or (repo.private and not self._authorized):
-            raise HubError(
-                401 if repo is not None else 404,
-                f"Repository not found: {repo_id!r}",
-                "RepoNotFound",
-            )
+            # Like the Hub: a private repo without a listed token is indistinguishable from a
+            # missing one (same status, code, message and body), so names cannot be probed.
+            raise HubError(404, f"Repository not found: {repo_id!r}", "RepoNotFound")
         if self.hub._should_fail_repo(repo):
             raise self._rate_limited(self.hub.retry_after_s)
         if revision not in _MAIN_REFS and revision != repo.sha:

@@ -1,9 +1,14 @@
 """The listening socket: a threaded HTTP server with a bounded number of connections.
 
 Each connection holds one thread for its keep-alive life. At most ``max_connections`` are
-served at once; a new one waits up to ``queue_timeout_s`` for a slot (while it waits, one
-idle keep-alive connection is closed and busy handlers close theirs after the current
-answer), and is then refused with ``503 Retry-After: 1``. The kernel's listen backlog bounds the queue itself.
+open at once. A connection is *busy* only while a request it sent in full is being answered;
+between requests, and while its request line, headers or body are still arriving, it is
+*waiting*. A new connection that finds every slot taken closes the connection that has been
+waiting longest (at least ``EVICT_AFTER_S``), retrying until ``queue_timeout_s`` is over,
+and is then refused with ``503 Retry-After: 1``. So clients that trickle their request
+bodies a byte at a time cannot hold the slots against a normal request: they are waiting,
+and the oldest of them make room; ``deadline.py`` cuts each of them off after the request
+time-out anyway. The kernel's listen backlog bounds the queue itself.
 """
 
 from __future__ import annotations
@@ -19,33 +24,41 @@ if TYPE_CHECKING:
     from fakeimg_assets.hub.server import HubServer
 
 
-# A keep-alive connection idle this long may be closed when another one waits for a slot.
+# A connection waiting this long (idle, or still sending its request) may be closed when a
+# new one needs its slot; the new one retries the eviction every EVICT_POLL_S.
 EVICT_AFTER_S = 0.5
+EVICT_POLL_S = 0.05
 
 
 class Connections:
-    """Connection slots (a counting semaphore) plus the open sockets, idle or busy."""
+    """Connection slots (a counting semaphore) plus the open sockets, waiting or busy."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._slots = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
-        self._waiting = 0
+        self._queued = 0  # new connections waiting for a slot
         self._open: set[socket.socket] = set()
-        self._idle_since: dict[socket.socket, float] = {}  # between two requests, since when
+        self._waiting_since: dict[socket.socket, float] = {}  # not being answered, since when
         self.rejected = 0
 
     def acquire(self, timeout: float) -> bool:
         if self._slots.acquire(blocking=False):
             return True
         with self._lock:
-            self._waiting += 1
-        self.evict_idle()  # an idle keep-alive connection gives its slot to the new one
+            self._queued += 1
+        deadline = time.monotonic() + timeout
+        ok = False
         try:
-            ok = self._slots.acquire(timeout=timeout)
+            while not ok:
+                self.evict_waiting()  # a waiting connection gives its slot to the new one
+                wait = min(EVICT_POLL_S, max(0.0, deadline - time.monotonic()))
+                ok = self._slots.acquire(timeout=wait)
+                if time.monotonic() >= deadline:
+                    break
         finally:
             with self._lock:
-                self._waiting -= 1
+                self._queued -= 1
         if not ok:
             with self._lock:
                 self.rejected += 1
@@ -55,37 +68,45 @@ class Connections:
         self._slots.release()
 
     @property
-    def waiting(self) -> bool:
+    def queued(self) -> bool:
+        """A new connection waits for a slot (busy handlers then close theirs after answering)."""
         with self._lock:
-            return self._waiting > 0
+            return self._queued > 0
 
     def add(self, conn: socket.socket) -> None:
         with self._lock:
             self._open.add(conn)
-            self._idle_since[conn] = time.monotonic()
+            self._waiting_since[conn] = time.monotonic()
 
     def remove(self, conn: socket.socket) -> None:
         with self._lock:
             self._open.discard(conn)
-            self._idle_since.pop(conn, None)
+            self._waiting_since.pop(conn, None)
 
     def mark_busy(self, conn: socket.socket, busy: bool) -> None:
+        """Busy: a request was received in full and is being answered (never evicted)."""
         with self._lock:
             if busy:
-                self._idle_since.pop(conn, None)
+                self._waiting_since.pop(conn, None)
             elif conn in self._open:
-                self._idle_since[conn] = time.monotonic()
+                self._waiting_since[conn] = time.monotonic()
 
-    def evict_idle(self) -> None:
-        """Close the connection idle longest (at least EVICT_AFTER_S): clients reconnect."""
+    def evict_waiting(self) -> None:
+        """Close the connection waiting longest (at least EVICT_AFTER_S), idle or mid-request.
+
+        An idle keep-alive client reconnects; one still sending its request after that long
+        is too slow for a loopback server and loses its place to the new connection.
+        """
         now = time.monotonic()
         with self._lock:
-            ready = [(t, id(c), c) for c, t in self._idle_since.items() if now - t >= EVICT_AFTER_S]
-            idle = min(ready)[2] if ready else None
-            if idle is not None:
-                self._idle_since.pop(idle, None)
-        if idle is not None:
-            _shutdown(idle)
+            ready = [
+                (t, id(c), c) for c, t in self._waiting_since.items() if now - t >= EVICT_AFTER_S
+            ]
+            oldest = min(ready)[2] if ready else None
+            if oldest is not None:
+                self._waiting_since.pop(oldest, None)
+        if oldest is not None:
+            _shutdown(oldest)
 
     def shutdown_all(self) -> None:
         with self._lock:
@@ -101,22 +122,28 @@ def _shutdown(conn: socket.socket) -> None:
         pass
 
 
+def canned_response(status: str, message: str, headers: dict[str, str] | None = None) -> bytes:
+    """A complete JSON error answer that closes the connection, for raw socket writes."""
+    body = json.dumps({"error": message}).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    head = (
+        f"HTTP/1.1 {status}\r\n"
+        "Content-Type: application/json; charset=utf-8\r\n"
+        f"{extra}"
+        f"X-Error-Message: {message}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
 def busy_response(limit: int) -> bytes:
     """A complete ``503`` answer, written straight to a socket no handler thread will serve."""
     message = (
         f"The local hub is serving its maximum of {limit} connections; retry shortly "
         "(fakeimg hub serve --max-connections)."
     )
-    body = json.dumps({"error": message}).encode()
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
-        "Content-Type: application/json; charset=utf-8\r\n"
-        "Retry-After: 1\r\n"
-        f"X-Error-Message: {message}\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + body
+    return canned_response("503 Service Unavailable", message, {"Retry-After": "1"})
 
 
 class _HTTPServer(ThreadingHTTPServer):

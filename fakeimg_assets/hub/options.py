@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from fakeimg_assets.hub.deadline import REQUEST_TIMEOUT_S
 from fakeimg_assets.hub.faults import FAULT_KINDS
 
 TOKENS_ENV = "FAKEIMG_HUB_TOKENS"
@@ -52,6 +53,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-connections", type=int, default=32, help="connections served at once (default 32)"
     )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=REQUEST_TIMEOUT_S,
+        metavar="SECONDS",
+        help="a request's line, headers and body must arrive within this, else 408 "
+        f"(default {REQUEST_TIMEOUT_S:g})",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every request")
 
 
@@ -76,6 +85,7 @@ def server_options(
         "faults": plan if plan.rates else None,
         "request_log": Path(args.request_log) if args.request_log else None,
         "max_connections": args.max_connections,
+        "request_timeout_s": args.request_timeout,
         "verbose": args.verbose,
     }
 

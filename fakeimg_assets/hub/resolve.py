@@ -6,7 +6,9 @@ Body faults (``truncate``, ``corrupt``) are applied here, while the file streams
 from __future__ import annotations
 
 import mimetypes
+import os
 import re
+import stat
 from pathlib import Path
 
 from fakeimg_assets.hub.common import _CHUNK, HubError, _repo_path
@@ -30,10 +32,13 @@ class _ResolveRoute(_BaseHandler):
                 "EntryNotFound",
                 {"X-Repo-Commit": repo.sha},
             )
-        try:
-            st = entry.abspath.stat()
-        except OSError as exc:
+        try:  # checked again now: the file may have become a symlink out of the repo
+            real = entry.abspath.resolve(strict=True)
+            st = real.stat()
+        except (OSError, RuntimeError) as exc:
             raise HubError(404, f"Entry not found: {path!r}", "EntryNotFound") from exc
+        if not real.is_relative_to(repo.directory) or not stat.S_ISREG(st.st_mode):
+            raise HubError(404, f"Entry not found: {path!r}", "EntryNotFound")
         size = st.st_size
         start, end = 0, size - 1
         status = 200
@@ -70,14 +75,15 @@ class _ResolveRoute(_BaseHandler):
         self.end_headers()
         if self.command == "HEAD" or length == 0:
             return
-        self._stream(entry.abspath, start, length, fault)
+        self._stream(real, start, length, fault)
 
     def _stream(self, path: Path, start: int, length: int, fault: str | None) -> None:
         """Send ``length`` bytes from ``start``; a fault cuts or flips them mid-way."""
         send = length // 2 if fault == "truncate" else length
         flip_at = length // 2 if fault == "corrupt" else -1
         sent = 0
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
             fh.seek(start)
             while sent < send:
                 chunk = fh.read(min(_CHUNK, send - sent))

@@ -11,7 +11,10 @@ Repos are rediscovered on every request; file hashes are cached on (path, size, 
 
 Hardened for a machine with a browser on it: loopback binding only, a Host-header check
 (DNS rebinding), gated/private repos unlocked only by listed tokens, capped request bodies,
-a bounded number of connections with idle time-outs. Faults can be injected on purpose
+a bounded number of connections with idle time-outs, a total time-out for receiving each
+request (so clients trickling bodies a byte at a time neither hold connection slots nor
+threads), repo folders and files never served from outside ROOT (symlinks), and private
+repos indistinguishable from missing ones without a listed token. Faults can be injected on purpose
 (``faults.py``) and every request is logged (``reqlog.py``).
 
 Run it: ``fakeimg hub serve ROOT`` or ``python -m fakeimg_assets.hub.server ROOT --port 8765``.
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from fakeimg_assets.hub.catalog import _Catalog
 from fakeimg_assets.hub.common import HubError
+from fakeimg_assets.hub.deadline import REQUEST_TIMEOUT_S
 from fakeimg_assets.hub.faults import FaultInjector, FaultPlan
 from fakeimg_assets.hub.guards import MAX_BODY_BYTES, normalize_tokens
 from fakeimg_assets.hub.handler import _Handler
@@ -62,6 +66,10 @@ class HubServer:
     ``request_log``: a file that gets one JSON line per request (``server.requests`` always).
     ``fail_every`` (every Nth request) and ``.hub.json``'s ``fail_first_n_requests`` answer 429
     with ``Retry-After``/``RateLimit`` headers, for older fault-tolerance tests.
+    ``max_connections`` connections are open at once; ``idle_timeout_s`` bounds each read and
+    the wait between requests, ``request_timeout_s`` the whole of one request's line, headers
+    and body (then ``408``); ``queue_timeout_s`` is how long a new connection may wait for a
+    slot before ``503``; ``max_body_bytes`` caps a request body (``413``).
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class HubServer:
         max_connections: int = 32,
         queue_timeout_s: float = 5.0,
         idle_timeout_s: float = 30.0,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         _check_loopback(host)
@@ -99,6 +108,7 @@ class HubServer:
             raise ValueError(f"max_connections must be an integer, got {max_connections!r}")
         _positive("max_connections", max_connections)
         _positive("idle_timeout_s", idle_timeout_s)
+        _positive("request_timeout_s", request_timeout_s)
         _positive("max_body_bytes", max_body_bytes)
         if queue_timeout_s < 0:
             raise ValueError(f"queue_timeout_s must be >= 0, got {queue_timeout_s!r}")
@@ -113,12 +123,15 @@ class HubServer:
         self.max_connections = max_connections
         self.queue_timeout_s = float(queue_timeout_s)
         self.idle_timeout_s = float(idle_timeout_s)
+        self.request_timeout_s = float(request_timeout_s)
         self.max_body_bytes = int(max_body_bytes)
         self._faults = FaultInjector(faults)
         self._requests_log = RequestLog(request_log)
         self._conns = Connections(max_connections)
         self._catalog = _Catalog(self.root)
-        self._datasets = _Catalog(self.root / "datasets", skip=frozenset())  # dataset repos
+        self._datasets = _Catalog(  # dataset repos, never served from outside ROOT either
+            self.root / "datasets", skip=frozenset(), boundary=self.root
+        )
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -213,7 +226,7 @@ class HubServer:
 
     def _saturated(self) -> bool:
         """A connection waits for a slot: keep-alive connections should let go."""
-        return self._conns.waiting
+        return self._conns.queued
 
     def _should_fail_globally(self) -> bool:
         with self._lock:

@@ -21,7 +21,7 @@ from fakeimg_assets.integrity.publish import partition_key
 from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
 from fakeimg_assets.paths import sha256_bytes
 from fakeimg_assets.quality.stats import image_measures
-from fakeimg_assets.real.crops import plan_crops
+from fakeimg_assets.real.crops import cut_crops, plan_crops
 from fakeimg_assets.real.photos_asset import GROUP, prompts, real_photos
 from fakeimg_assets.real.post import apply_post, parse_post, resize_factor
 from fakeimg_assets.real.screen import decode
@@ -31,7 +31,8 @@ from resources import ImageStoreResource, WarehouseResource
 
 __all__ = ["real_images", "real_photos", "prompts"]
 STATS_TABLE = "real_image_stats"
-CODE_VERSION = "1"  # bump when a change alters the crops written (marks real_images stale)
+CODE_VERSION = "2"  # bump when a change alters the crops written (marks real_images stale)
+# 2: crops are cut from upright pixels (EXIF orientation applied by screen.decode)
 
 
 class RealImagesConfig(dg.Config):
@@ -163,11 +164,11 @@ def _png(crop: np.ndarray) -> bytes:
 
 def _crops(todo, home, config, add, now):  # noqa: ANN001, ANN202 - a generator of rows
     """(spec, pixels, images row, image_stats row) of each planned crop; `add` stores bytes."""
-    for photo, specs in todo:
+    for photo, specs in todo:  # one photo decoded at a time; its crops are copies
         rgb, _, _ = decode((home / photo["path"]).read_bytes())
-        for spec in specs:
-            crop = rgb[spec.y:spec.y + spec.height, spec.x:spec.x + spec.width]
+        for spec, crop in cut_crops(rgb, specs):
             yield spec, crop, *_crop_row(crop, photo, spec, config, add, now)
+        del rgb
 
 
 _SAME = ("image_id", "sha256", "photo_split", "prompt", "post")

@@ -9,6 +9,7 @@ skipped for that size, and the plan says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,3 +85,10 @@ def plan_crops(
             for i, (x, y) in enumerate(crop_positions(pw, ph, w, h, n, seed=seed, key=pid)):
                 plan.crops.append(CropSpec(pid, w, h, i, x, y))
     return plan
+
+
+def cut_crops(rgb: np.ndarray, specs: Iterable[CropSpec]) -> Iterator[tuple[CropSpec, np.ndarray]]:
+    """Each spec's crop of a photo's pixels, as its own array: a crop kept for later (a
+    preview, a batch) never keeps the whole photo alive the way a numpy view would."""
+    for spec in specs:
+        yield spec, rgb[spec.y:spec.y + spec.height, spec.x:spec.x + spec.width].copy()

@@ -6,19 +6,22 @@ captions of training-side photos only: test content never reaches training as fa
 
 
 import hashlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 
 from fakeimg_assets.detection.sides import DEFAULT_TEST_FRACTION, photo_side
-from fakeimg_assets.real.screen import ScreenPolicy, screen_photos
-from fakeimg_assets.real.sources import make_source
+from fakeimg_assets.real.screen import PhotoVerdict, ScreenPolicy, screen_photos
+from fakeimg_assets.real.sources import RealSource, make_source
 from fakeimg_assets.warehouse.store import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import HubResource, ImageStoreResource, WarehouseResource
 
 GROUP = "real"
-CODE_VERSION = "1"  # bump when a change alters what these assets write (marks them stale)
+CODE_VERSION = "2"  # bump when a change alters what these assets write (marks them stale)
+# 2: EXIF orientation applied (upright sizes), photos refused for unsafe paths, size or caption
 PHOTO_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 
 
@@ -52,8 +55,9 @@ def photos_dir(home: Path, source: str) -> Path:
     kinds={"pillow", "duckdb"},
     code_version=CODE_VERSION,
     metadata=table_metadata("real_photos"),
-    description="Real source photos screened (unreadable, tiny, grayscale, duplicate skipped "
-    "with the reason), each with its stable photo_id and train/test side.",
+    description="Real source photos screened (unreadable, unsafe path, too large, bad caption, "
+    "tiny, grayscale, duplicate skipped with the reason), each with its stable photo_id and "
+    "train/test side.",
 )
 def real_photos(
     context: dg.AssetExecutionContext,
@@ -62,6 +66,7 @@ def real_photos(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
 ) -> dg.MaterializeResult:
+    home = image_store.home_dir()
     try:
         source = make_source(
             resolve_source_kind(config),
@@ -71,34 +76,10 @@ def real_photos(
             hub=hub,
         )
         policy = ScreenPolicy(config.min_side, config.max_chroma, config.max_hash_distance)
-        verdicts = screen_photos(source.name, list(source.photos()), policy)
+        verdicts = screen_photos(source.name, source.photos(), policy)  # lazy: one at a time
+        rows = list(photo_rows(verdicts, source, home, config, utcnow()))
     except (KeyError, ValueError, FileNotFoundError) as exc:
         raise dg.Failure(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
-    home = image_store.home_dir()
-    folder = photos_dir(home, source.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    rows, now = [], utcnow()
-    for v in verdicts:
-        path = None
-        if v.status == "kept":
-            target = folder / (v.sha256[:16] + PHOTO_SUFFIX.get(v.source_format or "", ".img"))
-            if not target.exists():
-                tmp = target.with_name(target.name + ".tmp")
-                tmp.write_bytes(v.data)
-                tmp.replace(target)
-            path = target.relative_to(home).as_posix()
-        side = photo_side(v.photo_id, config.test_fraction, config.split_seed)
-        rows.append(
-            {
-                "photo_id": v.photo_id, "source": source.name, "source_kind": source.kind,
-                "name": v.name, "caption": v.caption, "status": v.status,
-                "skip_reason": v.skip_reason, "detail": v.detail, "width": v.width,
-                "height": v.height, "source_format": v.source_format,
-                "source_mode": v.source_mode, "chroma": v.chroma, "phash": v.phash,
-                "duplicate_of": v.duplicate_of, "photo_split": side, "path": path,
-                "sha256": v.sha256, "file_bytes": len(v.data), "screened_at": now,
-            }
-        )
     if not any(r["status"] == "kept" for r in rows):
         reasons = sorted({f"{r['name']}: {r['skip_reason']}" for r in rows})[:10]
         raise dg.Failure(f"no usable photo in {source.description}: {reasons}")
@@ -119,6 +100,38 @@ def real_photos(
         },
         data_version=content_version(rows, ("photo_id", "status", "photo_split", "caption")),
     )
+
+
+def photo_rows(
+    verdicts: Iterable[PhotoVerdict],
+    source: RealSource,
+    home: Path,
+    config: RealPhotosConfig,
+    now: datetime,
+) -> Iterator[dict]:
+    """A `real_photos` row per verdict, storing each kept photo's file as it comes: nothing
+    of a photo but its row is kept, so memory holds one photo however many the source has."""
+    folder = photos_dir(home, source.name)
+    for v in verdicts:
+        path = None
+        if v.status == "kept":
+            target = folder / (v.sha256[:16] + PHOTO_SUFFIX.get(v.source_format or "", ".img"))
+            if not target.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(target.name + ".tmp")
+                tmp.write_bytes(v.data)
+                tmp.replace(target)
+            path = target.relative_to(home).as_posix()
+        side = photo_side(v.photo_id, config.test_fraction, config.split_seed)
+        yield {
+            "photo_id": v.photo_id, "source": source.name, "source_kind": source.kind,
+            "name": v.name, "caption": v.caption, "status": v.status,
+            "skip_reason": v.skip_reason, "detail": v.detail, "width": v.width,
+            "height": v.height, "source_format": v.source_format,
+            "source_mode": v.source_mode, "chroma": v.chroma, "phash": v.phash,
+            "duplicate_of": v.duplicate_of, "photo_split": side, "path": path,
+            "sha256": v.sha256, "file_bytes": len(v.data), "screened_at": now,
+        }
 
 
 def content_version(rows: list[dict], columns: tuple[str, ...]) -> dg.DataVersion:

@@ -2,20 +2,28 @@
 
 Fakes are never grayscale and never unreadable, so such reals would teach a detector a
 shortcut (or fail the step). Each photo gets a verdict with the reason recorded; decoding
-errors of any kind become 'unreadable', never an exception.
+errors of any kind become 'unreadable', never an exception. A photo its source could not
+read arrives with its own reason ('unsafe_path', 'too_large', 'bad_caption', 'unreadable').
+
+Screening streams: one verdict per photo as the photos arrive, so a caller that stores each
+verdict and lets go of it holds one photo's bytes and pixels at a time. Pixels are decoded
+upright: EXIF orientation is applied, as every viewer shows the photo.
 """
 
 from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from fakeimg_assets.real.sources import RawPhoto
 
-SKIP_REASONS = ("unreadable", "tiny", "grayscale", "duplicate")
+SKIP_REASONS = (
+    "unreadable", "unsafe_path", "too_large", "bad_caption", "tiny", "grayscale", "duplicate"
+)
 MAX_PHOTO_PIXELS = 64 * 2**20  # a decompression bomb is unreadable, not a crash
 
 
@@ -58,10 +66,12 @@ def photo_id_of(source: str, data: bytes) -> str:
 
 
 def decode(data: bytes) -> tuple[np.ndarray, str, str]:
-    """(HxWx3 uint8 pixels, format, mode) of an image file; raises on anything unreadable."""
+    """(HxWx3 uint8 pixels, upright, format, mode) of an image file; raises on anything
+    unreadable. A photo with an EXIF orientation tag is rotated/flipped the way it is shown
+    (a phone's portrait JPEG is stored sideways), so sizes and crops are of what people see."""
     import io
 
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -70,7 +80,8 @@ def decode(data: bytes) -> tuple[np.ndarray, str, str]:
                 raise ValueError(f"{im.width}x{im.height} exceeds {MAX_PHOTO_PIXELS} pixels")
             fmt, mode = im.format or "unknown", im.mode
             im.load()
-            rgb = im.convert("RGB")
+            upright = ImageOps.exif_transpose(im)
+            rgb = upright.convert("RGB")
     return np.asarray(rgb), fmt, mode
 
 
@@ -98,43 +109,51 @@ def hash_distance(a: str, b: str) -> int:
 
 
 def screen_photos(
-    source: str, photos: list[RawPhoto], policy: ScreenPolicy = ScreenPolicy()
-) -> list[PhotoVerdict]:
-    """A verdict per photo, in order; duplicates point at the first kept photo they match."""
-    out: list[PhotoVerdict] = []
+    source: str, photos: Iterable[RawPhoto], policy: ScreenPolicy = ScreenPolicy()
+) -> Iterator[PhotoVerdict]:
+    """A verdict per photo, in order, each yielded before the next photo is pulled;
+    duplicates point at the first kept photo they match (only hashes are remembered)."""
     kept_hashes: list[tuple[str, str]] = []  # (phash, photo_id)
     for raw in photos:
         v = PhotoVerdict(photo_id_of(source, raw.data), raw.name, raw.caption, raw.data,
                          hashlib.sha256(raw.data).hexdigest(), "skipped")
-        out.append(v)
-        if raw.error or not raw.data:
-            v.skip_reason, v.detail = "unreadable", raw.error or "empty or unreadable file"
-            continue
-        try:
-            rgb, v.source_format, v.source_mode = decode(raw.data)
-        except Exception as exc:  # noqa: BLE001 - any decoder error means unreadable
-            v.skip_reason, v.detail = "unreadable", f"{type(exc).__name__}: {exc}"[:300]
-            continue
-        v.height, v.width = int(rgb.shape[0]), int(rgb.shape[1])
-        if min(v.width, v.height) < policy.min_side:
-            v.skip_reason = "tiny"
-            v.detail = f"{v.width}x{v.height}, shorter side below {policy.min_side}"
-            continue
-        v.chroma = chroma(rgb)
-        if v.chroma <= policy.max_chroma:
-            v.skip_reason = "grayscale"
-            v.detail = f"mean channel spread {v.chroma:.2f} <= {policy.max_chroma}"
-            continue
-        v.phash = phash(rgb)
-        twin = next(
-            (pid for h, pid in kept_hashes
-             if pid == v.photo_id or hash_distance(h, v.phash) <= policy.max_hash_distance),
-            None,
-        )
-        if twin is not None:
-            v.skip_reason, v.duplicate_of = "duplicate", twin
-            v.detail = f"perceptual hash within {policy.max_hash_distance} bits of {twin}"
-            continue
-        kept_hashes.append((v.phash, v.photo_id))
-        v.status, v.pixels = "kept", rgb
-    return out
+        _judge(v, raw, policy, kept_hashes)
+        yield v
+        del raw, v  # nothing of this photo is held while the next one is read
+
+
+def _judge(
+    v: PhotoVerdict, raw: RawPhoto, policy: ScreenPolicy, kept_hashes: list[tuple[str, str]]
+) -> None:
+    """Fill in `v`: kept (with its pixels) or skipped with the reason."""
+    if raw.error or not raw.data:
+        v.skip_reason = raw.reason if raw.error else "unreadable"
+        v.detail = (raw.error or "empty or unreadable file")[:500]
+        return
+    try:
+        rgb, v.source_format, v.source_mode = decode(raw.data)
+    except Exception as exc:  # noqa: BLE001 - any decoder error means unreadable
+        v.skip_reason, v.detail = "unreadable", f"{type(exc).__name__}: {exc}"[:300]
+        return
+    v.height, v.width = int(rgb.shape[0]), int(rgb.shape[1])
+    if min(v.width, v.height) < policy.min_side:
+        v.skip_reason = "tiny"
+        v.detail = f"{v.width}x{v.height}, shorter side below {policy.min_side}"
+        return
+    v.chroma = chroma(rgb)
+    if v.chroma <= policy.max_chroma:
+        v.skip_reason = "grayscale"
+        v.detail = f"mean channel spread {v.chroma:.2f} <= {policy.max_chroma}"
+        return
+    v.phash = phash(rgb)
+    twin = next(
+        (pid for h, pid in kept_hashes
+         if pid == v.photo_id or hash_distance(h, v.phash) <= policy.max_hash_distance),
+        None,
+    )
+    if twin is not None:
+        v.skip_reason, v.duplicate_of = "duplicate", twin
+        v.detail = f"perceptual hash within {policy.max_hash_distance} bits of {twin}"
+        return
+    kept_hashes.append((v.phash, v.photo_id))
+    v.status, v.pixels = "kept", rgb
