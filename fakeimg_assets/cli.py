@@ -125,6 +125,9 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    import warnings
+
+    from fakeimg_assets.integrity.parquet_health import DamagedParquetWarning
     from fakeimg_assets.integrity.verify import verify
     from fakeimg_assets.paths import fakeimg_home
     from fakeimg_assets.warehouse.store import Warehouse
@@ -132,9 +135,14 @@ def _verify(args: argparse.Namespace) -> int:
     home = fakeimg_home()
     if not (home / "parquet").exists() and not (home / "images").exists():
         raise FileNotFoundError(f"no fakeimg data at {home}: set FAKEIMG_HOME or run `fakeimg run`")
-    if not Warehouse(home).ensure_views():
-        print(f"note: {home / 'warehouse.duckdb'} is held by another process; views not refreshed")
-    report = verify(home, repair=args.repair, hashes=not args.no_hashes)
+    with warnings.catch_warnings():  # verify names each damaged file itself
+        warnings.simplefilter("ignore", DamagedParquetWarning)
+        if not Warehouse(home).ensure_views():
+            print(f"note: views in {home / 'warehouse.duckdb'} not refreshed (the file is "
+                  "held by another process, or see the warning above)")
+        report = verify(home, repair=args.repair, hashes=not args.no_hashes)
+        if report.quarantined:  # the views listed the files around it: now globs again
+            Warehouse(home).ensure_views()
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
 
@@ -255,10 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_summary)
 
     v = sub.add_parser(
-        "verify", help="check every image row has its file (sha256) and every file its row"
+        "verify", help="check every Parquet file reads, every image row has its file "
+        "(sha256) and every file its row"
     )
     v.add_argument("--repair", action="store_true",
-                   help="remove leftovers and orphan files (never a file a row points at)")
+                   help="remove leftovers and orphan files (never a file a row points at); "
+                   "move damaged Parquet files to $FAKEIMG_HOME/quarantine and mark their "
+                   "partitions for re-run")
     v.add_argument("--no-hashes", action="store_true", help="check existence only, not sha256")
     v.set_defaults(func=_verify)
 

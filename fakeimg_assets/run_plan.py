@@ -63,6 +63,21 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -
     return {k: getattr(v, "value", v) for k, v in records[0].asset_materialization.metadata.items()}
 
 
+def _quarantined_since_sampled(instance: dg.DagsterInstance, model_id: str,
+                               failure: dict | None) -> str | None:
+    """Why to re-sample a partition whose Parquet `fakeimg verify --repair` quarantined
+    after its last `sampled_images` materialization (Dagster still calls it materialized)."""
+    if not failure or failure.get("stage") != "storage" or failure.get("failed_at") is None:
+        return None
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("sampled_images"),
+                              asset_partitions=[model_id]), limit=1,
+    ).records
+    if records and records[0].timestamp >= failure["failed_at"].timestamp():
+        return None
+    return f"damaged Parquet quarantined by fakeimg verify --repair ({failure['message'][:80]})"
+
+
 def _config_change(recorded: object, wanted: dict[str, object]) -> str | None:
     """'images_per_model 2 -> 3' for every output field that differs, else None."""
     if not isinstance(recorded, Mapping):
@@ -172,6 +187,10 @@ def plan_partitions(
             continue
         if any(status[a].get(m) is None for a in SAMPLE_ASSETS):
             decisions.append(PartitionDecision(m, True, "never sampled"))
+            continue
+        damaged = _quarantined_since_sampled(instance, m, latest_failure.get(m))
+        if damaged:
+            decisions.append(PartitionDecision(m, True, damaged))
             continue
         meta = _latest_metadata(instance, "sampled_images", m)
         sha = catalog.get(m, {}).get("sha")

@@ -145,6 +145,13 @@ def _planner_rules(env, defs: dg.Definitions) -> None:  # noqa: ANN001
     decided = plan(catalog=moved)
     assert decided[HEALTHY][0] and decided[HEALTHY][1].startswith("new Hub revision "), decided
     assert decided[REFUSED] == (True, "repo changed on the Hub since its refusal"), decided
+    quarantined = pl.concat([failures, pl.DataFrame([{  # what `verify --repair` writes
+        "model_id": HEALTHY, "asset": "sampled_images", "stage": "storage",
+        "error_type": "DamagedParquet", "message": "fake_images file quarantined",
+        "transient": True, "failed_at": later, "dagster_run_id": None,
+    }], schema=failures.schema)], how="diagonal_relaxed")
+    decided = plan(failures=quarantined)[HEALTHY]
+    assert decided[0] and decided[1].startswith("damaged Parquet quarantined"), decided
     flaky = failures.with_columns(pl.lit(True).alias("transient"))
     assert plan(failures=flaky)[REFUSED][1].startswith("last attempt failed (transient)")
     sampled = instance.fetch_materializations(

@@ -14,12 +14,16 @@ before. The order of a write is what makes it crash-consistent:
 A kill before 4 leaves the old rows pointing at the old, untouched version; a kill after
 4 leaves only unreferenced files, which the next write (or `fakeimg verify --repair`)
 removes. Rows never point at a missing file.
+
+When the partition's rows file is damaged, or was quarantined and not written since
+(`integrity.quarantine.unproven_rows`), step 1 keeps every published version: nobody can
+tell which files those rows listed, and a failed re-run must not lose them. Only a
+successful commit (step 5, against the new rows) supersedes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import uuid
 from pathlib import Path
@@ -27,11 +31,13 @@ from typing import Protocol
 
 import polars as pl
 
+from fakeimg_assets.integrity import locks
 from fakeimg_assets.integrity.leftovers import (
     is_temporary_name,
     remove_path,
     remove_stale_temp_files,
 )
+from fakeimg_assets.integrity.quarantine import unproven_rows
 from fakeimg_assets.paths import atomic_write_bytes
 
 KINDS = ("fake", "real")
@@ -100,9 +106,12 @@ def clean_partition(home: Path, kind: str, name: str, rows: RowStore) -> list[Pa
     belongs to a dead attempt, whatever its pid.
     """
     folder = partition_folder(home, kind, name)
-    current = rows.read_key(image_table(kind), partition_key(kind, name))
-    referenced = set(current["path"].to_list()) if current.height else set()
-    removed = prune_unreferenced(folder, Path(home), referenced)
+    if unproven_rows(home, image_table(kind), partition_key(kind, name)) is not None:
+        removed = _remove_staging(folder)  # keep every version: the rows cannot be read
+    else:
+        current = rows.read_key(image_table(kind), partition_key(kind, name))
+        referenced = set(current["path"].to_list()) if current.height else set()
+        removed = prune_unreferenced(folder, Path(home), referenced)
     parent = folder.parent
     if parent.is_dir():  # the pre-versioning code's `.NAME.staging-*` / `.NAME.old-*` siblings
         for entry in parent.iterdir():
@@ -111,6 +120,18 @@ def clean_partition(home: Path, kind: str, name: str, rows: RowStore) -> list[Pa
                 removed.append(entry)
     parquet_dir = Path(home) / "parquet" / image_table(kind)
     removed += remove_stale_temp_files(parquet_dir, f".{partition_key(kind, name)}.")
+    return removed
+
+
+def _remove_staging(folder: Path) -> list[Path]:
+    """Staging folders of earlier attempts (never published: the lock is held)."""
+    if not folder.is_dir():
+        return []
+    removed = []
+    for entry in folder.iterdir():
+        if is_temporary_name(entry.name):
+            remove_path(entry)
+            removed.append(entry)
     return removed
 
 
@@ -137,11 +158,7 @@ class PartitionWriter:
         self._committed = False
 
     def __enter__(self) -> PartitionWriter:
-        locks = self.home / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        fd = os.open(locks / f"images--{self.key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process is killed
-        self._lock_fd = fd
+        self._lock_fd = locks.acquire(self.home, self.key)  # the kernel frees it on a kill
         self.removed += clean_partition(self.home, self.kind, self.name, self.rows)
         self.staging.mkdir(parents=True)
         return self
@@ -190,8 +207,7 @@ class PartitionWriter:
                 remove_path(self.staging)
         finally:
             if self._lock_fd is not None:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-                os.close(self._lock_fd)
+                locks.release(self._lock_fd)
                 self._lock_fd = None
 
 

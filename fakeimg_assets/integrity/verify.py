@@ -1,23 +1,28 @@
-"""`fakeimg verify`: every image row has its file with its sha256, every file has its row,
-and nothing half-written is left behind.
+"""`fakeimg verify`: every Parquet file of every relation reads, every image row has its
+file with its sha256, every file has its row, and nothing half-written is left behind.
 
-Reads the image rows (`fake_images`, `real_images`) straight from Parquet (no DuckDB, no lock), so it works while a
-run or a DuckDB CLI session holds the database. `repair=True` removes leftovers and
-orphan files (files no row points at), never a file a row points at.
+Reads the Parquet files straight (no DuckDB, no lock), so it works while a run or a
+DuckDB CLI session holds the database. `repair=True` removes leftovers and orphan files
+(files no row points at), never a file a row points at, and never a file it cannot prove
+is garbage: a damaged Parquet file is moved to quarantine (`integrity.quarantine`) and its
+partition marked for re-run (`integrity.rerun`); while an image partition's rows are
+damaged or quarantined and not re-written, the files they may list are kept and reported
+as `unverifiable`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import polars as pl
-
+from fakeimg_assets.integrity import locks
 from fakeimg_assets.integrity.leftovers import (
     is_leftover,
     is_temporary_name,
     remove_path,
 )
+from fakeimg_assets.integrity.parquet_health import FIX_COMMAND, full_read_damage
 from fakeimg_assets.integrity.publish import (
     IMAGE_TABLES,
     KINDS,
@@ -25,9 +30,19 @@ from fakeimg_assets.integrity.publish import (
     partition_folder,
     partition_key,
 )
+from fakeimg_assets.integrity.quarantine import (
+    quarantine_file,
+    quarantined_keys,
+    unproven_rows,
+)
+from fakeimg_assets.integrity.rerun import failure_key, failure_row, rerun_for
 from fakeimg_assets.paths import fakeimg_home, sha256_file
 
-PROBLEM_KINDS = ("bad_path", "missing_file", "sha256_mismatch", "orphan", "leftover", "bad_rows")
+PROBLEM_KINDS = ("bad_path", "missing_file", "sha256_mismatch", "orphan", "leftover",
+                 "bad_rows", "unverifiable")
+ROW_COLUMNS = ["image_id", "path", "sha256"]
+LEGACY_IMAGES = "images"  # the pre-split layout's shared folder (warehouse/migrate.py)
+IMAGE_ROW_FOLDERS = (*IMAGE_TABLES.values(), LEGACY_IMAGES)  # folders whose rows list files
 
 
 @dataclass(frozen=True)
@@ -44,13 +59,18 @@ class Problem:
 
 @dataclass
 class VerifyReport:
-    """What `verify` found (and, with repair, removed) in one home."""
+    """What `verify` found (and, with repair, removed or quarantined) in one home."""
 
     home: Path
     n_rows: int = 0
     n_files_checked: int = 0
+    n_parquet_files: int = 0
     problems: list[Problem] = field(default_factory=list)
-    repaired: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # removed (relative paths)
+    quarantined: list[str] = field(default_factory=list)  # 'parquet/... -> quarantine/...'
+    notes: list[str] = field(default_factory=list)  # what to run next
+    moved: set[tuple[str, str]] = field(default_factory=set, repr=False)  # (folder, key)
+    damaged: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)  # -> why
 
     @property
     def ok(self) -> bool:
@@ -59,45 +79,171 @@ class VerifyReport:
     def lines(self) -> list[str]:
         out = [p.line() for p in self.problems]
         out += [f"removed: {r}" for r in self.repaired]
+        out += [f"quarantined: {q}" for q in self.quarantined]
+        out += [f"note: {n}" for n in self.notes]
         state = "OK" if self.ok else f"{len(self.problems)} problem(s)"
-        out.append(f"verify {self.home}: {self.n_rows} image rows, "
-                   f"{self.n_files_checked} files checked: {state}")
+        out.append(f"verify {self.home}: {self.n_parquet_files} Parquet files read, "
+                   f"{self.n_rows} image rows, {self.n_files_checked} files checked: {state}")
         return out
-
-
-LEGACY_IMAGES = "images"  # the pre-split layout's shared folder (warehouse/migrate.py)
-
-
-def _image_files(home: Path, kind: str | None, key: str | None) -> list[Path]:
-    """The Parquet files holding image rows: each kind's storage table, plus a not yet
-    migrated old `parquet/images` folder (read only; the table's file wins a name clash)."""
-    root = home / "parquet"
-    tables = [image_table(kind)] if kind is not None else list(IMAGE_TABLES.values())
-    by_name: dict[str, Path] = {}
-    for folder in [root / t for t in tables] + [root / LEGACY_IMAGES]:
-        if not folder.is_dir():
-            continue
-        found = [folder / f"{key}.parquet"] if key is not None else sorted(folder.glob("*.parquet"))
-        for f in found:
-            if f.exists() and not f.name.startswith(("_", ".")):
-                by_name.setdefault(f.name, f)
-    return [by_name[n] for n in sorted(by_name)]
-
-
-def _rows(home: Path, kind: str | None, key: str | None, report: VerifyReport) -> list[dict]:
-    rows: list[dict] = []
-    for f in _image_files(home, kind, key):
-        try:
-            frame = pl.read_parquet(f, columns=["image_id", "path", "sha256"])
-        except Exception as exc:  # noqa: BLE001 - a damaged file is a finding, not a crash
-            report.problems.append(Problem("bad_rows", _rel(f, home), f"unreadable: {exc}"))
-            continue
-        rows += frame.to_dicts()
-    return rows
 
 
 def _rel(path: Path, home: Path) -> str:
     return path.relative_to(home).as_posix()
+
+
+def _parquet_files(home: Path, kind: str | None, key: str | None) -> list[tuple[str, Path]]:
+    """(folder name, file) of every Parquet file to read: all of `parquet/` for the whole
+    home, else the partition's image rows file (its table's, and an old layout's)."""
+    root = home / "parquet"
+    if key is not None:
+        assert kind is not None
+        found = [(t, root / t / f"{key}.parquet") for t in (image_table(kind), LEGACY_IMAGES)]
+        return [(t, f) for t, f in found if f.is_file()]
+    if not root.is_dir():
+        return []
+    out = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        if folder.name.startswith((".", "_")):
+            continue
+        for f in sorted(folder.iterdir()):
+            if f.suffix == ".parquet" and not f.name.startswith((".", "_")) and f.is_file():
+                out.append((folder.name, f))
+    return out
+
+
+def _read_all(home: Path, kind: str | None, key: str | None, report: VerifyReport,
+              repair: bool) -> list[dict]:
+    """Read every file in full; image rows are returned (a table's file wins over an old
+    layout's of the same name), damaged files reported or, with repair, quarantined."""
+    by_name: dict[str, list[dict]] = {}
+    for folder, f in _parquet_files(home, kind, key):
+        try:
+            inode = f.stat().st_ino  # the file judged (a writer may replace it meanwhile)
+            frame, damage = full_read_damage(f)
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        report.n_parquet_files += 1
+        if damage is not None:
+            _damaged(home, folder, f, inode, damage, report, repair)
+            continue
+        if folder in IMAGE_ROW_FOLDERS and f.name not in by_name:
+            missing = [c for c in ROW_COLUMNS if c not in frame.columns]  # type: ignore[union-attr]
+            if missing:
+                report.problems.append(Problem(
+                    "bad_rows", _rel(f, home), f"image rows without column(s) {missing}"))
+                continue
+            by_name[f.name] = frame.select(ROW_COLUMNS).to_dicts()  # type: ignore[union-attr]
+    return [row for name in sorted(by_name) for row in by_name[name]]
+
+
+def _damaged(home: Path, folder: str, f: Path, inode: int, damage: str,
+             report: VerifyReport, repair: bool) -> None:
+    rel, key = _rel(f, home), f.stem
+    rerun = rerun_for(folder, key)
+    report.damaged[(folder, key)] = f"{rel} is damaged ({damage})"
+    if not repair:
+        report.problems.append(Problem(
+            "bad_rows", rel,
+            f"unreadable Parquet ({damage}); every reader skips it. `{FIX_COMMAND}` moves "
+            f"it to quarantine/parquet/{folder}/{key}/ and marks it for re-run "
+            f"({rerun.line()})"))
+        return
+    fd = None
+    if folder in IMAGE_ROW_FOLDERS:  # a writer of this partition holds it for its whole write
+        fd = locks.acquire(home, key, wait=False)
+        if fd is None:
+            report.problems.append(Problem(
+                "bad_rows", rel, f"unreadable Parquet ({damage}); not quarantined: a writer "
+                "of this partition is running, run verify again after it"))
+            return
+    try:
+        try:
+            moved = quarantine_file(home, f, folder, key, damage, rerun.line(), inode)
+        except FileNotFoundError:
+            return  # removed meanwhile: nothing to quarantine
+        except OSError as exc:
+            report.problems.append(Problem(
+                "bad_rows", rel, f"unreadable Parquet ({damage}); could not move it to "
+                f"quarantine: {exc}"))
+            return
+    finally:
+        if fd is not None:
+            locks.release(fd)
+    if moved is None:
+        report.notes.append(f"{rel} was re-written while verify ran: check it again")
+        return
+    shown = _rel(moved, home)
+    report.moved.add((folder, key))
+    report.quarantined.append(f"{rel} -> {shown} ({damage})")
+    report.notes.append(f"{rel}: {rerun.line()}")
+    if rerun.model_id is not None:
+        _mark_for_rerun(home, rerun, rel, shown, damage, report)
+
+
+def _mark_for_rerun(home: Path, rerun, original: str, moved: str, damage: str,  # noqa: ANN001
+                    report: VerifyReport) -> None:
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    failed_at = dt.datetime.now(dt.UTC)
+    row = failure_row(rerun, original, moved, damage, failed_at)
+    try:
+        Warehouse(home).write("model_failures", failure_key(rerun, failed_at), [row])
+    except Exception as exc:  # noqa: BLE001 - the file is safe in quarantine either way
+        report.problems.append(Problem(
+            "bad_rows", original, f"quarantined, but the model_failures row marking "
+            f"{rerun.model_id} for re-run could not be written: {exc}"))
+
+
+def _partition_of(key: str) -> tuple[str, str] | None:
+    """`fake--org--name` -> ("fake", "org--name"), None when the key names no partition."""
+    kind, sep, name = key.partition("--")
+    if not sep:
+        return None
+    try:
+        partition_folder(Path("."), kind, name)
+    except ValueError:
+        return None
+    return kind, name
+
+
+def _protected(home: Path, key: str | None, report: VerifyReport) -> dict[str, str]:
+    """Image folders (relative to the home) whose rows cannot be read -> why: their files
+    are never orphans. A key that names no partition protects its kind's whole folder.
+    `key`: one partition's (only its rows matter), None for the whole home. Files this run
+    found damaged count even when their footer reads (a page that does not decode)."""
+    out: dict[str, str] = {}
+    for folder in IMAGE_ROW_FOLDERS:
+        root = home / "parquet" / folder
+        keys = {key} if key is not None else (
+            {f.stem for f in root.glob("*.parquet") if not f.name.startswith((".", "_"))}
+            if root.is_dir() else set())
+        keys |= set(quarantined_keys(home, folder)) if key is None else set()
+        for k in sorted(keys):
+            why = unproven_rows(home, folder, k) or report.damaged.get((folder, k))
+            if why is None:
+                continue
+            part = _partition_of(k)
+            if part is not None:
+                where = _rel(partition_folder(home, *part), home)
+            else:
+                prefix = k.split("--", 1)[0]
+                where = f"images/{prefix}" if prefix in KINDS else "images"
+            out.setdefault(where, why)
+    return out
+
+
+def _awaiting_rerun(home: Path, report: VerifyReport) -> None:
+    """A note for every quarantined file whose key was not written again since."""
+    root = home / "quarantine" / "parquet"
+    if not root.is_dir():
+        return
+    for folder in sorted(p.name for p in root.iterdir() if p.is_dir()):
+        for k in quarantined_keys(home, folder):
+            if (folder, k) in report.moved:
+                continue  # moved by this run: its re-run is noted already
+            why = unproven_rows(home, folder, k)
+            if why is not None and "quarantined" in why:
+                report.notes.append(f"{why}: {rerun_for(folder, k).line()}")
 
 
 def _check_rows(home: Path, rows: list[dict], hashes: bool, report: VerifyReport) -> set[str]:
@@ -124,24 +270,53 @@ def _check_rows(home: Path, rows: list[dict], hashes: bool, report: VerifyReport
     return referenced
 
 
-def _walk(folder: Path, home: Path, referenced: set[str], keep_dirs: set[str],
-          report: VerifyReport, repair: bool) -> None:
-    for entry in sorted(folder.iterdir()):
-        rel = _rel(entry, home)
-        if is_temporary_name(entry.name):
-            if is_leftover(entry):
-                _found(report, Problem("leftover", rel, "half-written by a killed or failed write"),
-                       entry, repair)
-            continue  # a live writer's work in progress
-        if entry.is_dir() and not entry.is_symlink():
-            if rel in keep_dirs:
-                _walk(entry, home, referenced, keep_dirs, report, repair)
+def _inside(rel: str, root: str) -> bool:
+    return rel == root or rel.startswith(root + "/")
+
+
+@dataclass
+class _Walk:
+    home: Path
+    referenced: set[str]
+    keep_dirs: set[str]
+    protected: dict[str, str]
+    report: VerifyReport
+    repair: bool
+    unlisted: dict[str, int] = field(default_factory=dict)  # protected folder -> files
+
+    def walk(self, folder: Path) -> None:
+        for entry in sorted(folder.iterdir()):
+            rel = _rel(entry, self.home)
+            if is_temporary_name(entry.name):
+                if is_leftover(entry):  # never published, even in a protected partition
+                    _found(self.report, Problem(
+                        "leftover", rel, "half-written by a killed or failed write"),
+                        entry, self.repair)
+                continue  # a live writer's work in progress
+            guard = next((p for p in self.protected if _inside(rel, p)), None)
+            if entry.is_dir() and not entry.is_symlink():
+                if (rel in self.keep_dirs or guard is not None
+                        or any(_inside(p, rel) for p in self.protected)):
+                    self.walk(entry)
+                else:
+                    n = sum(1 for p in entry.rglob("*") if p.is_file())
+                    _found(self.report, Problem(
+                        "orphan", rel + "/", f"folder of {n} files no row points into"),
+                        entry, self.repair)
+            elif rel in self.referenced:
+                continue
+            elif guard is not None:
+                self.unlisted[guard] = self.unlisted.get(guard, 0) + 1
             else:
-                n = sum(1 for p in entry.rglob("*") if p.is_file())
-                _found(report, Problem("orphan", rel + "/", f"folder of {n} files no row points into"),
-                       entry, repair)
-        elif rel not in referenced:
-            _found(report, Problem("orphan", rel, "file no row points at"), entry, repair)
+                _found(self.report, Problem("orphan", rel, "file no row points at"),
+                       entry, self.repair)
+
+    def report_unlisted(self) -> None:
+        for folder, n in sorted(self.unlisted.items()):
+            self.report.problems.append(Problem(
+                "unverifiable", folder + "/",
+                f"{n} files no readable row lists, kept (never orphans): "
+                f"{self.protected[folder]}; re-run the partition or restore the file"))
 
 
 def _found(report: VerifyReport, problem: Problem, path: Path, repair: bool) -> None:
@@ -183,18 +358,24 @@ def verify(home: Path | str | None = None, *, kind: str | None = None, name: str
 
     Problems: `bad_path`, `missing_file`, `sha256_mismatch` (a row without its file),
     `orphan` (a file without its row), `leftover` (temp files and staging folders of
-    dead writers), `bad_rows` (an unreadable Parquet file). With `repair`, orphans and
-    leftovers are removed (and listed in `repaired`); row problems are only reported.
+    dead writers), `bad_rows` (an unreadable Parquet file, of any relation),
+    `unverifiable` (files of a partition whose rows are damaged or quarantined: kept).
+    With `repair`, orphans and leftovers are removed (listed in `repaired`) and damaged
+    Parquet files quarantined (`quarantined`, with the re-run in `notes`); row problems
+    are only reported.
     """
     home = fakeimg_home(home)
     report = VerifyReport(home=home)
     if (kind is None) != (name is None):
         raise ValueError("verify one partition with both kind and name, or the whole home")
     key = partition_key(kind, name) if kind is not None and name is not None else None
-    rows = _rows(home, kind, key, report)
+    if key is not None:
+        partition_folder(home, kind, name)  # type: ignore[arg-type] - refuses a bad name
+    rows = _read_all(home, kind, key, report, repair)
     report.n_rows = len(rows)
     referenced = _check_rows(home, rows, hashes, report)
     keep_dirs = {str(parent) for p in referenced for parent in PurePosixPath(p).parents}
+    protected = _protected(home, key, report)
     if key is not None:
         folders = [partition_folder(home, kind, name)]  # type: ignore[arg-type]
         parent = folders[0].parent
@@ -206,10 +387,15 @@ def verify(home: Path | str | None = None, *, kind: str | None = None, name: str
                                entry, repair)
     else:
         folders = [home / "images"]
+        keep_dirs |= {"images", *(f"images/{k}" for k in KINDS)}
+    walk = _Walk(home, referenced, keep_dirs, protected, report, repair)
     for folder in folders:
         if folder.is_dir():
-            if key is None:
-                keep_dirs |= {"images", *(f"images/{k}" for k in KINDS)}
-            _walk(folder, home, referenced, keep_dirs, report, repair)
+            walk.walk(folder)
+    walk.report_unlisted()
     _parquet_leftovers(home, kind, key, report, repair)
+    if key is None:
+        _awaiting_rerun(home, report)
     return report
+
+

@@ -2,9 +2,14 @@
 
 DuckDB allows one writer process, so partitions never write the database: each writes
 its own Parquet file (temp name, then rename: a killed write leaves the previous file
-intact) and the views, created once per home, glob them. fakeimg's own reads go through
-an in-memory DuckDB over this home's files, so they never need the database lock.
+intact) and the views read them (`warehouse.sources`: an escaped glob of the folder, or
+the list of its readable files when one is damaged). fakeimg's own reads go through an
+in-memory DuckDB over this home's files, so they never need the database lock.
 A zero-row `_schema.parquet` in each folder keeps every view valid before any data lands.
+
+Every read skips a damaged Parquet file with a `DamagedParquetWarning` naming it and the
+fix (`fakeimg verify --repair`); paths are always taken literally, whatever characters
+the home's path holds (DuckDB and polars would glob `[`, `*`, `?`).
 
 Each storage table (a folder) is written by one asset; `images`, `image_stats` and
 `detector_runs` are union views over several (`schemas.UNION_VIEWS`): reads of those
@@ -22,6 +27,14 @@ from pathlib import Path
 import polars as pl
 
 from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
+from fakeimg_assets.integrity.parquet_health import (
+    decode_damage,
+    footer_damage,
+    mark_damaged,
+    one_line,
+    read_parquet_file,
+    warn_damaged,
+)
 from fakeimg_assets.warehouse import views
 from fakeimg_assets.warehouse.migrate import migrate_legacy_layout, needs_migration
 from fakeimg_assets.warehouse.schemas import (
@@ -31,6 +44,7 @@ from fakeimg_assets.warehouse.schemas import (
     schema_of,
     to_frame,
 )
+from fakeimg_assets.warehouse.sources import RelationFiles, parquet_names, scan
 
 SCHEMA_FILE = "_schema.parquet"
 
@@ -119,18 +133,27 @@ class Warehouse:
 
     def read(self, relation: str) -> pl.DataFrame:
         """All rows of a relation (a union view: of its parts), straight from its Parquet
-        files (no database lock)."""
+        files (no database lock); a damaged file is skipped with a warning."""
         files = [f for part in parts_of(relation) for f in self._data_files(part)]
-        if not files:
-            return pl.DataFrame(schema=schema_of(relation))
-        frames = [pl.read_parquet(f) for f in files]
-        return to_frame(relation, pl.concat(frames, how="diagonal_relaxed"))
+        return self._concat(relation, files)
 
     def read_key(self, relation: str, key: str) -> pl.DataFrame:
-        """The rows of one key (a union view: that key's file in each part, concatenated)."""
+        """The rows of one key (a union view: that key's file in each part, concatenated);
+        a damaged file is skipped with a warning (`integrity.quarantine.unproven_rows` tells
+        a writer that must not take its absence for an empty partition)."""
         self.migrate()
         paths = [self.partition_path(part, key) for part in parts_of(relation)]
-        frames = [pl.read_parquet(p) for p in paths if p.exists()]
+        return self._concat(relation, paths)
+
+    def _concat(self, relation: str, files: list[Path]) -> pl.DataFrame:
+        frames = []
+        for f in files:
+            try:
+                frames.append(read_parquet_file(f))
+            except FileNotFoundError:
+                continue  # not written yet, or removed meanwhile
+            except Exception as exc:  # noqa: BLE001 - a damaged file is skipped, named
+                warn_damaged(f, one_line(exc), self.home)
         if not frames:
             return pl.DataFrame(schema=schema_of(relation))
         return to_frame(relation, pl.concat(frames, how="diagonal_relaxed"))
@@ -138,66 +161,109 @@ class Warehouse:
     def _data_files(self, relation: str) -> list[Path]:
         self.migrate()
         folder = self.dataset_dir(relation)
-        if not folder.exists():
-            return []
-        return sorted(
-            p for p in folder.glob("*.parquet") if not p.name.startswith(("_", "."))
-        )
+        return [folder / n for n in parquet_names(folder) if not n.startswith("_")]
 
     def _ensure_schema_file(self, relation: str) -> None:
+        """Write the folder's zero-row schema file when missing, damaged (it holds no rows:
+        rewriting it loses nothing) or of an older schema (a column was added: old homes
+        then still bind every column)."""
         path = self.dataset_dir(relation) / SCHEMA_FILE
-        if path.exists() and pl.read_parquet_schema(path) == schema_of(relation):
-            return  # rewritten when a column was added, so old homes still bind every column
+        try:
+            if footer_damage(path) is None:
+                with open(path, "rb") as f:  # a file object: polars globs a path
+                    if pl.read_parquet_schema(f) == schema_of(relation):
+                        return
+        except FileNotFoundError:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         pl.DataFrame(schema=schema_of(relation)).write_parquet(tmp)
         os.replace(tmp, path)
 
     # -- SQL -----------------------------------------------------------------------------
-    def _view_sql(self, relation: str) -> str:
+    def sources(self) -> dict[str, RelationFiles]:
+        """Every storage table's files, readable and damaged (footer check, cached); warns
+        once per damaged file."""
+        self.migrate()
+        out = {}
+        for relation in RELATIONS:
+            self._ensure_schema_file(relation)
+            out[relation] = files = scan(self.dataset_dir(relation))
+            for path, detail in files.damaged:
+                warn_damaged(path, detail, self.home)
+        return out
+
+    def _view_sql(self, relation: str, files: RelationFiles | None = None) -> str:
         if relation in UNION_VIEWS:
             return views.union_view_sql(relation)
-        glob = (self.dataset_dir(relation) / "*.parquet").as_posix().replace("'", "''")
+        if files is None:
+            files = self.sources()[relation]
         cols = ", ".join(f'"{c}"' for c in schema_of(relation))
         return (
             f'CREATE OR REPLACE VIEW "{relation}" AS SELECT {cols} FROM '
-            f"read_parquet('{glob}', union_by_name = true)"
+            f"{files.read_parquet_sql()}"
         )
 
     def ensure_views(self, *, force: bool = False, attempts: int = 4) -> bool:
         """Make `warehouse.duckdb` serve this home's Parquet (see `warehouse.views`).
 
-        Cheap when nothing changed (a stamp file says so). Returns False, touching nothing,
-        when another process holds the database: the next write or command retries.
+        Cheap when nothing changed (a stamp file says so; each file's footer is checked
+        once per process). Returns False, touching nothing, when another process holds
+        the database: the next write or command retries.
         """
-        self.migrate()
-        for relation in RELATIONS:
-            self._ensure_schema_file(relation)
-        dirs = {relation: self.dataset_dir(relation) for relation in RELATIONS}
         return views.ensure_views(
-            self.home, self.database_path, dirs, force=force, attempts=attempts
+            self.home, self.database_path, self.sources(), force=force, attempts=attempts
         )
 
     def connect_memory(self):  # -> duckdb.DuckDBPyConnection
-        """An in-memory DuckDB with views over THIS home's files: no lock, never stale."""
+        """An in-memory DuckDB with views over THIS home's readable files: no lock, never
+        stale; a damaged file is left out with a warning."""
         import duckdb
 
-        self.migrate()
+        sources = self.sources()
         con = duckdb.connect(":memory:")
         for relation in RELATIONS:
-            self._ensure_schema_file(relation)
-            con.execute(self._view_sql(relation))
+            con.execute(self._view_sql(relation, sources[relation]))
         for relation in UNION_VIEWS:  # after their parts
             con.execute(self._view_sql(relation))
         return con
 
+    def skip_undecodable_files(self, exc: BaseException) -> bool:
+        """After a DuckDB error reading the relations: find the files whose pages do not
+        decode behind a sound footer (each decoded once per process), mark them damaged so
+        the next views leave them out, and return True (run the query again); False when
+        no file is to blame (the error stands)."""
+        import duckdb
+
+        if isinstance(exc, (duckdb.ParserException, duckdb.BinderException,
+                            duckdb.CatalogException)):
+            return False  # the SQL, not a file
+        marked = False
+        for relation in RELATIONS:
+            for path in scan(self.dataset_dir(relation)).readable:
+                try:
+                    detail = decode_damage(path)
+                    if detail is not None:
+                        mark_damaged(path, detail)
+                        marked = True
+                except FileNotFoundError:
+                    continue
+        return marked
+
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
-        """Run SQL over the relations without touching `warehouse.duckdb`."""
-        con = self.connect_memory()
-        try:
-            rel = con.sql(sql, params=params) if params else con.sql(sql)
-            if rel is None:
-                return pl.DataFrame()
-            return pl.from_arrow(rel.to_arrow_table())
-        finally:
-            con.close()
+        """Run SQL over the relations without touching `warehouse.duckdb`; a file that
+        fails to decode is left out (with a warning) and the query run again."""
+        import duckdb
+
+        while True:
+            con = self.connect_memory()
+            try:
+                rel = con.sql(sql, params=params) if params else con.sql(sql)
+                if rel is None:
+                    return pl.DataFrame()
+                return pl.from_arrow(rel.to_arrow_table())
+            except duckdb.Error as exc:
+                if not self.skip_undecodable_files(exc):
+                    raise
+            finally:
+                con.close()
