@@ -97,8 +97,8 @@ def backfill_with_daemon(env: dict[str, str], dagster_home: Path, partitions: li
 
 
 def bench_backfill(tmp: Path, limit: int | None = None, timeout_s: float = 3600) -> list[dict]:
-    from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.sampling.worker_client import stop_worker
+    from fakeimg_assets.testbed.local_hub.server import HubServer
 
     zoo, home = tmp / "backfill-zoo", tmp / "backfill-home"
     subprocess.run([str(BIN / "fakeimg"), "zoo", "build", str(zoo)], check=True,  # as make demo

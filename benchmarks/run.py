@@ -28,7 +28,7 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
 
 
 def bench_zoo(root: Path) -> list[dict]:
-    from fakeimg_assets.zoo.build import build_zoo
+    from fakeimg_assets.testbed.zoo.build import build_zoo
 
     secs, models = timed(lambda: build_zoo(root))
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
@@ -55,7 +55,7 @@ def bench_sampling(url: str, cache: Path) -> list[dict]:
 
     from fakeimg_assets.sampling import sampler
     from fakeimg_assets.sampling.remote import fetch_plan
-    from fakeimg_assets.zoo.build import zoo_models
+    from fakeimg_assets.testbed.zoo.build import zoo_models
     from resources import HubResource
 
     hub = HubResource(endpoint=url, cache_dir=str(cache))
@@ -132,7 +132,7 @@ def bench_warehouse(tmp: Path) -> list[dict]:
 
 
 def main() -> int:
-    from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.testbed.local_hub.server import HubServer
 
     results: list[dict] = []
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmpdir:

@@ -59,7 +59,7 @@ def bench_sensor_tick(tmp: Path, known: int = 10_000, new: int = 100) -> list[di
     import dagster as dg
 
     from fakeimg_assets.catalog.assets import hub_catalog
-    from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.testbed.local_hub.server import HubServer
     from fakeimg_assets.warehouse.store import Warehouse
     from resources import HubResource, WarehouseResource
     from sensors.hub_sensors import build_new_hub_models_sensor

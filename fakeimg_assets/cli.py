@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _world_build(args: argparse.Namespace) -> int:
-    from fakeimg_assets.world.build import world_build_command
+    from fakeimg_assets.testbed.world.build import world_build_command
 
     return world_build_command(args)
 
@@ -33,7 +33,7 @@ def _recipes(args: argparse.Namespace) -> int:
 
 
 def _science(args: argparse.Namespace) -> int:
-    from fakeimg_assets.world.science import science_command
+    from fakeimg_assets.testbed.world.science import science_command
 
     return science_command(args)
 
@@ -41,22 +41,22 @@ def _science(args: argparse.Namespace) -> int:
 def _zoo_build(args: argparse.Namespace) -> int:
     import time
 
-    from fakeimg_assets.zoo.build import build_zoo
+    from fakeimg_assets.testbed.zoo.build import build_zoo
 
     t0 = time.perf_counter()
     models = build_zoo(Path(args.dir), only=args.only or None)
-    if args.hostile:  # repos that must be refused, one per attack (fakeimg_assets/zoo/hostile.py)
-        from fakeimg_assets.zoo.hostile import build_hostile
+    if args.hostile:  # repos that must be refused, one per attack (fakeimg_assets/testbed/zoo/hostile.py)
+        from fakeimg_assets.testbed.zoo.hostile import build_hostile
 
         models += [h.model for h in build_hostile(Path(args.dir))]
     if args.extra_size:  # healthy sd1 models again at a second native size
-        from fakeimg_assets.zoo.build import sized_variant, write_repo
+        from fakeimg_assets.testbed.zoo.build import sized_variant, write_repo
 
         for m in [m for m in models if m.architecture == "sd1" and m.expect == "ok"]:
             models.append(sized_variant(m, args.extra_size))
             write_repo(Path(args.dir), models[-1])
     if not args.no_photos:  # the demo photos as a Hub dataset repo, datasets/fakeimg/demo-photos
-        from fakeimg_assets.real.demo_dataset import write_demo_dataset
+        from fakeimg_assets.testbed.demo_photos import write_demo_dataset
 
         write_demo_dataset(Path(args.dir))
     by_expect: dict[str, int] = {}
@@ -70,7 +70,7 @@ def _zoo_build(args: argparse.Namespace) -> int:
 
 
 def _hub_serve(args: argparse.Namespace) -> int:
-    from fakeimg_assets.hub.options import serve_from_args
+    from fakeimg_assets.testbed.local_hub.options import serve_from_args
 
     return serve_from_args(args)
 
@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="hub_command", required=True
     )
     hs = hub.add_parser("serve", help="serve DIR over the Hub HTTP API on loopback")
-    from fakeimg_assets.hub.options import add_serve_arguments
+    from fakeimg_assets.testbed.local_hub.options import add_serve_arguments
 
     add_serve_arguments(hs)  # DIR, --port/--host, --token, --fault ..., --request-log
     hs.set_defaults(func=_hub_serve)
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_run)
 
     c = sub.add_parser("chaos", help="rehearse a flaky Hub with hostile repos; exit 1 on a problem")
-    from fakeimg_assets.chaos import add_chaos_arguments, run_chaos_command
+    from fakeimg_assets.testbed.chaos import add_chaos_arguments, run_chaos_command
 
     add_chaos_arguments(c)
     c.set_defaults(func=run_chaos_command)

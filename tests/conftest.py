@@ -40,7 +40,7 @@ if os.environ.get("FAKEIMG_REAL_HUB") != "1":  # the opt-in real-Hub tests need 
 @pytest.fixture(scope="session")
 def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole tiny zoo, built once per test session."""
-    from fakeimg_assets.zoo.build import build_zoo
+    from fakeimg_assets.testbed.zoo.build import build_zoo
 
     root = tmp_path_factory.mktemp("zoo")
     build_zoo(root)
@@ -49,14 +49,14 @@ def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def zoo_catalog() -> list:
-    from fakeimg_assets.zoo.build import zoo_models
+    from fakeimg_assets.testbed.zoo.build import zoo_models
 
     return zoo_models()
 
 
 @pytest.fixture(scope="session")
 def hub_url(zoo_dir: Path) -> Iterator[str]:
-    from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.testbed.local_hub.server import HubServer
 
     with HubServer(zoo_dir) as server:
         yield server.url

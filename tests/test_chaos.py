@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.chaos import run_chaos
-from fakeimg_assets.chaos_report import ChaosReport, check_outcomes, unrefetched_bodies
-from fakeimg_assets.hub.faults import FAULT_KINDS
-from fakeimg_assets.zoo.hostile import build_hostile
+from fakeimg_assets.testbed.chaos import run_chaos
+from fakeimg_assets.testbed.chaos_report import ChaosReport, check_outcomes, unrefetched_bodies
+from fakeimg_assets.testbed.local_hub.faults import FAULT_KINDS
+from fakeimg_assets.testbed.zoo.hostile import build_hostile
 
 
 def _passing_report() -> ChaosReport:

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from fakeimg_assets.errors import DownloadVerificationError, ResourceLimitError
-from fakeimg_assets.hub.server import HubServer
 from fakeimg_assets.hub_client.verified import fetch_verified, snapshot_files
 from fakeimg_assets.paths import sha256_file
 from fakeimg_assets.sampling import sampler
 from fakeimg_assets.sampling.download_plan import UnsafeRepoError
 from fakeimg_assets.sampling.remote import fetch_plan
-from fakeimg_assets.zoo.arch_unet import NATIVE_PX
+from fakeimg_assets.testbed.local_hub.server import HubServer
+from fakeimg_assets.testbed.zoo.arch_unet import NATIVE_PX
 from resources import HubResource
 from tests.conftest import pick
 

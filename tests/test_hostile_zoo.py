@@ -17,14 +17,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from fakeimg_assets.chaos import address_space_guard
 from fakeimg_assets.cli import main as cli_main
 from fakeimg_assets.models.assets import model_metadata, sampled_images
 from fakeimg_assets.paths import model_slug
 from fakeimg_assets.real.assets import prompts, real_photos
-from fakeimg_assets.warehouse.store import Warehouse
-from fakeimg_assets.zoo.build import load_manifest, repo_dir, zoo_models
-from fakeimg_assets.zoo.hostile import (
+from fakeimg_assets.testbed.chaos import address_space_guard
+from fakeimg_assets.testbed.zoo.build import load_manifest, repo_dir, zoo_models
+from fakeimg_assets.testbed.zoo.hostile import (
     ATTACKS,
     BOMB,
     BOMB_SAMPLE_SIZE,
@@ -41,6 +40,7 @@ from fakeimg_assets.zoo.hostile import (
     marker_path,
     write_hostile_repo,
 )
+from fakeimg_assets.warehouse.store import Warehouse
 
 HEALTHY = "pixelsmith/dreamscape-v1"  # the control: same builders, no attack, must sample
 SMALL_REAL = {"ops": {"real_photos": {"config": {"min_side": 64}}}}
@@ -58,7 +58,7 @@ def hostile_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(hostile_root: Path) -> Iterator[object]:
-    from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.testbed.local_hub.server import HubServer
 
     with HubServer(hostile_root) as srv:
         yield srv

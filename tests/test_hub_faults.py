@@ -22,10 +22,10 @@ from hub_fixtures import make_repo, raw
 from huggingface_hub import HfApi, hf_hub_download
 
 from fakeimg_assets.cli import build_parser
-from fakeimg_assets.hub.faults import FaultPlan
-from fakeimg_assets.hub.options import server_options
-from fakeimg_assets.hub.reqlog import read_request_log
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.faults import FaultPlan
+from fakeimg_assets.testbed.local_hub.options import server_options
+from fakeimg_assets.testbed.local_hub.reqlog import read_request_log
+from fakeimg_assets.testbed.local_hub.server import HubServer
 
 WEIGHTS = "unet/diffusion_pytorch_model.safetensors"
 

@@ -23,7 +23,7 @@ from huggingface_hub import (
 )
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.server import HubServer
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +216,7 @@ def test_fault_injection(tmp_path: Path) -> None:
 
 
 def test_cli_module_is_importable() -> None:
-    """``python -m fakeimg_assets.hub.server`` entry point exists and refuses a bad root."""
-    from fakeimg_assets.hub.server import main
+    """``python -m fakeimg_assets.testbed.local_hub.server`` entry point exists and refuses a bad root."""
+    from fakeimg_assets.testbed.local_hub.server import main
 
     assert main([os.devnull + "-missing-root"]) == 2

@@ -18,9 +18,9 @@ from hub_fixtures import make_repo, raw
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 
-from fakeimg_assets.hub.faults import FaultPlan
-from fakeimg_assets.hub.options import TOKENS_ENV, add_serve_arguments, server_options
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.faults import FaultPlan
+from fakeimg_assets.testbed.local_hub.options import TOKENS_ENV, add_serve_arguments, server_options
+from fakeimg_assets.testbed.local_hub.server import HubServer
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from hub_fixtures import TEXT_TO_IMAGE, make_repo
 from huggingface_hub import HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from fakeimg_assets.hub.publishing import schedule_publication
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.publishing import schedule_publication
+from fakeimg_assets.testbed.local_hub.server import HubServer
 
 
 def _ids(api: HfApi) -> list[str]:

@@ -22,7 +22,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.hf_api import RepoFile, RepoFolder
 
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.server import HubServer
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from hub_fixtures import make_repo, raw
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.server import HubServer
 
 CANARY = "canary-secret-4f1d"
 

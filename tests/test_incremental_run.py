@@ -33,8 +33,8 @@ def _photo(folder: Path, i: int) -> None:
 @pytest.fixture(scope="module")
 def two_repo_hub(tmp_path_factory: pytest.TempPathFactory):
     """A Hub of its own: other tests' zoo additions never change which models run here."""
-    from fakeimg_assets.hub.server import HubServer
-    from fakeimg_assets.zoo.build import build_zoo
+    from fakeimg_assets.testbed.local_hub.server import HubServer
+    from fakeimg_assets.testbed.zoo.build import build_zoo
 
     root = tmp_path_factory.mktemp("two-repo-zoo")
     build_zoo(root, only=[HEALTHY, REFUSED])

@@ -212,7 +212,7 @@ def test_unusable_adapters_are_refused_with_a_failure_row(
 
 
 def test_a_base_that_is_itself_an_adapter_is_refused_even_in_a_cycle(tmp_path: Path) -> None:
-    from fakeimg_assets.hub.server import HubServer
+    from fakeimg_assets.testbed.local_hub.server import HubServer
 
     for name, base in (("a/one-lora", "a/two-lora"), ("a/two-lora", "a/one-lora")):
         repo = tmp_path / "zoo" / name
@@ -237,8 +237,8 @@ def test_a_lora_samples_on_the_base_revision_its_metadata_recorded(
     import shutil
 
     from fakeimg_assets.definitions import build_resources
-    from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.sampling.regenerate import regenerate_image
+    from fakeimg_assets.testbed.local_hub.server import HubServer
     from resources import ComputeResource
 
     root = tmp_path / "hub"

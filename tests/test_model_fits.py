@@ -144,8 +144,8 @@ def test_an_uncovered_repo_is_a_permanent_load_failure_row(
 ) -> None:
     """Through the Hub and the assets: planned and downloaded, refused at load, recorded."""
     from fakeimg_assets.definitions import build_definitions
-    from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.platform_run import RunOptions, run_platform
+    from fakeimg_assets.testbed.local_hub.server import HubServer
     from fakeimg_assets.warehouse.store import Warehouse
     from resources import ComputeResource
 

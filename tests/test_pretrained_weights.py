@@ -14,7 +14,7 @@ from fakeimg_assets.detection.backbones import (
     register_backbone,
     unregister_backbone,
 )
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.server import HubServer
 from resources import HubResource
 
 NAME = "test-pretrained-resnet10t"

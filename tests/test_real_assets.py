@@ -57,12 +57,12 @@ def test_one_corrupt_photo_never_fails_real_photos(home: Path, tmp_path: Path) -
 def world(tmp_path_factory: pytest.TempPathFactory):
     """An sd1 model at 64 px and at 128 px plus the demo photos dataset, sampled end to end."""
     from fakeimg_assets.audit.asset import shortcut_audit
-    from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.models.assets import model_metadata, sampled_images
     from fakeimg_assets.models.quality_asset import image_quality_stats
     from fakeimg_assets.real.assets import prompts, real_images, real_photos
-    from fakeimg_assets.real.demo_dataset import write_demo_dataset
-    from fakeimg_assets.zoo.build import sized_variant, write_repo, zoo_models
+    from fakeimg_assets.testbed.demo_photos import write_demo_dataset
+    from fakeimg_assets.testbed.local_hub.server import HubServer
+    from fakeimg_assets.testbed.zoo.build import sized_variant, write_repo, zoo_models
 
     root = tmp_path_factory.mktemp("world-hub")
     home = tmp_path_factory.mktemp("world-home")
@@ -193,9 +193,9 @@ def test_hub_serves_dataset_repos_to_the_real_client(tmp_path: Path) -> None:
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.errors import RepositoryNotFoundError
 
-    from fakeimg_assets.hub.server import HubServer
-    from fakeimg_assets.real.demo_dataset import write_demo_dataset
     from fakeimg_assets.real.hub_dataset import dataset_photos
+    from fakeimg_assets.testbed.demo_photos import write_demo_dataset
+    from fakeimg_assets.testbed.local_hub.server import HubServer
     from resources import HubResource
 
     repo = write_demo_dataset(tmp_path / "hub")
@@ -231,9 +231,9 @@ def test_hub_serves_dataset_repos_to_the_real_client(tmp_path: Path) -> None:
 def test_dataset_files_are_sha256_verified_with_one_refetch(tmp_path: Path, times: int) -> None:
     """A corrupted photo is re-fetched once; corrupted twice, the download fails naming it."""
     from fakeimg_assets.errors import DownloadVerificationError
-    from fakeimg_assets.hub.server import FaultPlan, HubServer
-    from fakeimg_assets.real.demo_dataset import write_demo_dataset
     from fakeimg_assets.real.hub_dataset import dataset_snapshot
+    from fakeimg_assets.testbed.demo_photos import write_demo_dataset
+    from fakeimg_assets.testbed.local_hub.server import FaultPlan, HubServer
     from resources import HubResource
 
     write_demo_dataset(tmp_path / "hub")

@@ -17,7 +17,7 @@ from fakeimg_assets.sampling.download_plan import UnsafeRepoError, plan_download
 from fakeimg_assets.sampling.limits import SamplingLimits, check_declared_size
 from fakeimg_assets.sampling.recipes_transformer import is_flux_schnell, vae_declared_size
 from fakeimg_assets.sampling.remote import fetch_plan
-from fakeimg_assets.zoo.arch_transformer import transformer_models
+from fakeimg_assets.testbed.zoo.arch_transformer import transformer_models
 from resources import HubResource
 
 ASSIGNED = (

@@ -16,7 +16,7 @@ from fakeimg_assets.sampling.download_plan import UnsafeRepoError, plan_download
 from fakeimg_assets.sampling.recipes_unet import declared_latent_size
 from fakeimg_assets.sampling.recipes_unet_loader import load_by_parts
 from fakeimg_assets.sampling.remote import fetch_plan
-from fakeimg_assets.zoo.arch_unet import NATIVE_PX, unet_models
+from fakeimg_assets.testbed.zoo.arch_unet import NATIVE_PX, unet_models
 from resources import HubResource
 
 ASSIGNED = (

@@ -23,7 +23,6 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import _http as hf_http
 
 from fakeimg_assets.errors import DownloadVerificationError, ResourceLimitError, TransientError
-from fakeimg_assets.hub.server import HubServer
 from fakeimg_assets.models.assets import model_metadata
 from fakeimg_assets.platform_run import _failure_message
 from fakeimg_assets.retry import (
@@ -34,6 +33,7 @@ from fakeimg_assets.retry import (
     retry_after_seconds,
 )
 from fakeimg_assets.sampling.download_plan import UnsafeRepoError
+from fakeimg_assets.testbed.local_hub.server import HubServer
 from fakeimg_assets.warehouse.store import Warehouse
 from resources import HubResource, WarehouseResource
 from tests.conftest import pick

@@ -12,7 +12,7 @@ import pytest
 
 from fakeimg_assets.detection.scaling import Draw, design_study, lofo_plan, lofo_table
 from fakeimg_assets.detection.scaling_eval import eval_sets
-from fakeimg_assets.world.findings import curve_table, judge, lofo_markdown, report_markdown
+from fakeimg_assets.testbed.world.findings import curve_table, judge, lofo_markdown, report_markdown
 
 FAMS = {f"world/{f}-{i}": f for f in ("sd1", "sdxl", "sd3") for i in range(3)}
 TEST = {"world/sd1-2", "world/sdxl-2", "world/sd3-2"}
@@ -138,8 +138,8 @@ def test_benchmark_record_replaces_only_science_entries(tmp_path: Path) -> None:
 def test_balanced_split_seed_is_the_first_with_every_family_on_both_sides() -> None:
     import hashlib
 
-    from fakeimg_assets.world.science import balanced_split_seed, family_sides
-    from fakeimg_assets.world.spec import default_world
+    from fakeimg_assets.testbed.world.science import balanced_split_seed, family_sides
+    from fakeimg_assets.testbed.world.spec import default_world
 
     spec = default_world(10, families=("sd1", "sdxl"))
     files = {}

@@ -14,8 +14,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from fakeimg_assets.testbed.world.science import ScienceOptions, check_home, run_science
 from fakeimg_assets.warehouse.store import Warehouse
-from fakeimg_assets.world.science import ScienceOptions, check_home, run_science
 
 TOY = ScienceOptions(
     generators=9, families=("sd1",), steps=4, vae_steps=3, images_per_model=10,

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 
 from fakeimg_assets.catalog.assets import hub_catalog
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.server import HubServer
 from resources import HubResource, WarehouseResource
 from sensors import hub_sensors
 from sensors.hub_sensors import new_hub_models

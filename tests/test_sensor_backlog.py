@@ -19,7 +19,7 @@ import pytest
 
 from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.catalog.selection import SelectionPolicy
-from fakeimg_assets.hub.server import HubServer
+from fakeimg_assets.testbed.local_hub.server import HubServer
 from resources import HubResource, WarehouseResource
 from sensors import hub_sensors
 from sensors.backlog import backlog, plan_tick

@@ -27,9 +27,9 @@ def test_original_checkpoint_round_trips_through_from_single_file(tmp_path: Path
     import torch
     from safetensors.torch import save_file
 
-    from fakeimg_assets.zoo.catalog import zoo_models
-    from fakeimg_assets.zoo.components import build_pipeline
-    from fakeimg_assets.zoo.ldm_checkpoint import sd1_original_checkpoint
+    from fakeimg_assets.testbed.zoo.catalog import zoo_models
+    from fakeimg_assets.testbed.zoo.components import build_pipeline
+    from fakeimg_assets.testbed.zoo.ldm_checkpoint import sd1_original_checkpoint
 
     pipe = build_pipeline(next(m for m in zoo_models() if m.model_id == BASE))
     pipe.save_pretrained(tmp_path / "base")

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fakeimg_assets.world.build import build_world, finetune_steps
-from fakeimg_assets.world.checks import divergence, high_freq_energy, sample
-from fakeimg_assets.world.photos import COLOUR_PHOTOS, detector_region, generator_region
-from fakeimg_assets.world.spec import GeneratorSpec, WorldSpec, default_world, family_module
-from fakeimg_assets.world.train import N_CROPS, n_crops
+from fakeimg_assets.testbed.world.build import build_world, finetune_steps
+from fakeimg_assets.testbed.world.checks import divergence, high_freq_energy, sample
+from fakeimg_assets.testbed.world.photos import COLOUR_PHOTOS, detector_region, generator_region
+from fakeimg_assets.testbed.world.spec import GeneratorSpec, WorldSpec, default_world, family_module
+from fakeimg_assets.testbed.world.train import N_CROPS, n_crops
 
 STEPS, VAE_STEPS = 40, 40  # reduced: enough to beat a random twin, seconds on 2 cores
 BASE, FINETUNE = "world/sd1-base-0", "world/sd1-finetune-0"
@@ -99,7 +99,7 @@ def test_cards_declare_lineage(world) -> None:
 def test_trained_samples_beat_a_random_twin(world) -> None:
     import torch
 
-    from fakeimg_assets.world.sd1 import random_twin
+    from fakeimg_assets.testbed.world.sd1 import random_twin
 
     root, spec, built, _ = world
     twin = random_twin(spec.generators[0], spec.seed, spec.image_size)
@@ -131,8 +131,8 @@ def _load(repo: Path):
 
 
 def test_saved_repo_loads_and_the_platform_plans_it(world, tmp_path: Path) -> None:
-    from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.sampling.remote import fetch_plan
+    from fakeimg_assets.testbed.local_hub.server import HubServer
     from resources import HubResource
 
     root = world[0]
@@ -173,7 +173,7 @@ def test_world_photos_are_bands_of_the_right_halves_on_both_sides(tmp_path: Path
 
     from fakeimg_assets.detection.sides import photo_side
     from fakeimg_assets.real.screen import photo_id_of
-    from fakeimg_assets.world.dataset import BANDS, WORLD_PHOTOS_ID, write_world_photos
+    from fakeimg_assets.testbed.world.dataset import BANDS, WORLD_PHOTOS_ID, write_world_photos
 
     repo = write_world_photos(tmp_path)
     with (repo / "metadata.csv").open() as f:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fakeimg_assets.world.build import build_world
-from fakeimg_assets.world.cache import WORLD_MANIFEST
-from fakeimg_assets.world.spec import default_world
+from fakeimg_assets.testbed.world.build import build_world
+from fakeimg_assets.testbed.world.cache import WORLD_MANIFEST
+from fakeimg_assets.testbed.world.spec import default_world
 
 SD1 = ("sd1",)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.world import pixart
-from fakeimg_assets.world.build import build_world
-from fakeimg_assets.world.checks import divergence, high_freq_energy, sample
-from fakeimg_assets.world.spec import WorldSpec, default_world
+from fakeimg_assets.testbed.world import pixart
+from fakeimg_assets.testbed.world.build import build_world
+from fakeimg_assets.testbed.world.checks import divergence, high_freq_energy, sample
+from fakeimg_assets.testbed.world.spec import WorldSpec, default_world
 
 STEPS, VAE_STEPS = 40, 40  # reduced: enough to beat a random twin
 BASE, FINETUNE = "world/pixart-base-0", "world/pixart-finetune-0"
@@ -79,8 +79,8 @@ def test_training_states_are_what_encode_prompt_gives(world) -> None:
 
 
 def test_saved_repo_loads_and_the_platform_plans_it(world, tmp_path: Path) -> None:
-    from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.sampling.remote import fetch_plan
+    from fakeimg_assets.testbed.local_hub.server import HubServer
     from resources import HubResource
 
     root, spec, _ = world

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.world.build import build_world, finetune_steps
-from fakeimg_assets.world.checks import divergence, high_freq_energy, sample
-from fakeimg_assets.world.spec import WorldSpec, default_world
+from fakeimg_assets.testbed.world.build import build_world, finetune_steps
+from fakeimg_assets.testbed.world.checks import divergence, high_freq_energy, sample
+from fakeimg_assets.testbed.world.spec import WorldSpec, default_world
 
 STEPS, VAE_STEPS = 40, 40  # reduced: enough to beat a random twin, seconds on 2 cores
 BASE, FINETUNE = "world/sd3-base-0", "world/sd3-finetune-0"
@@ -41,7 +41,7 @@ def test_flow_objective_is_what_the_scheduler_integrates() -> None:
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    from fakeimg_assets.world.flow import flow_batch, sample_t
+    from fakeimg_assets.testbed.world.flow import flow_batch, sample_t
 
     sched = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0)
     sched.set_timesteps(10)
@@ -66,7 +66,7 @@ def test_training_embeddings_are_the_pipelines_prompt_encoding() -> None:
     empty prompt last, exactly what `encode_prompt` gives at sampling time."""
     import torch
 
-    from fakeimg_assets.world.sd3 import prompt_embeddings, random_twin
+    from fakeimg_assets.testbed.world.sd3 import prompt_embeddings, random_twin
 
     spec = default_world(1, families=("sd3",)).generators[0]
     pipe = random_twin(spec, 0, 32)
@@ -98,7 +98,7 @@ def test_two_generator_world_trains_and_the_finetune_continues_its_base(world) -
 def test_trained_samples_beat_a_random_twin(world) -> None:
     import torch
 
-    from fakeimg_assets.world.sd3 import random_twin
+    from fakeimg_assets.testbed.world.sd3 import random_twin
 
     root, spec, built = world
     pipe = _load(root / BASE)
@@ -116,8 +116,8 @@ def test_vae_latents_are_shifted_and_scaled_to_unit_statistics(world) -> None:
     trained latents, so what the transformer learns is ~zero mean, unit variance."""
     import torch
 
-    from fakeimg_assets.world.photos import generator_pool, sample_crops
-    from fakeimg_assets.world.train import encode_latents
+    from fakeimg_assets.testbed.world.photos import generator_pool, sample_crops
+    from fakeimg_assets.testbed.world.train import encode_latents
 
     vae = _load(world[0] / BASE).vae
     assert vae.config.latent_channels == 16 and vae.config.scaling_factor != 1.0
@@ -130,8 +130,8 @@ def test_vae_latents_are_shifted_and_scaled_to_unit_statistics(world) -> None:
 
 
 def test_saved_repo_loads_and_the_platform_plans_it(world, tmp_path: Path) -> None:
-    from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.sampling.remote import fetch_plan
+    from fakeimg_assets.testbed.local_hub.server import HubServer
     from resources import HubResource
 
     root, spec = world[0], world[1]

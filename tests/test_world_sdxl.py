@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.world.build import build_world, finetune_steps
-from fakeimg_assets.world.checks import divergence, high_freq_energy, sample
-from fakeimg_assets.world.spec import WorldSpec, default_world
+from fakeimg_assets.testbed.world.build import build_world, finetune_steps
+from fakeimg_assets.testbed.world.checks import divergence, high_freq_energy, sample
+from fakeimg_assets.testbed.world.spec import WorldSpec, default_world
 
 STEPS, VAE_STEPS = 40, 40  # reduced: enough to beat a random twin, seconds on 2 cores
 BASE, FINETUNE = "world/sdxl-base-0", "world/sdxl-finetune-0"
@@ -52,7 +52,7 @@ def test_base_learns_and_the_finetune_starts_from_it(world) -> None:
 def test_trained_samples_beat_a_random_twin(world) -> None:
     import torch
 
-    from fakeimg_assets.world.sdxl import random_twin
+    from fakeimg_assets.testbed.world.sdxl import random_twin
 
     root, spec, built = world
     twin = random_twin(spec.generators[0], spec.seed, spec.image_size)
@@ -68,7 +68,7 @@ def test_trained_samples_beat_a_random_twin(world) -> None:
 def test_training_conditioning_is_what_the_pipeline_samples_with(world) -> None:
     import torch
 
-    from fakeimg_assets.world import sdxl
+    from fakeimg_assets.testbed.world import sdxl
 
     root, spec, _ = world
     pipe = _load(root / BASE)
@@ -98,8 +98,8 @@ def test_training_conditioning_is_what_the_pipeline_samples_with(world) -> None:
 
 
 def test_saved_repo_loads_and_the_platform_plans_it(world, tmp_path: Path) -> None:
-    from fakeimg_assets.hub.server import HubServer
     from fakeimg_assets.sampling.remote import fetch_plan
+    from fakeimg_assets.testbed.local_hub.server import HubServer
     from resources import HubResource
 
     root, spec, _ = world
@@ -120,7 +120,7 @@ def test_saved_repo_loads_and_the_platform_plans_it(world, tmp_path: Path) -> No
 
 
 def _load_sd1_vae_channels() -> tuple[int, ...]:
-    from fakeimg_assets.world.sd1 import new_vae
+    from fakeimg_assets.testbed.world.sd1 import new_vae
 
     return tuple(new_vae(0, 32).config.block_out_channels)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fakeimg_assets.paths import validate_model_id
-from fakeimg_assets.zoo.build import (
+from fakeimg_assets.testbed.zoo.build import (
     ARCHITECTURES,
     HUB_METADATA,
     ZOO_MANIFEST,
@@ -188,7 +188,7 @@ def test_build_is_deterministic(zoo: Path, tmp_path: Path) -> None:
 def test_healthy_reloads_and_samples(zoo: Path, tmp_path: Path) -> None:
     import numpy as np
 
-    from fakeimg_assets.zoo.verify import load_zoo_pipeline, sample_image, verify_repo
+    from fakeimg_assets.testbed.zoo.verify import load_zoo_pipeline, sample_image, verify_repo
 
     for model_id in (SD1, SD3):
         model = _model(model_id)
@@ -217,7 +217,7 @@ def test_healthy_reloads_and_samples(zoo: Path, tmp_path: Path) -> None:
 
 
 def test_quarantine_model_samples_black(zoo: Path) -> None:
-    from fakeimg_assets.zoo.verify import verify_repo
+    from fakeimg_assets.testbed.zoo.verify import verify_repo
 
     check = verify_repo(repo_dir(zoo, BLACK), _model(BLACK))
     assert check.ok, check
@@ -232,7 +232,7 @@ def test_quarantine_model_samples_black(zoo: Path) -> None:
     ],
 )
 def test_failure_repos_refuse_to_load(zoo: Path, model_id: str, message: str) -> None:
-    from fakeimg_assets.zoo.verify import verify_repo
+    from fakeimg_assets.testbed.zoo.verify import verify_repo
 
     check = verify_repo(repo_dir(zoo, model_id), _model(model_id))
     assert check.ok, check

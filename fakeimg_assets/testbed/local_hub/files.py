@@ -1,0 +1,112 @@
+"""Repo files as the Hub describes them: content hashes, git-lfs pointers, tree entries."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from fakeimg_assets.testbed.local_hub.common import _CHUNK, _LFS_MIN_SIZE, _LFS_SUFFIXES, _iso
+
+
+@dataclass(frozen=True)
+class _Digest:
+    git_sha1: str
+    sha256: str
+
+
+class _HashCache:
+    """Content hashes keyed on (path, size, mtime_ns) so big weights are hashed once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[int, int, _Digest]] = {}
+
+    def digest(self, path: Path, st: os.stat_result) -> _Digest:
+        key = str(path)
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return hit[2]
+        git = hashlib.sha1(b"blob %d\0" % st.st_size)
+        sha = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                git.update(chunk)
+                sha.update(chunk)
+        result = _Digest(git.hexdigest(), sha.hexdigest())
+        with self._lock:
+            self._entries[key] = (st.st_size, st.st_mtime_ns, result)
+        return result
+
+
+@dataclass(frozen=True)
+class _File:
+    path: str
+    abspath: Path
+    size: int
+    mtime: float
+    digest: _Digest
+
+    @property
+    def is_lfs(self) -> bool:
+        return self.path.lower().endswith(_LFS_SUFFIXES) or self.size > _LFS_MIN_SIZE
+
+    @cached_property
+    def pointer(self) -> bytes:
+        """The git-lfs pointer file git stores instead of the content."""
+        return (
+            "version https://git-lfs.github.com/spec/v1\n"
+            f"oid sha256:{self.digest.sha256}\nsize {self.size}\n"
+        ).encode()
+
+    @property
+    def oid(self) -> str:
+        """Git blob id as the Hub reports it: of the pointer for LFS files, else of the content."""
+        if self.is_lfs:
+            return hashlib.sha1(b"blob %d\0" % len(self.pointer) + self.pointer).hexdigest()
+        return self.digest.git_sha1
+
+    @property
+    def etag(self) -> str:
+        """The client names cache blobs by ETag: sha256 for LFS files, git sha1 otherwise."""
+        return self.digest.sha256 if self.is_lfs else self.digest.git_sha1
+
+    def tree_entry(self, sha: str, expand: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "type": "file",
+            "oid": self.oid,
+            "size": self.size,
+            "path": self.path,
+        }
+        if self.is_lfs:
+            entry["lfs"] = {
+                "oid": self.digest.sha256,
+                "size": self.size,
+                "pointerSize": len(self.pointer),
+            }
+        if expand:
+            entry["lastCommit"] = {
+                "id": sha,
+                "title": f"Upload {self.path}",
+                "date": _iso(datetime.fromtimestamp(self.mtime, UTC)),
+            }
+        return entry
+
+    def sibling(self, blobs: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"rfilename": self.path}
+        if blobs:
+            out["size"] = self.size
+            out["blobId"] = self.oid
+            if self.is_lfs:
+                out["lfs"] = {
+                    "sha256": self.digest.sha256,
+                    "size": self.size,
+                    "pointerSize": len(self.pointer),
+                }
+        return out

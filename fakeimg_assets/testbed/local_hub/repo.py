@@ -1,0 +1,229 @@
+"""One repo as found on disk: Hub metadata with defaults and the JSON shapes of the API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from fakeimg_assets.testbed.local_hub.common import (
+    _as_tags,
+    _dedupe,
+    _front_matter,
+    _iso,
+    _parse_when,
+)
+from fakeimg_assets.testbed.local_hub.files import _File
+
+
+@dataclass
+class _Repo:
+    """One repo as found on disk right now."""
+
+    repo_id: str
+    directory: Path
+    files: dict[str, _File]
+    meta: dict[str, Any]
+    dir_mtime: float
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        commit = hashlib.sha1()
+        for path in sorted(self.files):
+            commit.update(f"{path}\0{self.files[path].digest.sha256}\n".encode())
+        self.sha = commit.hexdigest()
+
+    # ---- metadata with defaults
+
+    @cached_property
+    def card_data(self) -> dict[str, Any]:
+        readme = self.files.get("README.md")
+        if readme is None:
+            return {}
+        try:
+            return _front_matter(readme.abspath.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return {}
+
+    @cached_property
+    def model_index(self) -> dict[str, Any] | None:
+        entry = self.files.get("model_index.json")
+        if entry is None:
+            return None
+        try:
+            data = json.loads(entry.abspath.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _meta_or_card(self, key: str) -> Any:
+        value = self.meta.get(key)
+        return value if value is not None else self.card_data.get(key)
+
+    @property
+    def author(self) -> str:
+        return str(self.meta.get("author") or self.repo_id.split("/")[0])
+
+    @property
+    def library_name(self) -> str | None:
+        value = self._meta_or_card("library_name")
+        if value is None and self.model_index is not None:
+            return "diffusers"  # the Hub infers diffusers from model_index.json
+        return str(value) if value is not None else None
+
+    @property
+    def pipeline_tag(self) -> str | None:
+        value = self._meta_or_card("pipeline_tag")
+        return str(value) if value is not None else None
+
+    @property
+    def license(self) -> str | None:
+        value = self._meta_or_card("license")
+        return str(value) if isinstance(value, str) else None
+
+    @property
+    def class_name(self) -> str | None:
+        value = (self.model_index or {}).get("_class_name")
+        return value if isinstance(value, str) else None
+
+    @property
+    def tags(self) -> list[str]:
+        own = (
+            _as_tags(self.meta["tags"])
+            if "tags" in self.meta
+            else _as_tags(self.card_data.get("tags"))
+        )
+        extra = [self.library_name or "", *own, self.pipeline_tag or ""]
+        if any(p.endswith(".safetensors") for p in self.files):
+            extra.append("safetensors")
+        if self.license:
+            extra.append(f"license:{self.license}")
+        if self.class_name and self.library_name == "diffusers":
+            extra.append(f"diffusers:{self.class_name}")
+        return _dedupe(extra)
+
+    @property
+    def gated(self) -> str | bool:
+        value = self.meta.get("gated", False)
+        if value in ("auto", "manual"):
+            return value
+        return "auto" if value is True else False
+
+    @property
+    def private(self) -> bool:
+        return bool(self.meta.get("private", False))
+
+    def _int(self, *keys: str) -> int:
+        for key in keys:
+            value = self.meta.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return int(value)
+        return 0
+
+    @property
+    def downloads(self) -> int:
+        return self._int("downloads")
+
+    @property
+    def likes(self) -> int:
+        return self._int("likes")
+
+    @property
+    def trending_score(self) -> int:
+        return self._int("trending_score", "trendingScore")
+
+    @property
+    def fail_first_n_requests(self) -> int:
+        return self._int("fail_first_n_requests")
+
+    def _mtimes(self) -> list[float]:
+        return [f.mtime for f in self.files.values()] or [self.dir_mtime]
+
+    @cached_property
+    def publish_at(self) -> datetime | None:
+        """`.hub.json`'s `publish_at`: until then the repo does not exist for any client (the
+        freshness benchmark publishes repos over time); from then on it was created then."""
+        return _parse_when(self.meta.get("publish_at"))
+
+    def published(self, now: datetime | None = None) -> bool:
+        return self.publish_at is None or self.publish_at <= (now or datetime.now(UTC))
+
+    @cached_property
+    def created_at(self) -> datetime:
+        when = _parse_when(self.meta.get("created_at") or self.meta.get("createdAt"))
+        return when or self.publish_at or datetime.fromtimestamp(min(self._mtimes()), UTC)
+
+    @cached_property
+    def last_modified(self) -> datetime:
+        when = _parse_when(self.meta.get("last_modified") or self.meta.get("lastModified"))
+        return when or self.publish_at or datetime.fromtimestamp(max(self._mtimes()), UTC)
+
+    @property
+    def created_ts(self) -> int:
+        return int(self.created_at.timestamp() * 1_000_000)
+
+    @property
+    def modified_ts(self) -> int:
+        return int(self.last_modified.timestamp() * 1_000_000)
+
+    @property
+    def used_storage(self) -> int:
+        return sum(f.size for f in self.files.values())
+
+    @cached_property
+    def directories(self) -> dict[str, str]:
+        """Every folder path -> a deterministic tree id over what it holds."""
+        members: dict[str, list[str]] = {}
+        for path, entry in self.files.items():
+            parts = path.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                members.setdefault("/".join(parts[:depth]), []).append(f"{path}\0{entry.oid}")
+        return {
+            d: hashlib.sha1("\n".join(sorted(m)).encode()).hexdigest() for d, m in members.items()
+        }
+
+    # ---- JSON shapes
+
+    def summary(self, *, card: bool, config: bool) -> dict[str, Any]:
+        """An item of ``GET /api/models`` with every field ``ModelInfo`` reads."""
+        out: dict[str, Any] = {
+            "id": self.repo_id,
+            "modelId": self.repo_id,
+            "author": self.author,
+            "sha": self.sha,
+            "createdAt": _iso(self.created_at),
+            "lastModified": _iso(self.last_modified),
+            "private": self.private,
+            "gated": self.gated,
+            "disabled": False,
+            "downloads": self.downloads,
+            "likes": self.likes,
+            "trendingScore": self.trending_score,
+            "tags": self.tags,
+            "pipeline_tag": self.pipeline_tag,
+            "library_name": self.library_name,
+            "siblings": [f.sibling(False) for f in self.files.values()],
+        }
+        if card and self.card_data:
+            out["cardData"] = self.card_data
+        if config and self.config:
+            out["config"] = self.config
+        return out
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        if self.class_name is None:
+            return None
+        return {"diffusers": {"_class_name": self.class_name}}
+
+    def info(self, *, blobs: bool) -> dict[str, Any]:
+        """``GET /api/models/{id}``: the summary plus card, config, storage and blob details."""
+        out = self.summary(card=True, config=True)
+        out["siblings"] = [f.sibling(blobs) for f in self.files.values()]
+        out["usedStorage"] = self.used_storage
+        out["spaces"] = []
+        return out
