@@ -53,8 +53,11 @@ def bench_hub(url: str, cache: Path) -> list[dict]:
 def bench_sampling(url: str, cache: Path) -> list[dict]:
     import torch
 
-    from fakeimg_assets.sampling import sampler
-    from fakeimg_assets.sampling.remote import fetch_plan
+    from fakeimg_assets.sampling.fetch import prepare
+    from fakeimg_assets.sampling.load import load_pipeline
+    from fakeimg_assets.sampling.remote_plan import fetch_plan
+    from fakeimg_assets.sampling.sample import image_requests, sample_images
+    from fakeimg_assets.sampling.types import SamplingParams
     from fakeimg_assets.testbed.zoo.build import zoo_models
     from resources import HubResource
 
@@ -68,19 +71,19 @@ def bench_sampling(url: str, cache: Path) -> list[dict]:
         seen.add(m.architecture)
         remote = fetch_plan(hub, m.model_id)
         dl_s, prepared = timed(
-            lambda remote=remote, m=m: sampler.prepare(
+            lambda remote=remote, m=m: prepare(
                 m.model_id, remote.revision, remote.plan, hub.download
             )
         )
         load_s, pipe = timed(
-            lambda prepared=prepared: sampler.load_pipeline(
+            lambda prepared=prepared: load_pipeline(
                 prepared, device="cpu", dtype=torch.float32
             )
         )
-        params = sampler.SamplingParams(n_images=16, steps=10, batch_size=4)
-        requests = sampler.image_requests(m.model_id, 16, prompts)
+        params = SamplingParams(n_images=16, steps=10, batch_size=4)
+        requests = image_requests(m.model_id, 16, prompts)
         run_s, _ = timed(
-            lambda pipe=pipe, prepared=prepared, requests=requests, params=params: sampler.run(
+            lambda pipe=pipe, prepared=prepared, requests=requests, params=params: sample_images(
                 pipe, prepared, requests, params, device="cpu", dtype=torch.float32
             )
         )
@@ -111,7 +114,8 @@ def bench_detector(tmp: Path) -> list[dict]:
 
 
 def bench_warehouse(tmp: Path) -> list[dict]:
-    from fakeimg_assets.warehouse.store import Warehouse, utcnow
+    from fakeimg_assets.lib.times import utcnow
+    from fakeimg_assets.warehouse.store import Warehouse
 
     wh = Warehouse(tmp / "wh")
     rows = [

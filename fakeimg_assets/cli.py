@@ -76,7 +76,7 @@ def _hub_serve(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fakeimg_assets.paths import fakeimg_home
+    from fakeimg_assets.lib.paths import fakeimg_home
     from fakeimg_assets.platform_run import RunOptions, run_platform
     from fakeimg_assets.summary import summarize
 
@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from fakeimg_assets.paths import fakeimg_home
+    from fakeimg_assets.lib.paths import fakeimg_home
     from fakeimg_assets.summary import summarize
 
     print(summarize(fakeimg_home()))
@@ -129,7 +129,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     from fakeimg_assets.integrity.parquet_health import DamagedParquetWarning
     from fakeimg_assets.integrity.verify import verify
-    from fakeimg_assets.paths import fakeimg_home
+    from fakeimg_assets.lib.paths import fakeimg_home
     from fakeimg_assets.warehouse.store import Warehouse
 
     home = fakeimg_home()

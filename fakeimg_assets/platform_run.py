@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
-from fakeimg_assets.paths import fakeimg_home
+from fakeimg_assets.lib.paths import fakeimg_home
 
 __all__ = ["DAGSTER_YAML", "RunOptions", "RunReport", "prepare_instance", "run_platform"]
 SETTINGS_TAG = "fakeimg/downstream_settings"  # real crops / detector settings of a run

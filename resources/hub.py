@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
 
-from fakeimg_assets.paths import fakeimg_home, validate_model_id
+from fakeimg_assets.lib.paths import fakeimg_home, validate_model_id
 
 if TYPE_CHECKING:
     from fakeimg_assets.catalog.listing import ListingReject
@@ -53,7 +53,7 @@ def license_from_tags(tags: list[str] | None) -> str | None:
 def model_row(entry: dict[str, Any]) -> dict[str, Any]:
     """One vetted `GET /api/models` entry (`catalog/listing.py`) as a `hub_models` row
     (without seen-at times)."""
-    from fakeimg_assets.warehouse.store import parse_time
+    from fakeimg_assets.lib.times import parse_time
 
     gated = entry.get("gated")
     tags = list(entry.get("tags") or [])
@@ -85,7 +85,7 @@ class HubResource(ConfigurableResource):
     # model_info is not retried by huggingface_hub 2.4: bounded retries of transient errors
     retry_attempts: int = 4
     retry_max_wait_s: float = 30.0
-    # limits checked when a model is planned (see fakeimg_assets/sampling/limits.py)
+    # limits checked when a model is planned (`sampling.limits.limits_of`)
     max_download_bytes: int = 40 * 10**9
     max_text_file_bytes: int = 16 * 2**20
     max_resolution_px: int = 2048
@@ -106,18 +106,6 @@ class HubResource(ConfigurableResource):
     def auth(self) -> str | bool:
         """The configured token, else False: `None` would fall back to a stored login."""
         return self.resolved_token() or False
-
-    def limits(self, max_seconds: float | None = None) -> Any:
-        """This resource's limits as a `SamplingLimits` (plus a partition's time budget)."""
-        from fakeimg_assets.sampling.limits import SamplingLimits
-
-        extra = {} if max_seconds is None else {"max_seconds": max_seconds}
-        return SamplingLimits(
-            max_download_bytes=self.max_download_bytes,
-            max_text_file_bytes=self.max_text_file_bytes,
-            max_resolution_px=self.max_resolution_px,
-            **extra,
-        )
 
     def api(self) -> Any:
         from huggingface_hub import HfApi
@@ -182,7 +170,7 @@ class HubResource(ConfigurableResource):
         sane file listing, else `HubAnswerError` (hub_client/answers.py).
         """
         from fakeimg_assets.hub_client.answers import check_repo_info
-        from fakeimg_assets.retry import RetrySettings, call_with_retries
+        from fakeimg_assets.lib.retry import RetrySettings, call_with_retries
 
         repo_id = validate_model_id(repo_id)  # datasets follow the same naming rules
         api = self.api()
@@ -246,8 +234,8 @@ class HubResource(ConfigurableResource):
         """One safetensors weights file of a repo's current revision (timm backbones' weights:
         `timm/<name>`), fetched and verified like model files; timm then loads it from disk
         instead of calling `hf_hub_download` itself."""
+        from fakeimg_assets.hub_client.answers import sha256s_from_siblings, sizes_from_siblings
         from fakeimg_assets.hub_client.verified import RepoFile
-        from fakeimg_assets.sampling.download_plan import sha256s_from_siblings, sizes_from_siblings
 
         if not filename.endswith(".safetensors"):
             raise ValueError(f"pretrained weights must be safetensors, not {filename!r}")

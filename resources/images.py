@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from fakeimg_assets.integrity.publish import PartitionWriter, RowStore, partition_folder
-from fakeimg_assets.paths import fakeimg_home, model_slug
+from fakeimg_assets.lib.paths import fakeimg_home, model_slug
 
 
 class ImageStoreResource(ConfigurableResource):

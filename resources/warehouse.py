@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from dagster import ConfigurableResource
 
-from fakeimg_assets.paths import fakeimg_home
+from fakeimg_assets.lib.paths import fakeimg_home
 from fakeimg_assets.warehouse.store import Warehouse
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from fakeimg_assets.catalog.selection import SelectionPolicy, rejection_reason
-from fakeimg_assets.paths import model_id_problem
+from fakeimg_assets.lib.paths import model_id_problem
 
 _POLICY_COLUMNS = ["model_id", "private", "gated", "library_name", "pipeline_tag", "author"]
 _ORDER_COLUMNS = ["first_seen_at", "created_at"]

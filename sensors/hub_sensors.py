@@ -21,8 +21,8 @@ import dagster as dg
 
 from fakeimg_assets.catalog.selection import SelectionPolicy
 from fakeimg_assets.jobs import hub_crawl_job, sample_model_job
+from fakeimg_assets.lib.paths import shown_id
 from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME, hub_models_partitions
-from fakeimg_assets.paths import shown_id
 from resources import WarehouseResource
 from sensors import retries
 from sensors.backlog import BacklogTick, plan_tick

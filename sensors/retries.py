@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from fakeimg_assets.paths import model_id_problem, model_slug
+from fakeimg_assets.lib.paths import model_id_problem, model_slug
 from resources.warehouse import WarehouseResource
 
 MAX_TRANSIENT_RUNS = 3  # runs that failed transiently since the last success, then stop

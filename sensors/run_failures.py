@@ -18,8 +18,8 @@ import dagster as dg
 import polars as pl
 
 from fakeimg_assets.jobs import sample_model_job
-from fakeimg_assets.paths import InvalidModelIdError, model_slug, validate_model_id
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.lib.paths import InvalidModelIdError, model_slug, validate_model_id
+from fakeimg_assets.lib.times import utcnow
 from resources import WarehouseResource
 
 PARTITION_TAG = "dagster/partition"

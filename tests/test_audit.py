@@ -19,7 +19,7 @@ from PIL import Image
 from fakeimg_assets.audit.asset import CHECK_NAME, run_audit, shortcut_audit
 from fakeimg_assets.audit.features import FEATURE_SETS, feature_matrix, file_features
 from fakeimg_assets.detection.assets import detector
-from fakeimg_assets.sampling.sampler import encode_png
+from fakeimg_assets.sampling.sample import encode_png
 from fakeimg_assets.warehouse.store import Warehouse
 
 

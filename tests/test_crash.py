@@ -21,8 +21,8 @@ import pytest
 
 from fakeimg_assets.integrity.check import FILES_CONSISTENT
 from fakeimg_assets.integrity.verify import verify
+from fakeimg_assets.lib.paths import model_slug
 from fakeimg_assets.models.assets import model_metadata, sampled_images
-from fakeimg_assets.paths import model_slug
 from fakeimg_assets.real.assets import prompts, real_photos
 from fakeimg_assets.warehouse.store import Warehouse
 from tests.conftest import pick
@@ -60,14 +60,14 @@ if point == "download":  # mid-download: the nth file's body is in its temp file
             die()
     fd.http_get = hooked
 elif point == "sample":  # while the pipeline is producing images
-    from fakeimg_assets.sampling import sampler
-    real_encode = sampler.encode_png
+    from fakeimg_assets.sampling import sample as sample_stage
+    real_encode = sample_stage.encode_png
     def hooked(image):
         png = real_encode(image)
         if hit():
             die()
         return png
-    sampler.encode_png = hooked
+    sample_stage.encode_png = hooked
 elif point == "stage":  # while image files are written into the staging folder
     from fakeimg_assets.integrity import publish
     real_write = publish.atomic_write_bytes

@@ -23,8 +23,9 @@ import pytest
 from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.catalog.listing import MAX_RAW_ID_CHARS, entry_problem, raw_id_of
 from fakeimg_assets.catalog.selection import SelectionPolicy, rejection_reason, select_models
-from fakeimg_assets.paths import InvalidModelIdError, validate_model_id
-from fakeimg_assets.warehouse.store import Warehouse, utcnow
+from fakeimg_assets.lib.paths import InvalidModelIdError, validate_model_id
+from fakeimg_assets.lib.times import utcnow
+from fakeimg_assets.warehouse.store import Warehouse
 from resources import HubResource, WarehouseResource
 from sensors.hub_sensors import build_new_hub_models_sensor
 

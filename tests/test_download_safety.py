@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.errors import DownloadVerificationError, ResourceLimitError
 from fakeimg_assets.hub_client.verified import fetch_verified, snapshot_files
-from fakeimg_assets.paths import sha256_file
-from fakeimg_assets.sampling import sampler
-from fakeimg_assets.sampling.download_plan import UnsafeRepoError
-from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.lib.errors import DownloadVerificationError, ResourceLimitError
+from fakeimg_assets.lib.paths import sha256_file
+from fakeimg_assets.sampling.fetch import prepare, release_weights
+from fakeimg_assets.sampling.load import load_pipeline
+from fakeimg_assets.sampling.remote_plan import fetch_plan
+from fakeimg_assets.sampling.types import SamplingError, UnsafeRepoError
 from fakeimg_assets.testbed.local_hub.server import HubServer
 from fakeimg_assets.testbed.zoo.arch_unet import NATIVE_PX
 from resources import HubResource
@@ -103,7 +104,7 @@ def test_download_is_exact_and_verified(evil_root: Path, tmp_path: Path) -> None
     with HubServer(evil_root) as server:
         hub = _hub(server, tmp_path)
         remote = fetch_plan(hub, SD1)
-        prepared = sampler.prepare(SD1, remote.revision, remote.plan, hub.download)
+        prepared = prepare(SD1, remote.revision, remote.plan, hub.download)
     assert snapshot_files(prepared.local_dir) == set(remote.plan.files)
     for f in remote.plan.expected:
         local = prepared.local_dir / f.path
@@ -210,10 +211,10 @@ def test_weights_removed_after_release_and_hf_hub_cache_honoured(
     with HubServer(evil_root) as server:
         hub = HubResource(endpoint=server.url)
         remote = fetch_plan(hub, SD1)
-        prepared = sampler.prepare(SD1, remote.revision, remote.plan, hub.download)
+        prepared = prepare(SD1, remote.revision, remote.plan, hub.download)
     assert prepared.local_dir.is_relative_to(tmp_path / "cache")
     assert any(n.endswith(".safetensors") for n in _cached(tmp_path))
-    freed = sampler.release_weights(prepared)
+    freed = release_weights(prepared)
     assert freed >= sum(f.size for f in remote.plan.expected if f.path.endswith(".safetensors"))
     left = _cached(tmp_path)
     assert not [n for n in left if n.endswith(".safetensors")] and "model_index.json" in left
@@ -224,8 +225,8 @@ def test_pickle_only_weights_never_load_even_with_the_planner_bypassed(
 ) -> None:
     import torch
 
-    from fakeimg_assets.sampling.components import IncompleteWeightsError
-    from fakeimg_assets.sampling.loading import from_snapshot, load_kwargs
+    from fakeimg_assets.sampling.load import from_snapshot, load_kwargs
+    from fakeimg_assets.sampling.types import IncompleteWeightsError
     from tests.test_limits import _local_prepared
 
     prepared = _local_prepared(zoo_dir, zoo_catalog, tmp_path)
@@ -236,8 +237,8 @@ def test_pickle_only_weights_never_load_even_with_the_planner_bypassed(
         f.unlink()  # the unet is now only a (valid) torch pickle
     assert (prepared.local_dir / "unet" / "diffusion_pytorch_model.bin").exists()
     with pytest.raises(IncompleteWeightsError, match=r"'unet'.*not on disk"):
-        sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32)  # sized first
-    with pytest.raises(sampler.SamplingError, match=r"\[load\].*safetensors"):
+        load_pipeline(prepared, device="cpu", dtype=torch.float32)  # sized first
+    with pytest.raises(SamplingError, match=r"\[load\].*safetensors"):
         from_snapshot(prepared, device="cpu", dtype=torch.float32)  # the loader's own guard
 
 
@@ -245,7 +246,7 @@ def test_loading_runs_with_the_hub_offline(evil_root: Path, tmp_path: Path) -> N
     from huggingface_hub import constants
     from huggingface_hub.errors import OfflineModeIsEnabled
 
-    from fakeimg_assets.sampling.loading import hub_offline
+    from fakeimg_assets.hub_client.offline import hub_offline
 
     with HubServer(evil_root) as server:
         hub = _hub(server, tmp_path)

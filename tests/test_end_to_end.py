@@ -49,7 +49,7 @@ def test_run_samples_every_healthy_model_and_records_failures(platform_home, zoo
     assert {"sd1", "sdxl", "sd3", "pixart"} <= archs
     # every image row points at an existing file with the recorded hash
     for path, sha in con.sql("SELECT path, sha256 FROM images").fetchall():
-        from fakeimg_assets.paths import sha256_file
+        from fakeimg_assets.lib.paths import sha256_file
 
         assert sha256_file(home / path) == sha
 

@@ -71,7 +71,8 @@ def test_evaluation_scores_its_own_run_on_its_split(evaluated) -> None:
 
 def test_evaluation_follows_detectors_run_not_the_newest_row(evaluated) -> None:
     from fakeimg_assets.detection.assets import detector_evaluation
-    from fakeimg_assets.warehouse.store import Warehouse, utcnow
+    from fakeimg_assets.lib.times import utcnow
+    from fakeimg_assets.warehouse.store import Warehouse
 
     home, resources, instance = evaluated
     wh = Warehouse(home)
@@ -89,7 +90,8 @@ def test_evaluation_follows_detectors_run_not_the_newest_row(evaluated) -> None:
 
 def test_evaluation_refuses_a_test_side_the_run_trained_on(evaluated) -> None:
     from fakeimg_assets.detection.assets import detector_evaluation
-    from fakeimg_assets.warehouse.store import Warehouse, utcnow
+    from fakeimg_assets.lib.times import utcnow
+    from fakeimg_assets.warehouse.store import Warehouse
 
     home, resources, _ = evaluated
     wh = Warehouse(home)

@@ -18,8 +18,8 @@ import dagster as dg
 import pytest
 
 from fakeimg_assets.cli import main as cli_main
+from fakeimg_assets.lib.paths import model_slug
 from fakeimg_assets.models.assets import model_metadata, sampled_images
-from fakeimg_assets.paths import model_slug
 from fakeimg_assets.real.assets import prompts, real_photos
 from fakeimg_assets.testbed.chaos import address_space_guard
 from fakeimg_assets.testbed.zoo.build import load_manifest, repo_dir, zoo_models

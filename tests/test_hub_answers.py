@@ -13,7 +13,7 @@ from fakeimg_assets.hub_client.answers import (
     check_repo_info,
     check_size,
 )
-from fakeimg_assets.retry import is_transient
+from fakeimg_assets.lib.retry import is_transient
 
 SHA = "a" * 40
 

@@ -7,9 +7,7 @@ import json
 
 import pytest
 
-from fakeimg_assets.errors import ResourceLimitError
-from fakeimg_assets.sampling import sampler
-from fakeimg_assets.sampling.download_plan import plan_download
+from fakeimg_assets.lib.errors import ResourceLimitError
 from fakeimg_assets.sampling.limits import (
     Deadline,
     SamplingLimits,
@@ -20,8 +18,11 @@ from fakeimg_assets.sampling.limits import (
     check_text_file_size,
     native_resolution,
 )
-from fakeimg_assets.sampling.remote import check_plan_limits
-from fakeimg_assets.sampling.sampler import SamplingError, SamplingParams, check_inputs
+from fakeimg_assets.sampling.load import load_pipeline
+from fakeimg_assets.sampling.plan import plan_download
+from fakeimg_assets.sampling.remote_plan import check_plan_limits
+from fakeimg_assets.sampling.sample import check_inputs, sample_images
+from fakeimg_assets.sampling.types import ImageRequest, PreparedModel, SamplingError, SamplingParams
 from tests.conftest import pick
 from tests.test_pure import SD_FILES, SD_INDEX
 
@@ -156,7 +157,7 @@ def _local_prepared(zoo_dir, zoo_catalog, tmp_path):
     }
     index = json.loads((local / "model_index.json").read_text())
     plan = plan_download(index, sizes, model_id="o/m")
-    return sampler.PreparedModel("o/m", "0" * 40, local, plan, get_recipe(plan.recipe))
+    return PreparedModel("o/m", "0" * 40, local, plan, get_recipe(plan.recipe))
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def tiny_pipe(zoo_dir, zoo_catalog, tmp_path_factory):
     import torch
 
     prepared = _local_prepared(zoo_dir, zoo_catalog, tmp_path_factory.mktemp("tiny"))
-    return prepared, sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32)
+    return prepared, load_pipeline(prepared, device="cpu", dtype=torch.float32)
 
 
 def _sample(tiny_pipe, requests, deadline=None):
@@ -172,7 +173,7 @@ def _sample(tiny_pipe, requests, deadline=None):
 
     prepared, pipe = tiny_pipe
     params = SamplingParams(n_images=len(requests), steps=2, batch_size=2)
-    run = sampler.run(pipe, prepared, requests, params, device="cpu", dtype=torch.float32,
+    run = sample_images(pipe, prepared, requests, params, device="cpu", dtype=torch.float32,
                       deadline=deadline)
     return {i.request.seed: i for i in run.images}
 
@@ -180,7 +181,7 @@ def _sample(tiny_pipe, requests, deadline=None):
 def test_time_limit_aborts_between_batches(tiny_pipe) -> None:
     ticks = iter(range(100))
     deadline = Deadline(1.5, clock=lambda: float(next(ticks)))  # +1 s per check
-    reqs = [sampler.ImageRequest(i, "a cat", None, 10 + i) for i in range(6)]
+    reqs = [ImageRequest(i, "a cat", None, 10 + i) for i in range(6)]
     with pytest.raises(ResourceLimitError, match=r"max_seconds=1.5 \(1 of 3 batches sampled\)"):
         _sample(tiny_pipe, reqs, deadline)
     assert len(_sample(tiny_pipe, reqs[:2], Deadline(3600.0))) == 2
@@ -191,9 +192,9 @@ def test_each_image_depends_only_on_its_own_seed(tiny_pipe) -> None:
     import numpy as np
     from PIL import Image
 
-    a = sampler.ImageRequest(0, "a red cube", None, 1234)
-    b = sampler.ImageRequest(1, "a red cube", None, 99)
-    c = sampler.ImageRequest(1, "a red cube", None, 7)
+    a = ImageRequest(0, "a red cube", None, 1234)
+    b = ImageRequest(1, "a red cube", None, 99)
+    c = ImageRequest(1, "a red cube", None, 7)
     runs = [_sample(tiny_pipe, batch)[a.seed] for batch in ([b, a], [c, a], [a, b])]
     pixels = [np.asarray(Image.open(io.BytesIO(r.png)), dtype=np.int16) for r in runs]
     for other in pixels[1:]:

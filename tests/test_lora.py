@@ -8,18 +8,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from fakeimg_assets.lib.paths import model_slug
 from fakeimg_assets.models.assets import model_metadata, sampled_images
-from fakeimg_assets.paths import model_slug
-from fakeimg_assets.sampling.lora import (
-    UnsupportedRepoError,
-    check_lora_keys,
-    classify_repo,
-    pick_weights_file,
-    trigger_words,
-    with_trigger_words,
-)
-from fakeimg_assets.sampling.remote import fetch_plan
-from fakeimg_assets.sampling.sampler import ImageRequest
+from fakeimg_assets.sampling.load import check_lora_keys
+from fakeimg_assets.sampling.remote_plan import fetch_plan
+from fakeimg_assets.sampling.repo_kind import classify_repo, pick_weights_file, trigger_words
+from fakeimg_assets.sampling.sample import with_trigger_words
+from fakeimg_assets.sampling.types import ImageRequest, UnsupportedRepoError
 from fakeimg_assets.warehouse.store import Warehouse
 from resources import HubResource
 from tests.test_assets import SMALL_SAMPLING, _prepare, _run
@@ -59,7 +54,7 @@ def test_trigger_words_from_card_and_prompts_prefixed_once() -> None:
     assert trigger_words({"instance_prompt": " sks dog ", "widget": [{"text": "w"}]}) == "sks dog"
     assert trigger_words({"widget": [{"output": {}}, {"text": "neon"}]}) == "neon"
     assert trigger_words({"base_model": "a/b"}) is None
-    from fakeimg_assets.sampling.lora import BaseRef
+    from fakeimg_assets.sampling.types import BaseRef
 
     class Plan:  # the two fields with_trigger_words reads
         kind = "lora"
@@ -141,10 +136,11 @@ def test_lora_image_regenerates_byte_exact_and_differs_from_its_base(
 ) -> None:
     import torch
 
-    from fakeimg_assets.sampling import sampler
-    from fakeimg_assets.sampling.loading import load_pipeline
-    from fakeimg_assets.sampling.lora import base_prepared
+    from fakeimg_assets.sampling.fetch import prepare
+    from fakeimg_assets.sampling.load import base_prepared, load_pipeline
     from fakeimg_assets.sampling.regenerate import regenerate_image
+    from fakeimg_assets.sampling.sample import sample_images
+    from fakeimg_assets.sampling.types import SamplingParams
 
     hub: HubResource = resources["hub"]
     with dg.instance_for_test() as instance:
@@ -159,13 +155,13 @@ def test_lora_image_regenerates_byte_exact_and_differs_from_its_base(
 
     # the same request through the bare base gives other pixels: the adapter was applied
     remote = fetch_plan(hub, SD1_LORA)
-    prepared = sampler.prepare(SD1_LORA, remote.revision, remote.plan, hub.download)
+    prepared = prepare(SD1_LORA, remote.revision, remote.plan, hub.download)
     reqs = with_trigger_words([ImageRequest(0, "a red boat", None, 7)], remote.plan)
-    params = sampler.SamplingParams(n_images=1, steps=2, batch_size=1)
+    params = SamplingParams(n_images=1, steps=2, batch_size=1)
     kw = {"device": "cpu", "dtype": torch.float32}
-    with_lora = sampler.run(sampler.load_pipeline(prepared, **kw), prepared, reqs, params, **kw)
+    with_lora = sample_images(load_pipeline(prepared, **kw), prepared, reqs, params, **kw)
     bare = base_prepared(prepared)
-    without = sampler.run(load_pipeline(bare, **kw), bare, reqs, params, **kw)
+    without = sample_images(load_pipeline(bare, **kw), bare, reqs, params, **kw)
     assert with_lora.images[0].request.prompt == without.images[0].request.prompt
     assert with_lora.images[0].png != without.images[0].png
 

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.errors import ResourceLimitError
-from fakeimg_assets.sampling import loading, sampler
+from fakeimg_assets.lib.errors import ResourceLimitError
+from fakeimg_assets.sampling import load as load_stage
 from fakeimg_assets.sampling.components import (
     CPU_BUDGET_FRACTION,
-    IncompleteWeightsError,
     check_model_fits,
     machine_memory_bytes,
     memory_budget,
     safetensors_index,
 )
+from fakeimg_assets.sampling.load import load_pipeline
+from fakeimg_assets.sampling.types import IncompleteWeightsError, PreparedModel
 from tests.conftest import pick
 from tests.test_limits import _local_prepared
 
@@ -27,7 +28,7 @@ BIG_CLIP = {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers":
             "num_attention_heads": 16}  # ~300M parameters declared
 
 
-def _grow_text_encoder(prepared: sampler.PreparedModel) -> None:
+def _grow_text_encoder(prepared: PreparedModel) -> None:
     path = prepared.local_dir / "text_encoder" / "config.json"
     config = json.loads(path.read_text())
     path.write_text(json.dumps({**config, **BIG_CLIP}))
@@ -46,7 +47,7 @@ def never_instantiate(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_a: object, **_k: object) -> None:
         raise AssertionError("a component was instantiated before the model was sized")
 
-    monkeypatch.setattr(loading, "from_snapshot", refuse)
+    monkeypatch.setattr(load_stage, "from_snapshot", refuse)
 
 
 def test_config_larger_than_its_weights_is_refused_before_loading(
@@ -57,7 +58,7 @@ def test_config_larger_than_its_weights_is_refused_before_loading(
     prepared = _local_prepared(zoo_dir, zoo_catalog, tmp_path)
     _grow_text_encoder(prepared)
     with pytest.raises(IncompleteWeightsError) as err:
-        sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32)
+        load_pipeline(prepared, device="cpu", dtype=torch.float32)
     msg = str(err.value)
     assert "'text_encoder'" in msg and "CLIPTextModel" in msg and "of another shape" in msg
     assert "random values" in msg
@@ -73,7 +74,7 @@ def test_weights_file_missing_most_tensors_is_refused(
     _tiny_safetensors(weights)
     assert weights.stat().st_size < 200 and len(safetensors_index(weights)) == 1
     with pytest.raises(IncompleteWeightsError, match=r"'text_encoder'.*missing"):
-        sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32)
+        load_pipeline(prepared, device="cpu", dtype=torch.float32)
 
 
 def test_one_missing_tensor_is_enough_to_refuse(zoo_dir: Path, zoo_catalog: list,
@@ -111,7 +112,7 @@ def test_budget_refuses_a_model_whose_parameters_do_not_fit(
     needed = sum(s.parameters for s in sizes) * 4
     assert check_model_fits(prepared, device="cpu", dtype=torch.float32, max_model_bytes=needed)
     with pytest.raises(ResourceLimitError, match="over the memory budget") as err:
-        sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32,
+        load_pipeline(prepared, device="cpu", dtype=torch.float32,
                               max_model_bytes=needed - 1)
     assert "max_model_bytes" in str(err.value) and "text_encoder" in str(err.value)
     # half precision halves the bytes: the same budget then fits

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from fakeimg_assets.paths import InvalidModelIdError, model_slug
-from fakeimg_assets.sampling.download_plan import UnsafeRepoError, plan_download
+from fakeimg_assets.lib.paths import InvalidModelIdError, model_slug
+from fakeimg_assets.sampling.limits import limits_of
+from fakeimg_assets.sampling.plan import plan_download
 from fakeimg_assets.sampling.recipes import get_recipe
+from fakeimg_assets.sampling.types import UnsafeRepoError
 from tests.test_pure import SD_FILES, SD_INDEX
 
 
@@ -104,5 +106,5 @@ def test_hub_cache_and_token_resolved_at_run_time(monkeypatch: pytest.MonkeyPatc
     assert HubResource(cache_dir=str(tmp_path / "x")).resolved_cache_dir() == tmp_path / "x"
     assert hub.auth() is False  # never None: that would fall back to a stored login
     assert HubResource(token="hf_abc").auth() == "hf_abc"
-    lim = HubResource(max_resolution_px=512).limits(max_seconds=5.0)
+    lim = limits_of(HubResource(max_resolution_px=512), max_seconds=5.0)
     assert lim.max_resolution_px == 512 and lim.max_seconds == 5.0

@@ -20,13 +20,15 @@ from fakeimg_assets.detection.splits import (
     nested_subsets,
     time_bucket,
 )
-from fakeimg_assets.paths import InvalidModelIdError, derive_seed, model_slug, slug_to_model_id
+from fakeimg_assets.lib.paths import InvalidModelIdError, derive_seed, model_slug, slug_to_model_id
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.quality.stats import duplicate_fraction, image_measures, model_aggregate
-from fakeimg_assets.sampling.download_plan import UnsafeRepoError, plan_download
+from fakeimg_assets.sampling.plan import plan_download
 from fakeimg_assets.sampling.recipes import UnknownRecipeError, get_recipe, recipe_for_pipeline
-from fakeimg_assets.sampling.sampler import image_requests
+from fakeimg_assets.sampling.sample import image_requests
+from fakeimg_assets.sampling.types import UnsafeRepoError
 from fakeimg_assets.warehouse.schemas import all_relations, schema_of, to_frame
-from fakeimg_assets.warehouse.store import Warehouse, utcnow
+from fakeimg_assets.warehouse.store import Warehouse
 
 # -- ids and seeds ----------------------------------------------------------------------
 

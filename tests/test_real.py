@@ -176,7 +176,7 @@ def test_fakes_and_reals_share_the_post_processing() -> None:
     from types import SimpleNamespace
 
     from fakeimg_assets.real.post import post_process, resize_factor
-    from fakeimg_assets.sampling.sampler import encode_png
+    from fakeimg_assets.sampling.sample import encode_png
 
     im = Image.fromarray(_colour(6))
     fake = SimpleNamespace(png=encode_png(im), width=im.width, height=im.height)

@@ -230,7 +230,7 @@ def test_hub_serves_dataset_repos_to_the_real_client(tmp_path: Path) -> None:
 @pytest.mark.parametrize("times", [1, 2])
 def test_dataset_files_are_sha256_verified_with_one_refetch(tmp_path: Path, times: int) -> None:
     """A corrupted photo is re-fetched once; corrupted twice, the download fails naming it."""
-    from fakeimg_assets.errors import DownloadVerificationError
+    from fakeimg_assets.lib.errors import DownloadVerificationError
     from fakeimg_assets.real.hub_dataset import dataset_snapshot
     from fakeimg_assets.testbed.demo_photos import write_demo_dataset
     from fakeimg_assets.testbed.local_hub.server import FaultPlan, HubServer

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.sampling.remote_plan import fetch_plan
 from resources import HubResource
 
 pytestmark = [

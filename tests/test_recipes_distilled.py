@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fakeimg_assets.sampling import recipes
-from fakeimg_assets.sampling.recipes_distilled import DISTILLED, tag_words
+from fakeimg_assets.sampling.recipes.distilled import DISTILLED, tag_words
 
 LCM_UNET = {"scheduler": {"_class_name": "LCMScheduler"}, "unet": {"time_cond_proj_dim": 256}}
 

@@ -1,6 +1,6 @@
 """Transformer (flow-matching DiT) recipes: registry, distilled variants, native sizes, and
 each tiny zoo repo sampled end to end through the platform's own path (loopback Hub,
-`fetch_plan` -> verified download -> offline safetensors load -> `sampler.run`)."""
+`fetch_plan` -> verified download -> offline safetensors load -> `run`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from fakeimg_assets.errors import ResourceLimitError
-from fakeimg_assets.sampling import recipes, sampler
-from fakeimg_assets.sampling.download_plan import UnsafeRepoError, plan_download
+from fakeimg_assets.lib.errors import ResourceLimitError
+from fakeimg_assets.sampling import recipes
+from fakeimg_assets.sampling.fetch import prepare
 from fakeimg_assets.sampling.limits import SamplingLimits, check_declared_size
-from fakeimg_assets.sampling.recipes_transformer import is_flux_schnell, vae_declared_size
-from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.sampling.load import load_pipeline
+from fakeimg_assets.sampling.plan import plan_download
+from fakeimg_assets.sampling.recipes.transformer import is_flux_schnell, vae_declared_size
+from fakeimg_assets.sampling.remote_plan import fetch_plan
+from fakeimg_assets.sampling.sample import image_requests, sample_images
+from fakeimg_assets.sampling.types import SamplingParams, UnsafeRepoError
 from fakeimg_assets.testbed.zoo.arch_transformer import transformer_models
 from resources import HubResource
 
@@ -135,15 +139,15 @@ def test_zoo_repo_samples_end_to_end(model, hub_url: str, tmp_path: Path) -> Non
     assert remote.native_px == 64
     assert not [f for f in remote.plan.files if f.endswith((".bin", ".ckpt")) or ".fp16." in f]
     t0 = time.perf_counter()
-    prepared = sampler.prepare(model.model_id, remote.revision, remote.plan, hub.download)
-    pipe = sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32)
+    prepared = prepare(model.model_id, remote.revision, remote.plan, hub.download)
+    pipe = load_pipeline(prepared, device="cpu", dtype=torch.float32)
     t1 = time.perf_counter()
-    requests = sampler.image_requests(model.model_id, 2, [("p", "a red fox in the snow")])
-    params = sampler.SamplingParams(n_images=2, steps=1, batch_size=2)
+    requests = image_requests(model.model_id, 2, [("p", "a red fox in the snow")])
+    params = SamplingParams(n_images=2, steps=1, batch_size=2)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny ops: one thread beats two on a shared 2-core machine
     try:
-        run = sampler.run(pipe, prepared, requests, params, device="cpu", dtype=torch.float32)
+        run = sample_images(pipe, prepared, requests, params, device="cpu", dtype=torch.float32)
     finally:
         torch.set_num_threads(threads)
     t2 = time.perf_counter()
@@ -162,8 +166,8 @@ def test_schnell_partition_records_its_variant_and_few_step_settings(
     resources: dict, home: Path
 ) -> None:
     """Through the Dagster assets: the metadata row names the variant, images its 4 steps."""
+    from fakeimg_assets.lib.paths import model_slug
     from fakeimg_assets.models.assets import model_metadata, sampled_images
-    from fakeimg_assets.paths import model_slug
     from fakeimg_assets.warehouse.store import Warehouse
     from tests.test_assets import SMALL_SAMPLING, _prepare, _run
 

@@ -1,6 +1,6 @@
 """UNet / cascade / pixel-space recipes: registry, sizes, the by-parts loader, and each tiny
 zoo repo sampled end to end through the platform's own path (loopback Hub, `fetch_plan` ->
-verified download -> offline safetensors load -> `sampler.run`)."""
+verified download -> offline safetensors load -> `run`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.errors import ResourceLimitError
-from fakeimg_assets.sampling import recipes, sampler
-from fakeimg_assets.sampling.download_plan import UnsafeRepoError, plan_download
-from fakeimg_assets.sampling.recipes_unet import declared_latent_size
-from fakeimg_assets.sampling.recipes_unet_loader import load_by_parts
-from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.lib.errors import ResourceLimitError
+from fakeimg_assets.sampling import recipes
+from fakeimg_assets.sampling.fetch import prepare
+from fakeimg_assets.sampling.load import load_pipeline
+from fakeimg_assets.sampling.plan import plan_download
+from fakeimg_assets.sampling.recipes.unet import declared_latent_size
+from fakeimg_assets.sampling.recipes.unet_loader import load_by_parts
+from fakeimg_assets.sampling.remote_plan import fetch_plan
+from fakeimg_assets.sampling.sample import image_requests, sample_images
+from fakeimg_assets.sampling.types import SamplingParams, UnsafeRepoError
 from fakeimg_assets.testbed.zoo.arch_unet import NATIVE_PX, unet_models
 from resources import HubResource
 
@@ -136,12 +140,12 @@ def test_zoo_repo_samples_end_to_end(model, hub_url: str, tmp_path: Path) -> Non
     assert remote.native_px == px  # the recipe's hook at plan time, against the cap
     assert not [f for f in remote.plan.files if f.endswith((".bin", ".ckpt")) or ".fp16." in f]
     t0 = time.perf_counter()
-    prepared = sampler.prepare(model.model_id, remote.revision, remote.plan, hub.download)
-    pipe = sampler.load_pipeline(prepared, device="cpu", dtype=torch.float32)
+    prepared = prepare(model.model_id, remote.revision, remote.plan, hub.download)
+    pipe = load_pipeline(prepared, device="cpu", dtype=torch.float32)
     t1 = time.perf_counter()
-    requests = sampler.image_requests(model.model_id, 2, [("p", "a red fox in the snow")])
-    params = sampler.SamplingParams(n_images=2, steps=2, batch_size=2)
-    run = sampler.run(pipe, prepared, requests, params, device="cpu", dtype=torch.float32)
+    requests = image_requests(model.model_id, 2, [("p", "a red fox in the snow")])
+    params = SamplingParams(n_images=2, steps=2, batch_size=2)
+    run = sample_images(pipe, prepared, requests, params, device="cpu", dtype=torch.float32)
     print(f"{model.model_id}: load {t1 - t0:.2f} s, 2 images {time.perf_counter() - t1:.2f} s")
     recipe = recipes.get_recipe(recipe_name)
     assert run.recipe == recipe_name and run.scheduler == model.scheduler
@@ -149,7 +153,7 @@ def test_zoo_repo_samples_end_to_end(model, hub_url: str, tmp_path: Path) -> Non
     assert [(i.width, i.height) for i in run.images] == [(px, px)] * 2
     assert len({i.png for i in run.images}) == 2  # different seeds, different images
     if per_call == 1:  # the single-generator path: a rerun of one image is byte-exact
-        again = sampler.run(pipe, prepared, requests[1:], params, device="cpu", dtype=torch.float32)
+        again = sample_images(pipe, prepared, requests[1:], params, device="cpu", dtype=torch.float32)
         assert again.images[0].png == run.images[1].png
 
 
@@ -160,8 +164,8 @@ def test_cascade_partition_records_prior_settings_and_native_size(
     Wuerstchen partition samples one image per call at 128 px and records what it used."""
     import dagster as dg
 
+    from fakeimg_assets.lib.paths import model_slug
     from fakeimg_assets.models.assets import model_metadata, sampled_images
-    from fakeimg_assets.paths import model_slug
     from fakeimg_assets.warehouse.store import Warehouse
     from tests.test_assets import SMALL_SAMPLING, _prepare, _run
 

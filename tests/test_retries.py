@@ -22,17 +22,17 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import _http as hf_http
 
-from fakeimg_assets.errors import DownloadVerificationError, ResourceLimitError, TransientError
-from fakeimg_assets.models.assets import model_metadata
-from fakeimg_assets.platform_run import _failure_message
-from fakeimg_assets.retry import (
+from fakeimg_assets.lib.errors import DownloadVerificationError, ResourceLimitError, TransientError
+from fakeimg_assets.lib.retry import (
     RetrySettings,
     backoff_seconds,
     call_with_retries,
     is_transient,
     retry_after_seconds,
 )
-from fakeimg_assets.sampling.download_plan import UnsafeRepoError
+from fakeimg_assets.models.assets import model_metadata
+from fakeimg_assets.platform_run import _failure_message
+from fakeimg_assets.sampling.types import UnsafeRepoError
 from fakeimg_assets.testbed.local_hub.server import HubServer
 from fakeimg_assets.warehouse.store import Warehouse
 from resources import HubResource, WarehouseResource

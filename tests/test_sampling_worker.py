@@ -19,15 +19,18 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from fakeimg_assets.errors import ResourceLimitError
+from fakeimg_assets.lib.errors import ResourceLimitError
 from fakeimg_assets.models.assets import model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_photos
-from fakeimg_assets.sampling import sampler, worker
+from fakeimg_assets.sampling import worker
 from fakeimg_assets.sampling import worker_client as client
 from fakeimg_assets.sampling import worker_files as files
 from fakeimg_assets.sampling import worker_protocol as wire
 from fakeimg_assets.sampling.execute import SampleOutcome, SampleRequest, execute
-from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.sampling.fetch import prepare
+from fakeimg_assets.sampling.remote_plan import fetch_plan
+from fakeimg_assets.sampling.sample import image_requests
+from fakeimg_assets.sampling.types import SamplingParams
 from fakeimg_assets.warehouse.store import Warehouse
 from resources import ComputeResource
 from tests.conftest import pick
@@ -39,9 +42,9 @@ SAMPLING = {"ops": {"sampled_images": {"config": {"images_per_model": 3, "steps"
 def _request(resources: dict, model_id: str, n: int = 2, max_seconds: float = 600.0) -> SampleRequest:
     hub = resources["hub"]
     remote = fetch_plan(hub, model_id)
-    prepared = sampler.prepare(model_id, remote.revision, remote.plan, hub.download)
-    requests = sampler.image_requests(model_id, n, [("p0", "a red cube"), ("p1", "a cat")])
-    params = sampler.SamplingParams(n_images=n, steps=2, batch_size=2)
+    prepared = prepare(model_id, remote.revision, remote.plan, hub.download)
+    requests = image_requests(model_id, n, [("p0", "a red cube"), ("p1", "a cat")])
+    params = SamplingParams(n_images=n, steps=2, batch_size=2)
     return SampleRequest.of(prepared, requests, params, device="cpu", threads=1,
                             max_seconds=max_seconds)
 

@@ -8,12 +8,12 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 
+from fakeimg_assets.lib.paths import model_slug
 from fakeimg_assets.models.assets import model_metadata, sampled_images
-from fakeimg_assets.paths import model_slug
-from fakeimg_assets.sampling.download_plan import is_weight_file
-from fakeimg_assets.sampling.remote import fetch_plan
-from fakeimg_assets.sampling.repo_kind import UnsupportedRepoError
-from fakeimg_assets.sampling.single_file import base_from_tags, single_file_ref
+from fakeimg_assets.sampling.plan import is_weight_file
+from fakeimg_assets.sampling.remote_plan import fetch_plan, single_file_ref
+from fakeimg_assets.sampling.repo_kind import base_from_tags
+from fakeimg_assets.sampling.types import UnsupportedRepoError
 from fakeimg_assets.warehouse.store import Warehouse
 from resources import HubResource
 from tests.test_assets import SMALL_SAMPLING, _prepare, _run

@@ -13,22 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.errors import DownloadVerificationError, ResourceLimitError, TransientError
 from fakeimg_assets.hub_client.verified import RepoFile
-from fakeimg_assets.retry import is_transient
+from fakeimg_assets.lib.errors import DownloadVerificationError, ResourceLimitError, TransientError
+from fakeimg_assets.lib.retry import is_transient
 from fakeimg_assets.sampling import worker_protocol as wire
 from fakeimg_assets.sampling import worker_schema as schema
-from fakeimg_assets.sampling.components import IncompleteWeightsError
-from fakeimg_assets.sampling.download_plan import DownloadPlan, UnsafeRepoError
 from fakeimg_assets.sampling.execute import SampleOutcome, SampleRequest
-from fakeimg_assets.sampling.lora import BaseRef
-from fakeimg_assets.sampling.repo_kind import UnsupportedRepoError
-from fakeimg_assets.sampling.sampler import (
+from fakeimg_assets.sampling.types import (
+    BaseRef,
+    DownloadPlan,
     ImageRequest,
+    IncompleteWeightsError,
     SampledImage,
     SamplingError,
     SamplingParams,
     SamplingRun,
+    UnsafeRepoError,
+    UnsupportedRepoError,
 )
 from fakeimg_assets.sampling.worker_errors import WorkerTraceback
 from fakeimg_assets.sampling.worker_schema import WorkerProtocolError

@@ -79,7 +79,7 @@ def test_training_states_are_what_encode_prompt_gives(world) -> None:
 
 
 def test_saved_repo_loads_and_the_platform_plans_it(world, tmp_path: Path) -> None:
-    from fakeimg_assets.sampling.remote import fetch_plan
+    from fakeimg_assets.sampling.remote_plan import fetch_plan
     from fakeimg_assets.testbed.local_hub.server import HubServer
     from resources import HubResource
 

@@ -98,7 +98,7 @@ def test_training_conditioning_is_what_the_pipeline_samples_with(world) -> None:
 
 
 def test_saved_repo_loads_and_the_platform_plans_it(world, tmp_path: Path) -> None:
-    from fakeimg_assets.sampling.remote import fetch_plan
+    from fakeimg_assets.sampling.remote_plan import fetch_plan
     from fakeimg_assets.testbed.local_hub.server import HubServer
     from resources import HubResource
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.paths import validate_model_id
+from fakeimg_assets.lib.paths import validate_model_id
 from fakeimg_assets.testbed.zoo.build import (
     ARCHITECTURES,
     HUB_METADATA,

@@ -13,7 +13,7 @@ import numpy as np
 
 from fakeimg_assets.audit.classify import CLASSIFIERS, audit_score, top_features
 from fakeimg_assets.audit.features import FEATURE_SETS, feature_matrix, file_features
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
 

@@ -35,7 +35,7 @@ def file_features(data: bytes) -> dict[str, float]:
     """Metadata features of one image file's bytes; unreadable files raise ValueError."""
     from PIL import Image
 
-    from fakeimg_assets.sampling.sampler import encode_png
+    from fakeimg_assets.sampling.sample import encode_png
 
     try:
         im = Image.open(io.BytesIO(data))

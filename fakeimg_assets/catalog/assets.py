@@ -29,8 +29,8 @@ from fakeimg_assets.catalog.crawl import (
 )
 from fakeimg_assets.catalog.listing import ListingReject, raw_id_of, reject_rows
 from fakeimg_assets.catalog.selection import merge_catalog
-from fakeimg_assets.paths import model_id_problem
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.lib.paths import model_id_problem
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import HubResource, WarehouseResource
 

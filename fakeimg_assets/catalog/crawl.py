@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fakeimg_assets.catalog.listing import ListingReject
-from fakeimg_assets.warehouse.store import parse_time
+from fakeimg_assets.lib.times import parse_time
 
 CrawlMode = Literal["auto", "full", "incremental"]
 MODES: tuple[str, ...] = ("auto", "full", "incremental")

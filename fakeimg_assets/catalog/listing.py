@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakeimg_assets.hub_client.answers import COMMIT_RE
-from fakeimg_assets.paths import model_id_problem
-from fakeimg_assets.warehouse.store import parse_time
+from fakeimg_assets.lib.paths import model_id_problem
+from fakeimg_assets.lib.times import parse_time
 
 MAX_RAW_ID_CHARS = 1000  # the listed id kept in `crawl_rejects`; longer ones are cut
 _TIME_FIELDS = (("createdAt", "created_at"), ("lastModified", "last_modified"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fakeimg_assets.paths import model_id_problem
+from fakeimg_assets.lib.paths import model_id_problem
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import polars as pl
 
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.lib.times import utcnow
 from resources import ComputeResource, HubResource, ImageStoreResource
 
 if TYPE_CHECKING:  # train.py imports torch lazily, but keep the type checker informed

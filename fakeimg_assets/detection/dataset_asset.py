@@ -22,7 +22,7 @@ from fakeimg_assets.detection.splits import (
     photo_sides,
     split_id_of,
 )
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import WarehouseResource
 

@@ -20,8 +20,8 @@ from fakeimg_assets.detection.bootstrap import (
 )
 from fakeimg_assets.detection.metrics import binary_metrics
 from fakeimg_assets.detection.splits import time_bucket
-from fakeimg_assets.paths import derive_seed
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.lib.paths import derive_seed
+from fakeimg_assets.lib.times import utcnow
 
 NEEDED = ("image_id", "label", "source", "architecture", "group_key", "width", "height", "score")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from fakeimg_assets.paths import derive_seed
+from fakeimg_assets.lib.paths import derive_seed
 
 PROTOCOLS = ("held_out_models", "held_out_family", "time_ordered")
 

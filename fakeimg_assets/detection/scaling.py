@@ -19,7 +19,7 @@ from itertools import combinations
 import numpy as np
 
 from fakeimg_assets.detection.data import water_fill
-from fakeimg_assets.paths import derive_seed
+from fakeimg_assets.lib.paths import derive_seed
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from fakeimg_assets.detection.scaling import (
 )
 from fakeimg_assets.detection.scaling_eval import eval_sets, score_sets
 from fakeimg_assets.detection.split_store import read_split
-from fakeimg_assets.paths import derive_seed
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.lib.paths import derive_seed
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 

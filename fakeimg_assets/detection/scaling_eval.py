@@ -42,7 +42,7 @@ def scores_of(df: pl.DataFrame, score: Callable[[str], float]) -> dict:
 
 def capped(df: pl.DataFrame, cap: int, *salt: object) -> pl.DataFrame:
     """At most `cap` rows per source, chosen by a seeded hash of image_id (reproducible)."""
-    from fakeimg_assets.paths import derive_seed
+    from fakeimg_assets.lib.paths import derive_seed
 
     keys = [derive_seed(*salt, i) for i in df["image_id"]]
     return (

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from fakeimg_assets.detection.lineage import ModelLineage, lineage_groups
 from fakeimg_assets.detection.sides import Side, model_side, photo_side
-from fakeimg_assets.paths import derive_seed
+from fakeimg_assets.lib.paths import derive_seed
 
 SPLIT_ID_CHARS = 16
 

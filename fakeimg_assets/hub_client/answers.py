@@ -18,10 +18,11 @@ the field that was wrong, so the `model_failures` row says what the endpoint lie
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from fakeimg_assets.errors import FakeimgError
-from fakeimg_assets.paths import InvalidModelIdError, validate_model_id
+from fakeimg_assets.lib.errors import FakeimgError
+from fakeimg_assets.lib.paths import InvalidModelIdError, validate_model_id
 
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -122,3 +123,25 @@ def check_repo_info(info: Any, asked: str, *, revision: str | None, what: str) -
         )
     check_siblings(getattr(info, "siblings", None), what=what)
     return info
+
+
+def sizes_from_siblings(siblings: Iterable[object]) -> dict[str, int]:
+    """`{path: size}` from `ModelInfo.siblings` fetched with `files_metadata=True`."""
+    out: dict[str, int] = {}
+    for s in siblings or []:
+        name = getattr(s, "rfilename", None)
+        if name is None:
+            continue
+        out[name] = int(getattr(s, "size", None) or 0)
+    return out
+
+
+def sha256s_from_siblings(siblings: Iterable[object]) -> dict[str, str]:
+    """`{path: sha256}` of LFS files from `ModelInfo.siblings` (`files_metadata=True`)."""
+    out: dict[str, str] = {}
+    for s in siblings or []:
+        name, lfs = getattr(s, "rfilename", None), getattr(s, "lfs", None)
+        sha = lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
+        if name is not None and sha:
+            out[name] = str(sha)
+    return out

@@ -25,7 +25,6 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from fakeimg_assets.errors import DownloadVerificationError
 from fakeimg_assets.hub_client.answers import (
     SHA256_RE,
     HubAnswerError,
@@ -35,7 +34,8 @@ from fakeimg_assets.hub_client.answers import (
 )
 from fakeimg_assets.hub_client.verified import unsafe_name_reason
 from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
-from fakeimg_assets.paths import validate_model_id
+from fakeimg_assets.lib.errors import DownloadVerificationError
+from fakeimg_assets.lib.paths import validate_model_id
 
 REPO_TYPES = ("model", "dataset")
 CHUNK = 1 << 20

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from fakeimg_assets.errors import DownloadVerificationError
-from fakeimg_assets.paths import sha256_file
+from fakeimg_assets.lib.errors import DownloadVerificationError
+from fakeimg_assets.lib.paths import sha256_file
 
 GLOB_CHARS = "*?[]"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -38,7 +38,7 @@ from fakeimg_assets.integrity.leftovers import (
     remove_stale_temp_files,
 )
 from fakeimg_assets.integrity.quarantine import unproven_rows
-from fakeimg_assets.paths import atomic_write_bytes
+from fakeimg_assets.lib.paths import atomic_write_bytes
 
 KINDS = ("fake", "real")
 # the storage table each kind's rows go to (one owning asset each; `images` is their union)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fakeimg_assets.integrity.parquet_health import footer_damage
-from fakeimg_assets.paths import atomic_write_bytes
+from fakeimg_assets.lib.paths import atomic_write_bytes
 
 QUARANTINE_ROOT = Path("quarantine") / "parquet"
 _TIME = "%Y%m%dT%H%M%S%f"

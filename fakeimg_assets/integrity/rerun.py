@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from fakeimg_assets.paths import InvalidModelIdError, slug_to_model_id
+from fakeimg_assets.lib.paths import InvalidModelIdError, slug_to_model_id
 from fakeimg_assets.warehouse.migrate import LEGACY_FOLDERS
 
 # storage table -> the job whose run writes it again

@@ -36,7 +36,7 @@ from fakeimg_assets.integrity.quarantine import (
     unproven_rows,
 )
 from fakeimg_assets.integrity.rerun import failure_key, failure_row, rerun_for
-from fakeimg_assets.paths import fakeimg_home, sha256_file
+from fakeimg_assets.lib.paths import fakeimg_home, sha256_file
 
 PROBLEM_KINDS = ("bad_path", "missing_file", "sha256_mismatch", "orphan", "leftover",
                  "bad_rows", "unverifiable")

@@ -10,19 +10,21 @@ import dagster as dg
 from fakeimg_assets.automation import per_model_condition
 from fakeimg_assets.detection.lineage import base_model_columns
 from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
-from fakeimg_assets.models.failures import record_failures
-from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
-from fakeimg_assets.partitions import hub_models_partitions
-from fakeimg_assets.paths import (
+from fakeimg_assets.lib.paths import (
     model_slug,
     sha256_bytes,
     validate_model_id,
 )
+from fakeimg_assets.lib.times import parse_time, utcnow
+from fakeimg_assets.models.failures import record_failures
+from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
+from fakeimg_assets.partitions import hub_models_partitions
 from fakeimg_assets.real.post import post_process
-from fakeimg_assets.sampling import sampler
-from fakeimg_assets.sampling.limits import Deadline
-from fakeimg_assets.sampling.remote import fetch_plan
-from fakeimg_assets.warehouse.store import parse_time, utcnow
+from fakeimg_assets.sampling.fetch import prepare, release_weights
+from fakeimg_assets.sampling.limits import Deadline, limits_of
+from fakeimg_assets.sampling.remote_plan import fetch_plan
+from fakeimg_assets.sampling.sample import check_inputs, image_requests
+from fakeimg_assets.sampling.types import SamplingParams
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 from resources.hub import license_from_tags
@@ -139,12 +141,12 @@ def sampled_images(
         revision = meta["revision"][0]
         prompt_rows = warehouse.read("prompts").sort("prompt_id")
         prompts = list(zip(prompt_rows["prompt_id"], prompt_rows["prompt"], strict=True))
-        limits = hub.limits(max_seconds=config.max_seconds)
+        limits = limits_of(hub, max_seconds=config.max_seconds)
         deadline = Deadline(limits.max_seconds)
         # a LoRA or single file samples on the base revision its metadata recorded
         base_revision = meta["base_revision"][0] if "base_revision" in meta.columns else None
         remote = fetch_plan(hub, model_id, revision, limits, base_revision=base_revision)
-        params = sampler.SamplingParams(
+        params = SamplingParams(
             n_images=config.images_per_model,
             steps=config.steps,
             guidance_scale=config.guidance_scale,
@@ -152,11 +154,11 @@ def sampled_images(
             width=config.width,
             batch_size=compute.batch_size,
         )
-        sampler.check_inputs(remote.model_index, remote.plan, params, limits)
-        requests = sampler.image_requests(model_id, params.n_images, prompts)
+        check_inputs(remote.model_index, remote.plan, params, limits)
+        requests = image_requests(model_id, params.n_images, prompts)
 
         stage.name = "download"
-        prepared = sampler.prepare(model_id, revision, remote.plan, hub.download, limits)
+        prepared = prepare(model_id, revision, remote.plan, hub.download, limits)
         try:
             outcome = compute.sample(
                 prepared, requests, params, deadline=deadline, home=image_store.home_dir(),
@@ -164,7 +166,7 @@ def sampled_images(
             )
         finally:  # a failed partition must not leave gigabytes behind either
             if not config.keep_weights:
-                sampler.release_weights(prepared)
+                release_weights(prepared)
         result = outcome.run
 
         stage.name = "write"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from fakeimg_assets.paths import model_slug
-from fakeimg_assets.retry import is_transient, retry_after_seconds
-from fakeimg_assets.warehouse.store import utcnow
+from fakeimg_assets.lib.paths import model_slug
+from fakeimg_assets.lib.retry import is_transient, retry_after_seconds
+from fakeimg_assets.lib.times import utcnow
 from resources.warehouse import WarehouseResource
 
 STEP_RETRIES = 2  # step retries per run for transient errors; the sensor re-requests after

@@ -12,13 +12,13 @@ import dagster as dg
 import numpy as np
 
 from fakeimg_assets.automation import per_model_condition
+from fakeimg_assets.lib.paths import model_slug, sha256_file, validate_model_id
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.models.assets import CODE_VERSION, GROUP, sampled_images
 from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
 from fakeimg_assets.models.failures import record_failures
 from fakeimg_assets.partitions import hub_models_partitions
-from fakeimg_assets.paths import model_slug, sha256_file, validate_model_id
 from fakeimg_assets.quality.stats import image_measures, model_aggregate
-from fakeimg_assets.warehouse.store import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
 

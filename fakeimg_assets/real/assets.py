@@ -18,14 +18,14 @@ import dagster as dg
 import numpy as np
 
 from fakeimg_assets.integrity.publish import partition_key
+from fakeimg_assets.lib.paths import sha256_bytes
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
-from fakeimg_assets.paths import sha256_bytes
 from fakeimg_assets.quality.stats import image_measures
 from fakeimg_assets.real.crops import cut_crops, plan_crops
 from fakeimg_assets.real.photos_asset import GROUP, prompts, real_photos
 from fakeimg_assets.real.post import apply_post, parse_post, resize_factor
 from fakeimg_assets.real.screen import decode
-from fakeimg_assets.warehouse.store import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
 
@@ -157,7 +157,7 @@ def real_images(
 def _png(crop: np.ndarray) -> bytes:
     from PIL import Image
 
-    from fakeimg_assets.sampling.sampler import encode_png
+    from fakeimg_assets.sampling.sample import encode_png
 
     return encode_png(Image.fromarray(crop))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fakeimg_assets.paths import derive_seed
+from fakeimg_assets.lib.paths import derive_seed
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 import dagster as dg
 
 from fakeimg_assets.detection.sides import DEFAULT_TEST_FRACTION, photo_side
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.real.screen import PhotoVerdict, ScreenPolicy, screen_photos
 from fakeimg_assets.real.sources import RealSource, make_source
-from fakeimg_assets.warehouse.store import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import HubResource, ImageStoreResource, WarehouseResource
 

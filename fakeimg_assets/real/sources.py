@@ -87,7 +87,7 @@ def skimage_files() -> Iterator[tuple[str, str, bytes]]:
     """(file name, caption, PNG bytes) of each demo photo, deterministic bytes."""
     from PIL import Image
 
-    from fakeimg_assets.sampling.sampler import encode_png
+    from fakeimg_assets.sampling.sample import encode_png
 
     for name, array in skimage_arrays().items():
         yield f"{name}.png", SKIMAGE_PHOTOS[name], encode_png(Image.fromarray(array))

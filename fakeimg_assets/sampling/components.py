@@ -31,15 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.errors import FakeimgError, ResourceLimitError
+from fakeimg_assets.hub_client.offline import hub_offline
+from fakeimg_assets.lib.errors import ResourceLimitError
+from fakeimg_assets.sampling.types import IncompleteWeightsError
 
 MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own reader refuses headers over 100 MB
 CPU_BUDGET_FRACTION = 0.75  # of the machine's (or the cgroup's) memory
 CUDA_BUDGET_FRACTION = 0.90  # of the device's memory
-
-
-class IncompleteWeightsError(FakeimgError, ValueError):
-    """A component whose weights files do not hold every parameter its config declares."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,6 @@ def torch_components(plan: Any, folder: Path) -> list[tuple[str, Any]]:
     """(name, meta model) of each torch component the plan loads from `folder`."""
     import torch
 
-    from fakeimg_assets.sampling.loading import hub_offline
 
     out = []
     for name, (library, class_name) in sorted(plan.components.items()):

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from fakeimg_assets.sampling.limits import Deadline
 
 if TYPE_CHECKING:
-    from fakeimg_assets.sampling.download_plan import DownloadPlan
-    from fakeimg_assets.sampling.sampler import (
+    from fakeimg_assets.sampling.types import (
+        DownloadPlan,
         ImageRequest,
         PreparedModel,
         SamplingParams,
@@ -55,7 +55,7 @@ class SampleRequest:
 
     def prepared(self) -> PreparedModel:
         from fakeimg_assets.sampling.recipes import get_recipe
-        from fakeimg_assets.sampling.sampler import PreparedModel
+        from fakeimg_assets.sampling.types import PreparedModel
 
         return PreparedModel(self.model_id, self.revision, self.local_dir, self.plan,
                              get_recipe(self.recipe), self.base_dir)
@@ -101,7 +101,8 @@ def execute(request: SampleRequest, on_stage: Callable[[str], None] = lambda _s:
     """
     import torch
 
-    from fakeimg_assets.sampling import sampler
+    from fakeimg_assets.sampling.load import load_pipeline
+    from fakeimg_assets.sampling.sample import sample_images
 
     deadline = Deadline(request.max_seconds, clock=clock)
     on_stage("load")
@@ -110,12 +111,12 @@ def execute(request: SampleRequest, on_stage: Callable[[str], None] = lambda _s:
     dtype = resolve_dtype(request.dtype, device)
     prepared = request.prepared()
     t0 = time.perf_counter()
-    pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype,
+    pipe = load_pipeline(prepared, device=device, dtype=dtype,
                                  max_model_bytes=request.max_model_bytes)
     try:
         t_load = time.perf_counter()
         on_stage("sample")
-        run = sampler.run(pipe, prepared, request.requests, request.params,
+        run = sample_images(pipe, prepared, request.requests, request.params,
                           device=device, dtype=dtype, deadline=deadline)
         t_sample = time.perf_counter()
     finally:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakeimg_assets.errors import ResourceLimitError
+from fakeimg_assets.lib.errors import ResourceLimitError
 
 GB = 10**9
 MIB = 2**20
@@ -36,6 +36,18 @@ class SamplingLimits:
                 raise ValueError(f"SamplingLimits.{name} must be a positive integer, got {value!r}")
         if not self.max_seconds > 0:
             raise ValueError(f"SamplingLimits.max_seconds must be > 0, got {self.max_seconds!r}")
+
+
+def limits_of(hub: Any, max_seconds: float | None = None) -> SamplingLimits:
+    """A Hub resource's limits (`max_download_bytes`, `max_text_file_bytes`,
+    `max_resolution_px`) as `SamplingLimits`, plus a partition's time budget."""
+    extra = {} if max_seconds is None else {"max_seconds": max_seconds}
+    return SamplingLimits(
+        max_download_bytes=hub.max_download_bytes,
+        max_text_file_bytes=hub.max_text_file_bytes,
+        max_resolution_px=hub.max_resolution_px,
+        **extra,
+    )
 
 
 def _fmt_bytes(n: int) -> str:

@@ -11,10 +11,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakeimg_assets.paths import fakeimg_home, sha256_bytes
+from fakeimg_assets.lib.paths import fakeimg_home, sha256_bytes
 from fakeimg_assets.real.post import post_process, replay_spec
-from fakeimg_assets.sampling import sampler
-from fakeimg_assets.sampling.remote import fetch_plan
+from fakeimg_assets.sampling.fetch import prepare, release_weights
+from fakeimg_assets.sampling.limits import limits_of
+from fakeimg_assets.sampling.load import load_pipeline
+from fakeimg_assets.sampling.remote_plan import fetch_plan
+from fakeimg_assets.sampling.sample import sample_images
+from fakeimg_assets.sampling.types import ImageRequest, SamplingParams
 from fakeimg_assets.warehouse.store import Warehouse
 
 
@@ -67,25 +71,25 @@ def regenerate_image(
     base_revision = meta["base_revision"][0] if meta.height else None
     remote = fetch_plan(hub, row["source"], row["revision"],  # type: ignore[arg-type]
                         base_revision=base_revision)
-    prepared = sampler.prepare(
-        row["source"], row["revision"], remote.plan, hub.download, hub.limits()  # type: ignore[attr-defined]
+    prepared = prepare(
+        row["source"], row["revision"], remote.plan, hub.download, limits_of(hub)
     )
     device = row["device"] if row["device"] == "cpu" or torch.cuda.is_available() else "cpu"
     dtype = getattr(torch, row["dtype"])
     try:
-        pipe = sampler.load_pipeline(prepared, device=device, dtype=dtype)
+        pipe = load_pipeline(prepared, device=device, dtype=dtype)
     finally:  # loaded in memory: the cached weights are no longer needed
         if not keep_weights:
-            sampler.release_weights(prepared)
+            release_weights(prepared)
     if type(pipe.scheduler).__name__ != row["scheduler"]:
         raise ValueError(
             f"revision {row['revision'][:8]} loads scheduler {type(pipe.scheduler).__name__}, "
             f"but the row recorded {row['scheduler']}"
         )
     requests = [
-        sampler.ImageRequest(r["image_index"], r["prompt"], r["prompt_id"], r["seed"]) for r in batch
+        ImageRequest(r["image_index"], r["prompt"], r["prompt_id"], r["seed"]) for r in batch
     ]
-    params = sampler.SamplingParams(
+    params = SamplingParams(
         n_images=len(batch),
         steps=row["steps"],
         guidance_scale=row["guidance_scale"],
@@ -93,7 +97,7 @@ def regenerate_image(
         width=row["width"],
         batch_size=len(batch),
     )
-    result = sampler.run(pipe, prepared, requests, params, device=device, dtype=dtype)
+    result = sample_images(pipe, prepared, requests, params, device=device, dtype=dtype)
     recorded_versions = json.loads(row["library_versions"] or "{}")
     if recorded_versions and recorded_versions != result.library_versions:
         print(f"note: library versions differ from the recording: {recorded_versions}")

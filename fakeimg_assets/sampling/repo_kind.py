@@ -10,15 +10,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fakeimg_assets.hub_client.verified import unsafe_name_reason
-from fakeimg_assets.sampling.download_plan import is_weight_file
+from fakeimg_assets.sampling.plan import is_weight_file
+from fakeimg_assets.sampling.types import UnsupportedRepoError
 
 KINDS = ("pipeline", "lora", "single_file", "other")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 PREFERRED_ADAPTER = "pytorch_lora_weights.safetensors"  # what diffusers' trainers write
-
-
-class UnsupportedRepoError(ValueError):
-    """A repo the platform cannot sample, for a reason that will not change by retrying."""
 
 
 def card_value(card: Any, key: str) -> Any:
@@ -93,3 +90,12 @@ def pick_weights_file(model_id: str, files: Iterable[str], *, what: str) -> str:
     if reason:
         raise UnsupportedRepoError(f"{model_id}: {what} file {safe[0]!r} refused: {reason}")
     return safe[0]
+
+
+def base_from_tags(tags: list[str] | None) -> str | None:
+    """`a/b` from a `base_model:a/b` or `base_model:<relation>:a/b` Hub tag."""
+    for tag in tags or []:
+        if isinstance(tag, str) and tag.startswith("base_model:"):
+            rest = tag.split(":", 1)[1]
+            return rest.split(":", 1)[1] if ":" in rest else rest
+    return None

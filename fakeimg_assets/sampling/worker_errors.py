@@ -17,14 +17,16 @@ import builtins
 import math
 from typing import Any
 
-from fakeimg_assets import errors
-from fakeimg_assets.paths import InvalidModelIdError
-from fakeimg_assets.retry import is_transient
-from fakeimg_assets.sampling.components import IncompleteWeightsError
-from fakeimg_assets.sampling.download_plan import UnsafeRepoError
+from fakeimg_assets.lib import errors
+from fakeimg_assets.lib.paths import InvalidModelIdError
+from fakeimg_assets.lib.retry import is_transient
 from fakeimg_assets.sampling.recipes import UnknownRecipeError
-from fakeimg_assets.sampling.repo_kind import UnsupportedRepoError
-from fakeimg_assets.sampling.sampler import SamplingError
+from fakeimg_assets.sampling.types import (
+    IncompleteWeightsError,
+    SamplingError,
+    UnsafeRepoError,
+    UnsupportedRepoError,
+)
 from fakeimg_assets.sampling.worker_files import WorkerError
 from fakeimg_assets.sampling.worker_schema import MAX_TEXT, WorkerProtocolError
 

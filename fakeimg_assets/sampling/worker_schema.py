@@ -21,11 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from fakeimg_assets.hub_client.verified import RepoFile, unsafe_name_reason
-from fakeimg_assets.paths import InvalidModelIdError, validate_model_id
-from fakeimg_assets.sampling.download_plan import DownloadPlan
+from fakeimg_assets.lib.paths import InvalidModelIdError, validate_model_id
 from fakeimg_assets.sampling.execute import DTYPES, SampleOutcome, SampleRequest
-from fakeimg_assets.sampling.lora import BaseRef
-from fakeimg_assets.sampling.sampler import ImageRequest, SampledImage, SamplingParams, SamplingRun
+from fakeimg_assets.sampling.types import (
+    BaseRef,
+    DownloadPlan,
+    ImageRequest,
+    SampledImage,
+    SamplingParams,
+    SamplingRun,
+)
 
 MAX_HEADER_BYTES = 32 * 2**20  # a request, or an answer's header (prompts, file lists)
 MAX_IMAGE_BYTES = 64 * 2**20  # one PNG (a 2048 px RGB image is about 12 MiB raw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-UTC_TS = pl.Datetime("us", "UTC")
+from fakeimg_assets.lib.times import UTC_TS
 
 # one row per (kind, pipeline_class, base_model) group of one crawl's repos
 HUB_CENSUS: dict[str, pl.DataType] = {

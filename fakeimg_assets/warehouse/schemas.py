@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from fakeimg_assets.lib.times import UTC_TS
 from fakeimg_assets.warehouse.census_schema import HUB_CENSUS
 from fakeimg_assets.warehouse.union_schemas import DETECTOR_RUNS, IMAGE_STATS, IMAGES
-
-UTC_TS = pl.Datetime("us", "UTC")
 
 RELATIONS: dict[str, dict[str, pl.DataType]] = {
     "hub_models": {

@@ -19,7 +19,6 @@ those were shared folders, are split on first use (`warehouse.migrate`).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import uuid
 from pathlib import Path
@@ -47,22 +46,6 @@ from fakeimg_assets.warehouse.schemas import (
 from fakeimg_assets.warehouse.sources import RelationFiles, parquet_names, scan
 
 SCHEMA_FILE = "_schema.parquet"
-
-
-def utcnow() -> dt.datetime:
-    """Timezone-aware now, microsecond precision as stored."""
-    return dt.datetime.now(dt.UTC)
-
-
-def parse_time(value: object) -> dt.datetime | None:
-    """Hub timestamps (ISO strings or datetimes) as aware UTC datetimes."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    text = str(value).replace("Z", "+00:00")
-    parsed = dt.datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 class Warehouse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-UTC_TS = pl.Datetime("us", "UTC")
+from fakeimg_assets.lib.times import UTC_TS
 
 # Shared by the storage tables of one union view (see UNION_VIEWS): one definition each.
 IMAGES: dict[str, pl.DataType] = {

@@ -1,100 +1,29 @@
-"""Sampling one model: `check_inputs` -> `prepare` -> `run` -> `collect`, diffusers-style.
+"""The sample stage: prompts and seeds for a model, checked parameters, then every request
+drawn in batches with its own seeded generator, as PNG bytes with no metadata.
 
-Each step returns a small dataclass so a failure names its stage, and so regeneration of a
-single image from its warehouse row reuses exactly the code that made it.
+Every parameter that decides the pixels is returned with the images (`SamplingRun`), so a
+single image is regenerated from its warehouse row by exactly this code (`regenerate.py`).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
-from fakeimg_assets.errors import FakeimgError
-from fakeimg_assets.hub_client.verified import RepoFile
-from fakeimg_assets.paths import derive_seed, validate_model_id
-from fakeimg_assets.sampling.download_plan import DownloadPlan, is_weight_file
-from fakeimg_assets.sampling.limits import (
-    Deadline,
-    SamplingLimits,
-    check_requested_size,
-    check_text_file_size,
+from fakeimg_assets.lib.paths import derive_seed, validate_model_id
+from fakeimg_assets.sampling.limits import Deadline, SamplingLimits, check_requested_size
+from fakeimg_assets.sampling.recipes import SamplingRecipe
+from fakeimg_assets.sampling.types import (
+    DownloadPlan,
+    ImageRequest,
+    PreparedModel,
+    SampledImage,
+    SamplingError,
+    SamplingParams,
+    SamplingRun,
 )
-from fakeimg_assets.sampling.loading import load_pipeline
-from fakeimg_assets.sampling.recipes import SamplingRecipe, get_recipe
-
-__all__ = ["load_pipeline"]  # re-exported: callers use sampler.load_pipeline
-
-
-class SamplingError(RuntimeError):
-    """Sampling failed at a named stage."""
-
-    def __init__(self, stage: str, message: str) -> None:
-        super().__init__(f"[{stage}] {message}")
-        self.stage = stage
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """What the caller asks for; `None` means the recipe's or pipeline's default."""
-
-    n_images: int = 8
-    steps: int | None = None
-    guidance_scale: float | None = None
-    height: int | None = None
-    width: int | None = None
-    batch_size: int = 4
-
-
-@dataclass(frozen=True)
-class ImageRequest:
-    """One image to make: fully determined by the model, its index and the prompt."""
-
-    index: int
-    prompt: str
-    prompt_id: str | None
-    seed: int
-
-
-@dataclass
-class PreparedModel:
-    """A downloaded, not yet loaded, pinned revision of one model."""
-
-    model_id: str
-    revision: str
-    local_dir: Path
-    plan: DownloadPlan
-    recipe: SamplingRecipe
-    base_dir: Path | None = None  # lora/single_file: the pinned base's snapshot
-
-
-@dataclass
-class SampledImage:
-    request: ImageRequest
-    png: bytes
-    width: int
-    height: int
-    mode: str
-
-
-@dataclass
-class SamplingRun:
-    """Result of `run`: the images plus every parameter needed to redo them."""
-
-    model_id: str
-    revision: str
-    recipe: str
-    pipeline_class: str
-    scheduler: str
-    steps: int
-    guidance_scale: float
-    batch_size: int
-    dtype: str
-    device: str
-    library_versions: dict[str, str]
-    images: list[SampledImage] = field(default_factory=list)
 
 
 def image_requests(
@@ -121,27 +50,6 @@ def image_requests(
     return out
 
 
-def library_versions() -> dict[str, str]:
-    import diffusers
-    import torch
-    import transformers
-    from PIL import __version__ as pil_version
-
-    return {
-        "torch": torch.__version__,
-        "diffusers": diffusers.__version__,
-        "transformers": transformers.__version__,
-        "pillow": pil_version,
-    }
-
-
-def encode_png(image: Any) -> bytes:
-    """PNG bytes with no metadata: the same pixels always give the same bytes."""
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=False, compress_level=6)
-    return buf.getvalue()
-
-
 def check_inputs(
     model_index: dict[str, Any],
     plan: DownloadPlan,
@@ -164,48 +72,28 @@ def check_inputs(
         raise SamplingError("check_inputs", "model_index.json changed since the download plan")
 
 
-def prepare(
-    model_id: str,
-    revision: str,
-    plan: DownloadPlan,
-    download: Callable[[str, str, Sequence[RepoFile]], Path],
-    limits: SamplingLimits | None = None,
-) -> PreparedModel:
-    """Download exactly the planned files of the pinned revision, verified against the listing.
+def library_versions() -> dict[str, str]:
+    import diffusers
+    import torch
+    import transformers
+    from PIL import __version__ as pil_version
 
-    Limit and verification errors keep their type (permanent); others get the stage.
-    """
-    limits = limits or SamplingLimits()
-    if not plan.expected:
-        raise SamplingError("download", f"{model_id}: the plan carries no file listing")
-    try:
-        local_dir = download(model_id, revision, plan.expected)
-        base = plan.base  # lora/single_file: the base's planned files, shared in the cache
-        base_dir = download(base.model_id, base.revision, base.plan.expected) if base else None
-    except FakeimgError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - re-raised with its stage
-        raise SamplingError("download", f"{type(exc).__name__}: {exc}") from exc
-    missing = [f for f in plan.files if not (local_dir / f).exists()]
-    if missing:
-        raise SamplingError("download", f"files missing after download: {missing[:5]}")
-    for f in plan.files:  # the text caps again, on what actually landed on disk
-        if not is_weight_file(f):
-            check_text_file_size(model_id, f, (local_dir / f).stat().st_size, limits)
-    return PreparedModel(model_id, revision, local_dir, plan, get_recipe(plan.recipe), base_dir)
+    return {
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+        "pillow": pil_version,
+    }
 
 
-def release_weights(prepared: PreparedModel) -> int:
-    """Remove the model's downloaded weights from the Hub cache; returns bytes freed.
-
-    Small JSON/tokenizer files stay; a later run (or `fakeimg regenerate`) re-downloads.
-    """
-    from fakeimg_assets.hub_client.verified import remove_weights
-
-    return remove_weights(prepared.local_dir, prepared.plan.files, is_weight_file)
+def encode_png(image: Any) -> bytes:
+    """PNG bytes with no metadata: the same pixels always give the same bytes."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
 
 
-def run(
+def sample_images(
     pipe: Any,
     prepared: PreparedModel,
     requests: Sequence[ImageRequest],
@@ -222,8 +110,6 @@ def run(
     stops between batches once the partition's time budget is spent (ResourceLimitError).
     """
     import torch
-
-    from fakeimg_assets.sampling.lora import with_trigger_words
 
     requests = with_trigger_words(requests, prepared.plan)  # LoRA: the card's trigger words
     recipe = prepared.recipe
@@ -257,6 +143,19 @@ def run(
         for sampled in _run_batch(pipe, recipe, batch, steps, guidance, params, torch):
             result.images.append(sampled)
     return result
+
+
+def with_trigger_words(requests: Sequence[ImageRequest], plan: DownloadPlan) -> list[ImageRequest]:
+    """Requests whose prompts start with the adapter's trigger words (unchanged otherwise).
+
+    Idempotent: a recorded prompt (regeneration) already starts with them and is kept as is.
+    """
+    words = getattr(plan.base, "trigger_words", None)
+    if plan.kind != "lora" or not words:
+        return list(requests)
+    prefix = f"{words}, "
+    return [r if r.prompt.startswith(prefix) else replace(r, prompt=prefix + r.prompt)
+            for r in requests]
 
 
 def _run_batch(

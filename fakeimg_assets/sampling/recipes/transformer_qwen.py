@@ -1,6 +1,6 @@
 """Sampling recipes for transformer pipelines with Qwen text encoders: FLUX.2 [klein], ...
 
-Imported (so registered) at the end of `recipes_transformer`. Defaults are the authors'.
+Registered when the `recipes` package is imported (after `transformer`, whose helpers it uses). Defaults are the authors'.
 """
 
 from __future__ import annotations
@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fakeimg_assets.sampling.recipes import (
+from fakeimg_assets.sampling.recipes.registry import (
     FLOW_SCHEDULERS,
     SamplingRecipe,
-    _d,
-    _t,
+    diffusers_classes,
     register_recipe,
     register_unsupported,
     register_variant,
+    transformers_classes,
 )
-from fakeimg_assets.sampling.recipes_transformer import QWEN_TOKENIZERS, vae_declared_size
+from fakeimg_assets.sampling.recipes.transformer import QWEN_TOKENIZERS, vae_declared_size
 
 
 def is_klein_distilled(configs: Mapping[str, Any], tags: list[str]) -> bool:
@@ -27,11 +27,11 @@ def is_klein_distilled(configs: Mapping[str, Any], tags: list[str]) -> bool:
 
 
 _KLEIN_COMPONENTS = {
-    "transformer": _d("Flux2Transformer2DModel"),
-    "vae": _d("AutoencoderKLFlux2"),
-    "text_encoder": _t("Qwen3ForCausalLM", "Qwen3Model"),
-    "tokenizer": _t(*QWEN_TOKENIZERS),
-    "scheduler": _d(*FLOW_SCHEDULERS),
+    "transformer": diffusers_classes("Flux2Transformer2DModel"),
+    "vae": diffusers_classes("AutoencoderKLFlux2"),
+    "text_encoder": transformers_classes("Qwen3ForCausalLM", "Qwen3Model"),
+    "tokenizer": transformers_classes(*QWEN_TOKENIZERS),
+    "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
 }
 FLUX2_KLEIN = register_recipe(
     SamplingRecipe(
@@ -70,11 +70,11 @@ QWENIMAGE = register_recipe(
         default_steps=50,  # Qwen-Image card: 50 steps, true CFG 4.0 against the negative " "
         default_guidance=4.0,
         components={
-            "transformer": _d("QwenImageTransformer2DModel"),
-            "vae": _d("AutoencoderKLQwenImage"),
-            "text_encoder": _t("Qwen2_5_VLForConditionalGeneration"),
-            "tokenizer": _t(*QWEN_TOKENIZERS),
-            "scheduler": _d(*FLOW_SCHEDULERS),
+            "transformer": diffusers_classes("QwenImageTransformer2DModel"),
+            "vae": diffusers_classes("AutoencoderKLQwenImage"),
+            "text_encoder": transformers_classes("Qwen2_5_VLForConditionalGeneration"),
+            "tokenizer": transformers_classes(*QWEN_TOKENIZERS),
+            "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
         },
         call_names={"guidance_scale": "true_cfg_scale"},  # its guidance_scale is for distilled
         call_kwargs={"negative_prompt": " "},
@@ -97,11 +97,11 @@ FLUX2 = register_recipe(
         default_steps=50,  # FLUX.2 [dev] card: 50 steps, guidance 4 (embedded), 1024 px
         default_guidance=4.0,
         components={
-            "transformer": _d("Flux2Transformer2DModel"),
-            "vae": _d("AutoencoderKLFlux2"),
-            "text_encoder": _t("Mistral3ForConditionalGeneration"),
-            "tokenizer": _t("PixtralProcessor"),  # a processor: tokenizer + chat template
-            "scheduler": _d(*FLOW_SCHEDULERS),
+            "transformer": diffusers_classes("Flux2Transformer2DModel"),
+            "vae": diffusers_classes("AutoencoderKLFlux2"),
+            "text_encoder": transformers_classes("Mistral3ForConditionalGeneration"),
+            "tokenizer": transformers_classes("PixtralProcessor"),  # a processor: tokenizer + chat template
+            "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
         },
         default_size=1024,
         native_size=vae_declared_size,  # a constant 1024 in the pipeline; its VAE says so too

@@ -1,6 +1,7 @@
-"""Sampling recipes for UNet, cascade and pixel-space text-to-image pipelines beyond SD1/SDXL.
+"""Sampling recipes for UNet latent diffusion (SD1/SD2, SDXL), cascade and pixel-space
+text-to-image pipelines.
 
-Registered when `recipes` is imported. Defaults: the authors' (cards, else diffusers').
+Registered when the `recipes` package is imported. Defaults: the authors' (cards, else diffusers').
 Kandinsky 3 and the cascades (Stable Cascade, Wuerstchen) default to a constant 1024 px,
 not to a size read from their configs; a repo whose denoiser config declares its latent
 `sample_size` (the tiny zoo's do) is sampled at that size instead (`native_size` hook).
@@ -16,17 +17,55 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from fakeimg_assets.errors import ResourceLimitError
-from fakeimg_assets.sampling.recipes import (
+from fakeimg_assets.lib.errors import ResourceLimitError
+from fakeimg_assets.sampling.recipes.registry import (
     CLIP_TOKENIZERS,
     EPS_SCHEDULERS,
     T5_TOKENIZERS,
     SamplingRecipe,
-    _d,
-    _t,
+    diffusers_classes,
     register_recipe,
+    transformers_classes,
 )
-from fakeimg_assets.sampling.recipes_unet_loader import load_by_parts
+from fakeimg_assets.sampling.recipes.unet_loader import load_by_parts
+
+register_recipe(
+    SamplingRecipe(
+        name="sd1",
+        architecture="sd1",
+        pipeline_classes=("StableDiffusionPipeline",),
+        default_steps=25,
+        default_guidance=7.5,
+        components={
+            "unet": diffusers_classes("UNet2DConditionModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
+            "text_encoder": transformers_classes("CLIPTextModel"),
+            "tokenizer": transformers_classes(*CLIP_TOKENIZERS),
+            "scheduler": diffusers_classes(*EPS_SCHEDULERS),
+        },
+        load_kwargs={"requires_safety_checker": False},
+        description="Stable Diffusion 1.x/2.x UNet latent diffusion, CLIP text encoder",
+    )
+)
+register_recipe(
+    SamplingRecipe(
+        name="sdxl",
+        architecture="sdxl",
+        pipeline_classes=("StableDiffusionXLPipeline",),
+        default_steps=25,
+        default_guidance=5.0,
+        components={
+            "unet": diffusers_classes("UNet2DConditionModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
+            "text_encoder": transformers_classes("CLIPTextModel"),
+            "text_encoder_2": transformers_classes("CLIPTextModelWithProjection"),
+            "tokenizer": transformers_classes(*CLIP_TOKENIZERS),
+            "tokenizer_2": transformers_classes(*CLIP_TOKENIZERS),
+            "scheduler": diffusers_classes(*EPS_SCHEDULERS),
+        },
+        description="SDXL UNet with two CLIP text encoders",
+    )
+)
 
 # the default resolution cap (`SamplingLimits.max_resolution_px`): a declared size above it
 # is refused, never sampled (remote's plan-time check reads `vae` configs these repos lack)
@@ -87,11 +126,11 @@ register_recipe(
         default_steps=25,
         default_guidance=3.0,
         components={
-            "unet": _d("Kandinsky3UNet"),
-            "movq": _d("VQModel"),
-            "text_encoder": _t("T5EncoderModel"),
-            "tokenizer": _t(*T5_TOKENIZERS),
-            "scheduler": _d(*EPS_SCHEDULERS),
+            "unet": diffusers_classes("Kandinsky3UNet"),
+            "movq": diffusers_classes("VQModel"),
+            "text_encoder": transformers_classes("T5EncoderModel"),
+            "tokenizer": transformers_classes(*T5_TOKENIZERS),
+            "scheduler": diffusers_classes(*EPS_SCHEDULERS),
         },
         default_size=1024,
         native_size=_size_from("unet", 8, 1024),
@@ -107,15 +146,15 @@ register_recipe(
         default_steps=100,
         default_guidance=4.0,
         components={
-            "unet": _d("UNet2DConditionModel"),
-            "scheduler": _d(*EPS_SCHEDULERS),
-            "movq": _d("VQModel"),
-            "prior_prior": _d("PriorTransformer"),
-            "prior_image_encoder": _t("CLIPVisionModelWithProjection"),
-            "prior_text_encoder": _t("CLIPTextModelWithProjection"),
-            "prior_tokenizer": _t(*CLIP_TOKENIZERS),
-            "prior_scheduler": _d("UnCLIPScheduler"),
-            "prior_image_processor": _t("CLIPImageProcessor"),
+            "unet": diffusers_classes("UNet2DConditionModel"),
+            "scheduler": diffusers_classes(*EPS_SCHEDULERS),
+            "movq": diffusers_classes("VQModel"),
+            "prior_prior": diffusers_classes("PriorTransformer"),
+            "prior_image_encoder": transformers_classes("CLIPVisionModelWithProjection"),
+            "prior_text_encoder": transformers_classes("CLIPTextModelWithProjection"),
+            "prior_tokenizer": transformers_classes(*CLIP_TOKENIZERS),
+            "prior_scheduler": diffusers_classes("UnCLIPScheduler"),
+            "prior_image_processor": transformers_classes("CLIPImageProcessor"),
         },
         # the prior's own defaults (its image encoder embeds the empty negative image)
         call_kwargs={"prior_num_inference_steps": 25, "prior_guidance_scale": 4.0},
@@ -126,11 +165,11 @@ register_recipe(
     )
 )
 _CASCADE_PARTS = {
-    "tokenizer": _t(*CLIP_TOKENIZERS),
-    "prior_tokenizer": _t(*CLIP_TOKENIZERS),
-    "scheduler": _d("DDPMWuerstchenScheduler"),
-    "prior_scheduler": _d("DDPMWuerstchenScheduler"),
-    "vqgan": _d("PaellaVQModel"),
+    "tokenizer": transformers_classes(*CLIP_TOKENIZERS),
+    "prior_tokenizer": transformers_classes(*CLIP_TOKENIZERS),
+    "scheduler": diffusers_classes("DDPMWuerstchenScheduler"),
+    "prior_scheduler": diffusers_classes("DDPMWuerstchenScheduler"),
+    "vqgan": diffusers_classes("PaellaVQModel"),
 }
 _PRIOR_ARGS = {
     "num_inference_steps": "prior_num_inference_steps",
@@ -146,10 +185,10 @@ register_recipe(
         skip_components=("prior_feature_extractor", "prior_image_encoder"),  # image prompts
         components={
             **_CASCADE_PARTS,
-            "decoder": _d("StableCascadeUNet"),
-            "prior_prior": _d("StableCascadeUNet"),
-            "text_encoder": _t("CLIPTextModelWithProjection"),
-            "prior_text_encoder": _t("CLIPTextModelWithProjection"),
+            "decoder": diffusers_classes("StableCascadeUNet"),
+            "prior_prior": diffusers_classes("StableCascadeUNet"),
+            "text_encoder": transformers_classes("CLIPTextModelWithProjection"),
+            "prior_text_encoder": transformers_classes("CLIPTextModelWithProjection"),
         },
         load=load_by_parts("StableCascadeCombinedPipeline"),
         call_kwargs={"num_inference_steps": 10, "decoder_guidance_scale": 0.0},
@@ -170,10 +209,10 @@ register_recipe(
         default_guidance=4.0,
         components={
             **_CASCADE_PARTS,
-            "decoder": _d("WuerstchenDiffNeXt"),
-            "prior_prior": _d("WuerstchenPrior"),
-            "text_encoder": _t("CLIPTextModel"),
-            "prior_text_encoder": _t("CLIPTextModel"),
+            "decoder": diffusers_classes("WuerstchenDiffNeXt"),
+            "prior_prior": diffusers_classes("WuerstchenPrior"),
+            "text_encoder": transformers_classes("CLIPTextModel"),
+            "prior_text_encoder": transformers_classes("CLIPTextModel"),
         },
         load=load_by_parts("WuerstchenCombinedPipeline"),
         # diffusers 0.42's decoder repeats the text states once per prompt of the batch
@@ -198,10 +237,10 @@ register_recipe(
         # output, and a corner stamp is exactly the shortcut a detector must not learn
         skip_components=("safety_checker", "feature_extractor", "watermarker"),
         components={
-            "unet": _d("UNet2DConditionModel"),
-            "text_encoder": _t("T5EncoderModel"),
-            "tokenizer": _t(*T5_TOKENIZERS),
-            "scheduler": _d("DDPMScheduler"),
+            "unet": diffusers_classes("UNet2DConditionModel"),
+            "text_encoder": transformers_classes("T5EncoderModel"),
+            "tokenizer": transformers_classes(*T5_TOKENIZERS),
+            "scheduler": diffusers_classes("DDPMScheduler"),
         },
         load_kwargs={"requires_safety_checker": False},
         call_kwargs={"clean_caption": False},
@@ -219,11 +258,11 @@ register_recipe(
         default_steps=12,
         default_guidance=10.0,
         components={
-            "transformer": _d("UVit2DModel"),
-            "vqvae": _d("VQModel"),
-            "text_encoder": _t("CLIPTextModelWithProjection"),
-            "tokenizer": _t(*CLIP_TOKENIZERS),
-            "scheduler": _d("AmusedScheduler"),
+            "transformer": diffusers_classes("UVit2DModel"),
+            "vqvae": diffusers_classes("VQModel"),
+            "text_encoder": transformers_classes("CLIPTextModelWithProjection"),
+            "tokenizer": transformers_classes(*CLIP_TOKENIZERS),
+            "scheduler": diffusers_classes("AmusedScheduler"),
         },
         # its scheduler draws tokens with one torch.Generator (a list fails): one image per call
         max_batch=1,
@@ -240,11 +279,11 @@ register_recipe(
         default_steps=50,
         default_guidance=5.0,
         components={
-            "unet": _d("UNet2DConditionModel"),
-            "vae": _d("AutoencoderKL"),
+            "unet": diffusers_classes("UNet2DConditionModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
             "text_encoder": ("kolors", ("ChatGLMModel",)),  # diffusers.pipelines.kolors
             "tokenizer": ("kolors", ("ChatGLMTokenizer",)),
-            "scheduler": _d(*EPS_SCHEDULERS),
+            "scheduler": diffusers_classes(*EPS_SCHEDULERS),
         },
         description="Kolors: SDXL-style UNet with a ChatGLM3 text encoder (needs sentencepiece)",
     )

@@ -1,17 +1,18 @@
 """Which files of a repo a pipeline needs: minimal downloads, never pickle, never code.
 
 Pure functions over `model_index.json` and the repo's file list, so the policy is tested
-without a network and a hostile repo is refused before a single weight is fetched.
+without a network and a hostile repo is refused before a single weight is fetched. The
+Hub side of planning (pinning a revision, reading the index, bases of derived repos) is
+`remote_plan.py`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 from fakeimg_assets.hub_client.verified import RepoFile, unsafe_name_reason
 from fakeimg_assets.sampling.recipes import SamplingRecipe, component_refusal, recipe_for_pipeline
+from fakeimg_assets.sampling.types import DownloadPlan, UnsafeRepoError
 
 WEIGHT_SUFFIXES = (
     ".safetensors",
@@ -27,49 +28,16 @@ WEIGHT_SUFFIXES = (
     ".pkl",
     ".pickle",
 )
+
+
 CODE_SUFFIXES = (".py", ".pyc", ".so", ".sh")
+
+
 # "kolors" names diffusers' own pipeline module (diffusers.pipelines.kolors: ChatGLM), not repo code
 TRUSTED_LIBRARIES = ("diffusers", "transformers", "kolors")
+
+
 KNOWN_VARIANTS = ("fp16", "bf16", "fp32", "non_ema", "ema")
-
-
-class UnsafeRepoError(ValueError):
-    """A repo that would need pickle, remote code or an untrusted library to load."""
-
-
-@dataclass(frozen=True)
-class DownloadPlan:
-    """The files to fetch and what that saves against downloading the whole repo."""
-
-    pipeline_class: str
-    recipe: str
-    architecture: str
-    files: tuple[str, ...]
-    components: dict[str, list[str]]
-    variant: str | None
-    downloaded_bytes: int
-    repo_bytes: int
-    n_repo_files: int
-    skipped: tuple[str, ...] = field(default=())
-    absent_components: tuple[str, ...] = field(default=())
-    # the listing's view of each planned file: what the download is verified against
-    expected: tuple[RepoFile, ...] = field(default=())
-    # 'pipeline', or 'lora'/'single_file' with `base` a `lora.BaseRef` (sampling/lora.py)
-    kind: str = "pipeline"
-    base: object | None = None
-
-    def derived_columns(self) -> dict[str, object]:
-        """`model_metadata`'s kind, base revision, adapter scale and trigger words."""
-        from fakeimg_assets.sampling.lora import derived_columns
-
-        return derived_columns(self)
-
-    def components_json(self) -> str:
-        return json.dumps(self.components, sort_keys=True)
-
-    def sha256_json(self) -> str:
-        """`{path: sha256}` of the planned LFS files, as the listing published them."""
-        return json.dumps({f.path: f.sha256 for f in self.expected if f.sha256}, sort_keys=True)
 
 
 def _variant_of(filename: str) -> str | None:
@@ -218,25 +186,3 @@ def plan_download(
         absent_components=tuple(absent),
         expected=tuple(RepoFile(p, int(sizes[p] or 0), sha.get(p)) for p in sorted(chosen)),
     )
-
-
-def sizes_from_siblings(siblings: Iterable[object]) -> dict[str, int]:
-    """`{path: size}` from `ModelInfo.siblings` fetched with `files_metadata=True`."""
-    out: dict[str, int] = {}
-    for s in siblings or []:
-        name = getattr(s, "rfilename", None)
-        if name is None:
-            continue
-        out[name] = int(getattr(s, "size", None) or 0)
-    return out
-
-
-def sha256s_from_siblings(siblings: Iterable[object]) -> dict[str, str]:
-    """`{path: sha256}` of LFS files from `ModelInfo.siblings` (`files_metadata=True`)."""
-    out: dict[str, str] = {}
-    for s in siblings or []:
-        name, lfs = getattr(s, "rfilename", None), getattr(s, "lfs", None)
-        sha = lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
-        if name is not None and sha:
-            out[name] = str(sha)
-    return out

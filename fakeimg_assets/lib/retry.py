@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from fakeimg_assets.errors import FakeimgError, TransientError
+from fakeimg_assets.lib.errors import FakeimgError, TransientError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

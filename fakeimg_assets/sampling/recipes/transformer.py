@@ -1,6 +1,7 @@
-"""Sampling recipes for transformer (DiT / MMDiT) text-to-image pipelines beyond SD3 and PixArt.
+"""Sampling recipes for transformer (DiT / MMDiT) text-to-image pipelines: SD3, PixArt,
+Flux, Chroma and the rest.
 
-Registered into `recipes`' registry when `recipes` is imported (see its last lines).
+Registered when the `recipes` package is imported.
 Defaults are the authors' (model cards / diffusers docs of the reference checkpoints).
 Flux-style pipelines hard-code a 1024 px default (`default_sample_size = 128` latents), not
 one read from their configs, so they sample at the VAE's declared `sample_size` (1024 for
@@ -14,16 +15,57 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.sampling.recipes import (
+from fakeimg_assets.sampling.recipes.registry import (
     CLIP_TOKENIZERS,
     EPS_SCHEDULERS,
     FLOW_SCHEDULERS,
     T5_TOKENIZERS,
     SamplingRecipe,
-    _d,
-    _t,
+    diffusers_classes,
     register_recipe,
     register_variant,
+    transformers_classes,
+)
+
+register_recipe(
+    SamplingRecipe(
+        name="sd3",
+        architecture="sd3",
+        pipeline_classes=("StableDiffusion3Pipeline",),
+        default_steps=28,
+        default_guidance=7.0,
+        components={
+            "transformer": diffusers_classes("SD3Transformer2DModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
+            "text_encoder": transformers_classes("CLIPTextModelWithProjection"),
+            "text_encoder_2": transformers_classes("CLIPTextModelWithProjection"),
+            "text_encoder_3": transformers_classes("T5EncoderModel"),
+            "tokenizer": transformers_classes(*CLIP_TOKENIZERS),
+            "tokenizer_2": transformers_classes(*CLIP_TOKENIZERS),
+            "tokenizer_3": transformers_classes(*T5_TOKENIZERS),
+            "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
+        },
+        optional_components=("text_encoder_3", "tokenizer_3"),
+        description="SD3 MMDiT transformer, flow matching, CLIP (+ optional T5)",
+    )
+)
+register_recipe(
+    SamplingRecipe(
+        name="pixart",
+        architecture="pixart",
+        pipeline_classes=("PixArtAlphaPipeline", "PixArtSigmaPipeline"),
+        default_steps=20,
+        default_guidance=4.5,
+        components={
+            "transformer": diffusers_classes("PixArtTransformer2DModel", "Transformer2DModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
+            "text_encoder": transformers_classes("T5EncoderModel"),
+            "tokenizer": transformers_classes(*T5_TOKENIZERS),
+            "scheduler": diffusers_classes(*EPS_SCHEDULERS),
+        },
+        call_kwargs={"use_resolution_binning": False, "clean_caption": False},
+        description="PixArt DiT transformer with a T5 text encoder",
+    )
 )
 
 GEMMA_TOKENIZERS = ("GemmaTokenizer", "GemmaTokenizerFast")
@@ -67,13 +109,13 @@ def is_flux_schnell(configs: Mapping[str, Any], tags: list[str]) -> bool:
 
 
 _FLUX_COMPONENTS = {
-    "transformer": _d("FluxTransformer2DModel"),
-    "vae": _d("AutoencoderKL"),
-    "text_encoder": _t("CLIPTextModel"),
-    "tokenizer": _t(*CLIP_TOKENIZERS),
-    "text_encoder_2": _t("T5EncoderModel"),
-    "tokenizer_2": _t(*T5_TOKENIZERS),
-    "scheduler": _d(*FLOW_SCHEDULERS),
+    "transformer": diffusers_classes("FluxTransformer2DModel"),
+    "vae": diffusers_classes("AutoencoderKL"),
+    "text_encoder": transformers_classes("CLIPTextModel"),
+    "tokenizer": transformers_classes(*CLIP_TOKENIZERS),
+    "text_encoder_2": transformers_classes("T5EncoderModel"),
+    "tokenizer_2": transformers_classes(*T5_TOKENIZERS),
+    "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
 }
 
 FLUX = register_recipe(
@@ -115,11 +157,11 @@ CHROMA = register_recipe(
         default_steps=40,  # Chroma1-HD card: 40 steps, CFG 3.0, 1024 px
         default_guidance=3.0,
         components={
-            "transformer": _d("ChromaTransformer2DModel"),
-            "vae": _d("AutoencoderKL"),
-            "text_encoder": _t("T5EncoderModel"),
-            "tokenizer": _t(*T5_TOKENIZERS),
-            "scheduler": _d(*FLOW_SCHEDULERS),
+            "transformer": diffusers_classes("ChromaTransformer2DModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
+            "text_encoder": transformers_classes("T5EncoderModel"),
+            "tokenizer": transformers_classes(*T5_TOKENIZERS),
+            "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
         },
         call_kwargs={"max_sequence_length": 512},
         default_size=1024,
@@ -135,11 +177,11 @@ SANA = register_recipe(
         default_steps=20,  # Sana 1600M 1024px card: 20 steps, CFG 4.5, 1024 px
         default_guidance=4.5,
         components={
-            "transformer": _d("SanaTransformer2DModel"),
-            "vae": _d("AutoencoderDC"),
-            "text_encoder": _t("Gemma2Model"),
-            "tokenizer": _t(*GEMMA_TOKENIZERS),
-            "scheduler": _d(*EPS_SCHEDULERS, *FLOW_SCHEDULERS),  # DPM-Solver with flow sigmas
+            "transformer": diffusers_classes("SanaTransformer2DModel"),
+            "vae": diffusers_classes("AutoencoderDC"),
+            "text_encoder": transformers_classes("Gemma2Model"),
+            "tokenizer": transformers_classes(*GEMMA_TOKENIZERS),
+            "scheduler": diffusers_classes(*EPS_SCHEDULERS, *FLOW_SCHEDULERS),  # DPM-Solver with flow sigmas
         },
         # square sizes are their own aspect-ratio bin; binning would resize a tiny repo's
         # output from a 1024 px table. The default complex human instruction is kept.
@@ -157,11 +199,11 @@ LUMINA2 = register_recipe(
         default_steps=50,  # Lumina-Image-2.0 card: 50 steps, CFG 4.0, CFG truncation 0.25
         default_guidance=4.0,
         components={
-            "transformer": _d("Lumina2Transformer2DModel"),
-            "vae": _d("AutoencoderKL"),
-            "text_encoder": _t("Gemma2Model"),
-            "tokenizer": _t(*GEMMA_TOKENIZERS),
-            "scheduler": _d(*FLOW_SCHEDULERS),
+            "transformer": diffusers_classes("Lumina2Transformer2DModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
+            "text_encoder": transformers_classes("Gemma2Model"),
+            "tokenizer": transformers_classes(*GEMMA_TOKENIZERS),
+            "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
         },
         call_kwargs={"cfg_trunc_ratio": 0.25, "cfg_normalization": True},
         default_size=1024,  # transformer sample_size 128 x the pipeline's fixed VAE scale 8
@@ -176,11 +218,11 @@ AURAFLOW = register_recipe(
         default_steps=50,  # AuraFlow v0.3 card: 50 steps, CFG 3.5, 1024 px
         default_guidance=3.5,
         components={
-            "transformer": _d("AuraFlowTransformer2DModel"),
-            "vae": _d("AutoencoderKL"),
-            "text_encoder": _t("UMT5EncoderModel"),
-            "tokenizer": _t("LlamaTokenizer", "LlamaTokenizerFast", *T5_TOKENIZERS),
-            "scheduler": _d(*FLOW_SCHEDULERS),
+            "transformer": diffusers_classes("AuraFlowTransformer2DModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
+            "text_encoder": transformers_classes("UMT5EncoderModel"),
+            "tokenizer": transformers_classes("LlamaTokenizer", "LlamaTokenizerFast", *T5_TOKENIZERS),
+            "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
         },
         default_size=1024,
         native_size=vae_declared_size,  # the call defaults to 1024; its SDXL VAE says 1024 too
@@ -195,13 +237,13 @@ HUNYUANDIT = register_recipe(
         default_steps=50,  # HunyuanDiT-Diffusers: 50 steps, CFG 5.0, 1024 px
         default_guidance=5.0,
         components={
-            "transformer": _d("HunyuanDiT2DModel"),
-            "vae": _d("AutoencoderKL"),
-            "text_encoder": _t("BertModel"),
-            "tokenizer": _t("BertTokenizer", "BertTokenizerFast"),
-            "text_encoder_2": _t("T5EncoderModel", "MT5EncoderModel"),
-            "tokenizer_2": _t(*T5_TOKENIZERS, "MT5Tokenizer", "MT5TokenizerFast"),
-            "scheduler": _d(*EPS_SCHEDULERS),
+            "transformer": diffusers_classes("HunyuanDiT2DModel"),
+            "vae": diffusers_classes("AutoencoderKL"),
+            "text_encoder": transformers_classes("BertModel"),
+            "tokenizer": transformers_classes("BertTokenizer", "BertTokenizerFast"),
+            "text_encoder_2": transformers_classes("T5EncoderModel", "MT5EncoderModel"),
+            "tokenizer_2": transformers_classes(*T5_TOKENIZERS, "MT5Tokenizer", "MT5TokenizerFast"),
+            "scheduler": diffusers_classes(*EPS_SCHEDULERS),
         },
         # 1024x1024 is one of its supported shapes, so binning would only resize tiny repos
         call_kwargs={"use_resolution_binning": False},
@@ -211,11 +253,11 @@ HUNYUANDIT = register_recipe(
     )
 )
 _ZIMAGE_COMPONENTS = {
-    "transformer": _d("ZImageTransformer2DModel"),
-    "vae": _d("AutoencoderKL"),
-    "text_encoder": _t("Qwen3Model", "Qwen3ForCausalLM"),
-    "tokenizer": _t(*QWEN_TOKENIZERS),
-    "scheduler": _d(*FLOW_SCHEDULERS),
+    "transformer": diffusers_classes("ZImageTransformer2DModel"),
+    "vae": diffusers_classes("AutoencoderKL"),
+    "text_encoder": transformers_classes("Qwen3Model", "Qwen3ForCausalLM"),
+    "tokenizer": transformers_classes(*QWEN_TOKENIZERS),
+    "scheduler": diffusers_classes(*FLOW_SCHEDULERS),
 }
 ZIMAGE = register_recipe(
     SamplingRecipe(
@@ -247,5 +289,4 @@ ZIMAGE_TURBO = register_variant(
     lambda configs, tags: _tagged(tags, "turbo"),  # base_model:Tongyi-MAI/Z-Image-Turbo
 )
 
-# FLUX.2 [klein], Qwen-Image: recipes_transformer_qwen.py (imports this module, so last)
-from fakeimg_assets.sampling import recipes_transformer_qwen  # noqa: E402, F401
+# FLUX.2 [klein], Qwen-Image: transformer_qwen.py (it imports this module)

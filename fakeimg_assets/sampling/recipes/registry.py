@@ -36,11 +36,11 @@ CLIP_TOKENIZERS = ("CLIPTokenizer", "CLIPTokenizerFast")
 T5_TOKENIZERS = ("T5Tokenizer", "T5TokenizerFast")
 
 
-def _d(*classes: str) -> tuple[str, tuple[str, ...]]:
+def diffusers_classes(*classes: str) -> tuple[str, tuple[str, ...]]:
     return ("diffusers", classes)
 
 
-def _t(*classes: str) -> tuple[str, tuple[str, ...]]:
+def transformers_classes(*classes: str) -> tuple[str, tuple[str, ...]]:
     return ("transformers", classes)
 
 
@@ -189,89 +189,3 @@ def recipe_for_pipeline(pipeline_class: object) -> SamplingRecipe:
             f"no sampling recipe for pipeline class {pipeline_class!r}; supported: "
             f"{', '.join(supported_pipeline_classes())}"
         ) from None
-
-
-register_recipe(
-    SamplingRecipe(
-        name="sd1",
-        architecture="sd1",
-        pipeline_classes=("StableDiffusionPipeline",),
-        default_steps=25,
-        default_guidance=7.5,
-        components={
-            "unet": _d("UNet2DConditionModel"),
-            "vae": _d("AutoencoderKL"),
-            "text_encoder": _t("CLIPTextModel"),
-            "tokenizer": _t(*CLIP_TOKENIZERS),
-            "scheduler": _d(*EPS_SCHEDULERS),
-        },
-        load_kwargs={"requires_safety_checker": False},
-        description="Stable Diffusion 1.x/2.x UNet latent diffusion, CLIP text encoder",
-    )
-)
-register_recipe(
-    SamplingRecipe(
-        name="sdxl",
-        architecture="sdxl",
-        pipeline_classes=("StableDiffusionXLPipeline",),
-        default_steps=25,
-        default_guidance=5.0,
-        components={
-            "unet": _d("UNet2DConditionModel"),
-            "vae": _d("AutoencoderKL"),
-            "text_encoder": _t("CLIPTextModel"),
-            "text_encoder_2": _t("CLIPTextModelWithProjection"),
-            "tokenizer": _t(*CLIP_TOKENIZERS),
-            "tokenizer_2": _t(*CLIP_TOKENIZERS),
-            "scheduler": _d(*EPS_SCHEDULERS),
-        },
-        description="SDXL UNet with two CLIP text encoders",
-    )
-)
-register_recipe(
-    SamplingRecipe(
-        name="sd3",
-        architecture="sd3",
-        pipeline_classes=("StableDiffusion3Pipeline",),
-        default_steps=28,
-        default_guidance=7.0,
-        components={
-            "transformer": _d("SD3Transformer2DModel"),
-            "vae": _d("AutoencoderKL"),
-            "text_encoder": _t("CLIPTextModelWithProjection"),
-            "text_encoder_2": _t("CLIPTextModelWithProjection"),
-            "text_encoder_3": _t("T5EncoderModel"),
-            "tokenizer": _t(*CLIP_TOKENIZERS),
-            "tokenizer_2": _t(*CLIP_TOKENIZERS),
-            "tokenizer_3": _t(*T5_TOKENIZERS),
-            "scheduler": _d(*FLOW_SCHEDULERS),
-        },
-        optional_components=("text_encoder_3", "tokenizer_3"),
-        description="SD3 MMDiT transformer, flow matching, CLIP (+ optional T5)",
-    )
-)
-register_recipe(
-    SamplingRecipe(
-        name="pixart",
-        architecture="pixart",
-        pipeline_classes=("PixArtAlphaPipeline", "PixArtSigmaPipeline"),
-        default_steps=20,
-        default_guidance=4.5,
-        components={
-            "transformer": _d("PixArtTransformer2DModel", "Transformer2DModel"),
-            "vae": _d("AutoencoderKL"),
-            "text_encoder": _t("T5EncoderModel"),
-            "tokenizer": _t(*T5_TOKENIZERS),
-            "scheduler": _d(*EPS_SCHEDULERS),
-        },
-        call_kwargs={"use_resolution_binning": False, "clean_caption": False},
-        description="PixArt DiT transformer with a T5 text encoder",
-    )
-)
-
-# More families, one module each (they import `register_recipe` from here, so last).
-from fakeimg_assets.sampling import (  # noqa: E402, F401
-    recipes_distilled,
-    recipes_transformer,
-    recipes_unet,
-)

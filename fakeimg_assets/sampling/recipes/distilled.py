@@ -25,7 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from fakeimg_assets.sampling.recipes import get_recipe, register_variant
+from fakeimg_assets.sampling.recipes import unet  # noqa: F401 - registers sd1/sdxl, which these derive from
+from fakeimg_assets.sampling.recipes.registry import get_recipe, register_variant
 
 Rule = Callable[[Mapping[str, Any], list[str]], bool]
 
