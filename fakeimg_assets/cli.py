@@ -50,7 +50,8 @@ def _zoo_build(args: argparse.Namespace) -> int:
 
         models += [h.model for h in build_hostile(Path(args.dir))]
     if args.extra_size:  # healthy sd1 models again at a second native size
-        from fakeimg_assets.testbed.zoo.build import sized_variant, write_repo
+        from fakeimg_assets.testbed.zoo.build import write_repo
+        from fakeimg_assets.testbed.zoo.models import sized_variant
 
         for m in [m for m in models if m.architecture == "sd1" and m.expect == "ok"]:
             models.append(sized_variant(m, args.extra_size))

@@ -11,21 +11,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from fakeimg_assets.audit.asset import shortcut_audit
+from fakeimg_assets.audit.assets import shortcut_audit
 from fakeimg_assets.automation import build_automation_sensor
-from fakeimg_assets.catalog.assets import hub_catalog
-from fakeimg_assets.catalog.census import hub_census
-from fakeimg_assets.detection.assets import (
-    detector,
-    detector_dataset,
-    detector_evaluation,
-    scaling_study,
-)
+from fakeimg_assets.catalog.assets import hub_catalog, hub_census
+from fakeimg_assets.detection.assets import detector
+from fakeimg_assets.evaluation.assets import detector_evaluation
 from fakeimg_assets.jobs import ALL_JOBS
-from fakeimg_assets.models.assets import model_metadata, sampled_images
-from fakeimg_assets.models.quality_asset import image_quality_stats
+from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.schedules import daily_hub_crawl
+from fakeimg_assets.splits.assets import detector_dataset
+from fakeimg_assets.studies.assets import scaling_study
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 from sensors.hub_sensors import build_new_hub_models_sensor
 from sensors.retrain import build_retrain_schedule, build_retrain_sensor

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from fakeimg_assets.audit.asset import shortcut_audit
-from fakeimg_assets.catalog.assets import hub_catalog
-from fakeimg_assets.catalog.census import hub_census
-from fakeimg_assets.detection.assets import (
-    detector,
-    detector_dataset,
-    detector_evaluation,
-    scaling_study,
-)
-from fakeimg_assets.models.assets import model_metadata, sampled_images
-from fakeimg_assets.models.quality_asset import image_quality_stats
+from fakeimg_assets.audit.assets import shortcut_audit
+from fakeimg_assets.catalog.assets import hub_catalog, hub_census
+from fakeimg_assets.detection.assets import detector
+from fakeimg_assets.evaluation.assets import detector_evaluation
+from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
+from fakeimg_assets.splits.assets import detector_dataset
+from fakeimg_assets.studies.assets import scaling_study
 
 hub_crawl_job = dg.define_asset_job(
     "hub_crawl",

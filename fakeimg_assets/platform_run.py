@@ -18,8 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fakeimg_assets.catalog.selection import SelectionPolicy, select_models
+from fakeimg_assets.definitions import build_definitions
 from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
 from fakeimg_assets.lib.paths import fakeimg_home
+from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
+from fakeimg_assets.run_plan import (
+    CODE_VERSION_TAG,
+    plan_partitions,
+    sample_code_version,
+    stale_assets,
+    summarize,
+)
+from fakeimg_assets.warehouse.store import Warehouse
+from resources import ComputeResource
 
 __all__ = ["DAGSTER_YAML", "RunOptions", "RunReport", "prepare_instance", "run_platform"]
 SETTINGS_TAG = "fakeimg/downstream_settings"  # real crops / detector settings of a run
@@ -94,7 +106,9 @@ _FAILURE_PREFIX = re.compile(r"^[\w.]*Failure: ")
 _MODULE_PATH = re.compile(r"^(?:[a-z_]\w*\.)+(?=[A-Z]\w*: )")  # "pkg.mod.TransientError: " -> "TransientError: "
 
 
-def _failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
+def failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
+    """`step: what went wrong`, in one line, for the first failed step of an in-process run
+    (the user exception Dagster wrapped, not the wrapper)."""
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             data = event.event_specific_data
@@ -123,17 +137,6 @@ def run_platform(
     defs=None,  # noqa: ANN001 - dg.Definitions; default: fakeimg's own, with opts' compute
 ) -> RunReport:
     """Crawl, add partitions for the selected models, materialize what is missing or stale."""
-    from fakeimg_assets.catalog.selection import SelectionPolicy, select_models
-    from fakeimg_assets.definitions import build_definitions
-    from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
-    from fakeimg_assets.run_plan import (
-        CODE_VERSION_TAG,
-        plan_partitions,
-        sample_code_version,
-        summarize,
-    )
-    from fakeimg_assets.warehouse.store import Warehouse
-    from resources import ComputeResource
 
     home = home or fakeimg_home()
     home.mkdir(parents=True, exist_ok=True)
@@ -161,13 +164,13 @@ def run_platform(
     log(f"fakeimg: home {home}, Hub {os.environ.get('HF_ENDPOINT') or 'https://huggingface.co'}")
     crawl = job("hub_crawl", run_config={"ops": {"hub_catalog": {"config": {"limit": opts.crawl_limit}}}})
     if not crawl.success:
-        report.steps_failed.append(f"hub_crawl: {_failure_message(crawl)}")
+        report.steps_failed.append(f"hub_crawl: {failure_message(crawl)}")
         return report
     photos_cfg = {"folder": opts.real_folder, "dataset": opts.real_dataset,
                   "split_seed": opts.split_seed}  # the detector split must use the same seed
     real = job("real_data", run_config={"ops": {"real_photos": {"config": photos_cfg}}})
     if not real.success:
-        report.steps_failed.append(f"real_data: {_failure_message(real)}")
+        report.steps_failed.append(f"real_data: {failure_message(real)}")
         return report
 
     catalog = Warehouse(home).read("hub_models").sort("created_at", descending=True, nulls_last=True)
@@ -203,7 +206,7 @@ def run_platform(
             report.sampled.append(model_id)
             log(f"  [{i}/{len(todo)}] {model_id}: ok ({d.reason})")
         else:
-            report.failed[model_id] = _failure_message(result)
+            report.failed[model_id] = failure_message(result)
             log(f"  [{i}/{len(todo)}] {model_id}: FAILED {report.failed[model_id]}")
 
     _run_downstream(opts, defs, instance, report, job, log)
@@ -215,7 +218,6 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
     sampled (or --force), else only the stale or missing assets and what depends on them."""
     import dagster as dg
 
-    from fakeimg_assets.run_plan import stale_assets
 
     name = "train_detector" if opts.detector else "real_crops"
     graph = defs.resolve_asset_graph()
@@ -261,4 +263,4 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
     result = job(name, run_config={"ops": ops}, asset_selection=None if full else list(selection),
                  tags={SETTINGS_TAG: settings})
     if not result.success:
-        report.steps_failed.append(f"{name}: {_failure_message(result)}")
+        report.steps_failed.append(f"{name}: {failure_message(result)}")

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
+from fakeimg_assets.models.assets import SamplingConfig
+from fakeimg_assets.partitions import hub_models_partitions
+
 SAMPLE_ASSETS = ("model_metadata", "sampled_images", "image_quality_stats")
 OUTPUT_FIELDS = ("images_per_model", "steps", "guidance_scale", "height", "width", "post")
 CODE_VERSION_TAG = "fakeimg/code_version"  # on runs `fakeimg run` launches for a partition
@@ -47,7 +50,6 @@ def sample_code_version(asset_graph) -> str:  # noqa: ANN001 - a Dagster BaseAss
 
 def output_config(sampling_config: Mapping[str, object]) -> dict[str, object]:
     """The sampling settings that change what is drawn, with `SamplingConfig`'s defaults."""
-    from fakeimg_assets.models.assets import SamplingConfig
 
     full = SamplingConfig(**{k: v for k, v in sampling_config.items()}).model_dump()
     return {k: full[k] for k in OUTPUT_FIELDS}
@@ -165,7 +167,6 @@ def plan_partitions(
 ) -> list[PartitionDecision]:
     """One decision per selected model, in order: sample it (missing, stale, failed,
     forced) or skip it (up to date, refused for good), with the reason."""
-    from fakeimg_assets.partitions import hub_models_partitions
 
     models = list(models)
     if force:

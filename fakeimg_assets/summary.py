@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 from fakeimg_assets.integrity.parquet_health import DamagedParquetWarning
+from fakeimg_assets.warehouse.store import Warehouse
 
 
 def _table(con, sql: str) -> tuple[list[str], list[tuple]]:  # noqa: ANN001
@@ -33,7 +34,6 @@ def summarize(home: Path) -> str:
     """
     import duckdb
 
-    from fakeimg_assets.warehouse.store import Warehouse
 
     store = Warehouse(home)
     if not store.database_path.exists() and not store.parquet_root.exists():

@@ -10,6 +10,10 @@ from typing import Any
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
+from fakeimg_assets.instance_config import runs_at_once
+from fakeimg_assets.sampling.execute import SampleRequest, execute, resolve_device, resolve_dtype
+from fakeimg_assets.sampling.worker_client import sample_in_worker
+
 SAMPLERS = ("in_run", "warm_worker")
 
 
@@ -39,7 +43,6 @@ class ComputeResource(ConfigurableResource):
         if self.sampler not in SAMPLERS:
             raise ValueError(f"ComputeResource.sampler must be one of {SAMPLERS}, got "
                              f"{self.sampler!r}")
-        from fakeimg_assets.instance_config import runs_at_once
 
         self._runs_at_once = runs_at_once(context.instance)
 
@@ -50,12 +53,10 @@ class ComputeResource(ConfigurableResource):
         return max(1, (os.cpu_count() or 1) // max(1, self._runs_at_once))
 
     def resolve_device(self) -> str:
-        from fakeimg_assets.sampling.execute import resolve_device
 
         return resolve_device(self.device)
 
     def resolve_dtype(self) -> Any:
-        from fakeimg_assets.sampling.execute import resolve_dtype
 
         return resolve_dtype(self.dtype, self.resolve_device())
 
@@ -68,7 +69,6 @@ class ComputeResource(ConfigurableResource):
                home: Path, on_stage: Callable[[str], None]) -> Any:
         """The torch half of sampling a partition (`sampling/execute.py`), here or in the warm
         worker; returns a `SampleOutcome`. `deadline` is the partition's, already running."""
-        from fakeimg_assets.sampling.execute import SampleRequest, execute
 
         request = SampleRequest.of(
             prepared, requests, params, device=self.device, dtype=self.dtype,
@@ -77,7 +77,6 @@ class ComputeResource(ConfigurableResource):
         )
         if self.sampler == "in_run":
             return execute(request, on_stage)
-        from fakeimg_assets.sampling.worker_client import sample_in_worker
 
         return sample_in_worker(request, home, on_stage=on_stage,
                                 idle_seconds=self.worker_idle_seconds,

@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
 
+from fakeimg_assets.catalog.listing import vet_entry
+from fakeimg_assets.hub_client.answers import (
+    check_repo_info,
+    sha256s_from_siblings,
+    sizes_from_siblings,
+)
+from fakeimg_assets.hub_client.cache_writer import download_to_cache, snapshot_folder
+from fakeimg_assets.hub_client.verified import RepoFile, fetch_verified
 from fakeimg_assets.lib.paths import fakeimg_home, validate_model_id
+from fakeimg_assets.lib.retry import RetrySettings, call_with_retries
+from fakeimg_assets.lib.times import parse_time
 
 if TYPE_CHECKING:
     from fakeimg_assets.catalog.listing import ListingReject
@@ -53,7 +63,6 @@ def license_from_tags(tags: list[str] | None) -> str | None:
 def model_row(entry: dict[str, Any]) -> dict[str, Any]:
     """One vetted `GET /api/models` entry (`catalog/listing.py`) as a `hub_models` row
     (without seen-at times)."""
-    from fakeimg_assets.lib.times import parse_time
 
     gated = entry.get("gated")
     tags = list(entry.get("tags") or [])
@@ -131,7 +140,6 @@ class HubResource(ConfigurableResource):
         """
         from huggingface_hub.utils import build_hf_headers, paginate
 
-        from fakeimg_assets.catalog.listing import vet_entry
 
         params: dict[str, Any] = {
             "filter": [self.library],
@@ -169,8 +177,6 @@ class HubResource(ConfigurableResource):
         repo asked for, a 40-hex `sha` (the one asked for, when `revision` is a sha) and a
         sane file listing, else `HubAnswerError` (hub_client/answers.py).
         """
-        from fakeimg_assets.hub_client.answers import check_repo_info
-        from fakeimg_assets.lib.retry import RetrySettings, call_with_retries
 
         repo_id = validate_model_id(repo_id)  # datasets follow the same naming rules
         api = self.api()
@@ -193,7 +199,6 @@ class HubResource(ConfigurableResource):
     ) -> Path:
         """One repo file of a pinned revision (a 40-hex sha) by its exact name, through
         fakeimg's cache writer (never `hf_hub_download`, which trusts the endpoint's headers)."""
-        from fakeimg_assets.hub_client.cache_writer import download_to_cache
 
         return download_to_cache(
             endpoint=self.resolved_endpoint(), token=self.auth(),
@@ -204,7 +209,6 @@ class HubResource(ConfigurableResource):
 
     def snapshot_dir(self, model_id: str, revision: str, repo_type: str = "model") -> Path:
         """Where the Hub cache keeps the files of one pinned revision."""
-        from fakeimg_assets.hub_client.cache_writer import snapshot_folder
 
         return snapshot_folder(self.resolved_cache_dir(), repo_type, model_id, revision)
 
@@ -216,7 +220,6 @@ class HubResource(ConfigurableResource):
         re-fetched once, then `DownloadVerificationError`; the folder must hold exactly
         `files` afterwards.
         """
-        from fakeimg_assets.hub_client.verified import fetch_verified
 
         validate_model_id(model_id)
         sizes = {f.path: f.size for f in files}
@@ -234,8 +237,6 @@ class HubResource(ConfigurableResource):
         """One safetensors weights file of a repo's current revision (timm backbones' weights:
         `timm/<name>`), fetched and verified like model files; timm then loads it from disk
         instead of calling `hf_hub_download` itself."""
-        from fakeimg_assets.hub_client.answers import sha256s_from_siblings, sizes_from_siblings
-        from fakeimg_assets.hub_client.verified import RepoFile
 
         if not filename.endswith(".safetensors"):
             raise ValueError(f"pretrained weights must be safetensors, not {filename!r}")

@@ -16,8 +16,8 @@ import time
 
 import dagster as dg
 
-from fakeimg_assets.detection.split_store import latest_split_id
 from fakeimg_assets.jobs import detector_job
+from fakeimg_assets.splits.store import latest_split_id
 from resources import WarehouseResource
 
 RETRAIN_SENSOR = "retrain_detector"

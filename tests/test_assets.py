@@ -10,8 +10,7 @@ import pytest
 
 from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.lib.paths import model_slug, sha256_file
-from fakeimg_assets.models.assets import model_metadata, sampled_images
-from fakeimg_assets.models.quality_asset import image_quality_stats
+from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_photos
 from fakeimg_assets.warehouse.store import Warehouse
 from tests.conftest import pick

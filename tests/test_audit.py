@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakeimg_assets.audit.asset import CHECK_NAME, run_audit, shortcut_audit
+from fakeimg_assets.audit.assets import CHECK_NAME, run_audit, shortcut_audit
 from fakeimg_assets.audit.features import FEATURE_SETS, feature_matrix, file_features
 from fakeimg_assets.detection.assets import detector
-from fakeimg_assets.sampling.sample import encode_png
+from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.warehouse.store import Warehouse
 
 

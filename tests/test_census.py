@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from fakeimg_assets.catalog.assets import hub_catalog
-from fakeimg_assets.catalog.census import census_rows, hub_census, kind_from_tags
+from fakeimg_assets.catalog.assets import hub_catalog, hub_census
+from fakeimg_assets.catalog.census import census_rows, kind_from_tags
 from fakeimg_assets.models.assets import model_metadata
 from fakeimg_assets.warehouse.store import Warehouse
 

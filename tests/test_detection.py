@@ -22,7 +22,6 @@ from fakeimg_assets.detection.backbones import (
     register_backbone,
     unregister_backbone,
 )
-from fakeimg_assets.detection.metrics import binary_metrics
 from fakeimg_assets.detection.synthetic import make_synthetic_dataset, synthetic_image
 from fakeimg_assets.detection.train import (
     CONFIG_FILE,
@@ -32,6 +31,7 @@ from fakeimg_assets.detection.train import (
     predict,
     train_detector,
 )
+from fakeimg_assets.evaluation.metrics import binary_metrics
 
 SIZE = 32  # synthetic images and training resolution: 4x cheaper than 64 px on CPU
 # augmentation off here: the official op mix (tests/test_training.py) needs more than five
@@ -103,7 +103,7 @@ def test_create_detector_has_single_logit_head() -> None:
 
 def test_importing_detection_modules_is_cheap() -> None:
     code = (
-        "import sys; import fakeimg_assets.detection.train, fakeimg_assets.detection.metrics;"
+        "import sys; import fakeimg_assets.detection.train, fakeimg_assets.evaluation.metrics;"
         "import fakeimg_assets.detection.synthetic;"
         "print([m for m in ('torch', 'timm', 'torchvision') if m in sys.modules])"
     )

@@ -8,8 +8,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fakeimg_assets.detection.scaling import scaling_sizes
 from fakeimg_assets.platform_run import RunOptions, run_platform
+from fakeimg_assets.studies.scaling import scaling_sizes
 from fakeimg_assets.summary import summarize
 
 pytestmark = pytest.mark.slow

@@ -11,16 +11,16 @@ import pytest
 from eval_fixtures import T0, frame
 from PIL import Image
 
-from fakeimg_assets.detection.bootstrap import (
+from fakeimg_assets.evaluation.bootstrap import (
     ap_replicates,
     cluster_weights,
     interval,
     weighted_ap,
 )
-from fakeimg_assets.detection.eval_rows import balanced_sets, evaluation_rows
-from fakeimg_assets.detection.metrics import binary_metrics
-from fakeimg_assets.detection.perturb import PERTURBATIONS, perturb
-from fakeimg_assets.detection.protocols import family_runs, protocol_frames, time_windows
+from fakeimg_assets.evaluation.metrics import binary_metrics
+from fakeimg_assets.evaluation.perturb import PERTURBATIONS, perturb
+from fakeimg_assets.evaluation.protocols import family_runs, protocol_frames, time_windows
+from fakeimg_assets.evaluation.rows import balanced_sets, evaluation_rows
 
 # -- metrics and bootstrap ------------------------------------------------------------------
 

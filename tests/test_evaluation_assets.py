@@ -34,7 +34,9 @@ EVAL_CFG = {"ops": {
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory: pytest.TempPathFactory):
-    from fakeimg_assets.detection.assets import detector, detector_dataset, detector_evaluation
+    from fakeimg_assets.detection.assets import detector
+    from fakeimg_assets.evaluation.assets import detector_evaluation
+    from fakeimg_assets.splits.assets import detector_dataset
 
     home, resources = demo_home(tmp_path_factory.mktemp("eval-home"))
     with dg.instance_for_test() as instance:
@@ -70,7 +72,7 @@ def test_evaluation_scores_its_own_run_on_its_split(evaluated) -> None:
 
 
 def test_evaluation_follows_detectors_run_not_the_newest_row(evaluated) -> None:
-    from fakeimg_assets.detection.assets import detector_evaluation
+    from fakeimg_assets.evaluation.assets import detector_evaluation
     from fakeimg_assets.lib.times import utcnow
     from fakeimg_assets.warehouse.store import Warehouse
 
@@ -89,7 +91,7 @@ def test_evaluation_follows_detectors_run_not_the_newest_row(evaluated) -> None:
 
 
 def test_evaluation_refuses_a_test_side_the_run_trained_on(evaluated) -> None:
-    from fakeimg_assets.detection.assets import detector_evaluation
+    from fakeimg_assets.evaluation.assets import detector_evaluation
     from fakeimg_assets.lib.times import utcnow
     from fakeimg_assets.warehouse.store import Warehouse
 
@@ -113,10 +115,10 @@ def test_evaluation_refuses_a_test_side_the_run_trained_on(evaluated) -> None:
 
 
 def test_splits_are_immutable_and_a_new_model_moves_no_one(tmp_path: Path) -> None:
-    from fakeimg_assets.detection.assets import detector_dataset
-    from fakeimg_assets.detection.sides import DEFAULT_TEST_FRACTION
-    from fakeimg_assets.detection.split_store import latest_split_id, read_split
-    from fakeimg_assets.detection.splits import check_split
+    from fakeimg_assets.splits.assets import detector_dataset
+    from fakeimg_assets.splits.sides import DEFAULT_TEST_FRACTION
+    from fakeimg_assets.splits.splits import check_split
+    from fakeimg_assets.splits.store import latest_split_id, read_split
     from fakeimg_assets.warehouse.store import Warehouse
     from resources import WarehouseResource
 

@@ -188,8 +188,8 @@ def _planner_rules(env, defs: dg.Definitions) -> None:  # noqa: ANN001
 
 def _test_side_photo(folder: Path, source: str) -> None:
     """Add one photo that falls on the test side (so its caption never becomes a prompt)."""
-    from fakeimg_assets.detection.sides import photo_side
     from fakeimg_assets.real.screen import photo_id_of
+    from fakeimg_assets.splits.sides import photo_side
 
     for i in range(100, 200):
         _photo(folder, i)

@@ -15,11 +15,6 @@ from fakeimg_assets.catalog.selection import (
     rejection_reason,
     select_models,
 )
-from fakeimg_assets.detection.splits import (
-    default_scaling_sizes,
-    nested_subsets,
-    time_bucket,
-)
 from fakeimg_assets.lib.paths import InvalidModelIdError, derive_seed, model_slug, slug_to_model_id
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.quality.stats import duplicate_fraction, image_measures, model_aggregate
@@ -27,6 +22,11 @@ from fakeimg_assets.sampling.plan import plan_download
 from fakeimg_assets.sampling.recipes import UnknownRecipeError, get_recipe, recipe_for_pipeline
 from fakeimg_assets.sampling.sample import image_requests
 from fakeimg_assets.sampling.types import UnsafeRepoError
+from fakeimg_assets.splits.splits import (
+    default_scaling_sizes,
+    nested_subsets,
+    time_bucket,
+)
 from fakeimg_assets.warehouse.schemas import all_relations, schema_of, to_frame
 from fakeimg_assets.warehouse.store import Warehouse
 

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakeimg_assets.detection.sides import photo_side
+from fakeimg_assets.real.assets import prompt_rows
 from fakeimg_assets.real.captions import parse_caption_table
 from fakeimg_assets.real.crops import crop_positions, plan_crops
-from fakeimg_assets.real.photos_asset import prompt_rows
+from fakeimg_assets.real.photo_folder import RawPhoto, folder_photos
 from fakeimg_assets.real.post import apply_post, parse_post, replay_spec
 from fakeimg_assets.real.screen import ScreenPolicy, photo_id_of, screen_photos
-from fakeimg_assets.real.sources import RawPhoto, folder_photos, make_source
+from fakeimg_assets.real.sources import make_source
+from fakeimg_assets.splits.sides import photo_side
 
 
 def _png(a: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
@@ -175,8 +176,8 @@ def test_fakes_and_reals_share_the_post_processing() -> None:
     """sampled_images runs `post_process` on its PNGs; reals run `apply_post` on pixels."""
     from types import SimpleNamespace
 
+    from fakeimg_assets.lib.png import encode_png
     from fakeimg_assets.real.post import post_process, resize_factor
-    from fakeimg_assets.sampling.sample import encode_png
 
     im = Image.fromarray(_colour(6))
     fake = SimpleNamespace(png=encode_png(im), width=im.width, height=im.height)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakeimg_assets.detection.sides import photo_side
+from fakeimg_assets.splits.sides import photo_side
 from tests.test_real import _colour, _png
 
 # ---- assets on real Dagster, a private loopback Hub
@@ -56,9 +56,8 @@ def test_one_corrupt_photo_never_fails_real_photos(home: Path, tmp_path: Path) -
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):
     """An sd1 model at 64 px and at 128 px plus the demo photos dataset, sampled end to end."""
-    from fakeimg_assets.audit.asset import shortcut_audit
-    from fakeimg_assets.models.assets import model_metadata, sampled_images
-    from fakeimg_assets.models.quality_asset import image_quality_stats
+    from fakeimg_assets.audit.assets import shortcut_audit
+    from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
     from fakeimg_assets.real.assets import prompts, real_images, real_photos
     from fakeimg_assets.testbed.demo_photos import write_demo_dataset
     from fakeimg_assets.testbed.local_hub.server import HubServer
@@ -176,7 +175,7 @@ def pl_col_eq(name: str, value: str):  # -> pl.Expr
 
 
 def test_shortcut_audit_passes_on_matched_classes(world) -> None:
-    from fakeimg_assets.audit.asset import CHECK_NAME
+    from fakeimg_assets.audit.assets import CHECK_NAME
     from fakeimg_assets.warehouse.store import Warehouse
 
     audit = world["audit"]

@@ -23,8 +23,9 @@ from fakeimg_assets.real.captions import (
     parse_caption_table,
 )
 from fakeimg_assets.real.crops import cut_crops, plan_crops
+from fakeimg_assets.real.photo_folder import RawPhoto, folder_photos
 from fakeimg_assets.real.screen import decode, screen_photos
-from fakeimg_assets.real.sources import REAL_SOURCES, RawPhoto, RealSource, folder_photos
+from fakeimg_assets.real.sources import REAL_SOURCES, RealSource
 
 CANARY = "canary-secret-9b2e"
 

@@ -31,7 +31,7 @@ from fakeimg_assets.lib.retry import (
     retry_after_seconds,
 )
 from fakeimg_assets.models.assets import model_metadata
-from fakeimg_assets.platform_run import _failure_message
+from fakeimg_assets.platform_run import failure_message
 from fakeimg_assets.sampling.types import UnsafeRepoError
 from fakeimg_assets.testbed.local_hub.server import HubServer
 from fakeimg_assets.warehouse.store import Warehouse
@@ -250,7 +250,7 @@ def test_transient_retries_are_bounded(tmp_path: Path, home: Path, zoo_dir: Path
     rows = _failures(home, model.model_id)
     assert len(rows) == 3 and all(r["transient"] for r in rows)  # 1 try + 2 step retries
     # what `fakeimg run` prints for the model: transient, and what kept failing
-    message = _failure_message(result)
+    message = failure_message(result)
     assert message.startswith("model_metadata: transient, Exceeded max_retries of 2: ")
     assert "TransientError: model_info(" in message and "429" in message
 

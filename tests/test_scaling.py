@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakeimg_assets.detection.plot import markdown_image, scaling_png
-from fakeimg_assets.detection.scaling import (
+from fakeimg_assets.detection.synthetic import synthetic_image
+from fakeimg_assets.studies.plot import markdown_image, scaling_png
+from fakeimg_assets.studies.scaling import (
     allocate,
     design_study,
     draw_plan,
     scaling_sizes,
     summarize,
 )
-from fakeimg_assets.detection.synthetic import synthetic_image
 
 FAMILIES = {f"{fam}/m{i}": fam for fam in ("sd1", "sdxl", "pixart") for i in range(4)}
 TEST = {"sd1/m3", "sdxl/m3", "pixart/m3"}
@@ -165,7 +165,7 @@ def _tiny_home(home: Path) -> None:
 
 def test_scaling_asset_writes_draws_control_and_plot(home: Path) -> None:
     from fakeimg_assets.definitions import build_resources
-    from fakeimg_assets.detection.scaling_asset import scaling_study
+    from fakeimg_assets.studies.assets import scaling_study
     from fakeimg_assets.warehouse.store import Warehouse
     from resources import ComputeResource
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from fakeimg_assets.detection.scaling import Draw, design_study, lofo_plan, lofo_table
-from fakeimg_assets.detection.scaling_eval import eval_sets
+from fakeimg_assets.studies.scaling import Draw, design_study, lofo_plan, lofo_table
+from fakeimg_assets.studies.scaling_eval import eval_sets
 from fakeimg_assets.testbed.world.findings import curve_table, judge, lofo_markdown, report_markdown
 
 FAMS = {f"world/{f}-{i}": f for f in ("sd1", "sdxl", "sd3") for i in range(3)}

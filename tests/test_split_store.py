@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeimg_assets.detection.split_store import read_split
+from fakeimg_assets.splits.store import read_split
 from resources import WarehouseResource
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -10,8 +10,8 @@ import random
 import polars as pl
 import pytest
 
-from fakeimg_assets.detection.dataset_asset import build_split
-from fakeimg_assets.detection.lineage import (
+from fakeimg_assets.splits.assets import build_split
+from fakeimg_assets.splits.lineage import (
     ModelLineage,
     base_model_columns,
     group_members,
@@ -19,7 +19,7 @@ from fakeimg_assets.detection.lineage import (
     lineage_groups,
     weight_sha256s_of,
 )
-from fakeimg_assets.detection.sides import (
+from fakeimg_assets.splits.sides import (
     MODEL_SALT,
     PHOTO_SALT,
     hash_unit,
@@ -27,7 +27,7 @@ from fakeimg_assets.detection.sides import (
     photo_side,
     side_of,
 )
-from fakeimg_assets.detection.splits import (
+from fakeimg_assets.splits.splits import (
     check_split,
     fallback_photo_id,
     model_sides,

@@ -171,8 +171,8 @@ def test_world_photos_are_bands_of_the_right_halves_on_both_sides(tmp_path: Path
 
     from PIL import Image
 
-    from fakeimg_assets.detection.sides import photo_side
     from fakeimg_assets.real.screen import photo_id_of
+    from fakeimg_assets.splits.sides import photo_side
     from fakeimg_assets.testbed.world.dataset import BANDS, WORLD_PHOTOS_ID, write_world_photos
 
     repo = write_world_photos(tmp_path)

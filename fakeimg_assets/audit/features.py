@@ -17,6 +17,8 @@ import io
 
 import numpy as np
 
+from fakeimg_assets.lib.png import encode_png
+
 FORMATS = ("PNG", "JPEG", "WEBP")
 MODES = ("RGB", "RGBA", "L", "P")
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -35,7 +37,6 @@ def file_features(data: bytes) -> dict[str, float]:
     """Metadata features of one image file's bytes; unreadable files raise ValueError."""
     from PIL import Image
 
-    from fakeimg_assets.sampling.sample import encode_png
 
     try:
         im = Image.open(io.BytesIO(data))

@@ -1,4 +1,6 @@
-"""The Hub crawl: every text-to-image diffusers model seen, into `hub_models`.
+"""The catalog's assets: the Hub crawl (`hub_catalog`: every text-to-image diffusers model
+seen, into `hub_models`, and `crawl_rejects`) and the census of what the dataset covers
+(`hub_census`, rules in `census.py`).
 
 Incremental by default (`catalog/crawl.py`): the head of the newest-first lists between
 full sweeps, and a full sweep once `full_sweep_hours` have passed since the last complete
@@ -13,12 +15,14 @@ invalid id (before ids were vetted) are moved from `hub_models` to `crawl_reject
 """
 
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 
 from fakeimg_assets.automation import catalog_freshness
+from fakeimg_assets.catalog.census import census_rows
 from fakeimg_assets.catalog.crawl import (
     MODES,
     CrawlResult,
@@ -34,7 +38,8 @@ from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import HubResource, WarehouseResource
 
-CODE_VERSION = "2"  # bump when a change alters the rows this module writes
+CODE_VERSION = "2"  # bump when a change alters the rows hub_catalog writes
+CENSUS_CODE_VERSION = "1"  # ... the rows hub_census writes
 
 GROUP = "catalog"
 CATALOG = dg.AssetKey("hub_catalog")
@@ -164,4 +169,50 @@ def hub_catalog(
         asset_key=REJECTS,
         metadata={"crawl_id": crawl_id, "rejected": len(rejects),
                   **row_count(warehouse.read("crawl_rejects").height)},  # fmt: skip
+    )
+
+
+def _fake_counts(warehouse: WarehouseResource) -> dict[str, int]:
+    images = warehouse.read("images")
+    if images.height == 0:
+        return {}
+    fakes = images.filter(images["label"] == "fake").group_by("source").len()
+    return dict(zip(fakes["source"].to_list(), fakes["len"].to_list(), strict=True))
+
+
+@dg.asset(
+    group_name=GROUP,
+    code_version=CENSUS_CODE_VERSION,
+    deps=["hub_catalog"],
+    kinds={"duckdb"},
+    metadata=table_metadata("hub_census"),
+    description="Coverage of the crawled Hub by kind and pipeline class / base model: "
+    "eligible, sampled, quarantined, failed, coverage and what holds repos back.",
+)
+def hub_census(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    models = warehouse.read("hub_models")
+    if models.height == 0:
+        raise dg.Failure("hub_models is empty: materialize hub_catalog (the crawl) first")
+    crawled_at = models["last_seen_at"].max()
+    crawl_id = f"crawl-{crawled_at:%Y%m%dT%H%M%S}"
+    stats = warehouse.read("model_stats")
+    quarantined = stats.filter(stats["quarantined"])["model_id"].to_list() if stats.height else []
+    rows = census_rows(
+        models.to_dicts(),
+        warehouse.read("model_metadata").to_dicts(),
+        _fake_counts(warehouse),
+        quarantined,
+        warehouse.read("model_failures").to_dicts(),
+        crawl_id=crawl_id,
+        crawled_at=crawled_at,
+    )
+    warehouse.write("hub_census", crawl_id, rows)
+    per_kind = Counter()
+    for r in rows:
+        per_kind[f"{r['kind']}_models"] += r["n_models"]
+        per_kind[f"{r['kind']}_sampled"] += r["n_sampled"]
+    context.log.info(f"census of {crawl_id}: {dict(per_kind)}")
+    return dg.MaterializeResult(
+        metadata={"crawl_id": crawl_id, **{k: int(v) for k, v in per_kind.items()},
+                  **row_count(len(rows))},
     )

@@ -1,4 +1,5 @@
-"""`hub_census`: what share of the crawled Hub the dataset covers, and what holds the rest back.
+"""The Hub census (`hub_census`, in `assets.py`): what share of the crawled Hub the dataset
+covers, and what holds the rest back.
 
 Every crawled text-to-image repo is counted once, by kind ('pipeline', 'lora',
 'single_file', 'other') and by pipeline class (pipelines) or base model (adapters and
@@ -17,16 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import dagster as dg
-
 from fakeimg_assets.catalog.selection import SelectionPolicy, rejection_reason
 from fakeimg_assets.sampling.repo_kind import KINDS
-from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
-from resources import WarehouseResource
-
-CODE_VERSION = "1"  # bump when a change alters the rows this module writes
-
-GROUP = "catalog"
 
 
 def kind_from_tags(tags: Iterable[str] | None) -> tuple[str, str | None, str | None]:
@@ -119,49 +112,3 @@ def census_rows(
             "held_back": json.dumps(dict(sorted(held[key].items()))),
         })
     return out
-
-
-def _fake_counts(warehouse: WarehouseResource) -> dict[str, int]:
-    images = warehouse.read("images")
-    if images.height == 0:
-        return {}
-    fakes = images.filter(images["label"] == "fake").group_by("source").len()
-    return dict(zip(fakes["source"].to_list(), fakes["len"].to_list(), strict=True))
-
-
-@dg.asset(
-    group_name=GROUP,
-    code_version=CODE_VERSION,
-    deps=["hub_catalog"],
-    kinds={"duckdb"},
-    metadata=table_metadata("hub_census"),
-    description="Coverage of the crawled Hub by kind and pipeline class / base model: "
-    "eligible, sampled, quarantined, failed, coverage and what holds repos back.",
-)
-def hub_census(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    models = warehouse.read("hub_models")
-    if models.height == 0:
-        raise dg.Failure("hub_models is empty: materialize hub_catalog (the crawl) first")
-    crawled_at = models["last_seen_at"].max()
-    crawl_id = f"crawl-{crawled_at:%Y%m%dT%H%M%S}"
-    stats = warehouse.read("model_stats")
-    quarantined = stats.filter(stats["quarantined"])["model_id"].to_list() if stats.height else []
-    rows = census_rows(
-        models.to_dicts(),
-        warehouse.read("model_metadata").to_dicts(),
-        _fake_counts(warehouse),
-        quarantined,
-        warehouse.read("model_failures").to_dicts(),
-        crawl_id=crawl_id,
-        crawled_at=crawled_at,
-    )
-    warehouse.write("hub_census", crawl_id, rows)
-    per_kind = Counter()
-    for r in rows:
-        per_kind[f"{r['kind']}_models"] += r["n_models"]
-        per_kind[f"{r['kind']}_sampled"] += r["n_sampled"]
-    context.log.info(f"census of {crawl_id}: {dict(per_kind)}")
-    return dg.MaterializeResult(
-        metadata={"crawl_id": crawl_id, **{k: int(v) for k, v in per_kind.items()},
-                  **row_count(len(rows))},
-    )

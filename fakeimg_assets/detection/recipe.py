@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.detection.augment import AUGMENTATIONS, resize_size_for
 from fakeimg_assets.detection.backbones import BackboneSpec
 
 LABEL_CONVENTION = {
@@ -101,7 +102,6 @@ def recipe_of(spec: BackboneSpec, cfg: TrainConfig) -> dict[str, Any]:
     """The knobs that are not in TrainConfig, as this run used them (stored in the config)."""
     crop = int(cfg.image_size or spec.image_size)
     resize = spec.resize_size if crop == spec.image_size and spec.resize_size else None
-    from fakeimg_assets.detection.augment import AUGMENTATIONS, resize_size_for
 
     return {
         "name": spec.name,

@@ -37,6 +37,7 @@ from fakeimg_assets.integrity.quarantine import (
 )
 from fakeimg_assets.integrity.rerun import failure_key, failure_row, rerun_for
 from fakeimg_assets.lib.paths import fakeimg_home, sha256_file
+from fakeimg_assets.warehouse.store import Warehouse
 
 PROBLEM_KINDS = ("bad_path", "missing_file", "sha256_mismatch", "orphan", "leftover",
                  "bad_rows", "unverifiable")
@@ -182,7 +183,6 @@ def _damaged(home: Path, folder: str, f: Path, inode: int, damage: str,
 
 def _mark_for_rerun(home: Path, rerun, original: str, moved: str, damage: str,  # noqa: ANN001
                     report: VerifyReport) -> None:
-    from fakeimg_assets.warehouse.store import Warehouse
 
     failed_at = dt.datetime.now(dt.UTC)
     row = failure_row(rerun, original, moved, damage, failed_at)

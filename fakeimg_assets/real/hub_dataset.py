@@ -14,7 +14,7 @@ from typing import Any
 
 from fakeimg_assets.hub_client.verified import RepoFile, unsafe_name_reason
 from fakeimg_assets.real.captions import CAPTION_TABLES
-from fakeimg_assets.real.sources import IMAGE_SUFFIXES, RawPhoto
+from fakeimg_assets.real.photo_folder import IMAGE_SUFFIXES, RawPhoto, folder_photos
 
 
 def validate_dataset_id(repo_id: str) -> str:
@@ -67,8 +67,6 @@ def dataset_photos(hub: Any, repo_id: str) -> Iterator[RawPhoto]:
     """Every image of the dataset repo with its caption, one at a time; refused names yield
     an error photo. The snapshot's files are symlinks into the repo's cache folder: nothing
     outside that folder is read."""
-    from fakeimg_assets.real.sources import folder_photos
-
     snapshot, _, refused = dataset_snapshot(hub, repo_id)
     yield from folder_photos(snapshot, within=snapshot.parent.parent)  # datasets--org--name
     for path in refused:

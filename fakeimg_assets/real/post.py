@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fakeimg_assets.lib.paths import derive_seed
+from fakeimg_assets.lib.png import encode_png
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,6 @@ def apply_post(image: Any, spec: str, key: str, *, seed: int = 0) -> PostResult:
     """Encode a PIL image with the spec's steps (PNG, RGB, no metadata when none)."""
     from PIL import Image
 
-    from fakeimg_assets.sampling.sample import encode_png
 
     im = image.convert("RGB") if image.mode != "RGB" else image
     labels: list[str] = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fakeimg_assets.real.sources import RawPhoto
+from fakeimg_assets.real.photo_folder import RawPhoto
 
 SKIP_REASONS = (
     "unreadable", "unsafe_path", "too_large", "bad_caption", "tiny", "grayscale", "duplicate"

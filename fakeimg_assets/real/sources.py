@@ -1,12 +1,9 @@
-"""Registry of real-photo sources: a local folder, a Hub dataset repo, the bundled demo photos.
+"""Registry of real-photo sources: a local folder (`photo_folder.py`), a Hub dataset repo
+(`hub_dataset.py`), the bundled demo photos.
 
-A source yields `RawPhoto`s: the photo file's bytes plus its caption, nothing decoded yet,
-so one unreadable file is screened out with a reason (`screen.py`) instead of failing the
-step. Sources are lazy: a folder is listed up front (names only) and each photo's bytes are
-read when it is asked for, so a run holds one photo at a time, however large the folder.
-A folder is read without leaving it (`folder_files.py`); a photo whose file or caption
-cannot be used comes with the error and its screening reason, never read further.
-`make_source(name, ...)` fails loudly on an unknown source kind.
+A source yields `RawPhoto`s lazily, one photo at a time: the file's bytes plus its caption,
+nothing decoded yet, so one unreadable file is screened out with a reason (`screen.py`)
+instead of failing the step. `make_source(name, ...)` fails loudly on an unknown source kind.
 """
 
 from __future__ import annotations
@@ -16,16 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.real.captions import CaptionError, CaptionTables, caption_for, caption_tables
-from fakeimg_assets.real.folder_files import (
-    MAX_PHOTO_BYTES,
-    FolderEntry,
-    FolderFileError,
-    list_folder,
-    read_confined,
-)
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+from fakeimg_assets.lib.png import encode_png
+from fakeimg_assets.real.hub_dataset import dataset_photos
+from fakeimg_assets.real.photo_folder import RawPhoto, folder_photos
 
 # Photographs shipped inside the scikit-image wheel (no download), with captions. Grayscale,
 # tiny and duplicate ones stay listed on purpose: the demo shows them skipped with a reason.
@@ -51,15 +41,6 @@ SKIMAGE_PHOTOS: dict[str, str] = {
 DEMO_DATASET_ID = "fakeimg/demo-photos"
 
 
-@dataclass(frozen=True)
-class RawPhoto:
-    """One source photo before screening: its name in the source, caption and file bytes."""
-
-    name: str
-    caption: str
-    data: bytes
-    error: str | None = None  # why the file could not even be fetched (screened out)
-    reason: str = "unreadable"  # the screening reason that goes with `error`
 
 
 @dataclass(frozen=True)
@@ -87,7 +68,6 @@ def skimage_files() -> Iterator[tuple[str, str, bytes]]:
     """(file name, caption, PNG bytes) of each demo photo, deterministic bytes."""
     from PIL import Image
 
-    from fakeimg_assets.sampling.sample import encode_png
 
     for name, array in skimage_arrays().items():
         yield f"{name}.png", SKIMAGE_PHOTOS[name], encode_png(Image.fromarray(array))
@@ -98,46 +78,12 @@ def _skimage_photos() -> Iterator[RawPhoto]:
         yield RawPhoto(file_name.rsplit(".", 1)[0], caption, data)
 
 
-def _is_image(name: str) -> bool:
-    return Path(name).suffix.lower() in IMAGE_SUFFIXES
 
 
-def image_entries(folder: Path, within: Path | None = None) -> list[FolderEntry]:
-    """Image files under `folder` (recursively, sorted, hidden folders skipped), each with
-    the error that keeps it from being read (a symlink out of `within`, default `folder`)."""
-    within = (within or folder).resolve()
-    return list_folder(Path(folder), within, _is_image, report_dirs=True)
 
 
-def folder_photos(folder: Path, within: Path | None = None) -> Iterator[RawPhoto]:
-    """Every image under `folder`, one at a time; captions from .txt/.json beside it or a
-    caption table. Nothing outside `within` (default: the folder itself) is ever read."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"real image folder {folder} does not exist")
-    within = (within or folder).resolve()
-    entries = image_entries(folder, within)
-    if not entries:
-        raise ValueError(
-            f"real image folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})"
-        )
-    tables = caption_tables(folder, within)
-    for entry in entries:
-        yield _read_photo(entry, tables, within)
 
 
-def _read_photo(entry: FolderEntry, tables: CaptionTables, within: Path) -> RawPhoto:
-    if entry.error is not None:
-        return RawPhoto(entry.rel, "", b"", error=str(entry.error), reason=entry.error.reason)
-    try:
-        caption = caption_for(entry.path, entry.rel, tables, within)
-    except CaptionError as exc:  # the photo is not read: its caption would be a bad prompt
-        return RawPhoto(entry.rel, "", b"", error=str(exc), reason="bad_caption")
-    try:
-        data = read_confined(entry.path, within, MAX_PHOTO_BYTES, f"photo {entry.rel!r}")
-    except FolderFileError as exc:
-        return RawPhoto(entry.rel, caption, b"", error=str(exc), reason=exc.reason)
-    return RawPhoto(entry.rel, caption, data)
 
 
 def _folder_source(name: str, options: dict[str, Any]) -> RealSource:
@@ -155,8 +101,6 @@ def _skimage_source(name: str, options: dict[str, Any]) -> RealSource:
 
 
 def _hub_dataset_source(name: str, options: dict[str, Any]) -> RealSource:
-    from fakeimg_assets.real.hub_dataset import dataset_photos
-
     repo_id = options.get("dataset") or ""
     hub = options.get("hub")
     if not repo_id:

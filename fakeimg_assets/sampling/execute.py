@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fakeimg_assets.sampling.limits import Deadline
+from fakeimg_assets.sampling.load import load_pipeline
+from fakeimg_assets.sampling.recipes import get_recipe
+from fakeimg_assets.sampling.sample import sample_images
+from fakeimg_assets.sampling.types import PreparedModel
 
 if TYPE_CHECKING:
     from fakeimg_assets.sampling.types import (
@@ -54,8 +58,6 @@ class SampleRequest:
                    prepared.recipe.name, prepared.base_dir, tuple(requests), params, **kw)
 
     def prepared(self) -> PreparedModel:
-        from fakeimg_assets.sampling.recipes import get_recipe
-        from fakeimg_assets.sampling.types import PreparedModel
 
         return PreparedModel(self.model_id, self.revision, self.local_dir, self.plan,
                              get_recipe(self.recipe), self.base_dir)
@@ -101,8 +103,6 @@ def execute(request: SampleRequest, on_stage: Callable[[str], None] = lambda _s:
     """
     import torch
 
-    from fakeimg_assets.sampling.load import load_pipeline
-    from fakeimg_assets.sampling.sample import sample_images
 
     deadline = Deadline(request.max_seconds, clock=clock)
     on_stage("load")

@@ -20,6 +20,7 @@ from fakeimg_assets.sampling.remote_plan import fetch_plan
 from fakeimg_assets.sampling.sample import sample_images
 from fakeimg_assets.sampling.types import ImageRequest, SamplingParams
 from fakeimg_assets.warehouse.store import Warehouse
+from resources import HubResource
 
 
 @dataclass
@@ -49,7 +50,6 @@ def regenerate_image(
     """
     import torch
 
-    from resources import HubResource
 
     store = Warehouse(home or fakeimg_home())
     rows = store.query("SELECT * FROM images WHERE image_id = ?", [image_id])

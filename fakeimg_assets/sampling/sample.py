@@ -7,12 +7,12 @@ single image is regenerated from its warehouse row by exactly this code (`regene
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from fakeimg_assets.lib.paths import derive_seed, validate_model_id
+from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.sampling.limits import Deadline, SamplingLimits, check_requested_size
 from fakeimg_assets.sampling.recipes import SamplingRecipe
 from fakeimg_assets.sampling.types import (
@@ -86,11 +86,6 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def encode_png(image: Any) -> bytes:
-    """PNG bytes with no metadata: the same pixels always give the same bytes."""
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=False, compress_level=6)
-    return buf.getvalue()
 
 
 def sample_images(

@@ -20,6 +20,7 @@ from multiprocessing.connection import Client
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.lib.errors import ResourceLimitError
 from fakeimg_assets.sampling.execute import SampleOutcome, SampleRequest
 from fakeimg_assets.sampling.worker_files import (
     HANG_GRACE_S,
@@ -133,7 +134,6 @@ def sample_in_worker(request: SampleRequest, home: Path, *, on_stage: Any = None
         if not conn.poll(request.max_seconds + HANG_GRACE_S):
             if pid:
                 os.kill(pid, signal.SIGKILL)
-            from fakeimg_assets.lib.errors import ResourceLimitError
 
             raise ResourceLimitError(
                 f"{request.model_id}: the sampling worker gave no answer within the partition's "

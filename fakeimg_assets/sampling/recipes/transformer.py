@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.sampling.limits import native_resolution
 from fakeimg_assets.sampling.recipes.registry import (
     CLIP_TOKENIZERS,
     EPS_SCHEDULERS,
@@ -84,7 +85,6 @@ def vae_declared_size(local_dir: Path) -> int | None:
 def config_native_size(local_dir: Path) -> int | None:
     """Transformer `sample_size` x VAE scale factor in a snapshot: for pipelines whose call
     defaults to a constant 1024 px (Sana) although their configs say what they were made for."""
-    from fakeimg_assets.sampling.limits import native_resolution
 
     configs = [Path(local_dir) / d / "config.json" for d in ("transformer", "vae")]
     if not all(c.is_file() for c in configs):

@@ -16,17 +16,18 @@ import dagster as dg
 import polars as pl
 
 from fakeimg_assets.automation import evaluation_freshness
-from fakeimg_assets.detection.common import GROUP, markdown, num, run_row, samples_of, train_on
-from fakeimg_assets.detection.eval_rows import evaluation_rows
-from fakeimg_assets.detection.perturb import PERTURBATIONS, perturbed_copies
-from fakeimg_assets.detection.protocols import (
+from fakeimg_assets.detection.runs import GROUP, markdown, num, run_row, samples_of, train_on
+from fakeimg_assets.detection.train import load_detector, predict, predict_with_model
+from fakeimg_assets.evaluation.perturb import PERTURBATIONS, perturbed_copies
+from fakeimg_assets.evaluation.protocols import (
     PROTOCOLS,
     check_protocols,
     family_runs,
     protocol_frames,
     time_windows,
 )
-from fakeimg_assets.detection.split_store import latest_split_id, read_split
+from fakeimg_assets.evaluation.rows import evaluation_rows
+from fakeimg_assets.splits.store import latest_split_id, read_split
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
@@ -119,7 +120,6 @@ def detector_evaluation(
     compute: ComputeResource,
     hub: HubResource,
 ) -> Iterator[dg.MaterializeResult]:
-    from fakeimg_assets.detection.train import load_detector, predict, predict_with_model
 
     try:
         check_protocols(config.protocols)

@@ -12,17 +12,17 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from fakeimg_assets.detection.common import GROUP, markdown
-from fakeimg_assets.detection.lineage import lineage_from_rows
-from fakeimg_assets.detection.sides import DEFAULT_TEST_FRACTION
-from fakeimg_assets.detection.splits import (
+from fakeimg_assets.detection.runs import GROUP, markdown
+from fakeimg_assets.lib.times import utcnow
+from fakeimg_assets.splits.lineage import lineage_from_rows
+from fakeimg_assets.splits.sides import DEFAULT_TEST_FRACTION
+from fakeimg_assets.splits.splits import (
     check_split,
     fallback_photo_id,
     model_sides,
     photo_sides,
     split_id_of,
 )
-from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import WarehouseResource
 

@@ -16,8 +16,13 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from fakeimg_assets.detection.common import GROUP, markdown, run_row, samples_of, train_on
-from fakeimg_assets.detection.scaling import (
+from fakeimg_assets.detection.runs import GROUP, markdown, run_row, samples_of, train_on
+from fakeimg_assets.detection.train import predict
+from fakeimg_assets.lib.paths import derive_seed
+from fakeimg_assets.lib.times import utcnow
+from fakeimg_assets.splits.store import read_split
+from fakeimg_assets.studies.plot import markdown_image, scaling_png
+from fakeimg_assets.studies.scaling import (
     Draw,
     StudyDesign,
     allocate,
@@ -28,10 +33,7 @@ from fakeimg_assets.detection.scaling import (
     lofo_table,
     summarize,
 )
-from fakeimg_assets.detection.scaling_eval import eval_sets, score_sets
-from fakeimg_assets.detection.split_store import read_split
-from fakeimg_assets.lib.paths import derive_seed
-from fakeimg_assets.lib.times import utcnow
+from fakeimg_assets.studies.scaling_eval import eval_sets, score_sets
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
@@ -125,8 +127,6 @@ def scaling_study(
     compute: ComputeResource,
     hub: HubResource,
 ) -> Iterator[dg.MaterializeResult]:
-    from fakeimg_assets.detection.plot import markdown_image, scaling_png
-    from fakeimg_assets.detection.train import predict
 
     try:  # the latest split version (detector_splits keeps every version)
         split_id, split = read_split(warehouse)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import polars as pl
 
+from fakeimg_assets.detection.backbones import get_backbone, pretrained_source
+from fakeimg_assets.detection.train import TrainConfig, train_detector
 from fakeimg_assets.lib.times import utcnow
 from resources import ComputeResource, HubResource, ImageStoreResource
 
@@ -46,8 +48,6 @@ def train_on(
 ):
     """Train one detector; a pretrained backbone's weights come through `hub`'s verified
     client first (`backbones.pretrained_source`)."""
-    from fakeimg_assets.detection.backbones import get_backbone, pretrained_source
-    from fakeimg_assets.detection.train import TrainConfig, train_detector
 
     compute.apply_threads()
     weights = None

@@ -18,6 +18,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from fakeimg_assets.sampling.plan import is_weight_file
+
 
 @dataclass(frozen=True)
 class ModelLineage:
@@ -78,7 +80,6 @@ def weight_sha256s_of(file_sha256_json: str | None) -> list[str]:
     SD1.5's), which says nothing about how related their denoisers are. A mirror re-uploads
     the denoiser, and that still links it.
     """
-    from fakeimg_assets.sampling.plan import is_weight_file
 
     if not file_sha256_json:
         return []

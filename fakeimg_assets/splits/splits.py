@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
-from fakeimg_assets.detection.lineage import ModelLineage, lineage_groups
-from fakeimg_assets.detection.sides import Side, model_side, photo_side
 from fakeimg_assets.lib.paths import derive_seed
+from fakeimg_assets.splits.lineage import ModelLineage, lineage_groups
+from fakeimg_assets.splits.sides import Side, model_side, photo_side
 
 SPLIT_ID_CHARS = 16
 

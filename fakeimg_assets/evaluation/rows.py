@@ -12,16 +12,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from fakeimg_assets.detection.bootstrap import (
+from fakeimg_assets.evaluation.bootstrap import (
     DEFAULT_REPLICATES,
     ap_replicates,
     interval,
     mean_ap_replicates,
 )
-from fakeimg_assets.detection.metrics import binary_metrics
-from fakeimg_assets.detection.splits import time_bucket
+from fakeimg_assets.evaluation.metrics import binary_metrics
 from fakeimg_assets.lib.paths import derive_seed
 from fakeimg_assets.lib.times import utcnow
+from fakeimg_assets.splits.splits import time_bucket
 
 NEEDED = ("image_id", "label", "source", "architecture", "group_key", "width", "height", "score")
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fakeimg_assets.evaluation.bootstrap import weighted_ap
+
 
 def binary_metrics(
     labels: Sequence[int], scores: Sequence[float], threshold: float = 0.5
@@ -54,7 +56,6 @@ def binary_metrics(
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     """AP as scikit-learn computes it (ties form one threshold), in plain numpy."""
-    from fakeimg_assets.detection.bootstrap import weighted_ap
 
     return float(weighted_ap(scores, labels, np.ones((1, len(scores))))[0])
 

@@ -14,7 +14,10 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from fakeimg_assets.detection.scaling import Draw, StudyDesign
+from fakeimg_assets.evaluation.metrics import binary_metrics
+from fakeimg_assets.evaluation.rows import balanced_sets
+from fakeimg_assets.lib.paths import derive_seed
+from fakeimg_assets.studies.scaling import Draw, StudyDesign
 
 SEEN_CAP = 64  # images per seen generator scored (unused training-side images)
 LOFO_CAP = 128  # images per generator of a left-out family taken from the training side
@@ -22,8 +25,6 @@ LOFO_CAP = 128  # images per generator of a left-out family taken from the train
 
 def scores_of(df: pl.DataFrame, score: Callable[[str], float]) -> dict:
     """Mean over generators of the balanced per-generator AP, plus pooled metrics."""
-    from fakeimg_assets.detection.eval_rows import balanced_sets
-    from fakeimg_assets.detection.metrics import binary_metrics
 
     scored = df.with_columns(pl.Series("score", [score(p) for p in df["path"]], pl.Float64))
     sets = balanced_sets(scored, 0)
@@ -42,7 +43,6 @@ def scores_of(df: pl.DataFrame, score: Callable[[str], float]) -> dict:
 
 def capped(df: pl.DataFrame, cap: int, *salt: object) -> pl.DataFrame:
     """At most `cap` rows per source, chosen by a seeded hash of image_id (reproducible)."""
-    from fakeimg_assets.lib.paths import derive_seed
 
     keys = [derive_seed(*salt, i) for i in df["image_id"]]
     return (
