@@ -1,4 +1,4 @@
-# fakeimg: `make demo`, `make test`, `make dev`, `make bench` (see README.md).
+# fakeimg: `make demo`, `make test` (fast), `make test-all`, `make dev`, `make bench` (README.md).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -10,7 +10,7 @@ DEMO_ZOO := $(FAKEIMG_HOME)/hub-zoo
 DEMO_URL := http://127.0.0.1:$(DEMO_PORT)
 DEMO_ARGS ?= --images-per-model 24 --steps 10 --real-dataset fakeimg/demo-photos
 
-.PHONY: install demo test dev bench lint clean chaos world science
+.PHONY: install demo test test-all dev bench lint clean chaos world science
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ demo: install
 	done; \
 	HF_ENDPOINT=$(DEMO_URL) $(BIN)/fakeimg run $(DEMO_ARGS)
 
+# the fast loop: ruff + every test not marked slow (minutes); `make test-all` is everything
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# everything, slow tests included: what .ci/run runs
+test-all: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -49,7 +49,7 @@ def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def zoo_catalog() -> list:
-    from fakeimg_assets.testbed.zoo.build import zoo_models
+    from fakeimg_assets.testbed.zoo.models import zoo_models
 
     return zoo_models()
 
@@ -60,6 +60,29 @@ def hub_url(zoo_dir: Path) -> Iterator[str]:
 
     with HubServer(zoo_dir) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory, hub_url: str) -> tuple:
+    """A demo-like home, built once per session and shared read-only: the whole tiny zoo
+    crawled and sampled (6 images, 3 steps), reals cut, the detector trained (2 epochs) and
+    evaluated, the scaling study run, the way `fakeimg run` does it (about 5 minutes on 2
+    cores: only `slow` tests use it). Returns `(home, RunReport)`."""
+    from fakeimg_assets.platform_run import RunOptions, run_platform
+
+    home = tmp_path_factory.mktemp("demo-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_ENDPOINT", hub_url)
+    mp.setenv("FAKEIMG_HOME", str(home))
+    mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+    try:
+        # reals as many as fakes at every size (crops_per_photo 0): a fixed count per photo
+        # would make image size predict the label, and the shortcut audit rightly blocks that
+        opts = RunOptions(images_per_model=6, steps=3, epochs=2, device="cpu")
+        report = run_platform(opts, home=home, log=lambda _msg: None)
+    finally:
+        mp.undo()
+    return home, report
 
 
 @pytest.fixture

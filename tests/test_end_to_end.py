@@ -8,7 +8,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fakeimg_assets.platform_run import RunOptions, run_platform
 from fakeimg_assets.studies.scaling import scaling_sizes
 from fakeimg_assets.summary import summarize
 
@@ -16,16 +15,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def platform_home(tmp_path_factory: pytest.TempPathFactory, hub_url: str):
-    home = tmp_path_factory.mktemp("e2e-home")
+def platform_home(demo_home: tuple, hub_url: str):
+    """The session's demo-like home (tests/conftest.py: also read by the docs' queries),
+    with the environment `fakeimg run` had while these tests read it."""
+    home, report = demo_home
     mp = pytest.MonkeyPatch()
     mp.setenv("HF_ENDPOINT", hub_url)
     mp.setenv("FAKEIMG_HOME", str(home))
     mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-    # reals as many as fakes at every size (crops_per_photo 0): a fixed count per photo would
-    # make image size predict the label, and the shortcut audit rightly blocks that
-    opts = RunOptions(images_per_model=6, steps=3, epochs=2, device="cpu")
-    report = run_platform(opts, home=home, log=lambda _msg: None)
     yield home, report
     mp.undo()
 
