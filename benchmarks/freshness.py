@@ -44,7 +44,7 @@ def pick_models(n_other: int = 4) -> tuple[list[str], list[str]]:
     """(public from the start, published during the run): the older two thirds of the
     plain SD1/SDXL/SD3/PixArt pipelines start public (8); published later are the newest of
     each of those families and `n_other` repos of other architectures (new families)."""
-    from fakeimg_assets.testbed.zoo.build import zoo_models
+    from fakeimg_assets.testbed.zoo.models import zoo_models
 
     plain = [m for m in zoo_models() if m.expect == "ok"
              and "lora" not in m.model_id and "single-file" not in m.model_id]
@@ -107,7 +107,7 @@ def bench_freshness(tmp: Path, every_s: float = 20.0, timeout_s: float = 1800) -
     from fakeimg_assets.sampling.worker_client import stop_worker
     from fakeimg_assets.testbed.local_hub.publishing import schedule_publication
     from fakeimg_assets.testbed.local_hub.server import HubServer
-    from fakeimg_assets.testbed.zoo.build import zoo_models
+    from fakeimg_assets.testbed.zoo.models import zoo_models
 
     zoo, home = tmp / "fresh-zoo", tmp / "fresh-home"
     dagster_home = home / "dagster"

@@ -58,7 +58,7 @@ def bench_sampling(url: str, cache: Path) -> list[dict]:
     from fakeimg_assets.sampling.remote_plan import fetch_plan
     from fakeimg_assets.sampling.sample import image_requests, sample_images
     from fakeimg_assets.sampling.types import SamplingParams
-    from fakeimg_assets.testbed.zoo.build import zoo_models
+    from fakeimg_assets.testbed.zoo.models import zoo_models
     from resources import HubResource
 
     hub = HubResource(endpoint=url, cache_dir=str(cache))

@@ -17,7 +17,7 @@ def _recipes(args: argparse.Namespace) -> int:
     """Every sampling recipe (defaults, supported classes) and every refused class's reason."""
     from fakeimg_assets.sampling import recipes as R
 
-    variant_of = {v.name: base for base, vs in R._VARIANTS.items() for v, _ in vs}
+    variant_of = R.variant_bases()
     print(f"{'recipe':22s} {'pipeline classes':44s} steps guidance   size  status")
     for name in R.list_recipes():
         r = R.get_recipe(name)
@@ -45,7 +45,7 @@ def _zoo_build(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     models = build_zoo(Path(args.dir), only=args.only or None)
-    if args.hostile:  # repos that must be refused, one per attack (fakeimg_assets/testbed/zoo/hostile.py)
+    if args.hostile:  # repos that must be refused, one per attack (testbed/zoo/hostile.py)
         from fakeimg_assets.testbed.zoo.hostile import build_hostile
 
         models += [h.model for h in build_hostile(Path(args.dir))]
@@ -71,7 +71,7 @@ def _zoo_build(args: argparse.Namespace) -> int:
 
 
 def _hub_serve(args: argparse.Namespace) -> int:
-    from fakeimg_assets.testbed.local_hub.options import serve_from_args
+    from fakeimg_assets.testbed.local_hub.server import serve_from_args
 
     return serve_from_args(args)
 

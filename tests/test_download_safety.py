@@ -22,7 +22,7 @@ from fakeimg_assets.sampling.load import load_pipeline
 from fakeimg_assets.sampling.remote_plan import fetch_plan
 from fakeimg_assets.sampling.types import SamplingError, UnsafeRepoError
 from fakeimg_assets.testbed.local_hub.server import HubServer
-from fakeimg_assets.testbed.zoo.arch_unet import NATIVE_PX
+from fakeimg_assets.testbed.zoo.models import NATIVE_PX
 from resources import HubResource
 from tests.conftest import pick
 

@@ -22,7 +22,7 @@ from fakeimg_assets.lib.paths import model_slug
 from fakeimg_assets.models.assets import model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_photos
 from fakeimg_assets.testbed.chaos import address_space_guard
-from fakeimg_assets.testbed.zoo.build import load_manifest, repo_dir, zoo_models
+from fakeimg_assets.testbed.zoo.build import load_manifest, repo_dir
 from fakeimg_assets.testbed.zoo.hostile import (
     ATTACKS,
     BOMB,
@@ -40,6 +40,7 @@ from fakeimg_assets.testbed.zoo.hostile import (
     marker_path,
     write_hostile_repo,
 )
+from fakeimg_assets.testbed.zoo.models import zoo_models
 from fakeimg_assets.warehouse.store import Warehouse
 
 HEALTHY = "pixelsmith/dreamscape-v1"  # the control: same builders, no attack, must sample

@@ -184,7 +184,7 @@ def test_repo_symlinked_out_of_the_root_is_a_missing_repo(
     api = HfApi(endpoint=hub.url, token=False)
     listed = {m.id for m in api.list_models()}
     assert listed == {"acme/open"}  # neither the linked repo nor the linked org's repos
-    assert hub._catalog.repo_ids() == [("acme", "open")]  # the count `hub serve` prints
+    assert hub._model_folders.repo_ids() == [("acme", "open")]  # the count `hub serve` prints
     missing_status, missing_headers, missing_body = raw(f"{hub.url}/api/models/acme/never")
     for repo_id in ("acme/linked-out", "evilorg/secret-repo"):
         for route in ("", "/revision/main", "/tree/main", "/resolve/main/secret.txt"):
@@ -243,12 +243,12 @@ def test_a_file_turned_into_a_symlink_after_listing_is_not_served(
     (outside / "canary.txt").write_text(CANARY)
     repo = make_repo(root, "acme/open")
     with HubServer(root) as hub:
-        listed = hub._catalog.load("acme", "open")  # the listing taken before the swap
+        listed = hub._model_folders.load("acme", "open")  # the listing taken before the swap
         assert listed is not None and "vae/config.json" in listed.files
         target = repo / "vae" / "config.json"
         target.unlink()
         target.symlink_to(outside / "canary.txt")
-        monkeypatch.setattr(hub._catalog, "load", lambda org, name: listed)  # freeze the race
+        monkeypatch.setattr(hub._model_folders, "load", lambda org, name: listed)  # freeze the race
         status, headers, body = raw(f"{hub.url}/acme/open/resolve/main/vae/config.json")
         assert (status, headers.get("X-Error-Code")) == (404, "EntryNotFound")
         assert CANARY.encode() not in body

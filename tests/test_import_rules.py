@@ -29,8 +29,8 @@ class Import:
     line: int
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -40,7 +40,7 @@ def project_modules(root: Path = ROOT) -> dict[str, Path]:
     out = {}
     for package in PACKAGES:
         for path in (root / package).rglob("*.py"):
-            out[module_name(path)] = path
+            out[module_name(path, root)] = path
     return out
 
 

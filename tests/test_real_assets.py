@@ -61,7 +61,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     from fakeimg_assets.real.assets import prompts, real_images, real_photos
     from fakeimg_assets.testbed.demo_photos import write_demo_dataset
     from fakeimg_assets.testbed.local_hub.server import HubServer
-    from fakeimg_assets.testbed.zoo.build import sized_variant, write_repo, zoo_models
+    from fakeimg_assets.testbed.zoo.build import write_repo
+    from fakeimg_assets.testbed.zoo.models import sized_variant, zoo_models
 
     root = tmp_path_factory.mktemp("world-hub")
     home = tmp_path_factory.mktemp("world-home")

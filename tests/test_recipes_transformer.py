@@ -21,7 +21,7 @@ from fakeimg_assets.sampling.recipes.transformer import is_flux_schnell, vae_dec
 from fakeimg_assets.sampling.remote_plan import fetch_plan
 from fakeimg_assets.sampling.sample import image_requests, sample_images
 from fakeimg_assets.sampling.types import SamplingParams, UnsafeRepoError
-from fakeimg_assets.testbed.zoo.arch_transformer import transformer_models
+from fakeimg_assets.testbed.zoo.models import transformer_models
 from resources import HubResource
 
 ASSIGNED = (

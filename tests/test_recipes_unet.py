@@ -20,7 +20,7 @@ from fakeimg_assets.sampling.recipes.unet_loader import load_by_parts
 from fakeimg_assets.sampling.remote_plan import fetch_plan
 from fakeimg_assets.sampling.sample import image_requests, sample_images
 from fakeimg_assets.sampling.types import SamplingParams, UnsafeRepoError
-from fakeimg_assets.testbed.zoo.arch_unet import NATIVE_PX, unet_models
+from fakeimg_assets.testbed.zoo.models import NATIVE_PX, unet_models
 from resources import HubResource
 
 ASSIGNED = (

@@ -25,11 +25,11 @@ BASE = "kestrel_ai/toonify-1.5"
 def test_original_checkpoint_round_trips_through_from_single_file(tmp_path: Path) -> None:
     import diffusers
     import torch
-    from fakeimg_assets.testbed.zoo.catalog import zoo_models
     from safetensors.torch import save_file
 
-    from fakeimg_assets.testbed.zoo.components import build_pipeline
     from fakeimg_assets.testbed.zoo.ldm_checkpoint import sd1_original_checkpoint
+    from fakeimg_assets.testbed.zoo.models import zoo_models
+    from fakeimg_assets.testbed.zoo.registry import build_pipeline
 
     pipe = build_pipeline(next(m for m in zoo_models() if m.model_id == BASE))
     pipe.save_pretrained(tmp_path / "base")

@@ -11,15 +11,12 @@ from pathlib import Path
 import pytest
 
 from fakeimg_assets.lib.paths import validate_model_id
-from fakeimg_assets.testbed.zoo.build import (
+from fakeimg_assets.testbed.zoo.build import build_zoo, load_manifest, repo_dir, write_repo
+from fakeimg_assets.testbed.zoo.models import (
     ARCHITECTURES,
     HUB_METADATA,
     ZOO_MANIFEST,
     ZooModel,
-    build_zoo,
-    load_manifest,
-    repo_dir,
-    write_repo,
     zoo_models,
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from fakeimg_assets.testbed.chaos_report import ChaosReport, check_outcomes, unrefetched_bodies
+from fakeimg_assets.testbed.local_hub.faults import FaultPlan
+from fakeimg_assets.testbed.local_hub.reqlog import read_request_log
+from fakeimg_assets.testbed.local_hub.server import HubServer
+from fakeimg_assets.testbed.zoo.build import build_zoo, load_manifest
+from fakeimg_assets.testbed.zoo.hostile import (
+    FORBIDDEN_SUFFIXES,
+    HOSTILE_MANIFEST,
+    build_hostile,
+    fired_canaries,
+)
+from fakeimg_assets.testbed.zoo.models import ZOO_MANIFEST, zoo_models
 
 # High enough that every kind fires several times over the ~580 requests of a run; each
 # faulted request fails once (`times=1`), so a client that retries always gets through.
@@ -45,11 +57,10 @@ class ChaosOptions:
     max_extra_memory_bytes: int = 8 * 2**30  # address-space guard while the platform runs
 
 
-def build_chaos_zoo(root: Path, *, hostile: bool = True, log: Callable[[str], None] = print) -> None:
+def build_chaos_zoo(
+    root: Path, *, hostile: bool = True, log: Callable[[str], None] = print
+) -> None:
     """The whole tiny zoo plus the hostile repos in `root` (kept if already built)."""
-    from fakeimg_assets.testbed.zoo.build import ZOO_MANIFEST, build_zoo, load_manifest, zoo_models
-    from fakeimg_assets.testbed.zoo.hostile import HOSTILE_MANIFEST, build_hostile
-
     root = Path(root)
     have = {m.model_id for m in load_manifest(root)} if (root / ZOO_MANIFEST).exists() else set()
     missing = [m.model_id for m in zoo_models() if m.model_id not in have]
@@ -117,12 +128,7 @@ def run_chaos(
     The platform runs in a fresh `workdir/home`; the server's request log goes to
     `workdir/requests.jsonl`. Never raises for a broken expectation: see `report.problems`.
     """
-    from fakeimg_assets.platform_run import RunOptions, run_platform
-    from fakeimg_assets.testbed.local_hub.faults import FaultPlan
-    from fakeimg_assets.testbed.local_hub.reqlog import read_request_log
-    from fakeimg_assets.testbed.local_hub.server import HubServer
-    from fakeimg_assets.testbed.zoo.build import load_manifest
-    from fakeimg_assets.testbed.zoo.hostile import FORBIDDEN_SUFFIXES, fired_canaries
+    from fakeimg_assets.platform_run import RunOptions, run_platform  # Dagster: seconds
 
     opts = opts or ChaosOptions()
     workdir = Path(workdir)
@@ -205,8 +211,6 @@ def _read_outcomes(home: Path, report: ChaosReport) -> None:
 
 def main_chaos(workdir: str | None, opts: ChaosOptions, *, keep: bool = False) -> int:
     """CLI body: run in `workdir` (or a temp dir), print figures, 1 if any problem."""
-    import tempfile
-
     from fakeimg_assets.platform_run import quiet_libraries
 
     quiet_libraries()

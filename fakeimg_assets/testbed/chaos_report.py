@@ -96,7 +96,9 @@ def check_outcomes(report: ChaosReport) -> list[str]:
     problems.extend(
         f"damaged body never fetched again (was it verified?): {p}" for p in report.unrefetched
     )
-    problems.extend(f"canary fired (something was unpickled or imported): {c}" for c in report.canaries)
+    problems.extend(
+        f"canary fired (something was unpickled or imported): {c}" for c in report.canaries
+    )
     for kind, n in sorted(report.fault_counts.items()):
         if n < 1:
             problems.append(f"fault kind {kind!r} never fired: raise its rate")

@@ -29,6 +29,7 @@ from fakeimg_assets.sampling.recipes.registry import (
     register_unsupported,
     register_variant,
     supported_pipeline_classes,
+    variant_bases,
     variant_for,
 )
 
@@ -36,5 +37,5 @@ __all__ = [
     "CLIP_TOKENIZERS", "EPS_SCHEDULERS", "FLOW_SCHEDULERS", "T5_TOKENIZERS", "UNSUPPORTED",
     "SamplingRecipe", "UnknownRecipeError", "component_refusal", "get_recipe", "list_recipes",
     "recipe_for_pipeline", "register_recipe", "register_unsupported", "register_variant",
-    "supported_pipeline_classes", "variant_for",
+    "supported_pipeline_classes", "variant_bases", "variant_for",
 ]

@@ -135,6 +135,11 @@ def variant_for(name: str, configs: Mapping[str, Any], tags: list[str]) -> str:
     return name
 
 
+def variant_bases() -> dict[str, str]:
+    """`{variant recipe name: the recipe it is a few-step variant of}`."""
+    return {v.name: base for base, variants in _VARIANTS.items() for v, _ in variants}
+
+
 def component_refusal(recipe: SamplingRecipe, name: str, spec: object) -> str | None:
     """Why `model_index.json` entry `name: spec` is not acceptable for this recipe, or None."""
     if name not in recipe.components:

@@ -1,14 +1,13 @@
-"""Hugging Face Hub access, and a local Hub look-alike for tests and the offline demo."""
+"""A local server speaking the Hugging Face Hub's HTTP API over a folder of repos.
 
-from typing import Any
+The test fixture and the offline demo (`fakeimg hub serve ROOT`): the unmodified
+`huggingface_hub` client and diffusers' `from_pretrained` work against it. Not to be
+confused with the platform's client of the real Hub (the `hub` resource).
 
-__all__ = ["HubServer", "FaultPlan", "serve_forever"]
-
-
-def __getattr__(name: str) -> Any:
-    """Lazy, so ``python -m fakeimg_assets.testbed.local_hub.server`` does not import the module twice."""
-    if name in __all__:
-        from fakeimg_assets.testbed.local_hub import server
-
-        return getattr(server, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+Modules, bottom to top: `protocol` (errors, dates, paths as the Hub's API has them),
+`files` (hashes, LFS pointers), `repo` (one repo's metadata and JSON shapes),
+`repo_folders` (finding repos under ROOT), `guards`, `deadline`, `faults`, `reqlog`,
+`httpd` (the listening socket, connection slots), `http_base` (request plumbing),
+`routes` (the API's answers), `options` (command-line options) and `server` (`HubServer`,
+`serve_forever`, `main`). `publishing` schedules repos to appear over time.
+"""

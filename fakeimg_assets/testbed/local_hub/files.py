@@ -11,23 +11,45 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.testbed.local_hub.common import _CHUNK, _LFS_MIN_SIZE, _LFS_SUFFIXES, _iso
+from fakeimg_assets.testbed.local_hub.protocol import hub_date
+
+CHUNK_BYTES = 1024 * 1024  # reads of repo files: hashing here, streaming in the routes
+# Files the Hub stores with git-lfs (diffusers/transformers repos' .gitattributes) or by size.
+_LFS_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".ckpt",
+    ".pt",
+    ".pth",
+    ".msgpack",
+    ".h5",
+    ".onnx",
+    ".model",
+    ".gguf",
+    ".png",  # the Hub's default .gitattributes stores images with LFS (dataset repos)
+    ".jpg",
+    ".jpeg",
+    ".webp",
+)
+_LFS_MIN_SIZE = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class _Digest:
+class Digest:
+    """A file's git blob id (of its content) and sha256."""
+
     git_sha1: str
     sha256: str
 
 
-class _HashCache:
+class HashCache:
     """Content hashes keyed on (path, size, mtime_ns) so big weights are hashed once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[int, int, _Digest]] = {}
+        self._entries: dict[str, tuple[int, int, Digest]] = {}
 
-    def digest(self, path: Path, st: os.stat_result) -> _Digest:
+    def digest(self, path: Path, st: os.stat_result) -> Digest:
         key = str(path)
         with self._lock:
             hit = self._entries.get(key)
@@ -36,22 +58,24 @@ class _HashCache:
         git = hashlib.sha1(b"blob %d\0" % st.st_size)
         sha = hashlib.sha256()
         with open(path, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
+            while chunk := fh.read(CHUNK_BYTES):
                 git.update(chunk)
                 sha.update(chunk)
-        result = _Digest(git.hexdigest(), sha.hexdigest())
+        result = Digest(git.hexdigest(), sha.hexdigest())
         with self._lock:
             self._entries[key] = (st.st_size, st.st_mtime_ns, result)
         return result
 
 
 @dataclass(frozen=True)
-class _File:
+class RepoFile:
+    """One file of a repo, with what the Hub's API says about it."""
+
     path: str
     abspath: Path
     size: int
     mtime: float
-    digest: _Digest
+    digest: Digest
 
     @property
     def is_lfs(self) -> bool:
@@ -94,7 +118,7 @@ class _File:
             entry["lastCommit"] = {
                 "id": sha,
                 "title": f"Upload {self.path}",
-                "date": _iso(datetime.fromtimestamp(self.mtime, UTC)),
+                "date": hub_date(datetime.fromtimestamp(self.mtime, UTC)),
             }
         return entry
 

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Iterable
 from email.message import Message
 
-from fakeimg_assets.testbed.local_hub.common import HubError
+from fakeimg_assets.testbed.local_hub.protocol import HubError
 
 MAX_BODY_BYTES = 1024 * 1024  # the Hub API's only body here is paths-info: a few KiB
 _CLOSE = {"Connection": "close"}

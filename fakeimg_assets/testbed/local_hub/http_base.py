@@ -2,7 +2,7 @@
 
 Every request goes through ``_dispatch``: Host check, body-size check and body (all of the
 request within the request time-out, ``deadline.py``), then injected faults, then the route
-(``handler.py``), and finally one record in the request log. Only once its body is in does
+(``routes.py``), and finally one record in the request log. Only once its body is in does
 a connection count as busy (``httpd.py``): one still sending its request can be evicted.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from fakeimg_assets.testbed.local_hub.common import _MAIN_REFS, HubError, _ascii, log
 from fakeimg_assets.testbed.local_hub.deadline import DeadlineReader, RequestTimeout
 from fakeimg_assets.testbed.local_hub.guards import (
     bearer_token,
@@ -23,19 +23,23 @@ from fakeimg_assets.testbed.local_hub.guards import (
     check_host,
     token_allowed,
 )
-from fakeimg_assets.testbed.local_hub.httpd import canned_response
-from fakeimg_assets.testbed.local_hub.repo import _Repo
+from fakeimg_assets.testbed.local_hub.httpd import HubHTTPServer, canned_response
+from fakeimg_assets.testbed.local_hub.protocol import MAIN_REFS, HubError, header_text
+from fakeimg_assets.testbed.local_hub.repo import Repo
 
 if TYPE_CHECKING:
-    from fakeimg_assets.testbed.local_hub.server import HubServer, _HTTPServer
+    from fakeimg_assets.testbed.local_hub.server import HubServer
+
+log = logging.getLogger(__name__)
 
 
-class _BaseHandler(BaseHTTPRequestHandler):
-    """HTTP/1.1 keep-alive so the client's connection pool is reused."""
+class BaseHandler(BaseHTTPRequestHandler):
+    """One connection's requests, HTTP/1.1 keep-alive so the client's connection pool is
+    reused; `routes.HubHandler` adds the answers (`_route`)."""
 
     protocol_version = "HTTP/1.1"
     server_version = "fakeimg-hub/1.0"
-    server: _HTTPServer
+    server: HubHTTPServer
 
     # ---- plumbing
 
@@ -185,7 +189,7 @@ class _BaseHandler(BaseHTTPRequestHandler):
         )
 
     def _send_error(self, err: HubError) -> None:
-        headers = {"X-Error-Message": _ascii(err.message), **err.headers}
+        headers = {"X-Error-Message": header_text(err.message), **err.headers}
         if err.code:
             headers["X-Error-Code"] = err.code
         self._send_json({"error": err.message}, err.status, headers)
@@ -218,18 +222,19 @@ class _BaseHandler(BaseHTTPRequestHandler):
             },
         )
 
-    def _repo(self, org: str, name: str, revision: str = "main", files: bool = False) -> _Repo:
+    def _repo(self, org: str, name: str, revision: str = "main", files: bool = False) -> Repo:
         """Load a repo and enforce visibility, revision, gating and fault injection."""
         repo_id = f"{org}/{name}"
         datasets = getattr(self, "_repo_type", "model") == "dataset"
-        repo = (self.hub._datasets if datasets else self.hub._catalog).load(org, name)
+        folders = self.hub._dataset_folders if datasets else self.hub._model_folders
+        repo = folders.load(org, name)
         if repo is None or (repo.private and not self._authorized):
             # Like the Hub: a private repo without a listed token is indistinguishable from a
             # missing one (same status, code, message and body), so names cannot be probed.
             raise HubError(404, f"Repository not found: {repo_id!r}", "RepoNotFound")
         if self.hub._should_fail_repo(repo):
             raise self._rate_limited(self.hub.retry_after_s)
-        if revision not in _MAIN_REFS and revision != repo.sha:
+        if revision not in MAIN_REFS and revision != repo.sha:
             raise HubError(
                 404, f"Invalid rev id: {revision!r} (only 'main' or {repo.sha})", "RevisionNotFound"
             )

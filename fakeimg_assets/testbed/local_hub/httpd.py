@@ -146,7 +146,9 @@ def busy_response(limit: int) -> bytes:
     return canned_response("503 Service Unavailable", message, {"Retry-After": "1"})
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class HubHTTPServer(ThreadingHTTPServer):
+    """The listening socket: one handler thread per connection, at most `slots.limit`."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128  # listen backlog: connections queued by the kernel
@@ -183,5 +185,7 @@ class _HTTPServer(ThreadingHTTPServer):
             request.close()
 
 
-class _HTTPServer6(_HTTPServer):
+class HubHTTPServer6(HubHTTPServer):
+    """The same on an IPv6 loopback address."""
+
     address_family = socket.AF_INET6

@@ -1,4 +1,5 @@
-"""Command-line options of the local Hub, shared by ``fakeimg hub serve`` and ``python -m``.
+"""Command-line options of the local Hub, shared by ``fakeimg hub serve`` and ``python -m``:
+declared on a parser, then turned into ``HubServer`` keyword arguments.
 
 Tokens come from ``--token`` (repeatable) and from the ``FAKEIMG_HUB_TOKENS`` environment
 variable (comma-separated), read when the command runs, never at import.
@@ -8,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from fakeimg_assets.testbed.local_hub.deadline import REQUEST_TIMEOUT_S
-from fakeimg_assets.testbed.local_hub.faults import FAULT_KINDS
+from fakeimg_assets.testbed.local_hub.faults import FAULT_KINDS, FaultPlan
 
 TOKENS_ENV = "FAKEIMG_HUB_TOKENS"
 
@@ -75,8 +75,6 @@ def server_options(
     args: argparse.Namespace, environ: Mapping[str, str] | None = None
 ) -> dict[str, object]:
     """``HubServer`` keyword arguments from parsed options (raises ValueError on bad ones)."""
-    from fakeimg_assets.testbed.local_hub.faults import FaultPlan
-
     plan = FaultPlan.from_specs(
         args.fault, seed=args.fault_seed, times=args.fault_times, stall_s=args.stall_seconds
     )
@@ -88,16 +86,3 @@ def server_options(
         "request_timeout_s": args.request_timeout,
         "verbose": args.verbose,
     }
-
-
-def serve_from_args(args: argparse.Namespace) -> int:
-    """Run the server in the foreground; 2 with a one-line error on bad arguments."""
-    from fakeimg_assets.testbed.local_hub.server import serve_forever
-
-    try:
-        options = server_options(args)
-        serve_forever(Path(args.dir), host=args.host, port=args.port, **options)
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0

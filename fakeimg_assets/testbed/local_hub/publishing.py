@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fakeimg_assets.paths import validate_model_id
-from fakeimg_assets.testbed.local_hub.common import HUB_META_FILE
+from fakeimg_assets.lib.paths import validate_model_id
+from fakeimg_assets.testbed.local_hub.repo_folders import HUB_META_FILE
 
 
 def schedule_publication(root: Path | str, schedule: Mapping[str, datetime]) -> None:

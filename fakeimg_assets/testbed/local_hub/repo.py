@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.testbed.local_hub.common import (
-    _as_tags,
-    _dedupe,
-    _front_matter,
-    _iso,
-    _parse_when,
-)
-from fakeimg_assets.testbed.local_hub.files import _File
+from fakeimg_assets.testbed.local_hub.files import RepoFile
+from fakeimg_assets.testbed.local_hub.protocol import hub_date
+
+try:  # pyyaml ships with huggingface_hub; the fallback keeps the server stdlib-only.
+    import yaml
+except ImportError:  # pragma: no cover - exercised only without pyyaml
+    yaml = None  # type: ignore[assignment]
 
 
 @dataclass
-class _Repo:
+class Repo:
     """One repo as found on disk right now."""
 
     repo_id: str
     directory: Path
-    files: dict[str, _File]
+    files: dict[str, RepoFile]
     meta: dict[str, Any]
     dir_mtime: float
     sha: str = field(init=False)
@@ -93,9 +94,9 @@ class _Repo:
     @property
     def tags(self) -> list[str]:
         own = (
-            _as_tags(self.meta["tags"])
+            string_list(self.meta["tags"])
             if "tags" in self.meta
-            else _as_tags(self.card_data.get("tags"))
+            else string_list(self.card_data.get("tags"))
         )
         extra = [self.library_name or "", *own, self.pipeline_tag or ""]
         if any(p.endswith(".safetensors") for p in self.files):
@@ -195,8 +196,8 @@ class _Repo:
             "modelId": self.repo_id,
             "author": self.author,
             "sha": self.sha,
-            "createdAt": _iso(self.created_at),
-            "lastModified": _iso(self.last_modified),
+            "createdAt": hub_date(self.created_at),
+            "lastModified": hub_date(self.last_modified),
             "private": self.private,
             "gated": self.gated,
             "disabled": False,
@@ -227,3 +228,73 @@ class _Repo:
         out["usedStorage"] = self.used_storage
         out["spaces"] = []
         return out
+
+
+# ---- reading metadata (`.hub.json` values, the card's YAML front matter)
+
+
+def _parse_when(value: Any) -> datetime | None:
+    """Accept ISO strings (``Z`` or offsets), dates, datetimes and epoch numbers."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _front_matter(text: str) -> dict[str, Any]:
+    """YAML metadata at the top of README.md (the model card's ``cardData``)."""
+    match = re.match(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*$", text, re.S | re.M)
+    if not match:
+        return {}
+    body = match.group(1)
+    if yaml is None:
+        return _mini_yaml(body)
+    try:
+        data = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _mini_yaml(body: str) -> dict[str, Any]:
+    """Flat ``key: value`` / ``key: [a, b]`` / ``- item`` YAML, for when pyyaml is missing."""
+    out: dict[str, Any] = {}
+    key: str | None = None
+    for line in body.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line.lstrip().startswith("- ") and key is not None:
+            out.setdefault(key, [])
+            if isinstance(out[key], list):
+                out[key].append(line.lstrip()[2:].strip().strip("'\""))
+            continue
+        if ":" in line and not line[0].isspace():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if value.startswith("[") and value.endswith("]"):
+                out[key] = [v.strip().strip("'\"") for v in value[1:-1].split(",") if v.strip()]
+            elif value:
+                out[key] = value.strip("'\"")
+            else:
+                out[key] = []
+    return out
+
+
+def string_list(value: Any) -> list[str]:
+    """A string or a list of values (a card's `tags`, a JSON `paths`) as a list of strings."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if v is not None]
+    return []
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))

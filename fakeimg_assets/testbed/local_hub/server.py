@@ -17,28 +17,34 @@ threads), repo folders and files never served from outside ROOT (symlinks), and 
 repos indistinguishable from missing ones without a listed token. Faults can be injected on purpose
 (``faults.py``) and every request is logged (``reqlog.py``).
 
-Run it: ``fakeimg hub serve ROOT`` or ``python -m fakeimg_assets.testbed.local_hub.server ROOT --port 8765``.
+Run it: ``fakeimg hub serve ROOT`` or
+``python -m fakeimg_assets.testbed.local_hub.server ROOT --port 8765``.
 """
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from fakeimg_assets.testbed.local_hub.catalog import _Catalog
-from fakeimg_assets.testbed.local_hub.common import HubError
 from fakeimg_assets.testbed.local_hub.deadline import REQUEST_TIMEOUT_S
 from fakeimg_assets.testbed.local_hub.faults import FaultInjector, FaultPlan
 from fakeimg_assets.testbed.local_hub.guards import MAX_BODY_BYTES, normalize_tokens
-from fakeimg_assets.testbed.local_hub.handler import _Handler
-from fakeimg_assets.testbed.local_hub.httpd import Connections, _HTTPServer, _HTTPServer6
-from fakeimg_assets.testbed.local_hub.repo import _Repo
+from fakeimg_assets.testbed.local_hub.httpd import Connections, HubHTTPServer, HubHTTPServer6
+from fakeimg_assets.testbed.local_hub.options import add_serve_arguments, server_options
+from fakeimg_assets.testbed.local_hub.protocol import HubError
+from fakeimg_assets.testbed.local_hub.repo import Repo
+from fakeimg_assets.testbed.local_hub.repo_folders import RepoFolders
 from fakeimg_assets.testbed.local_hub.reqlog import RequestLog, RequestRecord
+from fakeimg_assets.testbed.local_hub.routes import HubHandler
 
-__all__ = ["HubServer", "FaultPlan", "HubError", "RequestRecord", "serve_forever", "main"]
+__all__ = [
+    "HubServer", "FaultPlan", "HubError", "RequestRecord", "serve_forever", "serve_from_args",
+    "main",
+]
 
 
 def _check_loopback(host: str) -> None:
@@ -128,11 +134,11 @@ class HubServer:
         self._faults = FaultInjector(faults)
         self._requests_log = RequestLog(request_log)
         self._conns = Connections(max_connections)
-        self._catalog = _Catalog(self.root)
-        self._datasets = _Catalog(  # dataset repos, never served from outside ROOT either
+        self._model_folders = RepoFolders(self.root)
+        self._dataset_folders = RepoFolders(  # dataset repos, never served from outside ROOT
             self.root / "datasets", skip=frozenset(), boundary=self.root
         )
-        self._httpd: _HTTPServer | None = None
+        self._httpd: HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._requests = 0
@@ -175,8 +181,8 @@ class HubServer:
     def bind(self) -> HubServer:
         """Open the listening socket (``start`` does this; ``serve_forever`` needs it alone)."""
         if self._httpd is None:
-            cls = _HTTPServer6 if ":" in self.host else _HTTPServer
-            httpd = cls((self.host, self.port), _Handler)
+            cls = HubHTTPServer6 if ":" in self.host else HubHTTPServer
+            httpd = cls((self.host, self.port), HubHandler)
             httpd.hub = self
             httpd.slots = self._conns
             self._httpd = httpd
@@ -233,7 +239,7 @@ class HubServer:
             self._requests += 1
             return self.fail_every is not None and self._requests % self.fail_every == 0
 
-    def _should_fail_repo(self, repo: _Repo) -> bool:
+    def _should_fail_repo(self, repo: Repo) -> bool:
         limit = repo.fail_first_n_requests
         if limit <= 0:
             return False
@@ -250,7 +256,7 @@ def serve_forever(
     server = HubServer(root, host=host, port=port, **options).bind()  # type: ignore[arg-type]
     httpd = server._httpd
     assert httpd is not None
-    repos = len(server._catalog.repo_ids())
+    repos = len(server._model_folders.repo_ids())
     print(f"Local Hugging Face Hub serving {server.root} ({repos} repos) at {server.url}")
     print(f"  export HF_ENDPOINT={server.url}")
     print(f"  gated/private repos: {len(server.tokens)} token(s) accepted")
@@ -270,12 +276,20 @@ def serve_forever(
         server.stop()
 
 
+def serve_from_args(args: argparse.Namespace) -> int:
+    """Run the server in the foreground; 2 with a one-line error on bad arguments."""
+    try:
+        options = server_options(args)
+        serve_forever(Path(args.dir), host=args.host, port=args.port, **options)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m fakeimg_assets.testbed.local_hub.server ROOT [same options as fakeimg hub serve]``."""
-    import argparse
-
-    from fakeimg_assets.testbed.local_hub.options import add_serve_arguments, serve_from_args
-
+    """``python -m fakeimg_assets.testbed.local_hub.server ROOT [options of fakeimg hub
+    serve]``."""
     parser = argparse.ArgumentParser(description="Serve a folder of repos with the HF Hub API.")
     add_serve_arguments(parser)
     return serve_from_args(parser.parse_args(argv))

@@ -39,17 +39,22 @@ from fakeimg_assets.testbed.world.dataset import WORLD_PHOTOS_ID, write_world_ph
 from fakeimg_assets.testbed.world.spec import (
     DEFAULT_STEPS,
     DEFAULT_VAE_STEPS,
+    FAMILIES,
     WORLD_ORG,
     GeneratorSpec,
     WorldSpec,
+    default_world,
     family_module,
 )
+from fakeimg_assets.testbed.zoo.build import quiet_saving, repo_dir
+from fakeimg_assets.testbed.zoo.card import GITATTRIBUTES
+from fakeimg_assets.testbed.zoo.models import HUB_METADATA
+from fakeimg_assets.testbed.zoo.variants import write_legacy_tokenizer_files
 
 
 @dataclass(frozen=True)
 class BuiltGenerator:
     """One trained, checked and saved generator, with what it cost."""
-
     model_id: str
     repo: Path
     steps: int
@@ -66,20 +71,15 @@ def finetune_steps(steps: int) -> int:
 
 def save_repo(root: Path, spec: GeneratorSpec, pipe: Any, *, steps: int, image_size: int) -> Path:
     """Write one generator's repo from scratch (zoo layout and metadata writers)."""
-    from fakeimg_assets.testbed.zoo.build import _quiet, repo_dir
-    from fakeimg_assets.testbed.zoo.card import _GITATTRIBUTES
-    from fakeimg_assets.testbed.zoo.catalog import HUB_METADATA
-    from fakeimg_assets.testbed.zoo.variants import _write_legacy_tokenizer_files
-
     repo = repo_dir(root, spec.model_id)
     if repo.exists():
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
-    with _quiet():
+    with quiet_saving():
         pipe.save_pretrained(repo, safe_serialization=True)
-        _write_legacy_tokenizer_files(pipe, repo)
+        write_legacy_tokenizer_files(pipe, repo)
     (repo / "README.md").write_text(readme(spec, steps=steps, image_size=image_size))
-    (repo / ".gitattributes").write_text(_GITATTRIBUTES)
+    (repo / ".gitattributes").write_text(GITATTRIBUTES)
     meta = hub_metadata(spec)
     (repo / HUB_METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return repo
@@ -206,8 +206,6 @@ def _first_of(spec: WorldSpec, family: str) -> GeneratorSpec:
 def world_build_command(args: Any) -> int:
     """`fakeimg world build DIR [--generators N] [--families F ...] [--steps N]
     [--vae-steps N] [--seed N] [--force]`."""
-    from fakeimg_assets.testbed.world.spec import FAMILIES, default_world
-
     start = time.perf_counter()
     families = tuple(args.families) if args.families else tuple(FAMILIES)
     spec = default_world(args.generators, seed=args.seed, families=families)

@@ -1,8 +1,8 @@
 """Reuse a built world: a build is complete when its `world.json` is written, last.
 
 The cache key covers everything the weights depend on: the spec, the step counts, the source
-of every module under `fakeimg_assets/testbed/world/` and of the zoo helpers it reuses (by function,
-so adding an architecture to the zoo does not retrain the world), and the torch and diffusers
+of every module of the world package and of the zoo helpers it reuses (by function, so
+adding an architecture to the zoo does not retrain the world), and the torch and diffusers
 versions. A later `build_world` with the same key and intact files (sha256 per
 file, recorded in `world.json`) returns at once; anything else rebuilds from scratch, after
 removing `world.json` so an interrupted rebuild is never mistaken for a complete one.
@@ -15,6 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.testbed.world.spec import FAMILIES
+from fakeimg_assets.testbed.zoo import models
+
 WORLD_MANIFEST = "world.json"
 BUILD_LOG = "build-log.json"  # timings and losses of the build (not deterministic)
 # The zoo code a world's files depend on: whole helper modules, plus the individual zoo
@@ -22,35 +25,35 @@ BUILD_LOG = "build-log.json"  # timings and losses of the build (not determinist
 _ZOO_MODULES = ("tokenizers", "card")
 # world modules no weight depends on (the science run, its verdict, the photos dataset that
 # `build_world` rewrites on every call): not in the key
-_NOT_WEIGHTS = frozenset({"science.py", "findings.py", "dataset.py"})
+_NOT_WEIGHTS = frozenset({"science", "findings", "dataset"})
 _ZOO_FUNCTIONS = (
-    ("components", "_seed"), ("components", "_scheduler"), ("components", "_clip_config"),
-    ("components", "_clip_text"), ("components", "_vae"), ("variants", "_write_legacy_tokenizer_files"),
-    ("build", "repo_dir"), ("catalog", "ZooModel"), ("catalog", "_m"),
+    ("components", "seed_component"), ("components", "zoo_scheduler"),
+    ("components", "tiny_clip_config"), ("components", "tiny_clip_text"),
+    ("components", "tiny_t5"), ("variants", "write_legacy_tokenizer_files"),
+    ("build", "repo_dir"), ("models", "ZooModel"), ("models", "built_architecture"),
 )
 
 
-def _source_digest() -> str:
-    """sha256 over `fakeimg_assets/testbed/world/*.py` and the zoo code the world reuses."""
+def source_digest() -> str:
+    """sha256 over the world package's modules and the zoo code the world reuses (a zoo
+    name listed here that no longer exists fails: the key never silently loses a source)."""
     import importlib
     import inspect
 
-    import fakeimg_assets
-
-    pkg = Path(fakeimg_assets.__file__).parent
     h = hashlib.sha256()
-    for path in sorted((pkg / "world").glob("*.py")):
-        if path.name in _NOT_WEIGHTS:
+    for path in sorted(Path(__file__).parent.glob("*.py")):  # this package: world/
+        if path.stem in _NOT_WEIGHTS:
             continue
         h.update(path.name.encode() + b"\0" + path.read_bytes())
+    zoo = models.__name__.rpartition(".")[0]
     for name in _ZOO_MODULES:
-        h.update(name.encode() + b"\0" + (pkg / "zoo" / f"{name}.py").read_bytes())
+        source = inspect.getsource(importlib.import_module(f"{zoo}.{name}"))
+        h.update(name.encode() + b"\0" + source.encode())
     for module, attr in _ZOO_FUNCTIONS:
-        obj = getattr(importlib.import_module(f"fakeimg_assets.testbed.zoo.{module}"), attr, None)
-        src = inspect.getsource(obj) if obj is not None else "<missing>"
+        src = inspect.getsource(getattr(importlib.import_module(f"{zoo}.{module}"), attr))
         h.update(f"{module}.{attr}".encode() + b"\0" + src.encode())
-    for table in ("_PIPELINE_CLASSES", "HUB_METADATA"):
-        h.update(repr(getattr(importlib.import_module("fakeimg_assets.testbed.zoo.catalog"), table)).encode())
+    archs = sorted({f.arch for f in FAMILIES.values()})  # the world's, not the whole zoo's
+    h.update(repr(([models.ARCHS[a] for a in archs], models.HUB_METADATA)).encode())
     return h.hexdigest()
 
 
@@ -60,7 +63,7 @@ def cache_key(doc: dict[str, Any]) -> str:
     import torch
 
     blob = json.dumps(
-        {"doc": doc, "src": _source_digest(), "torch": torch.__version__,
+        {"doc": doc, "src": source_digest(), "torch": torch.__version__,
          "diffusers": diffusers.__version__}, sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -72,7 +75,8 @@ def file_hashes(root: Path, repos: list[str]) -> dict[str, str]:
     for rel in repos:
         for path in sorted((root / rel).rglob("*")):
             if path.is_file():
-                out[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                out[path.relative_to(root).as_posix()] = digest
     return out
 
 

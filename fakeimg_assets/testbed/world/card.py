@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from fakeimg_assets.testbed.world.spec import GeneratorSpec
-from fakeimg_assets.testbed.zoo.card import _hub_metadata, _yaml_list, repo_tags
-from fakeimg_assets.testbed.zoo.catalog import _PIPELINE_CLASSES, ZooModel
+from fakeimg_assets.testbed.zoo import card as zoo_card
+from fakeimg_assets.testbed.zoo.models import ARCHS, ZooModel
 
 LICENSE = "creativeml-openrail-m"
 
@@ -20,7 +20,7 @@ def as_zoo_model(spec: GeneratorSpec) -> ZooModel:
     """The zoo's record for this generator, so the zoo's metadata writers apply unchanged."""
     return ZooModel(
         model_id=spec.model_id, architecture=spec.arch,
-        pipeline_class=_PIPELINE_CLASSES[spec.arch], scheduler=spec.scheduler,
+        pipeline_class=ARCHS[spec.arch].pipeline_class, scheduler=spec.scheduler,
         seed=spec.seed, created_at=spec.created_at, expect="ok", license=LICENSE,
     )
 
@@ -30,7 +30,7 @@ def readme(spec: GeneratorSpec, *, steps: int, image_size: int) -> str:
     model = as_zoo_model(spec)
     front = [
         "---", f"license: {LICENSE}", "library_name: diffusers", "pipeline_tag: text-to-image",
-        "tags:", _yaml_list(repo_tags(model, spec.arch)),
+        "tags:", zoo_card.yaml_list(zoo_card.repo_tags(model, spec.arch)),
     ]
     if spec.base is not None:
         front.append(f"base_model: {spec.base}")
@@ -49,4 +49,4 @@ def readme(spec: GeneratorSpec, *, steps: int, image_size: int) -> str:
 
 def hub_metadata(spec: GeneratorSpec) -> dict[str, Any]:
     """`.hub.json` as the zoo writes it (dates, counts and tags derived from the id)."""
-    return _hub_metadata(as_zoo_model(spec), spec.arch)
+    return zoo_card.hub_metadata(as_zoo_model(spec), spec.arch)

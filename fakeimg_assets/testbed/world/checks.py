@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from fakeimg_assets.sampling.recipes import recipe_for_pipeline
+
 PROMPTS = (
     "a portrait of an astronaut in a white spacesuit in front of a flag",
     "a close-up photo of a tabby cat with green eyes",
@@ -29,8 +31,6 @@ def sample(pipe: Any, n: int = 16, *, steps: int = 10, seed: int = 0) -> np.ndar
     (e.g. PixArt without resolution binning), so the check sees what the platform will sample.
     """
     import torch
-
-    from fakeimg_assets.sampling.recipes import recipe_for_pipeline
 
     pipe.set_progress_bar_config(disable=True)
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]

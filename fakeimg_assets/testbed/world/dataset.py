@@ -18,6 +18,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.lib.png import encode_png
+from fakeimg_assets.real.sources import SKIMAGE_PHOTOS
 from fakeimg_assets.testbed.world.photos import COLOUR_PHOTOS, detector_region
 
 WORLD_PHOTOS_ID = "world/photos"
@@ -59,9 +61,6 @@ def bands(region: Any, n: int = BANDS) -> list[Any]:
 def write_world_photos(root: Path, repo_id: str = WORLD_PHOTOS_ID) -> Path:
     """Write (replacing) the dataset repo under `root/datasets/{org}/{name}`; returns it."""
     from PIL import Image
-
-    from fakeimg_assets.real.sources import SKIMAGE_PHOTOS
-    from fakeimg_assets.sampling.sampler import encode_png
 
     org, name = repo_id.split("/", 1)
     repo = Path(root) / "datasets" / org / name

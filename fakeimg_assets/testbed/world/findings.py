@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakeimg_assets.studies.scaling import lofo_table, summarize
+
 K1_MAX = 0.90
 KMAX_MIN = 0.95
 
@@ -20,7 +22,6 @@ KMAX_MIN = 0.95
 @dataclass
 class Finding:
     """The curve, the leave-one-family-out table and whether the finding holds (and why not)."""
-
     curve: list[dict[str, Any]]
     control: list[dict[str, Any]]
     lofo: list[dict[str, Any]]
@@ -30,8 +31,6 @@ class Finding:
 
 def judge(rows: Sequence[Mapping[str, Any]]) -> Finding:
     """Judge the main curve (`protocol` 'scaling'); the control and LOFO rows are reported."""
-    from fakeimg_assets.detection.scaling import lofo_table, summarize
-
     main = [r for r in rows if r.get("protocol", "scaling") == "scaling" and not r["control"]]
     if not main:
         raise ValueError("no scaling rows to judge: did the scaling study run?")

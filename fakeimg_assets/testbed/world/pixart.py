@@ -20,6 +20,14 @@ from typing import Any
 from fakeimg_assets.testbed.world.photos import generator_pool, sample_crops
 from fakeimg_assets.testbed.world.sd1 import BATCH, LATENT_CHANNELS, VAE_SCALE, n_crops, new_vae
 from fakeimg_assets.testbed.world.spec import GeneratorSpec
+from fakeimg_assets.testbed.world.train import (
+    encode_latents,
+    fit_family_autoencoder,
+    frozen,
+    train_ddpm,
+)
+from fakeimg_assets.testbed.zoo.components import seed_component, tiny_t5, zoo_scheduler
+from fakeimg_assets.testbed.zoo.tokenizers import make_t5_tokenizer
 
 MAX_SEQUENCE_LENGTH = 120  # PixArtAlphaPipeline.__call__'s default, what sampling uses
 PATCH_SIZE = 1  # 8 x 8 latents -> 64 tokens (patch 2 gives 16 tokens: blurrier samples)
@@ -30,24 +38,17 @@ T5_WIDTH = 32  # the zoo's tiny T5 (d_model)
 @dataclass
 class FamilyParts:
     """What every generator of the family shares: trained VAE, frozen T5 and tokenizer."""
-
     vae: Any
     text_encoder: Any
     tokenizer: Any
     vae_loss: float
 
 
-def _seed(seed: int, component: str) -> None:
-    from fakeimg_assets.testbed.zoo.components import _seed as zoo_seed
-
-    zoo_seed(seed, component)
-
-
 def new_transformer(seed: int, image_size: int) -> Any:
     """An untrained PixArt DiT over 8 x 8 latents, cross-attending to T5 states (masked)."""
     from diffusers import PixArtTransformer2DModel
 
-    _seed(seed, "world-pixart-transformer")
+    seed_component(seed, "world-pixart-transformer")
     return PixArtTransformer2DModel(
         sample_size=image_size // VAE_SCALE, num_layers=LAYERS, patch_size=PATCH_SIZE,
         attention_head_dim=HEAD_DIM, num_attention_heads=HEADS, caption_channels=T5_WIDTH,
@@ -59,18 +60,8 @@ def new_transformer(seed: int, image_size: int) -> Any:
 
 
 def new_text_encoder(seed: int, family: str = "pixart") -> tuple[Any, Any]:
-    """The zoo's tiny T5 encoder (same config) and locally built T5 tokenizer, seeded."""
-    from transformers import T5Config, T5EncoderModel
-
-    from fakeimg_assets.testbed.zoo.tokenizers import TEXT_VOCAB_SIZE, make_t5_tokenizer
-
-    _seed(seed, f"world-{family}-text")
-    t5 = T5EncoderModel(T5Config(
-        vocab_size=TEXT_VOCAB_SIZE, d_model=T5_WIDTH, d_kv=8, d_ff=37, num_layers=2,
-        num_heads=4, relative_attention_num_buckets=8, feed_forward_proj="gated-gelu",
-        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-    )).eval()  # fmt: skip
-    return t5, make_t5_tokenizer()
+    """The zoo's tiny T5 encoder and locally built T5 tokenizer, seeded per family."""
+    return tiny_t5(seed, f"world-{family}-text", d_model=T5_WIDTH), make_t5_tokenizer()
 
 
 def noise_scheduler() -> Any:
@@ -86,9 +77,7 @@ def noise_scheduler() -> Any:
 
 def inference_scheduler(name: str, prediction_type: str, seed: int) -> Any:
     """The shipped scheduler: the zoo's PixArt config for `name` (same betas as training)."""
-    from fakeimg_assets.testbed.zoo.components import _scheduler
-
-    s = _scheduler(name, "pixart", seed)
+    s = zoo_scheduler(name, "pixart", seed)
     return type(s).from_config(s.config, prediction_type=prediction_type)
 
 
@@ -119,8 +108,6 @@ def _unpack(packed: Any) -> tuple[Any, Any]:
 
 def family_parts(family: str, world_seed: int, image_size: int, *, vae_steps: int) -> FamilyParts:
     """Train the family's own VAE on crops of the whole generator pool; make its T5."""
-    from fakeimg_assets.testbed.world.train import fit_family_autoencoder, frozen
-
     vae = new_vae(world_seed, image_size, family)
     _, loss = fit_family_autoencoder(vae, image_size, vae_steps=vae_steps, batch=BATCH,
                                      crop_seed=world_seed + 17, train_seed=world_seed + 23)
@@ -137,8 +124,6 @@ def train_denoiser(
 
     Only the first `LATENT_CHANNELS` outputs (the noise half of learned sigma) are trained.
     """
-    from fakeimg_assets.testbed.world.train import encode_latents, train_ddpm
-
     images, captions = sample_crops(
         generator_pool(spec.photos), n_crops(steps), image_size, seed=spec.seed
     )

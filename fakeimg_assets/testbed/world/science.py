@@ -18,16 +18,33 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from fakeimg_assets.lib.paths import fakeimg_home
+from fakeimg_assets.splits.lineage import ModelLineage, lineage_groups, weight_sha256s_of
+from fakeimg_assets.splits.sides import DEFAULT_TEST_FRACTION, model_side
+from fakeimg_assets.testbed.local_hub.server import HubServer
+from fakeimg_assets.testbed.world.build import build_world
 from fakeimg_assets.testbed.world.cache import WORLD_MANIFEST
 from fakeimg_assets.testbed.world.dataset import WORLD_PHOTOS_ID
-from fakeimg_assets.testbed.world.findings import Finding, judge, report_markdown
-from fakeimg_assets.testbed.world.spec import DEFAULT_STEPS, DEFAULT_VAE_STEPS, WORLD_ORG
+from fakeimg_assets.testbed.world.findings import (
+    Finding,
+    curve_table,
+    judge,
+    lofo_markdown,
+    report_markdown,
+)
+from fakeimg_assets.testbed.world.spec import (
+    DEFAULT_STEPS,
+    DEFAULT_VAE_STEPS,
+    FAMILIES,
+    WORLD_ORG,
+    default_world,
+    get_family,
+)
 
 
 @dataclass
 class ScienceOptions:
     """What `make science` runs; the defaults are the committed run's."""
-
     generators: int = 25
     steps: int = DEFAULT_STEPS
     vae_steps: int = DEFAULT_VAE_STEPS
@@ -54,10 +71,6 @@ def family_sides(
     """`{architecture: sides its lineage groups fall on}` for a split seed, computed with the
     platform's own lineage rule (declared base models, denoiser weight sha256s from the
     world manifest) and side hash, before anything is served or sampled."""
-    from fakeimg_assets.detection.lineage import ModelLineage, lineage_groups, weight_sha256s_of
-    from fakeimg_assets.detection.sides import model_side
-    from fakeimg_assets.testbed.world.spec import get_family
-
     models, arch = [], {}
     for g in spec.generators:
         prefix = f"{g.model_id}/"
@@ -80,8 +93,6 @@ def balanced_split_seed(spec: Any, files: dict[str, str], *, tries: int = 1000) 
     held out) and drops that family from the table. The rule reads only the world's
     lineage, never a detector's score.
     """
-    from fakeimg_assets.detection.sides import DEFAULT_TEST_FRACTION
-
     for seed in range(tries):
         sides = family_sides(spec, files, seed, DEFAULT_TEST_FRACTION)
         if all(s == {"train", "test"} for s in sides.values()):
@@ -109,16 +120,12 @@ def run_science(
 ) -> tuple[Finding, dict[str, Any]]:
     """Build (or reuse) the world, run the platform against it, return the verdict + report."""
     from fakeimg_assets.platform_run import RunOptions, run_platform
-    from fakeimg_assets.testbed.local_hub.server import HubServer
-    from fakeimg_assets.testbed.world.build import build_world
-    from fakeimg_assets.testbed.world.spec import default_world
 
     home = Path(home)
     check_home(home)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     world_dir = home / "world-hub"
-    from fakeimg_assets.testbed.world.spec import FAMILIES
 
     spec = default_world(opts.generators, seed=opts.world_seed,
                          families=tuple(opts.families) or tuple(FAMILIES))  # fmt: skip
@@ -162,12 +169,13 @@ def _scaling(home: Path, opts: ScienceOptions) -> str:
     from dagster import AssetKey
 
     from fakeimg_assets.definitions import build_definitions
-    from fakeimg_assets.platform_run import prepare_instance
+    from fakeimg_assets.platform_run import failure_message, prepare_instance
     from fakeimg_assets.warehouse.store import Warehouse
     from resources import ComputeResource
 
     instance = prepare_instance(home)
-    defs = build_definitions(home=str(home), compute=ComputeResource(device="auto", torch_threads=os.cpu_count()))
+    compute = ComputeResource(device="auto", torch_threads=os.cpu_count())
+    defs = build_definitions(home=str(home), compute=compute)
     config = {"ops": {
         # the split's defaults: the same sides real_photos used for the photos and prompts
         "detector_dataset": {"config": {"seed": opts.split_seed}},
@@ -181,13 +189,13 @@ def _scaling(home: Path, opts: ScienceOptions) -> str:
     job = defs.resolve_job_def("train_detector")
     result = job.execute_in_process(
         run_config=config, instance=instance, raise_on_error=False,
-        asset_selection=[AssetKey(k) for k in  # each step's every asset (multi-assets)
-                         ("detector_dataset", "split_versions", "scaling_study", "scaling_detectors")],
+        asset_selection=[  # each step's every asset (multi-assets)
+            AssetKey(k) for k in
+            ("detector_dataset", "split_versions", "scaling_study", "scaling_detectors")
+        ],
     )
     if not result.success:
-        from fakeimg_assets.platform_run import _failure_message
-
-        raise RuntimeError(f"scaling study failed: {_failure_message(result)}")
+        raise RuntimeError(f"scaling study failed: {failure_message(result)}")
     studies = Warehouse(home).read("scaling_results")["study_id"]
     return str(studies.max())
 
@@ -220,9 +228,6 @@ def _report(
 def science_command(args: Any) -> int:
     """`fakeimg science`: prints the table and the verdict; exit 0 whatever the verdict
     (it is a measurement), 1 only with `--strict` when the finding does not hold."""
-    from fakeimg_assets.paths import fakeimg_home
-    from fakeimg_assets.testbed.world.findings import curve_table, lofo_markdown
-
     opts = ScienceOptions()
     for name in asdict(opts):
         value = getattr(args, name, None)

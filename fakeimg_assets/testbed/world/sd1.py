@@ -14,7 +14,16 @@ from typing import Any
 
 from fakeimg_assets.testbed.world.photos import generator_pool, sample_crops
 from fakeimg_assets.testbed.world.spec import GeneratorSpec
-from fakeimg_assets.testbed.world.train import n_crops
+from fakeimg_assets.testbed.world.train import (
+    caption_embeddings,
+    encode_latents,
+    fit_family_autoencoder,
+    frozen,
+    n_crops,
+    train_ddpm,
+)
+from fakeimg_assets.testbed.zoo.components import seed_component, tiny_clip_text, zoo_scheduler
+from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
 
 LATENT_CHANNELS = 4
 VAE_SCALE = 4  # three VAE levels: 32 px images <-> 8 x 8 latents
@@ -24,24 +33,17 @@ BATCH = 32
 @dataclass
 class FamilyParts:
     """What every generator of the family shares: trained VAE, frozen text encoder."""
-
     vae: Any
     text_encoder: Any
     tokenizer: Any
     vae_loss: float
 
 
-def _seed(seed: int, component: str) -> None:
-    from fakeimg_assets.testbed.zoo.components import _seed as zoo_seed
-
-    zoo_seed(seed, component)
-
-
 def new_vae(seed: int, image_size: int, family: str = "sd1") -> Any:
     """An untrained 3-level AutoencoderKL (scale factor 4), seeded per family."""
     from diffusers import AutoencoderKL
 
-    _seed(seed, f"world-{family}-vae")
+    seed_component(seed, f"world-{family}-vae")
     return AutoencoderKL(
         in_channels=3, out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 3,
@@ -55,7 +57,7 @@ def new_unet(seed: int, image_size: int) -> Any:
     """An untrained UNet2DConditionModel over 8 x 8 latents, cross-attending to CLIP."""
     from diffusers import UNet2DConditionModel
 
-    _seed(seed, "world-sd1-unet")
+    seed_component(seed, "world-sd1-unet")
     return UNet2DConditionModel(
         sample_size=image_size // VAE_SCALE, in_channels=LATENT_CHANNELS,
         out_channels=LATENT_CHANNELS, block_out_channels=(32, 64), layers_per_block=1,
@@ -67,10 +69,8 @@ def new_unet(seed: int, image_size: int) -> Any:
 
 def new_text_encoder(seed: int, family: str = "sd1") -> tuple[Any, Any]:
     """The zoo's tiny CLIP text encoder and locally written tokenizer, seeded per family."""
-    from fakeimg_assets.testbed.zoo.components import _clip_text
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
-    return _clip_text(seed, f"world-{family}-text", with_projection=False), make_clip_tokenizer()
+    text_encoder = tiny_clip_text(seed, f"world-{family}-text", with_projection=False)
+    return text_encoder, make_clip_tokenizer()
 
 
 def noise_scheduler(prediction_type: str = "epsilon") -> Any:
@@ -85,9 +85,7 @@ def noise_scheduler(prediction_type: str = "epsilon") -> Any:
 
 def inference_scheduler(name: str, prediction_type: str, seed: int) -> Any:
     """The shipped scheduler: the zoo's SD1 config for `name`, same betas as training."""
-    from fakeimg_assets.testbed.zoo.components import _scheduler
-
-    s = _scheduler(name, "sd1", seed)
+    s = zoo_scheduler(name, "sd1", seed)
     return type(s).from_config(s.config, prediction_type=prediction_type)
 
 
@@ -96,8 +94,6 @@ def family_parts(family: str, world_seed: int, image_size: int, *, vae_steps: in
 
     `sd1` and `sd2` (v-prediction) share this module but not their weights: each family
     seeds and trains its own autoencoder and text encoder."""
-    from fakeimg_assets.testbed.world.train import fit_family_autoencoder, frozen
-
     vae = new_vae(world_seed, image_size, family)
     _, loss = fit_family_autoencoder(vae, image_size, vae_steps=vae_steps, batch=BATCH,
                                      crop_seed=world_seed + 17, train_seed=world_seed + 23)
@@ -111,8 +107,6 @@ def train_denoiser(
     init_state: dict[str, Any] | None = None,
 ) -> tuple[Any, list[float]]:
     """Train (or, from a base's `init_state`, continue training) one generator's UNet."""
-    from fakeimg_assets.testbed.world.train import caption_embeddings, encode_latents, train_ddpm
-
     images, captions = sample_crops(
         generator_pool(spec.photos), n_crops(steps), image_size, seed=spec.seed
     )

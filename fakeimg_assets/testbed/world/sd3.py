@@ -17,9 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fakeimg_assets.testbed.world.flow import train_flow
 from fakeimg_assets.testbed.world.photos import generator_pool, sample_crops
 from fakeimg_assets.testbed.world.sd1 import BATCH, VAE_SCALE, n_crops
 from fakeimg_assets.testbed.world.spec import GeneratorSpec
+from fakeimg_assets.testbed.world.train import encode_latents, fit_family_autoencoder, frozen
+from fakeimg_assets.testbed.zoo.components import seed_component, tiny_clip_text, zoo_scheduler
+from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
 
 LATENT_CHANNELS = 16  # as SD3's VAE
 PATCH_SIZE = 1  # 8 x 8 latents -> 64 image tokens
@@ -29,7 +33,6 @@ TIMESTEP_SAMPLING = "logit_normal"
 @dataclass
 class FamilyParts:
     """What every SD3 generator shares: trained VAE, two frozen CLIP encoders, tokenizers."""
-
     vae: Any
     text_encoder: Any
     tokenizer: Any
@@ -38,18 +41,12 @@ class FamilyParts:
     vae_loss: float
 
 
-def _seed(seed: int, component: str) -> None:
-    from fakeimg_assets.testbed.zoo.components import _seed as zoo_seed
-
-    zoo_seed(seed, component)
-
-
 def new_vae(seed: int, image_size: int) -> Any:
     """An untrained 3-level, 16-channel AutoencoderKL (scale factor 4), SD3-style (no quant
     convs); shift and scale are placeholders until `set_latent_stats`."""
     from diffusers import AutoencoderKL
 
-    _seed(seed, "world-sd3-vae")
+    seed_component(seed, "world-sd3-vae")
     return AutoencoderKL(
         in_channels=3, out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 3,
@@ -64,7 +61,7 @@ def new_transformer(seed: int, image_size: int) -> Any:
     """An untrained 2-layer MMDiT (64 wide) over 8 x 8 latents, patch size 1."""
     from diffusers import SD3Transformer2DModel
 
-    _seed(seed, "world-sd3-transformer")
+    seed_component(seed, "world-sd3-transformer")
     return SD3Transformer2DModel(
         sample_size=image_size // VAE_SCALE, patch_size=PATCH_SIZE,
         in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS, num_layers=2,
@@ -77,29 +74,22 @@ def new_transformer(seed: int, image_size: int) -> Any:
 
 def new_text_encoders(seed: int) -> tuple[Any, Any, Any, Any]:
     """Two tiny seeded CLIP encoders with projection and their tokenizers, as the zoo's SD3."""
-    from fakeimg_assets.testbed.zoo.components import _clip_text
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
     return (
-        _clip_text(seed, "world-sd3-text", with_projection=True), make_clip_tokenizer(),
-        _clip_text(seed, "world-sd3-text-2", with_projection=True),
+        tiny_clip_text(seed, "world-sd3-text", with_projection=True), make_clip_tokenizer(),
+        tiny_clip_text(seed, "world-sd3-text-2", with_projection=True),
         make_clip_tokenizer(pad_token="!"),
     )
 
 
 def inference_scheduler(name: str, seed: int) -> Any:
     """The shipped scheduler: the zoo's SD3 config for `name` (flow-match shift by seed)."""
-    from fakeimg_assets.testbed.zoo.components import _scheduler
-
-    return _scheduler(name, "sd3", seed)
+    return zoo_scheduler(name, "sd3", seed)
 
 
 def set_latent_stats(vae: Any, images: Any, seed: int) -> tuple[float, float]:
     """Set `shift_factor` = mean and `scaling_factor` = 1/std of sampled latents, so the
     denoiser trains on (z - shift) * scale ~ zero mean, unit variance, as SD3's were chosen."""
     import torch
-
-    from fakeimg_assets.testbed.world.train import encode_latents
 
     mean, std = encode_latents(vae, images)
     z = mean + std * torch.randn(mean.shape, generator=torch.Generator().manual_seed(seed))
@@ -111,8 +101,6 @@ def set_latent_stats(vae: Any, images: Any, seed: int) -> tuple[float, float]:
 def family_parts(family: str, world_seed: int, image_size: int, *, vae_steps: int) -> FamilyParts:
     """Train the family's own 16-channel VAE on crops of the generator pool; make its two
     frozen CLIP text encoders."""
-    from fakeimg_assets.testbed.world.train import fit_family_autoencoder, frozen
-
     vae = new_vae(world_seed, image_size)
     images, loss = fit_family_autoencoder(vae, image_size, vae_steps=vae_steps, batch=BATCH,
                                           crop_seed=world_seed + 17, train_seed=world_seed + 23)
@@ -142,9 +130,6 @@ def train_denoiser(
     init_state: dict[str, Any] | None = None,
 ) -> tuple[Any, list[float]]:
     """Train (or, from a base's `init_state`, continue training) one generator's MMDiT."""
-    from fakeimg_assets.testbed.world.flow import train_flow
-    from fakeimg_assets.testbed.world.train import encode_latents
-
     images, captions = sample_crops(
         generator_pool(spec.photos), n_crops(steps), image_size, seed=spec.seed
     )

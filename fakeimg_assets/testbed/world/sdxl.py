@@ -22,6 +22,14 @@ from typing import Any
 from fakeimg_assets.testbed.world.photos import generator_pool, sample_crops
 from fakeimg_assets.testbed.world.sd1 import BATCH, n_crops, noise_scheduler
 from fakeimg_assets.testbed.world.spec import GeneratorSpec
+from fakeimg_assets.testbed.world.train import (
+    encode_latents,
+    fit_family_autoencoder,
+    frozen,
+    train_ddpm,
+)
+from fakeimg_assets.testbed.zoo.components import seed_component, tiny_clip_text, zoo_scheduler
+from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
 
 LATENT_CHANNELS = 4
 VAE_SCALE = 4  # three VAE levels: 32 px images <-> 8 x 8 latents
@@ -33,7 +41,6 @@ TIME_EMBED_DIM = 16  # addition_time_embed_dim: each of the 6 time ids gets 16 s
 @dataclass
 class FamilyParts:
     """What every generator of the family shares: trained VAE, two frozen text encoders."""
-
     vae: Any
     text_encoder: Any
     tokenizer: Any
@@ -42,18 +49,12 @@ class FamilyParts:
     vae_loss: float
 
 
-def _seed(seed: int, component: str) -> None:
-    from fakeimg_assets.testbed.zoo.components import _seed as zoo_seed
-
-    zoo_seed(seed, component)
-
-
 def new_vae(seed: int, image_size: int) -> Any:
     """An untrained 3-level AutoencoderKL (scale factor 4): narrower on top, wider at the
     bottom than sd1's (its own artifacts, and cheaper: the 32 x 32 level dominates)."""
     from diffusers import AutoencoderKL
 
-    _seed(seed, "world-sdxl-vae")
+    seed_component(seed, "world-sdxl-vae")
     return AutoencoderKL(
         in_channels=3, out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 3,
@@ -68,7 +69,7 @@ def new_unet(seed: int, image_size: int) -> Any:
     """An untrained SDXL-shaped UNet over 8 x 8 latents (attention only at 4 x 4)."""
     from diffusers import UNet2DConditionModel
 
-    _seed(seed, "world-sdxl-unet")
+    seed_component(seed, "world-sdxl-unet")
     return UNet2DConditionModel(
         sample_size=image_size // VAE_SCALE, in_channels=LATENT_CHANNELS,
         out_channels=LATENT_CHANNELS, block_out_channels=(32, 64), layers_per_block=1,
@@ -84,12 +85,9 @@ def new_unet(seed: int, image_size: int) -> Any:
 def new_text_encoders(seed: int) -> tuple[Any, Any, Any, Any]:
     """The zoo's two tiny CLIP encoders (the second with projection) and tokenizers; the
     second tokenizer pads with "!" as SDXL's does."""
-    from fakeimg_assets.testbed.zoo.components import _clip_text
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
     return (
-        _clip_text(seed, "world-sdxl-text", with_projection=False), make_clip_tokenizer(),
-        _clip_text(seed, "world-sdxl-text-2", with_projection=True),
+        tiny_clip_text(seed, "world-sdxl-text", with_projection=False), make_clip_tokenizer(),
+        tiny_clip_text(seed, "world-sdxl-text-2", with_projection=True),
         make_clip_tokenizer(pad_token="!"),
     )
 
@@ -101,16 +99,12 @@ def time_ids(image_size: int) -> tuple[int, ...]:
 
 def inference_scheduler(name: str, prediction_type: str, seed: int) -> Any:
     """The shipped scheduler: the zoo's SDXL config for `name` (SD's scaled-linear betas)."""
-    from fakeimg_assets.testbed.zoo.components import _scheduler
-
-    s = _scheduler(name, "sdxl", seed)
+    s = zoo_scheduler(name, "sdxl", seed)
     return type(s).from_config(s.config, prediction_type=prediction_type)
 
 
 def family_parts(family: str, world_seed: int, image_size: int, *, vae_steps: int) -> FamilyParts:
     """Train the family's VAE on crops of the whole generator pool; make its text encoders."""
-    from fakeimg_assets.testbed.world.train import fit_family_autoencoder, frozen
-
     vae = new_vae(world_seed, image_size)
     _, loss = fit_family_autoencoder(vae, image_size, vae_steps=vae_steps, batch=BATCH,
                                      crop_seed=world_seed + 31, train_seed=world_seed + 37)
@@ -167,8 +161,6 @@ def train_denoiser(
 ) -> tuple[Any, list[float]]:
     """Train (or, from a base's `init_state`, continue training) one generator's UNet."""
     import torch
-
-    from fakeimg_assets.testbed.world.train import encode_latents, train_ddpm
 
     images, captions = sample_crops(
         generator_pool(spec.photos), n_crops(steps), image_size, seed=spec.seed

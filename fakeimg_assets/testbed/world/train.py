@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from fakeimg_assets.testbed.world.photos import generator_pool, sample_crops
+
 N_CROPS = 2048  # most crops per training run (latents are encoded once, then sampled)
 
 
@@ -27,8 +29,6 @@ def fit_family_autoencoder(
     """Every family's first step: fit its own autoencoder on crops of the whole generator
     pool (never the detector's photos); returns the crops (for latent statistics) and the
     last loss."""
-    from fakeimg_assets.testbed.world.photos import generator_pool, sample_crops
-
     images, _ = sample_crops(generator_pool(), n_crops(vae_steps, batch), image_size,
                              seed=crop_seed)  # fmt: skip
     loss = train_autoencoder(vae, images, steps=vae_steps, seed=train_seed, batch=batch)

@@ -1,4 +1,6 @@
-"""Zoo repos that are not whole pipelines: LoRA adapters and a single-file checkpoint.
+"""Writing the zoo repos that are not whole pipelines: LoRA adapters, a single-file checkpoint.
+
+Which such repos exist and what they claim is catalogue data (`models.ADAPTERS`).
 
 The single-file repo is a real original-format SD1 checkpoint (`zoo/ldm_checkpoint.py`:
 the inverse of diffusers' LDM conversion) that round-trips through `from_single_file`.
@@ -13,106 +15,27 @@ the trigger words (`instance_prompt` or widget text), as real adapter cards do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.testbed.zoo.catalog import ZooModel
+from fakeimg_assets.testbed.zoo.card import GITATTRIBUTES, hub_metadata
+from fakeimg_assets.testbed.zoo.ldm_checkpoint import write_single_file_checkpoint
+from fakeimg_assets.testbed.zoo.models import (
+    ADAPTERS,
+    HUB_METADATA,
+    AdapterSpec,
+    ZooModel,
+    zoo_models,
+)
+from fakeimg_assets.testbed.zoo.registry import build_pipeline
 
 LORA_FILE = "pytorch_lora_weights.safetensors"
 LORA_RANK = 4
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
 
-@dataclass(frozen=True)
-class AdapterSpec:
-    """What a non-pipeline zoo repo is and which zoo pipeline shapes its weights."""
-
-    kind: str  # 'lora' | 'single_file'
-    card_base: str  # the card's base_model (may be missing from the Hub on purpose)
-    shape_from: str  # zoo model id whose pipeline the weights are made for
-    instance_prompt: str | None = None
-    widget_text: str | None = None
-    pickle_only: bool = False  # only `pytorch_lora_weights.bin` (refused, never read)
-
-
-_SPECS: dict[str, AdapterSpec] = {
-    "inkwell-studio/dreamscape-watercolor-lora": AdapterSpec(
-        "lora", "pixelsmith/dreamscape-v1", "pixelsmith/dreamscape-v1",
-        instance_prompt="wtrclr watercolor painting",
-    ),
-    "kestrel_ai/dreamscape-pixelart-lora": AdapterSpec(
-        "lora", "pixelsmith/dreamscape-v1", "pixelsmith/dreamscape-v1",
-        widget_text="pxlrt pixel art",
-    ),
-    "northwind-studio/velvet-neon-xl-lora": AdapterSpec(
-        "lora", "aurora-labs/sdxl-velvet", "aurora-labs/sdxl-velvet",
-        widget_text="nvlt neon glow",
-    ),
-    "quietmachine/lumina-inkwash-sd3-lora": AdapterSpec(
-        "lora", "quietmachine/sd3-lumina-tune", "quietmachine/sd3-lumina-tune",
-        instance_prompt="inkwash style",
-    ),
-    "lostandfound/orphan-style-lora": AdapterSpec(
-        "lora", "vanished-labs/deleted-base-v1", "pixelsmith/dreamscape-v1",
-        instance_prompt="orphn style",
-    ),
-    "oldschool-ckpt/pickled-portrait-lora": AdapterSpec(
-        "lora", "pixelsmith/dreamscape-v1", "pixelsmith/dreamscape-v1", pickle_only=True,
-    ),
-    # a few-step adapter known by its name, as SDXL-Lightning's derivatives are: sampled with
-    # the sdxl-lightning recipe (4 steps, no CFG), not the base's 25 steps and CFG
-    "swiftbolt/velvet-lightning-4step-lora": AdapterSpec(
-        "lora", "aurora-labs/sdxl-velvet", "aurora-labs/sdxl-velvet",
-    ),
-    "kestrel_ai/toonify-1.5-single-file": AdapterSpec(
-        "single_file", "kestrel_ai/toonify-1.5", "kestrel_ai/toonify-1.5",
-    ),
-    "glasshouse-ml/pixart-glass-lora": AdapterSpec(
-        "lora", "glasshouse-ml/pixart-glass", "glasshouse-ml/pixart-glass",
-        instance_prompt="glss style",
-    ),
-}
-
-
-def adapter_spec(model_id: str) -> AdapterSpec | None:
-    """The spec of a LoRA / single-file zoo repo, None for a pipeline repo."""
-    return _SPECS.get(model_id)
-
-
-def adapter_models() -> list[ZooModel]:
-    """The catalogue entries of the adapter repos (architecture and class of the base)."""
-    from fakeimg_assets.testbed.zoo.catalog import _m
-
-    return [
-        _m("inkwell-studio/dreamscape-watercolor-lora", "sd1", "PNDMScheduler", 701,
-           "2025-04-03T10:00:00.000Z"),
-        _m("kestrel_ai/dreamscape-pixelart-lora", "sd1", "PNDMScheduler", 707,
-           "2025-08-08T16:20:00.000Z"),
-        _m("northwind-studio/velvet-neon-xl-lora", "sdxl", "EulerDiscreteScheduler", 702,
-           "2025-09-30T12:30:00.000Z"),
-        _m("quietmachine/lumina-inkwash-sd3-lora", "sd3", "FlowMatchEulerDiscreteScheduler",
-           703, "2025-10-01T08:15:00.000Z"),
-        _m("lostandfound/orphan-style-lora", "sd1", "PNDMScheduler", 704,
-           "2025-02-11T18:00:00.000Z", expect="failure",
-           reason="LoRA adapter whose card base_model vanished-labs/deleted-base-v1 is not on "
-           "the Hub"),
-        _m("oldschool-ckpt/pickled-portrait-lora", "sd1", "PNDMScheduler", 705,
-           "2024-06-30T09:00:00.000Z", expect="failure",
-           reason="pickle-only LoRA adapter: only pytorch_lora_weights.bin, no safetensors"),
-        _m("swiftbolt/velvet-lightning-4step-lora", "sdxl", "EulerDiscreteScheduler", 709,
-           "2025-11-02T09:00:00.000Z"),
-        _m("kestrel_ai/toonify-1.5-single-file", "sd1", "EulerDiscreteScheduler", 708,
-           "2025-09-12T11:00:00.000Z"),
-        _m("glasshouse-ml/pixart-glass-lora", "pixart", "DPMSolverMultistepScheduler", 706,
-           "2025-03-27T14:45:00.000Z", expect="failure",
-           reason="LoRA adapter on a PixArt base: diffusers' PixArt pipelines take no LoRA"),
-    ]
-
-
 def _shape_model(spec: AdapterSpec) -> ZooModel:
-    from fakeimg_assets.testbed.zoo.catalog import zoo_models
-
     return next(m for m in zoo_models() if m.model_id == spec.shape_from)
 
 
@@ -149,8 +72,6 @@ def _write_lora(repo: Path, model: ZooModel, spec: AdapterSpec) -> list[str]:
     import torch
     from safetensors.torch import save_file
 
-    from fakeimg_assets.testbed.zoo.components import build_pipeline
-
     pipe = build_pipeline(_shape_model(spec))
     name, state = lora_state_dict(pipe, model.seed)
     if spec.pickle_only:
@@ -166,8 +87,6 @@ def _write_lora(repo: Path, model: ZooModel, spec: AdapterSpec) -> list[str]:
 
 
 def _card(model: ZooModel, spec: AdapterSpec) -> str:
-    import json
-
     front = [
         "---",
         f"license: {model.license}",
@@ -201,9 +120,7 @@ def _tags(spec: AdapterSpec) -> list[str]:
 
 def _hub_meta(model: ZooModel, spec: AdapterSpec) -> dict[str, Any]:
     """`.hub.json`: like the real Hub, a `base_model:adapter:` / `:finetune:` relation tag."""
-    from fakeimg_assets.testbed.zoo.card import _hub_metadata
-
-    meta = _hub_metadata(model, model.architecture)
+    meta = hub_metadata(model, model.architecture)
     relation = "adapter" if spec.kind == "lora" else "finetune"
     meta["tags"] = [
         *_tags(spec), f"base_model:{spec.card_base}",
@@ -214,20 +131,13 @@ def _hub_meta(model: ZooModel, spec: AdapterSpec) -> dict[str, Any]:
 
 def write_adapter_repo(repo: Path, model: ZooModel) -> Path:
     """Write one LoRA / single-file repo into the (empty) folder `repo`."""
-    import json
-
-    from fakeimg_assets.testbed.zoo.card import _GITATTRIBUTES
-    from fakeimg_assets.testbed.zoo.catalog import HUB_METADATA
-
-    spec = _SPECS[model.model_id]
+    spec = ADAPTERS[model.model_id]
     if spec.kind == "lora":
         _write_lora(repo, model, spec)
     else:
-        from fakeimg_assets.testbed.zoo.ldm_checkpoint import write_single_file_checkpoint
-
         write_single_file_checkpoint(repo, model, _shape_model(spec))
     (repo / "README.md").write_text(_card(model, spec))
-    (repo / ".gitattributes").write_text(_GITATTRIBUTES)
+    (repo / ".gitattributes").write_text(GITATTRIBUTES)
     meta = _hub_meta(model, spec)
     (repo / HUB_METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return repo

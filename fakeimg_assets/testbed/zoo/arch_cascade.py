@@ -1,19 +1,26 @@
-"""Tiny random-weight cascades (Stable Cascade, Wuerstchen, DeepFloyd IF) and aMUSEd.
+"""Pipelines that do not denoise one VAE latent: two-stage latent cascades (Stable Cascade,
+Wuerstchen), pixel space (DeepFloyd IF stage I) and masked VQ tokens (aMUSEd).
 
-Split from `arch_unet` (which holds the tables, the shared helpers and Kandinsky) to keep
-files short; same conventions: seeded per component, diffusers' test configs shrunk.
-The two-stage latent cascades declare their prior's latent size as `sample_size`
-(`CASCADE_LATENT`, 3 cells: the decoder makes 32x32 latents, Paella 4x: exactly 128 px).
+Same conventions as the other families: one registered builder per architecture, seeded
+per component, diffusers' test configs shrunk. The two-stage cascades declare their
+prior's latent size as `sample_size` (`CASCADE_LATENT`, 3 cells: the decoder makes 32x32
+latents, Paella 4x: exactly 128 px, the zoo's `NATIVE_PX` for them).
+Heavy libraries are imported inside functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fakeimg_assets.testbed.zoo.arch_unet import NATIVE_SIZE_KEY, _clip_text, _seed, _t5
-
-if TYPE_CHECKING:
-    from fakeimg_assets.testbed.zoo.catalog import ZooModel
+from fakeimg_assets.testbed.zoo.components import (
+    NATIVE_SIZE_KEY,
+    seed_component,
+    tiny_clip_text,
+    tiny_t5,
+)
+from fakeimg_assets.testbed.zoo.models import ZooModel
+from fakeimg_assets.testbed.zoo.registry import register
+from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer, make_t5_tokenizer
 
 CASCADE_LATENT = 3
 
@@ -22,7 +29,7 @@ def _paella(seed: int) -> Any:
     """Paella VQGAN (cascade stage A): 2 levels, 4x up; tiny embed and one bottleneck."""
     from diffusers.pipelines.deprecated.wuerstchen import PaellaVQModel
 
-    _seed(seed, "vqgan")
+    seed_component(seed, "vqgan")
     return PaellaVQModel(bottleneck_blocks=1, embed_dim=16, num_vq_embeddings=8)
 
 
@@ -32,12 +39,11 @@ def _cascade_scheduler() -> Any:
     return DDPMWuerstchenScheduler()
 
 
+@register("stable_cascade")
 def _build_cascade(model: ZooModel, seed: int) -> Any:
     from diffusers import StableCascadeCombinedPipeline, StableCascadeUNet
 
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
-    _seed(seed, "prior_prior")
+    seed_component(seed, "prior_prior")
     prior = StableCascadeUNet(
         conditioning_dim=16,
         block_out_channels=(16, 16),
@@ -51,7 +57,7 @@ def _build_cascade(model: ZooModel, seed: int) -> Any:
         dropout=(0.0, 0.0),
     )
     prior.register_to_config(**{NATIVE_SIZE_KEY: CASCADE_LATENT})
-    _seed(seed, "decoder")
+    seed_component(seed, "decoder")
     decoder = StableCascadeUNet(
         in_channels=4,
         out_channels=4,
@@ -75,12 +81,12 @@ def _build_cascade(model: ZooModel, seed: int) -> Any:
     )
     return StableCascadeCombinedPipeline(
         tokenizer=make_clip_tokenizer(),
-        text_encoder=_clip_text(seed, "text_encoder", with_projection=True),
+        text_encoder=tiny_clip_text(seed, "text_encoder", with_projection=True),
         decoder=decoder,
         scheduler=_cascade_scheduler(),
         vqgan=_paella(seed),
         prior_prior=prior,
-        prior_text_encoder=_clip_text(seed, "prior_text_encoder", with_projection=True),
+        prior_text_encoder=tiny_clip_text(seed, "prior_text_encoder", with_projection=True),
         prior_tokenizer=make_clip_tokenizer(),
         prior_scheduler=_cascade_scheduler(),
         prior_feature_extractor=None,
@@ -88,16 +94,15 @@ def _build_cascade(model: ZooModel, seed: int) -> Any:
     )
 
 
+@register("wuerstchen")
 def _build_wuerstchen(model: ZooModel, seed: int) -> Any:
     from diffusers import WuerstchenCombinedPipeline
     from diffusers.pipelines.deprecated.wuerstchen import WuerstchenDiffNeXt, WuerstchenPrior
 
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
-    _seed(seed, "prior_prior")
+    seed_component(seed, "prior_prior")
     prior = WuerstchenPrior(c_in=16, c=16, c_cond=32, c_r=8, depth=1, nhead=2, dropout=0.0)
     prior.register_to_config(**{NATIVE_SIZE_KEY: CASCADE_LATENT})
-    _seed(seed, "decoder")
+    seed_component(seed, "decoder")
     decoder = WuerstchenDiffNeXt(
         c_in=4,
         c_out=4,
@@ -114,24 +119,23 @@ def _build_wuerstchen(model: ZooModel, seed: int) -> Any:
     )
     return WuerstchenCombinedPipeline(
         tokenizer=make_clip_tokenizer(),
-        text_encoder=_clip_text(seed, "text_encoder", with_projection=False),
+        text_encoder=tiny_clip_text(seed, "text_encoder", with_projection=False),
         decoder=decoder,
         scheduler=_cascade_scheduler(),
         vqgan=_paella(seed),
         prior_tokenizer=make_clip_tokenizer(),
-        prior_text_encoder=_clip_text(seed, "prior_text_encoder", with_projection=False),
+        prior_text_encoder=tiny_clip_text(seed, "prior_text_encoder", with_projection=False),
         prior_prior=prior,
         prior_scheduler=_cascade_scheduler(),
     )
 
 
+@register("deepfloyd_if")
 def _build_deepfloyd_if(model: ZooModel, seed: int) -> Any:
     """IF stage I: a pixel-space UNet (3 channels in, 6 out: learned variance) at 64 px."""
     from diffusers import DDPMScheduler, IFPipeline, UNet2DConditionModel
 
-    from fakeimg_assets.testbed.zoo.tokenizers import make_t5_tokenizer
-
-    _seed(seed, "unet")
+    seed_component(seed, "unet")
     unet = UNet2DConditionModel(
         sample_size=model.latent_size * 8,  # pixels: there is no VAE
         layers_per_block=1,
@@ -172,7 +176,7 @@ def _build_deepfloyd_if(model: ZooModel, seed: int) -> Any:
     )
     return IFPipeline(
         tokenizer=make_t5_tokenizer(),
-        text_encoder=_t5(seed),
+        text_encoder=tiny_t5(seed),
         unet=unet,
         scheduler=scheduler,
         safety_checker=None,
@@ -182,13 +186,12 @@ def _build_deepfloyd_if(model: ZooModel, seed: int) -> Any:
     )
 
 
+@register("amused")
 def _build_amused(model: ZooModel, seed: int) -> Any:
     """aMUSEd: masked-token transformer over a VQ-GAN codebook, CLIP with projection."""
     from diffusers import AmusedPipeline, AmusedScheduler, UVit2DModel, VQModel
 
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
-    _seed(seed, "transformer")
+    seed_component(seed, "transformer")
     transformer = UVit2DModel(
         sample_size=model.latent_size,
         hidden_size=8,
@@ -213,7 +216,7 @@ def _build_amused(model: ZooModel, seed: int) -> Any:
         layer_norm_eps=1e-06,
         ln_elementwise_affine=True,
     )
-    _seed(seed, "vqvae")
+    seed_component(seed, "vqvae")
     vqvae = VQModel(
         act_fn="silu",
         block_out_channels=[8] * 4,  # 8x: 8x8 tokens decode to 64 px
@@ -233,15 +236,8 @@ def _build_amused(model: ZooModel, seed: int) -> Any:
     return AmusedPipeline(
         vqvae=vqvae,
         tokenizer=make_clip_tokenizer(),
-        text_encoder=_clip_text(seed, "text_encoder", with_projection=True),
+        text_encoder=tiny_clip_text(seed, "text_encoder", with_projection=True),
         transformer=transformer,
         scheduler=AmusedScheduler(mask_token_id=31),
     )
 
-
-BUILDERS = {
-    "stable_cascade": _build_cascade,
-    "wuerstchen": _build_wuerstchen,
-    "deepfloyd_if": _build_deepfloyd_if,
-    "amused": _build_amused,
-}

@@ -1,82 +1,102 @@
-"""Tiny random-weight transformer (flow-matching DiT) pipelines: Flux, Flux schnell, Chroma.
+"""Diffusion transformers with CLIP / T5-style text encoders: SD3 (no T5), PixArt-alpha,
+FLUX.1 (dev and schnell), Chroma, AuraFlow, HunyuanDiT.
 
-One builder per zoo architecture, registered into `components._BUILDERS`. Each is seeded
-per component and small enough to sample a 64x64 image in well under a second on CPU.
-The VAEs declare `sample_size` 64: Flux-style pipelines hard-code a 1024 px default, so
-fakeimg samples them at the VAE's declared size (1024 for the real Flux VAE).
+One registered builder per architecture, seeded per component and small enough to sample
+a 64x64 image in well under a second on CPU. The VAEs declare `sample_size` 64:
+Flux-style pipelines hard-code a 1024 px default, so fakeimg samples them at the VAE's
+declared size (1024 for the real Flux VAE).
 Heavy libraries are imported inside functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fakeimg_assets.testbed.zoo import arch_transformer_llm
-
-if TYPE_CHECKING:  # catalog imports this module for its tables
-    from fakeimg_assets.testbed.zoo.catalog import ZooModel
-
-# zoo architecture -> diffusers pipeline class (merged into the catalogue's table)
-PIPELINE_CLASSES = {
-    "flux": "FluxPipeline",
-    "flux-schnell": "FluxPipeline",
-    "chroma": "ChromaPipeline",
-    "auraflow": "AuraFlowPipeline",
-    "hunyuandit": "HunyuanDiTPipeline",
-}
-# zoo architecture -> the base model its cards declare, and its card tags
-BASE_MODELS = {
-    "flux": "black-forest-labs/FLUX.1-dev",
-    "flux-schnell": "black-forest-labs/FLUX.1-schnell",
-    "chroma": "lodestones/Chroma1-HD",
-    "auraflow": "fal/AuraFlow-v0.3",
-    "hunyuandit": "Tencent-Hunyuan/HunyuanDiT-v1.2-Diffusers",
-}
-ARCH_TAGS = {
-    "flux": ["flux"],
-    "flux-schnell": ["flux", "schnell"],
-    "chroma": ["chroma"],
-    "auraflow": ["auraflow"],
-    "hunyuandit": ["hunyuan-dit"],
-}
+from fakeimg_assets.testbed.zoo.components import (
+    seed_component,
+    tiny_clip_text,
+    tiny_flux_vae,
+    tiny_t5,
+    tiny_vae,
+    zoo_scheduler,
+)
+from fakeimg_assets.testbed.zoo.models import LATENT_SIZE, ZooModel
+from fakeimg_assets.testbed.zoo.registry import register
+from fakeimg_assets.testbed.zoo.tokenizers import (
+    TEXT_VOCAB_SIZE,
+    char_vocab,
+    make_clip_tokenizer,
+    make_t5_tokenizer,
+)
 
 
-def _t5(seed: int, component: str, d_model: int = 32) -> Any:
-    """A 2-layer T5 encoder over the zoo's 1000-token vocabulary."""
-    from transformers import T5Config, T5EncoderModel
+@register("sd3")
+def _build_sd3(model: ZooModel, seed: int) -> Any:
+    from diffusers import SD3Transformer2DModel, StableDiffusion3Pipeline
 
-    from fakeimg_assets.testbed.zoo.components import _seed
-    from fakeimg_assets.testbed.zoo.tokenizers import TEXT_VOCAB_SIZE
-
-    _seed(seed, component)
-    return T5EncoderModel(
-        T5Config(
-            vocab_size=TEXT_VOCAB_SIZE,
-            d_model=d_model,
-            d_kv=8,
-            d_ff=37,
-            num_layers=2,
-            num_heads=4,
-            relative_attention_num_buckets=8,
-            feed_forward_proj="gated-gelu",
-            pad_token_id=0,
-            eos_token_id=1,
-            decoder_start_token_id=0,
-        )
-    ).eval()
-
-
-def _flux_vae(seed: int) -> Any:
-    """16 latent channels, no quant convs, Flux's scaling/shift; 8x8 latents -> 64 px."""
-    from fakeimg_assets.testbed.zoo.components import _vae
-
-    return _vae(
+    seed_component(seed, "transformer")
+    transformer = SD3Transformer2DModel(
+        sample_size=LATENT_SIZE,
+        patch_size=1,
+        in_channels=16,
+        out_channels=16,
+        num_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=4,
+        joint_attention_dim=64,  # both CLIP hidden states concatenated, as T5's width would be
+        caption_projection_dim=32,
+        pooled_projection_dim=64,
+        pos_embed_max_size=32,  # up to 256x256 images
+    )
+    vae = tiny_vae(
         seed,
         latent_channels=16,
         use_quant_conv=False,
         use_post_quant_conv=False,
-        scaling_factor=0.3611,
-        shift_factor=0.1159,
+        scaling_factor=1.5305,
+        shift_factor=0.0609,
+    )
+    return StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=zoo_scheduler(model.scheduler, "sd3", seed),
+        vae=vae,
+        text_encoder=tiny_clip_text(seed, "text_encoder", with_projection=True),
+        tokenizer=make_clip_tokenizer(),
+        text_encoder_2=tiny_clip_text(seed, "text_encoder_2", with_projection=True),
+        tokenizer_2=make_clip_tokenizer(pad_token="!"),
+        text_encoder_3=None,
+        tokenizer_3=None,
+    )
+
+
+@register("pixart")
+def _build_pixart(model: ZooModel, seed: int) -> Any:
+    from diffusers import PixArtAlphaPipeline, PixArtTransformer2DModel
+
+    seed_component(seed, "transformer")
+    transformer = PixArtTransformer2DModel(
+        sample_size=LATENT_SIZE,
+        num_layers=2,
+        patch_size=2,
+        attention_head_dim=8,
+        num_attention_heads=3,
+        caption_channels=32,
+        in_channels=4,
+        cross_attention_dim=24,
+        out_channels=8,  # learned sigma: noise and variance
+        attention_bias=True,
+        activation_fn="gelu-approximate",
+        num_embeds_ada_norm=1000,
+        norm_type="ada_norm_single",
+        norm_elementwise_affine=False,
+        norm_eps=1e-6,
+    )
+    return PixArtAlphaPipeline(
+        tokenizer=make_t5_tokenizer(),
+        text_encoder=tiny_t5(seed),
+        vae=tiny_vae(seed, scaling_factor=0.18215),
+        transformer=transformer,
+        scheduler=zoo_scheduler(model.scheduler, "pixart", seed),
     )
 
 
@@ -97,14 +117,12 @@ def _flow_scheduler(*, dynamic: bool) -> Any:
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
 
 
+@register("flux")
 def _build_flux(model: ZooModel, seed: int, *, schnell: bool = False) -> Any:
     """FLUX.1: CLIP (pooled) + T5 text encoders, MMDiT; schnell has no guidance embedding."""
     from diffusers import FluxPipeline, FluxTransformer2DModel
 
-    from fakeimg_assets.testbed.zoo.components import _clip_text, _seed
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer, make_t5_tokenizer
-
-    _seed(seed, "transformer")
+    seed_component(seed, "transformer")
     transformer = FluxTransformer2DModel(
         patch_size=1,
         in_channels=64,  # 16 latent channels packed 2x2
@@ -119,27 +137,26 @@ def _build_flux(model: ZooModel, seed: int, *, schnell: bool = False) -> Any:
     )
     return FluxPipeline(
         scheduler=_flow_scheduler(dynamic=not schnell),
-        vae=_flux_vae(seed),
-        text_encoder=_clip_text(seed, "text_encoder", with_projection=False),
+        vae=tiny_flux_vae(seed),
+        text_encoder=tiny_clip_text(seed, "text_encoder", with_projection=False),
         tokenizer=make_clip_tokenizer(),
-        text_encoder_2=_t5(seed, "text_encoder_2"),
+        text_encoder_2=tiny_t5(seed, "text_encoder_2"),
         tokenizer_2=make_t5_tokenizer(),
         transformer=transformer,
     )
 
 
+@register("flux-schnell")
 def _build_flux_schnell(model: ZooModel, seed: int) -> Any:
     return _build_flux(model, seed, schnell=True)
 
 
+@register("chroma")
 def _build_chroma(model: ZooModel, seed: int) -> Any:
     """Chroma: Flux without CLIP, modulation from a small approximator network, T5 only."""
     from diffusers import ChromaPipeline, ChromaTransformer2DModel
 
-    from fakeimg_assets.testbed.zoo.components import _seed
-    from fakeimg_assets.testbed.zoo.tokenizers import make_t5_tokenizer
-
-    _seed(seed, "transformer")
+    seed_component(seed, "transformer")
     transformer = ChromaTransformer2DModel(
         patch_size=1,
         in_channels=64,
@@ -155,22 +172,20 @@ def _build_chroma(model: ZooModel, seed: int) -> Any:
     )
     return ChromaPipeline(
         scheduler=_flow_scheduler(dynamic=True),
-        vae=_flux_vae(seed),
-        text_encoder=_t5(seed, "text_encoder"),
+        vae=tiny_flux_vae(seed),
+        text_encoder=tiny_t5(seed, "text_encoder"),
         tokenizer=make_t5_tokenizer(),
         transformer=transformer,
     )
 
 
+@register("auraflow")
 def _build_auraflow(model: ZooModel, seed: int) -> Any:
     """AuraFlow: MMDiT + single DiT blocks over an SDXL-style VAE, UMT5 text encoder."""
     from diffusers import AuraFlowPipeline, AuraFlowTransformer2DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
-    from fakeimg_assets.testbed.zoo.components import _seed, _vae
-    from fakeimg_assets.testbed.zoo.tokenizers import TEXT_VOCAB_SIZE, make_t5_tokenizer
-
-    _seed(seed, "transformer")
+    seed_component(seed, "transformer")
     transformer = AuraFlowTransformer2DModel(
         sample_size=8,
         patch_size=2,
@@ -184,7 +199,7 @@ def _build_auraflow(model: ZooModel, seed: int) -> Any:
         out_channels=4,
         pos_embed_max_size=64,
     )
-    _seed(seed, "text_encoder")
+    seed_component(seed, "text_encoder")
     umt5 = UMT5EncoderModel(
         UMT5Config(
             vocab_size=TEXT_VOCAB_SIZE, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
@@ -195,22 +210,19 @@ def _build_auraflow(model: ZooModel, seed: int) -> Any:
     return AuraFlowPipeline(
         tokenizer=make_t5_tokenizer(),
         text_encoder=umt5,
-        vae=_vae(seed, scaling_factor=0.13025),
+        vae=tiny_vae(seed, scaling_factor=0.13025),
         transformer=transformer,
         scheduler=_flow_scheduler(dynamic=False),
     )
 
 
+@register("hunyuandit")
 def _build_hunyuandit(model: ZooModel, seed: int) -> Any:
     """HunyuanDiT: DiT with BERT (CLIP-like) + mT5 text encoders, v-prediction DDPM."""
     from diffusers import DDPMScheduler, HunyuanDiT2DModel, HunyuanDiTPipeline
     from transformers import BertConfig, BertModel, BertTokenizer
 
-    from fakeimg_assets.testbed.zoo.arch_transformer_llm import char_vocab
-    from fakeimg_assets.testbed.zoo.components import _seed, _vae
-    from fakeimg_assets.testbed.zoo.tokenizers import TEXT_VOCAB_SIZE, make_t5_tokenizer
-
-    _seed(seed, "transformer")
+    seed_component(seed, "transformer")
     transformer = HunyuanDiT2DModel(
         sample_size=8,
         num_layers=2,
@@ -223,7 +235,7 @@ def _build_hunyuandit(model: ZooModel, seed: int) -> Any:
         pooled_projection_dim=16,
         hidden_size=16,
     )
-    _seed(seed, "text_encoder")
+    seed_component(seed, "text_encoder")
     bert = BertModel(
         BertConfig(
             vocab_size=TEXT_VOCAB_SIZE, hidden_size=32, num_hidden_layers=2,
@@ -233,7 +245,7 @@ def _build_hunyuandit(model: ZooModel, seed: int) -> Any:
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     bert_tok = BertTokenizer(vocab=char_vocab(specials, space="##"), model_max_length=77)
     return HunyuanDiTPipeline(
-        vae=_vae(seed, scaling_factor=0.13025),
+        vae=tiny_vae(seed, scaling_factor=0.13025),
         text_encoder=bert,
         tokenizer=bert_tok,
         transformer=transformer,
@@ -245,46 +257,7 @@ def _build_hunyuandit(model: ZooModel, seed: int) -> Any:
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
-        text_encoder_2=_t5(seed, "text_encoder_2"),
+        text_encoder_2=tiny_t5(seed, "text_encoder_2"),
         tokenizer_2=make_t5_tokenizer(),
     )
 
-
-BUILDERS = {
-    "auraflow": _build_auraflow,
-    "hunyuandit": _build_hunyuandit,
-    "flux": _build_flux,
-    "flux-schnell": _build_flux_schnell,
-    "chroma": _build_chroma,
-}
-# the families with an LLM text encoder live in arch_transformer_llm.py
-for _table, _more in (
-    (PIPELINE_CLASSES, arch_transformer_llm.PIPELINE_CLASSES),
-    (BASE_MODELS, arch_transformer_llm.BASE_MODELS),
-    (ARCH_TAGS, arch_transformer_llm.ARCH_TAGS),
-    (BUILDERS, arch_transformer_llm.BUILDERS),
-):
-    _table.update(_more)  # type: ignore[attr-defined]
-
-
-def transformer_models() -> list[ZooModel]:
-    """The zoo repos of these architectures: one healthy repo per recipe."""
-    from fakeimg_assets.testbed.zoo.catalog import ZooModel
-
-    fm = "FlowMatchEulerDiscreteScheduler"
-    rows = [  # model id, architecture, scheduler, seed, created_at, license
-        ("driftwood-ai/flux-dreamer", "flux", fm, 1101, "2024-09-12T10:30:00.000Z", "other"),
-        ("kestrel_ai/flux-schnell-sprint", "flux-schnell", fm, 1102,
-         "2025-02-03T08:15:00.000Z", "apache-2.0"),
-        ("lumen-forge/chroma-hd-tune", "chroma", fm, 1103, "2025-07-15T17:45:00.000Z",
-         "apache-2.0"),
-        ("northwind-studio/aura-drift", "auraflow", fm, 1106, "2024-11-05T12:00:00.000Z",
-         "apache-2.0"),
-        ("pixelsmith/hunyuan-lantern", "hunyuandit", "DDPMScheduler", 1107,
-         "2024-06-18T07:20:00.000Z", "other"),
-        *arch_transformer_llm.ROWS,
-    ]
-    return [
-        ZooModel(mid, arch, PIPELINE_CLASSES[arch], sched, seed, created, "ok", license=lic)
-        for mid, arch, sched, seed, created, lic in rows
-    ]

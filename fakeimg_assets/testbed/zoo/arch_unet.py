@@ -1,65 +1,206 @@
-"""Tiny random-weight UNet, cascade and pixel-space pipelines for the zoo (with arch_cascade).
+"""UNet latent diffusion: Stable Diffusion 1.x, SDXL, Kolors, Kandinsky 3, Kandinsky 2.2.
 
-One builder per architecture (Kandinsky 3, Kandinsky 2.2 combined, Stable Cascade
-combined, Wuerstchen combined, DeepFloyd IF stage I, aMUSEd), each seeded per component
-like `components`' builders, so the same `ZooModel` always gives the same weights. Sizes
-come from diffusers' own test configs, shrunk until each samples in about a second on CPU.
-Denoisers whose pipelines default to a constant size (Kandinsky 3, the cascades) declare
-their native latent size as `sample_size` in their saved config (`NATIVE_SIZE_KEY`,
-registered after construction; diffusers ignores the key when loading): the recipes read
-it, so a tiny repo is sampled at its own small size, not at 1024 px.
+One builder per architecture, registered with the zoo's registry and seeded per component
+(`components.seed_component`), so the same `ZooModel` always gives the same weights.
+Kandinsky 3's pipeline defaults to a constant size, so its UNet declares its native latent
+size (`NATIVE_SIZE_KEY`). Kolors' ChatGLM tokenizer reads a sentencepiece model file; it
+is written here from a fixed list of pieces (a unigram `ModelProto` built in memory: no
+training, no download), so builds are byte-identical.
 Heavy libraries are imported inside functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import string
+import tempfile
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:  # catalog and components import this module for its tables
-    from fakeimg_assets.testbed.zoo.catalog import ZooModel
+from fakeimg_assets.testbed.zoo.components import (
+    NATIVE_SIZE_KEY,
+    seed_component,
+    tiny_clip_text,
+    tiny_t5,
+    tiny_vae,
+    zoo_scheduler,
+)
+from fakeimg_assets.testbed.zoo.models import ZooModel
+from fakeimg_assets.testbed.zoo.registry import register
+from fakeimg_assets.testbed.zoo.tokenizers import (
+    PROMPT_WORDS,
+    make_clip_tokenizer,
+    make_t5_tokenizer,
+)
 
-NATIVE_SIZE_KEY = "sample_size"
+GLM_VOCAB = 128  # padded vocabulary: the pieces below plus ChatGLM's 9 special tokens
+GLM_HIDDEN = 32
 
 
-def _seed(base: int, component: str) -> None:
-    from fakeimg_assets.testbed.zoo.components import _seed as seed
+@register("sd1")
+def _build_sd1(model: ZooModel, seed: int) -> Any:
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
 
-    seed(base, component)
-
-
-def _clip_text(seed: int, component: str, *, with_projection: bool) -> Any:
-    from fakeimg_assets.testbed.zoo.components import _clip_text as clip_text
-
-    return clip_text(seed, component, with_projection=with_projection)
-
-
-def _t5(seed: int, component: str = "text_encoder", d_model: int = 32) -> Any:
-    from transformers import T5Config, T5EncoderModel
-
-    from fakeimg_assets.testbed.zoo.tokenizers import TEXT_VOCAB_SIZE
-
-    _seed(seed, component)
-    config = T5Config(
-        vocab_size=TEXT_VOCAB_SIZE,
-        d_model=d_model,
-        d_kv=8,
-        d_ff=37,
-        num_layers=2,
-        num_heads=4,
-        relative_attention_num_buckets=8,
-        feed_forward_proj="gated-gelu",
-        pad_token_id=0,
-        eos_token_id=1,
-        decoder_start_token_id=0,
+    seed_component(seed, "unet")
+    unet = UNet2DConditionModel(
+        sample_size=model.latent_size,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(4, 8),
+        layers_per_block=1,
+        norm_num_groups=2,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=2,
     )
-    return T5EncoderModel(config).eval()
+    return StableDiffusionPipeline(
+        vae=tiny_vae(seed, scaling_factor=0.18215),
+        text_encoder=tiny_clip_text(seed, "text_encoder", with_projection=False),
+        tokenizer=make_clip_tokenizer(),
+        unet=unet,
+        scheduler=zoo_scheduler(model.scheduler, "sd1", seed),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+@register("sdxl")
+def _build_sdxl(model: ZooModel, seed: int) -> Any:
+    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
+
+    seed_component(seed, "unet")
+    unet = UNet2DConditionModel(
+        sample_size=model.latent_size,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(4, 8),
+        layers_per_block=1,
+        norm_num_groups=2,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=64,  # hidden sizes of both text encoders, concatenated
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=80,  # 6 * 8 time ids + 32 pooled text
+    )
+    return StableDiffusionXLPipeline(
+        vae=tiny_vae(seed, scaling_factor=0.13025, force_upcast=True),
+        text_encoder=tiny_clip_text(seed, "text_encoder", with_projection=False),
+        text_encoder_2=tiny_clip_text(seed, "text_encoder_2", with_projection=True),
+        tokenizer=make_clip_tokenizer(),
+        tokenizer_2=make_clip_tokenizer(pad_token="!"),
+        unet=unet,
+        scheduler=zoo_scheduler(model.scheduler, "sdxl", seed),
+        force_zeros_for_empty_prompt=True,
+    )
+
+
+def sentencepiece_model() -> bytes:
+    """A unigram sentencepiece model: <unk>/<s>/</s>, prompt words, then characters."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    model = pb.ModelProto()
+    model.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    model.trainer_spec.unk_id, model.trainer_spec.bos_id = 0, 1
+    model.trainer_spec.eos_id, model.trainer_spec.pad_id = 2, -1
+    model.normalizer_spec.name = "identity"
+    model.normalizer_spec.add_dummy_prefix = True
+    model.normalizer_spec.remove_extra_whitespaces = True
+    kinds = pb.ModelProto.SentencePiece
+    pieces = [("<unk>", 0.0, kinds.UNKNOWN), ("<s>", 0.0, kinds.CONTROL)]
+    pieces += [("</s>", 0.0, kinds.CONTROL), ("▁", -3.0, kinds.NORMAL)]
+    pieces += [("▁" + w, -2.0, kinds.NORMAL) for w in sorted(set(PROMPT_WORDS))[:40]]
+    pieces += [(c, -4.0, kinds.NORMAL) for c in string.ascii_letters + string.digits + ".,!?'-"]
+    for text, score, kind in pieces:
+        piece = model.pieces.add()
+        piece.piece, piece.score, piece.type = text, score, kind
+    if len(pieces) + 9 > GLM_VOCAB:
+        raise ValueError(f"{len(pieces)} pieces do not fit the ChatGLM vocabulary of {GLM_VOCAB}")
+    return model.SerializeToString()
+
+
+def make_chatglm_tokenizer() -> Any:
+    from diffusers.pipelines.kolors import ChatGLMTokenizer
+
+    tmp = tempfile.TemporaryDirectory(prefix="zoo-glm-")
+    path = Path(tmp.name) / "tokenizer.model"
+    path.write_bytes(sentencepiece_model())
+    tokenizer = ChatGLMTokenizer(str(path))
+    tokenizer._zoo_tmp = tmp  # save_pretrained copies the file: keep it while the object lives
+    return tokenizer
+
+
+def _init_glm(glm: Any) -> None:
+    """Seeded (by the caller) N(0, 0.02) matrices, unit norms, zero biases."""
+    import torch
+
+    with torch.no_grad():
+        for name, param in glm.named_parameters():
+            if param.dim() >= 2:
+                param.normal_(0.0, 0.02)
+            elif name.endswith("bias"):
+                param.zero_()
+            else:
+                param.fill_(1.0)
+
+
+@register("kolors")
+def _build_kolors(model: ZooModel, seed: int) -> Any:
+    from diffusers import KolorsPipeline, UNet2DConditionModel
+    from diffusers.pipelines.kolors import ChatGLMModel
+    from diffusers.pipelines.kolors.text_encoder import ChatGLMConfig
+
+    seed_component(seed, "text_encoder")
+    glm = ChatGLMModel(
+        ChatGLMConfig(
+            num_layers=2,
+            padded_vocab_size=GLM_VOCAB,
+            hidden_size=GLM_HIDDEN,
+            ffn_hidden_size=37,
+            kv_channels=8,
+            num_attention_heads=4,
+            seq_length=256,  # Kolors pads prompts to 256 tokens
+            original_rope=True,  # as ChatGLM3-6B's config (its code reads it)
+        )
+    ).eval()
+    _init_glm(glm)  # ChatGLM's layers are built with skip_init: weights would be torch.empty
+    seed_component(seed, "unet")
+    unet = UNet2DConditionModel(
+        sample_size=model.latent_size,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(4, 8),
+        layers_per_block=1,
+        norm_num_groups=2,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=GLM_HIDDEN,
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=6 * 8 + GLM_HIDDEN,  # time ids + pooled text
+    )
+    return KolorsPipeline(
+        vae=tiny_vae(seed, scaling_factor=0.13025, force_upcast=True),
+        text_encoder=glm,
+        tokenizer=make_chatglm_tokenizer(),
+        unet=unet,
+        scheduler=zoo_scheduler(model.scheduler, "sdxl", seed),
+        force_zeros_for_empty_prompt=False,
+    )
 
 
 def _movq(seed: int, levels: int, *, latent_channels: int = 4) -> Any:
     """A MoVQ-style `VQModel` upsampling 2 ** (levels - 1) times (group norm: stays tiny)."""
     from diffusers import VQModel
 
-    _seed(seed, "movq")
+    seed_component(seed, "movq")
     return VQModel(
         in_channels=3,
         out_channels=3,
@@ -75,12 +216,11 @@ def _movq(seed: int, levels: int, *, latent_channels: int = 4) -> Any:
     )
 
 
+@register("kandinsky3")
 def _build_kandinsky3(model: ZooModel, seed: int) -> Any:
     from diffusers import DDPMScheduler, Kandinsky3Pipeline, Kandinsky3UNet
 
-    from fakeimg_assets.testbed.zoo.tokenizers import make_t5_tokenizer
-
-    _seed(seed, "unet")
+    seed_component(seed, "unet")
     unet = Kandinsky3UNet(
         in_channels=4,
         time_embedding_dim=4,
@@ -102,13 +242,14 @@ def _build_kandinsky3(model: ZooModel, seed: int) -> Any:
     unet.register_to_config(**{NATIVE_SIZE_KEY: model.latent_size})
     return Kandinsky3Pipeline(
         tokenizer=make_t5_tokenizer(),
-        text_encoder=_t5(seed),
+        text_encoder=tiny_t5(seed),
         unet=unet,
         scheduler=scheduler,
         movq=_movq(seed, 4),  # the pipeline fixes the latent scale at 8
     )
 
 
+@register("kandinsky22")
 def _build_kandinsky22(model: ZooModel, seed: int) -> Any:
     from diffusers import (
         DDPMScheduler,
@@ -119,13 +260,11 @@ def _build_kandinsky22(model: ZooModel, seed: int) -> Any:
     )
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
-    _seed(seed, "prior_prior")
+    seed_component(seed, "prior_prior")
     prior = PriorTransformer(
         num_attention_heads=2, attention_head_dim=12, embedding_dim=32, num_layers=1
     )
-    _seed(seed, "prior_image_encoder")
+    seed_component(seed, "prior_image_encoder")
     image_encoder = CLIPVisionModelWithProjection(
         CLIPVisionConfig(
             hidden_size=32,
@@ -138,7 +277,7 @@ def _build_kandinsky22(model: ZooModel, seed: int) -> Any:
             patch_size=16,
         )
     ).eval()
-    _seed(seed, "unet")
+    seed_component(seed, "unet")
     unet = UNet2DConditionModel(
         sample_size=model.latent_size,
         in_channels=4,
@@ -172,7 +311,7 @@ def _build_kandinsky22(model: ZooModel, seed: int) -> Any:
         movq=_movq(seed, 4),
         prior_prior=prior,
         prior_image_encoder=image_encoder,
-        prior_text_encoder=_clip_text(seed, "prior_text_encoder", with_projection=True),
+        prior_text_encoder=tiny_clip_text(seed, "prior_text_encoder", with_projection=True),
         prior_tokenizer=make_clip_tokenizer(),
         prior_scheduler=UnCLIPScheduler(
             variance_type="fixed_small_log",
@@ -193,70 +332,3 @@ def _build_kandinsky22(model: ZooModel, seed: int) -> Any:
         ),
     )
 
-
-BUILDERS = {
-    "kandinsky3": _build_kandinsky3,
-    "kandinsky22": _build_kandinsky22,
-}
-PIPELINE_CLASSES = {
-    "kolors": "KolorsPipeline",
-    "kandinsky3": "Kandinsky3Pipeline",
-    "kandinsky22": "KandinskyV22CombinedPipeline",
-    "stable_cascade": "StableCascadeCombinedPipeline",
-    "wuerstchen": "WuerstchenCombinedPipeline",
-    "deepfloyd_if": "IFPipeline",
-    "amused": "AmusedPipeline",
-}
-NATIVE_PX = {"stable_cascade": 128, "wuerstchen": 128}  # the rest: 64 px, as every zoo repo
-BASE_MODELS = {  # the reference checkpoints the cards declare (lineage)
-    "kolors": "Kwai-Kolors/Kolors-diffusers",
-    "kandinsky3": "kandinsky-community/kandinsky-3",
-    "kandinsky22": "kandinsky-community/kandinsky-2-2-decoder",
-    "stable_cascade": "stabilityai/stable-cascade",
-    "wuerstchen": "warp-ai/wuerstchen",
-    "deepfloyd_if": "DeepFloyd/IF-I-XL-v1.0",
-    "amused": "amused/amused-512",
-}
-ARCH_TAGS = {
-    "kolors": ["kolors"],
-    "kandinsky3": ["kandinsky", "kandinsky-3"],
-    "kandinsky22": ["kandinsky", "kandinsky-2-2"],
-    "stable_cascade": ["stable-cascade", "wuerstchen"],
-    "wuerstchen": ["wuerstchen"],
-    "deepfloyd_if": ["deepfloyd-if", "if"],
-    "amused": ["amused", "muse"],
-}
-
-
-def unet_models() -> list[ZooModel]:
-    """One healthy tiny repo per UNet / cascade / pixel-space recipe (zoo catalogue rows)."""
-    from fakeimg_assets.testbed.zoo.catalog import ZooModel
-
-    ddpm, wuerstchen = "DDPMScheduler", "DDPMWuerstchenScheduler"
-    rows = [  # model id, architecture, scheduler, seed, created_at, license
-        ("kestrel_ai/kolors-lantern", "kolors", "EulerDiscreteScheduler", 1207,
-         "2024-07-30T14:00:00.000Z", "apache-2.0"),
-        ("glasshouse-ml/kandinsky3-fresco", "kandinsky3", ddpm, 1201,
-         "2024-01-18T10:00:00.000Z", "apache-2.0"),
-        ("northwind-studio/kandinsky22-harbor", "kandinsky22", ddpm, 1202,
-         "2023-07-25T13:30:00.000Z", "apache-2.0"),
-        ("quietmachine/cascade-mist", "stable_cascade", wuerstchen, 1203,
-         "2024-02-27T09:45:00.000Z", "other"),
-        ("lumen-forge/wuerstchen-v2-tune", "wuerstchen", wuerstchen, 1204,
-         "2023-09-13T16:10:00.000Z", "mit"),
-        ("Vermilion.Research/if-stage1-portraits", "deepfloyd_if", ddpm, 1205,
-         "2023-05-02T11:20:00.000Z", "deepfloyd-if-license"),
-        ("pixelsmith/amused-sketchbook", "amused", "AmusedScheduler", 1206,
-         "2024-03-12T08:05:00.000Z", "openrail++"),
-    ]
-    return [
-        ZooModel(mid, arch, PIPELINE_CLASSES[arch], sched, seed, created, "ok", license=lic)
-        for mid, arch, sched, seed, created, lic in rows
-    ]
-
-
-def builders() -> dict[str, Any]:
-    """Every builder of this family (cascades and aMUSEd: `arch_cascade`; `arch_kolors`)."""
-    from fakeimg_assets.testbed.zoo import arch_cascade, arch_kolors
-
-    return {**BUILDERS, **arch_cascade.BUILDERS, **arch_kolors.BUILDERS}

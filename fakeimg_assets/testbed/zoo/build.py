@@ -1,7 +1,7 @@
-"""A zoo of tiny random-weight diffusers repos laid out like Hugging Face Hub repos.
+"""Writing the zoo: tiny random-weight diffusers repos laid out like Hugging Face Hub repos.
 
 The platform is exercised end to end against these instead of the real Hub: healthy models of
-four architectures, one whose images are all black (quality quarantine) and deliberately
+many architectures, one whose images are all black (quality quarantine) and deliberately
 broken repos (remote code, pickle-only weights, a corrupt file, no `model_index.json`) that
 a careful loader must refuse. Each repo also carries the redundant files real repos do (fp16
 variant, `.bin` copy, single-file checkpoint) so a minimal downloader has something to skip.
@@ -9,9 +9,11 @@ variant, `.bin` copy, single-file checkpoint) so a minimal downloader has someth
 Building is deterministic: the same `ZooModel` always gives byte-identical files.
 Heavy libraries are imported inside functions, so importing this module is cheap.
 
-This module writes repos and the manifest; the catalogue, the per-architecture builders,
-the redundant weight copies, the card/Hub metadata and the damage live in sibling modules
-(kept under 300 lines each) and are re-exported here, so `zoo.build` stays the one import.
+The zoo, bottom to top: `models` (the catalogue, as data), `tokenizers` and `components`
+(tiny shared parts), `registry` (architecture -> builder), the families `arch_*` (imported by
+the package `__init__`, they register their builders), then the writers: `variants`
+(redundant copies), `card` (card and Hub metadata), `damage`, `adapters` and this module,
+which writes whole repos and the manifest `zoo.json`. `hostile` and `verify` sit on top.
 """
 
 from __future__ import annotations
@@ -24,61 +26,29 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.paths import validate_model_id
-from fakeimg_assets.testbed.zoo.adapters import adapter_spec, write_adapter_repo
-from fakeimg_assets.testbed.zoo.card import _GITATTRIBUTES, _hub_metadata, _readme, repo_tags
-from fakeimg_assets.testbed.zoo.catalog import (
-    _BROKEN,
-    _CORRUPT,
-    _HOSTILE,
-    _NO_INDEX,
-    _PICKLE_ONLY,
-    ARCHITECTURES,
-    DEFAULT_IMAGE_SIZE,
-    EXPECTATIONS,
+from fakeimg_assets.lib.paths import validate_model_id
+from fakeimg_assets.testbed.zoo.adapters import write_adapter_repo
+from fakeimg_assets.testbed.zoo.card import GITATTRIBUTES, hub_metadata, readme
+from fakeimg_assets.testbed.zoo.damage import damage_repo
+from fakeimg_assets.testbed.zoo.models import (
     HUB_METADATA,
-    LATENT_SIZE,
     ZOO_MANIFEST,
     ZooModel,
-    sized_variant,
+    adapter_spec,
+    built_architecture,
     zoo_models,
 )
-from fakeimg_assets.testbed.zoo.components import build_pipeline
-from fakeimg_assets.testbed.zoo.damage import (
-    _make_corrupt,
-    _make_hostile,
-    _make_no_index,
-    _make_pickle_only,
-)
+from fakeimg_assets.testbed.zoo.registry import build_pipeline
 from fakeimg_assets.testbed.zoo.variants import (
-    _write_bin_copy,
-    _write_fp16_variant,
-    _write_legacy_tokenizer_files,
-    _write_single_file,
+    write_bin_copy,
+    write_fp16_variant,
+    write_legacy_tokenizer_files,
+    write_single_file,
 )
-
-__all__ = [
-    "ARCHITECTURES",
-    "DEFAULT_IMAGE_SIZE",
-    "EXPECTATIONS",
-    "HUB_METADATA",
-    "LATENT_SIZE",
-    "ZOO_MANIFEST",
-    "ZooModel",
-    "build_pipeline",
-    "build_zoo",
-    "load_manifest",
-    "main",
-    "repo_dir",
-    "repo_tags",
-    "sized_variant",
-    "write_repo",
-    "zoo_models",
-]
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_saving() -> Iterator[None]:
     """Silence save-time progress bars and cast warnings that mean nothing for a tiny zoo."""
     import diffusers
     import transformers
@@ -116,28 +86,21 @@ def write_repo(root: Path, model: ZooModel) -> Path:
     repo.mkdir(parents=True)
     if adapter_spec(model.model_id) is not None:  # LoRA / single-file repos: zoo/adapters.py
         return write_adapter_repo(repo, model)
-    kind, arch = _BROKEN.get(model.model_id, ("", model.architecture))
+    kind, arch = built_architecture(model)
 
-    with _quiet():
+    with quiet_saving():
         pipe = build_pipeline(model)
         pipe.save_pretrained(repo, safe_serialization=True)
-        _write_legacy_tokenizer_files(pipe, repo)
+        write_legacy_tokenizer_files(pipe, repo)
         denoiser = next(d for d in ("unet", "transformer", "decoder") if hasattr(pipe, d))
-        _write_bin_copy(pipe, repo, denoiser)
-        _write_single_file(pipe, repo, model, ckpt=arch in ("sd1", "sdxl"))
-        _write_fp16_variant(pipe, repo)
+        write_bin_copy(pipe, repo, denoiser)
+        write_single_file(pipe, repo, model, ckpt=arch in ("sd1", "sdxl"))
+        write_fp16_variant(pipe, repo)
 
-    (repo / "README.md").write_text(_readme(model, arch))
-    (repo / ".gitattributes").write_text(_GITATTRIBUTES)
-    if kind == _HOSTILE:
-        _make_hostile(repo, model)
-    elif kind == _PICKLE_ONLY:
-        _make_pickle_only(repo, "unet")
-    elif kind == _CORRUPT:
-        _make_corrupt(repo, denoiser)
-    elif kind == _NO_INDEX:
-        _make_no_index(repo)
-    meta = _hub_metadata(model, arch)
+    (repo / "README.md").write_text(readme(model, arch))
+    (repo / ".gitattributes").write_text(GITATTRIBUTES)
+    damage_repo(repo, model, kind, denoiser)
+    meta = hub_metadata(model, arch)
     (repo / HUB_METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return repo
 

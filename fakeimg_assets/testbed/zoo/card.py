@@ -13,33 +13,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from fakeimg_assets.testbed.zoo import arch_transformer, arch_unet
-from fakeimg_assets.testbed.zoo.catalog import (
-    _BROKEN,
-    _HOSTILE,
-    _NO_INDEX,
-    _PIPELINE_CLASSES,
+from fakeimg_assets.testbed.zoo.models import (
+    ARCHS,
+    HOSTILE,
+    NO_INDEX,
     ZooModel,
+    built_architecture,
 )
 
-_BASE_MODELS = {
-    "sd1": "stable-diffusion-v1-5/stable-diffusion-v1-5",
-    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
-    "sd3": "stabilityai/stable-diffusion-3-medium-diffusers",
-    "pixart": "PixArt-alpha/PixArt-XL-2-1024-MS",
-}
-_ARCH_TAGS = {
-    "sd1": ["stable-diffusion", "stable-diffusion-diffusers"],
-    "sdxl": ["stable-diffusion-xl", "stable-diffusion-xl-diffusers"],
-    "sd3": ["stable-diffusion-3", "sd3", "sd3-diffusers"],
-    "pixart": ["pixart-alpha", "PixArt", "transformer"],
-}
-_BASE_MODELS.update(arch_transformer.BASE_MODELS)
-_ARCH_TAGS.update(arch_transformer.ARCH_TAGS)
-_BASE_MODELS.update(arch_unet.BASE_MODELS)
-_ARCH_TAGS.update(arch_unet.ARCH_TAGS)
-
-_GITATTRIBUTES = """\
+GITATTRIBUTES = """\
 *.7z filter=lfs diff=lfs merge=lfs -text
 *.arrow filter=lfs diff=lfs merge=lfs -text
 *.bin filter=lfs diff=lfs merge=lfs -text
@@ -79,16 +61,17 @@ saved_model/**/* filter=lfs diff=lfs merge=lfs -text
 """
 
 
-def _yaml_list(items: Sequence[str]) -> str:
+def yaml_list(items: Sequence[str]) -> str:
     return "\n".join(f"- {json.dumps(i)}" if ":" in i else f"- {i}" for i in items)
 
 
 def repo_tags(model: ZooModel, arch: str) -> list[str]:
     """Card tags (also the Hub's `tags`, minus the ones the Hub derives itself)."""
-    return ["text-to-image", "diffusers", *(_ARCH_TAGS.get(arch, [])), "safetensors"]
+    arch_tags = ARCHS[arch].tags if arch in ARCHS else ()
+    return ["text-to-image", "diffusers", *arch_tags, "safetensors"]
 
 
-def _readme(model: ZooModel, arch: str) -> str:
+def readme(model: ZooModel, arch: str) -> str:
     """Model card with the YAML front matter the Hub parses."""
     front = [
         "---",
@@ -96,27 +79,28 @@ def _readme(model: ZooModel, arch: str) -> str:
         "library_name: diffusers",
         "pipeline_tag: text-to-image",
         "tags:",
-        _yaml_list(repo_tags(model, arch)),
+        yaml_list(repo_tags(model, arch)),
     ]
-    if arch in _BASE_MODELS:
-        front.append(f"base_model: {_BASE_MODELS[arch]}")
+    if arch in ARCHS:
+        front.append(f"base_model: {ARCHS[arch].base_model}")
     if model.gated:
         front.append("extra_gated_prompt: You agree to not use the model to deceive people.")
     front.append("---")
     title = model.name.replace("-", " ").replace("_", " ").title()
+    pipeline_class = ARCHS[arch].pipeline_class if arch in ARCHS else None
     body = [
         "",
         f"# {title}",
         "",
-        f"A {_PIPELINE_CLASSES.get(arch, 'diffusers')} text-to-image model by {model.org}.",
+        f"A {pipeline_class or 'diffusers'} text-to-image model by {model.org}.",
         "",
         "## Usage",
         "",
         "```python",
         "import torch",
-        f"from diffusers import {_PIPELINE_CLASSES.get(arch, 'DiffusionPipeline')}",
+        f"from diffusers import {pipeline_class or 'DiffusionPipeline'}",
         "",
-        f"pipe = {_PIPELINE_CLASSES.get(arch, 'DiffusionPipeline')}.from_pretrained(",
+        f"pipe = {pipeline_class or 'DiffusionPipeline'}.from_pretrained(",
         f'    "{model.model_id}", dtype=torch.float16, use_safetensors=True',
         ")",
         'image = pipe("a photo of an astronaut riding a horse").images[0]',
@@ -138,14 +122,14 @@ def _stable_int(model_id: str, what: str, lo: int, hi: int) -> int:
     return int(round(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))))
 
 
-def _hub_metadata(model: ZooModel, arch: str) -> dict[str, Any]:
+def hub_metadata(model: ZooModel, arch: str) -> dict[str, Any]:
     """What the Hub knows about a repo beyond its files; the local Hub server reads it."""
     created = datetime.strptime(model.created_at, "%Y-%m-%dT%H:%M:%S.%fZ")
     days = _stable_int(model.model_id, "age", 1, 200)
     modified = created + timedelta(days=days, minutes=_stable_int(model.model_id, "m", 1, 600))
-    kind = _BROKEN.get(model.model_id, ("", arch))[0]
+    kind, _ = built_architecture(model)
     # the Hub derives `diffusers:<class>` from a plain-string `_class_name` in model_index.json
-    derived = [] if kind in (_HOSTILE, _NO_INDEX) else [f"diffusers:{model.pipeline_class}"]
+    derived = [] if kind in (HOSTILE, NO_INDEX) else [f"diffusers:{model.pipeline_class}"]
     tags = [*repo_tags(model, arch), *derived, f"license:{model.license}", "region:us"]
     return {
         "created_at": model.created_at,

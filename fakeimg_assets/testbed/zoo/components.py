@@ -1,7 +1,8 @@
-"""Tiny random-weight pipelines, one builder per architecture, before any deliberate damage.
+"""The zoo's tiny shared components: per-component seeding, VAEs, text encoders, schedulers.
 
-Separate from the file writers so the weights (seeded per component, hence deterministic)
-can be built in memory on their own, e.g. by `verify` or a test, without writing a repo.
+Every family (`arch_*.py`) and the world's trained generators build their pipelines from
+these, so the same seed always gives the same weights. Sizes come from diffusers' own test
+configs, shrunk until a pipeline samples a 64x64 image in about a second on CPU.
 Heavy libraries are imported inside functions, so importing this module is cheap.
 """
 
@@ -10,17 +11,17 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from fakeimg_assets.testbed.zoo import arch_transformer, arch_unet
-from fakeimg_assets.testbed.zoo.catalog import (
-    _BLACK_VAE,
-    _BROKEN,
-    DEFAULT_IMAGE_SIZE,
-    LATENT_SIZE,
-    ZooModel,
-)
+from fakeimg_assets.testbed.zoo.models import DEFAULT_IMAGE_SIZE
+from fakeimg_assets.testbed.zoo.tokenizers import CLIP_MAX_LENGTH, TEXT_VOCAB_SIZE, clip_special_ids
+
+# Denoisers whose pipelines default to a constant size (Kandinsky 3, the cascades) declare
+# their native latent size under this key in their saved config (registered after
+# construction; diffusers ignores it when loading): the recipes read it, so a tiny repo is
+# sampled at its own small size, not at 1024 px.
+NATIVE_SIZE_KEY = "sample_size"
 
 
-def _seed(base: int, component: str) -> None:
+def seed_component(base: int, component: str) -> None:
     """Seed torch per component, so one component's size never shifts another's weights."""
     import torch
 
@@ -28,7 +29,7 @@ def _seed(base: int, component: str) -> None:
     torch.manual_seed(base * 65_536 + offset)
 
 
-def _scheduler(name: str, arch: str, seed: int) -> Any:
+def zoo_scheduler(name: str, arch: str, seed: int) -> Any:
     """The named scheduler with the configs real repos of that family ship."""
     import diffusers
 
@@ -61,11 +62,11 @@ def _scheduler(name: str, arch: str, seed: int) -> Any:
     return cls(**kwargs)
 
 
-def _vae(seed: int, *, latent_channels: int = 4, **extra: Any) -> Any:
+def tiny_vae(seed: int, *, latent_channels: int = 4, **extra: Any) -> Any:
     """A 4-level AutoencoderKL: vae_scale_factor 8, so 8x8 latents decode to 64x64."""
     from diffusers import AutoencoderKL
 
-    _seed(seed, "vae")
+    seed_component(seed, "vae")
     return AutoencoderKL(
         in_channels=3,
         out_channels=3,
@@ -80,14 +81,21 @@ def _vae(seed: int, *, latent_channels: int = 4, **extra: Any) -> Any:
     )
 
 
-def _clip_config(with_projection: bool) -> Any:
-    from transformers import CLIPTextConfig
-
-    from fakeimg_assets.testbed.zoo.tokenizers import (
-        CLIP_MAX_LENGTH,
-        TEXT_VOCAB_SIZE,
-        clip_special_ids,
+def tiny_flux_vae(seed: int) -> Any:
+    """16 latent channels, no quant convs, Flux's scaling/shift; 8x8 latents -> 64 px."""
+    return tiny_vae(
+        seed,
+        latent_channels=16,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        scaling_factor=0.3611,
+        shift_factor=0.1159,
     )
+
+
+def tiny_clip_config(with_projection: bool) -> Any:
+    """The CLIP text config of every zoo CLIP encoder (hidden 32, 2 layers)."""
+    from transformers import CLIPTextConfig
 
     return CLIPTextConfig(
         vocab_size=TEXT_VOCAB_SIZE,
@@ -103,148 +111,24 @@ def _clip_config(with_projection: bool) -> Any:
     )
 
 
-def _clip_text(seed: int, component: str, *, with_projection: bool) -> Any:
+def tiny_clip_text(seed: int, component: str, *, with_projection: bool) -> Any:
+    """A seeded CLIP text encoder (with projection: SDXL's second, SD3's, the priors')."""
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    _seed(seed, component)
+    seed_component(seed, component)
     cls = CLIPTextModelWithProjection if with_projection else CLIPTextModel
-    return cls(_clip_config(with_projection)).eval()
+    return cls(tiny_clip_config(with_projection)).eval()
 
 
-def _build_sd1(model: ZooModel, seed: int) -> Any:
-    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
-
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
-    _seed(seed, "unet")
-    unet = UNet2DConditionModel(
-        sample_size=model.latent_size,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(4, 8),
-        layers_per_block=1,
-        norm_num_groups=2,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32,
-        attention_head_dim=2,
-    )
-    return StableDiffusionPipeline(
-        vae=_vae(seed, scaling_factor=0.18215),
-        text_encoder=_clip_text(seed, "text_encoder", with_projection=False),
-        tokenizer=make_clip_tokenizer(),
-        unet=unet,
-        scheduler=_scheduler(model.scheduler, "sd1", seed),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-
-
-def _build_sdxl(model: ZooModel, seed: int) -> Any:
-    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
-
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
-    _seed(seed, "unet")
-    unet = UNet2DConditionModel(
-        sample_size=model.latent_size,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(4, 8),
-        layers_per_block=1,
-        norm_num_groups=2,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=64,  # hidden sizes of both text encoders, concatenated
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=80,  # 6 * 8 time ids + 32 pooled text
-    )
-    return StableDiffusionXLPipeline(
-        vae=_vae(seed, scaling_factor=0.13025, force_upcast=True),
-        text_encoder=_clip_text(seed, "text_encoder", with_projection=False),
-        text_encoder_2=_clip_text(seed, "text_encoder_2", with_projection=True),
-        tokenizer=make_clip_tokenizer(),
-        tokenizer_2=make_clip_tokenizer(pad_token="!"),
-        unet=unet,
-        scheduler=_scheduler(model.scheduler, "sdxl", seed),
-        force_zeros_for_empty_prompt=True,
-    )
-
-
-def _build_sd3(model: ZooModel, seed: int) -> Any:
-    from diffusers import SD3Transformer2DModel, StableDiffusion3Pipeline
-
-    from fakeimg_assets.testbed.zoo.tokenizers import make_clip_tokenizer
-
-    _seed(seed, "transformer")
-    transformer = SD3Transformer2DModel(
-        sample_size=LATENT_SIZE,
-        patch_size=1,
-        in_channels=16,
-        out_channels=16,
-        num_layers=1,
-        attention_head_dim=8,
-        num_attention_heads=4,
-        joint_attention_dim=64,  # both CLIP hidden states concatenated, as T5's width would be
-        caption_projection_dim=32,
-        pooled_projection_dim=64,
-        pos_embed_max_size=32,  # up to 256x256 images
-    )
-    vae = _vae(
-        seed,
-        latent_channels=16,
-        use_quant_conv=False,
-        use_post_quant_conv=False,
-        scaling_factor=1.5305,
-        shift_factor=0.0609,
-    )
-    return StableDiffusion3Pipeline(
-        transformer=transformer,
-        scheduler=_scheduler(model.scheduler, "sd3", seed),
-        vae=vae,
-        text_encoder=_clip_text(seed, "text_encoder", with_projection=True),
-        tokenizer=make_clip_tokenizer(),
-        text_encoder_2=_clip_text(seed, "text_encoder_2", with_projection=True),
-        tokenizer_2=make_clip_tokenizer(pad_token="!"),
-        text_encoder_3=None,
-        tokenizer_3=None,
-    )
-
-
-def _build_pixart(model: ZooModel, seed: int) -> Any:
-    from diffusers import PixArtAlphaPipeline, PixArtTransformer2DModel
+def tiny_t5(seed: int, component: str = "text_encoder", d_model: int = 32) -> Any:
+    """A seeded 2-layer T5 encoder over the zoo's 1000-token vocabulary."""
     from transformers import T5Config, T5EncoderModel
 
-    from fakeimg_assets.testbed.zoo.tokenizers import TEXT_VOCAB_SIZE, make_t5_tokenizer
-
-    _seed(seed, "transformer")
-    transformer = PixArtTransformer2DModel(
-        sample_size=LATENT_SIZE,
-        num_layers=2,
-        patch_size=2,
-        attention_head_dim=8,
-        num_attention_heads=3,
-        caption_channels=32,
-        in_channels=4,
-        cross_attention_dim=24,
-        out_channels=8,  # learned sigma: noise and variance
-        attention_bias=True,
-        activation_fn="gelu-approximate",
-        num_embeds_ada_norm=1000,
-        norm_type="ada_norm_single",
-        norm_elementwise_affine=False,
-        norm_eps=1e-6,
-    )
-    _seed(seed, "text_encoder")
-    t5 = T5EncoderModel(
+    seed_component(seed, component)
+    return T5EncoderModel(
         T5Config(
             vocab_size=TEXT_VOCAB_SIZE,
-            d_model=32,
+            d_model=d_model,
             d_kv=8,
             d_ff=37,
             num_layers=2,
@@ -256,33 +140,3 @@ def _build_pixart(model: ZooModel, seed: int) -> Any:
             decoder_start_token_id=0,
         )
     ).eval()
-    return PixArtAlphaPipeline(
-        tokenizer=make_t5_tokenizer(),
-        text_encoder=t5,
-        vae=_vae(seed, scaling_factor=0.18215),
-        transformer=transformer,
-        scheduler=_scheduler(model.scheduler, "pixart", seed),
-    )
-
-
-_BUILDERS = {"sd1": _build_sd1, "sdxl": _build_sdxl, "sd3": _build_sd3, "pixart": _build_pixart}
-_BUILDERS.update(arch_transformer.BUILDERS)  # Flux, Chroma, ... (zoo/arch_transformer.py)
-_BUILDERS.update(arch_unet.builders())  # Kandinsky, cascades, IF, aMUSEd (zoo/arch_unet.py)
-
-
-def build_pipeline(model: ZooModel) -> Any:
-    """The in-memory random-weight pipeline behind `model` (before any deliberate damage)."""
-    kind, arch = _BROKEN.get(model.model_id, ("", model.architecture))
-    pipe = _BUILDERS[arch](model, model.seed)
-    if kind == _BLACK_VAE:
-        _blacken_vae(pipe.vae)
-    return pipe
-
-
-def _blacken_vae(vae: Any) -> None:
-    """Decoder output pinned to -10 before clamping: every image is pure black."""
-    import torch
-
-    with torch.no_grad():
-        vae.decoder.conv_out.weight.zero_()
-        vae.decoder.conv_out.bias.fill_(-10.0)

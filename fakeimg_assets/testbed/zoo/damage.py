@@ -1,8 +1,9 @@
 """Deliberate damage done to an otherwise healthy repo after it is written.
 
-Each failure kind in the catalogue (remote code, pickle-only weights, a corrupt file, no
-`model_index.json`) breaks a repo the way real uploads break; kept apart so the healthy
-build path carries no special cases beyond dispatching here.
+Each failure kind of the catalogue (`models.BROKEN`: remote code, pickle-only weights, a
+corrupt file, no `model_index.json`) breaks a repo the way real uploads break, so the
+healthy build path carries no special case beyond calling `damage_repo`. (The black VAE is
+damage done in memory, before saving: `registry.build_pipeline`.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ import json
 import shutil
 from pathlib import Path
 
-from fakeimg_assets.testbed.zoo.catalog import HUB_METADATA, ZooModel
+from fakeimg_assets.testbed.zoo.models import (
+    CORRUPT,
+    HOSTILE,
+    HUB_METADATA,
+    NO_INDEX,
+    PICKLE_ONLY,
+    ZooModel,
+)
 
 _HOSTILE_PIPELINE_PY = '''\
 """Stand-in for hostile remote code in the fakeimg test zoo.
@@ -65,3 +73,15 @@ def _make_no_index(repo: Path) -> None:
             child.suffix not in (".safetensors", ".ckpt")
         ):
             child.unlink()
+
+
+def damage_repo(repo: Path, model: ZooModel, kind: str, denoiser: str) -> None:
+    """Break the freshly written `repo` as failure `kind` says ("" : leave it healthy)."""
+    if kind == HOSTILE:
+        _make_hostile(repo, model)
+    elif kind == PICKLE_ONLY:
+        _make_pickle_only(repo, "unet")
+    elif kind == CORRUPT:
+        _make_corrupt(repo, denoiser)
+    elif kind == NO_INDEX:
+        _make_no_index(repo)

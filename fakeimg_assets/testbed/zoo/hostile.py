@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.testbed.zoo.build import ZOO_MANIFEST, ZooModel, repo_dir, write_repo
+from fakeimg_assets.testbed.zoo.build import repo_dir, write_repo
+from fakeimg_assets.testbed.zoo.models import ZOO_MANIFEST, ZooModel
 
 HOSTILE_MANIFEST = "hostile.json"
 CANARY_DIR = ".canary"  # a leading dot: the Hub server never lists it as an org

@@ -10,7 +10,12 @@ as 1x1 convs), `cond_stage_model.transformer.*` (CLIP text encoder, keys unchang
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+from fakeimg_assets.testbed.zoo.models import ZooModel
+from fakeimg_assets.testbed.zoo.registry import build_pipeline
 
 _RESNET = [("in_layers.0", "norm1"), ("in_layers.2", "conv1"), ("out_layers.0", "norm2"),
            ("out_layers.3", "conv2"), ("emb_layers.1", "time_emb_proj"),
@@ -86,8 +91,10 @@ def vae_to_ldm(vae: Any) -> dict[str, Any]:
             pairs.append((f"decoder.up.{n - 1 - i}.block.{j}.",
                           f"decoder.up_blocks.{i}.resnets.{j}."))
         if i < n - 1:
-            pairs.append((f"encoder.down.{i}.downsample.", f"encoder.down_blocks.{i}.downsamplers.0."))
-            pairs.append((f"decoder.up.{n - 1 - i}.upsample.", f"decoder.up_blocks.{i}.upsamplers.0."))
+            pairs.append((f"encoder.down.{i}.downsample.",
+                          f"encoder.down_blocks.{i}.downsamplers.0."))
+            pairs.append((f"decoder.up.{n - 1 - i}.upsample.",
+                          f"decoder.up_blocks.{i}.upsamplers.0."))
     attn = [("norm.", "group_norm."), ("q.", "to_q."), ("k.", "to_k."), ("v.", "to_v."),
             ("proj_out.", "to_out.0.")]
     out = {}
@@ -125,19 +132,14 @@ def sd1_original_checkpoint(pipe: Any) -> dict[str, Any]:
     return {k: v.detach().contiguous().clone() for k, v in state.items()}
 
 
-def write_single_file_checkpoint(repo: Any, model: Any, shape: Any) -> list[str]:
+def write_single_file_checkpoint(repo: Path, model: ZooModel, shape: ZooModel) -> list[str]:
     """`<name>.safetensors` (plus the `.ckpt` pickle a loader must never touch) at the root.
 
     The weights are the SD1 pipeline of `shape` (a zoo model) re-seeded with `model.seed`:
     a "fine-tune" with the base's architecture and configs but its own weights.
     """
-    from dataclasses import replace
-    from pathlib import Path
-
     import torch
     from safetensors.torch import save_file
-
-    from fakeimg_assets.testbed.zoo.components import build_pipeline
 
     if shape.architecture != "sd1":
         raise ValueError(f"single-file zoo repos are SD1 only, got {shape.architecture}")

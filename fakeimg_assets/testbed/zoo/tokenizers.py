@@ -3,7 +3,8 @@
 CLIP: a byte-level BPE vocabulary (the GPT-2/CLIP bytes-to-unicode table, each char also in
 its word-final `</w>` form) plus a few deterministic merges, specials last as in real CLIP.
 T5: a character-level unigram vocabulary, which transformers 5 builds without sentencepiece.
-Both stay well under the tiny text encoders' vocabulary of 1000.
+`char_vocab`: the character-level vocabulary the LLM and BERT tokenizers of the families
+build on. All stay well under the tiny text encoders' vocabulary of 1000.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ CLIP_MAX_LENGTH = 77
 T5_MAX_LENGTH = 120
 TEXT_VOCAB_SIZE = 1000  # vocab_size of every tiny text encoder; token ids must stay below it
 
-# Words whose character pairs seed the BPE merges: prompt-like English, fixed forever so the
-# merges (and so the token ids) never change between builds.
-_MERGE_CORPUS = (
+# Prompt-like English whose character pairs seed the BPE merges (and whose words are T5 and
+# ChatGLM pieces): fixed forever, so the merges and token ids never change between builds.
+PROMPT_WORDS = (
     "a photo of the cat dog on in with and portrait landscape painting art style high "
     "detailed realistic city night light sunset mountain forest river beautiful woman man "
     "street car house flower tree sky blue red green old young studio lighting digital "
     "cinematic fantasy castle ocean beach snow"
 ).split()
 _N_MERGES = 120
+_CHARS = string.ascii_letters + string.digits + ".,!?'-:;()\"/&%+=*#@_<>[]{}|\n"
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -49,7 +51,7 @@ def bytes_to_unicode() -> dict[int, str]:
 def _learn_merges(n_merges: int) -> list[tuple[str, str]]:
     """Greedy BPE on the fixed corpus; ties broken by the pair itself, so deterministic."""
     words: Counter[tuple[str, ...]] = Counter()
-    for w in _MERGE_CORPUS:
+    for w in PROMPT_WORDS:
         words[(*w[:-1], w[-1] + "</w>")] += 1
     merges: list[tuple[str, str]] = []
     for _ in range(n_merges):
@@ -118,7 +120,7 @@ def t5_vocab() -> list[tuple[str, float]]:
     """Unigram pieces: specials, the word marker, then printable characters."""
     specials = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
     chars = string.ascii_lowercase + string.ascii_uppercase + string.digits + ".,!?'-:;()"
-    words = [("▁" + w, -2.5) for w in sorted(set(_MERGE_CORPUS))]
+    words = [("▁" + w, -2.5) for w in sorted(set(PROMPT_WORDS))]
     return specials + words + [(c, -3.0) for c in chars]
 
 
@@ -127,3 +129,9 @@ def make_t5_tokenizer() -> Any:
     from transformers import T5Tokenizer
 
     return T5Tokenizer(vocab=t5_vocab(), extra_ids=0, model_max_length=T5_MAX_LENGTH)
+
+
+def char_vocab(specials: list[str], *, space: str) -> dict[str, int]:
+    """Specials first, then the word marker `space` and printable characters."""
+    tokens = [*specials, space, *(c for c in _CHARS if c != space)]
+    return {t: i for i, t in enumerate(dict.fromkeys(tokens))}

@@ -1,4 +1,5 @@
-"""The redundant weight copies real Hub repos carry: fp16 variant, `.bin` pickle, single file.
+"""The redundant copies real Hub repos carry: fp16 variant, `.bin` pickle, single file, and
+the legacy `vocab.json` + `merges.txt` beside a CLIP `tokenizer.json`.
 
 None of these are needed to load a repo; they exist so that a minimal downloader has
 something to skip and a safe loader has pickles to refuse. Kept apart from the pipeline
@@ -14,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.testbed.zoo.catalog import ZooModel
+from fakeimg_assets.testbed.zoo.models import ZooModel
+from fakeimg_assets.testbed.zoo.tokenizers import clip_vocab_and_merges
 
 # single-file checkpoint key prefixes, as in the original (non-diffusers) checkpoints
 _SINGLE_FILE_PREFIXES = {
@@ -35,10 +37,8 @@ def _torch_modules(pipe: Any) -> dict[str, Any]:
     }
 
 
-def _write_legacy_tokenizer_files(pipe: Any, repo: Path) -> None:
+def write_legacy_tokenizer_files(pipe: Any, repo: Path) -> None:
     """`vocab.json` + `merges.txt` beside each CLIP `tokenizer.json`, as real repos carry."""
-    from fakeimg_assets.testbed.zoo.tokenizers import clip_vocab_and_merges
-
     vocab, merges = clip_vocab_and_merges()
     for name in ("tokenizer", "tokenizer_2"):
         if type(getattr(pipe, name, None)).__name__ != "CLIPTokenizer":
@@ -49,7 +49,7 @@ def _write_legacy_tokenizer_files(pipe: Any, repo: Path) -> None:
         (folder / "merges.txt").write_text("\n".join(lines) + "\n")
 
 
-def _write_fp16_variant(pipe: Any, repo: Path) -> list[str]:
+def write_fp16_variant(pipe: Any, repo: Path) -> list[str]:
     """`*.fp16.safetensors` beside each component's weights, as `variant="fp16"` saves them.
 
     Saved component by component into a scratch folder and only the weights copied, so the
@@ -69,7 +69,7 @@ def _write_fp16_variant(pipe: Any, repo: Path) -> list[str]:
     return written
 
 
-def _write_bin_copy(pipe: Any, repo: Path, component: str) -> str:
+def write_bin_copy(pipe: Any, repo: Path, component: str) -> str:
     """A pickle copy of one component's weights, the legacy format a loader must skip."""
     import torch
 
@@ -93,7 +93,7 @@ def _single_file_state(pipe: Any) -> dict[str, Any]:
     return state
 
 
-def _write_single_file(pipe: Any, repo: Path, model: ZooModel, *, ckpt: bool) -> list[str]:
+def write_single_file(pipe: Any, repo: Path, model: ZooModel, *, ckpt: bool) -> list[str]:
     """`{name}.safetensors` (and `{name}.ckpt`) at the root, like A1111-era uploads."""
     import torch
     from safetensors.torch import save_file

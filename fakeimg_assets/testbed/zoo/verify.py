@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.testbed.zoo.build import DEFAULT_IMAGE_SIZE, ZooModel
+from fakeimg_assets.testbed.zoo.models import DEFAULT_IMAGE_SIZE, ZooModel
 
 # extra `from_pretrained` kwargs per architecture
 LOAD_KWARGS: dict[str, dict[str, Any]] = {

@@ -1,25 +1,39 @@
-"""Discovery of repos under the server's root, re-read only when their files change."""
+"""The served folder's repos: `ROOT/{org}/{name}/` folders, re-read only when they change.
+
+What a folder holds beyond the repo's own files: `.hub.json` (Hub-side metadata, never
+served) and top-level `.git` / `.cache` folders (never repo content). Org and repo names
+follow the Hub's rules, so a name never walks the tree.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import stat
 import threading
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.testbed.local_hub.common import (
-    _HIDDEN_TOP_LEVEL,
-    HUB_META_FILE,
-    _valid_name,
-    log,
-)
-from fakeimg_assets.testbed.local_hub.files import _File, _HashCache
-from fakeimg_assets.testbed.local_hub.repo import _Repo
+from fakeimg_assets.testbed.local_hub.files import HashCache, RepoFile
+from fakeimg_assets.testbed.local_hub.repo import Repo
+
+log = logging.getLogger(__name__)
+
+HUB_META_FILE = ".hub.json"
+# Top-level entries of a repo dir that are not repo content (git internals, local_dir caches).
+_HIDDEN_TOP_LEVEL = frozenset({HUB_META_FILE, ".git", ".cache"})
+# Hub repo-name rules, simplified: no leading dot/dash, no "..", so a name never walks the tree.
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
-class _Catalog:
+def _valid_name(part: str) -> bool:
+    """An org or repo name that is safe to join onto ROOT."""
+    return bool(_NAME_RE.fullmatch(part)) and ".." not in part
+
+
+class RepoFolders:
     """Finds repos under ROOT on every call, so repos copied in show up at once.
 
     A repo is re-read only when its fingerprint (every file's path, size and mtime_ns, plus
@@ -38,9 +52,9 @@ class _Catalog:
         self.root = root
         self.skip = skip  # top-level folders that are not orgs (ROOT/datasets holds datasets)
         self.boundary = (boundary or root).resolve()
-        self.hashes = _HashCache()
+        self.hashes = HashCache()
         self._lock = threading.Lock()
-        self._repos: dict[str, tuple[tuple[Any, ...], _Repo]] = {}
+        self._repos: dict[str, tuple[tuple[Any, ...], Repo]] = {}
 
     def repo_ids(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -75,7 +89,7 @@ class _Catalog:
             return None  # a symlink out of the served root is never served
         return real if real.is_dir() else None
 
-    def load(self, org: str, name: str) -> _Repo | None:
+    def load(self, org: str, name: str) -> Repo | None:
         if not (_valid_name(org) and _valid_name(name)) or org in self.skip:
             return None
         repo_id = f"{org}/{name}"
@@ -108,14 +122,14 @@ class _Catalog:
                 meta = loaded if isinstance(loaded, dict) else {}
             except (OSError, ValueError) as exc:
                 log.warning("ignoring unreadable %s: %s", meta_path, exc)
-        files: dict[str, _File] = {}
+        files: dict[str, RepoFile] = {}
         for rel, target, st in listing:
             try:
                 digest = self.hashes.digest(Path(target), st)
             except OSError:
                 continue
-            files[rel] = _File(rel, Path(target), st.st_size, st.st_mtime, digest)
-        repo = _Repo(repo_id, real, files, meta, dir_st.st_mtime)
+            files[rel] = RepoFile(rel, Path(target), st.st_size, st.st_mtime, digest)
+        repo = Repo(repo_id, real, files, meta, dir_st.st_mtime)
         with self._lock:
             self._repos[repo_id] = (fingerprint, repo)
         return repo if repo.published() else None  # not yet published: 404, not listed
