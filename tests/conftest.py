@@ -1,4 +1,5 @@
-"""Shared fixtures: the tiny zoo, the loopback Hub server, an isolated FAKEIMG_HOME.
+"""Shared fixtures: the tiny zoo, the loopback Hub server, the demo home, the small trained
+world, an isolated FAKEIMG_HOME. Helper code tests share lives in `tests/helpers/`.
 
 No test may reach the network beyond loopback: a guard on `socket.connect` enforces it.
 """
@@ -35,6 +36,23 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 
 if os.environ.get("FAKEIMG_REAL_HUB") != "1":  # the opt-in real-Hub tests need the network
     socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+
+
+# Session fixtures that take minutes to build: only `slow` tests may use them, so that one
+# cheap test never pulls them into `make test`.
+SLOW_FIXTURES = ("demo_home", "small_world")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        f"{item.nodeid} uses {name}"
+        for item in items if item.get_closest_marker("slow") is None
+        for name in SLOW_FIXTURES if name in getattr(item, "fixturenames", ())
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that use a minutes-long session fixture must be marked slow:\n"
+            + "\n".join(unmarked))
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +103,26 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, hub_url: str) -> tuple:
     return home, report
 
 
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory):
+    """The trained world all world tests share, built once per session: a base and a
+    fine-tune of each family in `tests.helpers.world.FAMILIES` at reduced steps (minutes on
+    2 cores: only `slow` tests use it). Returns a `SmallWorld`."""
+    import time
+
+    import torch
+
+    from fakeimg_assets.testbed.world.build import build_world
+    from tests.helpers.world import STEPS, VAE_STEPS, SmallWorld, small_world_spec
+
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("small-world")
+    spec = small_world_spec()
+    start = time.perf_counter()
+    built = build_world(root, spec, steps=STEPS, vae_steps=VAE_STEPS)
+    return SmallWorld(root, spec, tuple(built), time.perf_counter() - start)
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"
@@ -102,16 +140,3 @@ def resources(home: Path, hub_url: str) -> dict:
     return build_resources(
         home=str(home), endpoint=hub_url, compute=ComputeResource(device="cpu", batch_size=2)
     )
-
-
-def pick(catalog: list, *, expect: str, architecture: str | None = None, reason: str = ""):
-    """First zoo model with this expectation (and architecture / reason word)."""
-    for m in catalog:
-        if m.expect != expect:
-            continue
-        if architecture and m.architecture != architecture:
-            continue
-        if reason and reason not in (m.reason or "").lower() and reason not in m.model_id:
-            continue
-        return m
-    raise LookupError(f"no zoo model with expect={expect} architecture={architecture} {reason}")

@@ -1,8 +1,8 @@
 """What re-creates a storage table's file once repair quarantined it, and how it is asked for.
 
 Every storage table is written by one asset, and each asset runs in one job (`jobs.py`;
-`tests/test_damaged_parquet.py` checks this table against the definitions). A per-model
-file (`model_metadata`, `fake_images`, `fake_image_stats`, `model_stats`) is marked for
+`tests/integrity/test_damaged_parquet.py` checks this table against the definitions). A
+per-model file (`model_metadata`, `fake_images`, `fake_image_stats`, `model_stats`) is marked for
 re-run with a `model_failures` row, stage 'storage', transient: the `new_hub_models`
 sensor re-requests a model whose latest failure is transient and that has no newer images
 (`sensors/retries.py`), and `fakeimg summary` lists it among failed models until then.

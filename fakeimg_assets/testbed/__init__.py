@@ -1,5 +1,5 @@
 """The offline test rig, apart from the product; imported only by `fakeimg_assets/cli.py`,
-`benchmarks/` and `tests/` (`tests/test_import_rules.py` fails on any other importer).
+`benchmarks/` and `tests/` (`tests/platform/test_import_rules.py` fails on any other importer).
 
 - `local_hub/`: a local server speaking the Hugging Face Hub's HTTP API over a folder of
   repos (`fakeimg hub serve`), with fault injection and a request log;

@@ -23,8 +23,9 @@ import numpy as np
 
 from fakeimg_assets.real.sources import SKIMAGE_PHOTOS
 
-# The bundled photos that are real colour photographs (checked in tests/test_world.py: each
-# is HxWx3 with mean channel spread > 4, the platform's grayscale screen). `cat` is `chelsea`.
+# The bundled photos that are real colour photographs (checked in
+# tests/testbed/world/test_world.py: each is HxWx3 with mean channel spread > 4, the platform's
+# grayscale screen). `cat` is `chelsea`.
 COLOUR_PHOTOS: tuple[str, ...] = (
     "astronaut",
     "chelsea",
