@@ -74,10 +74,11 @@ WORLD_DIR ?= $(FAKEIMG_HOME)/world-hub
 world: install
 	$(BIN)/fakeimg world build $(WORLD_DIR)
 
-# world + serve + run + scaling study + table and verdict, into $(FAKEIMG_HOME); it needs a home
-# without another Hub's models: `make science FAKEIMG_HOME=data/science` after `make demo`
+# the pre-registered science run (docs/science/protocol.toml) on SEEDS replication world seeds
+# (1..3), each in $(FAKEIMG_HOME)/science/seed-<s>: `make science FAKEIMG_HOME=data/science SEEDS=3`
+SEEDS ?= 1
 science: install
-	$(BIN)/fakeimg science
+	$(BIN)/fakeimg science --seeds $(SEEDS)
 	$(BIN)/python -m benchmarks.science $(FAKEIMG_HOME)/science/report.json
 
 bench: install

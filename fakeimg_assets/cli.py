@@ -196,19 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     wb.add_argument("--seed", type=int, default=0, help="same seed, same world")
     wb.set_defaults(func=_world_build)
 
-    sc = sub.add_parser("science", help="world + platform run + scaling study: the finding")
-    for flag, kind, what in (
-        ("--generators", int, "world generators (default 25)"),
-        ("--steps", int, "denoiser steps per base"), ("--vae-steps", int, "autoencoder steps"),
-        ("--images-per-model", int, "fakes sampled per generator"),
-        ("--sampling-steps", int, "denoising steps when sampling"),
-        ("--draws", int, "model subsets per k"), ("--fake-images", int, "fakes per scaling run"),
-        ("--epochs", int, "detector epochs per run"), ("--seed", int, "study seed"),
-        ("--split-seed", int, "seed of the photo and generator sides"),
-    ):
-        sc.add_argument(flag, type=kind, default=None, help=what)
-    sc.add_argument("--force-world", action="store_true", default=None,
-                    help="rebuild the world even if cached")
+    sc = sub.add_parser("science", help="the pre-registered science run (docs/science/"
+                        "protocol.toml): worlds, platform runs, studies, verdict")
+    sc.add_argument("--seeds", type=int, default=None,
+                    help="how many of the protocol's replication world seeds (default 1)")
+    sc.add_argument("--world-seed", type=int, default=None,
+                    help="one development seed instead (reported as development)")
+    sc.add_argument("--register", action="store_true",
+                    help="register the protocol's version and content, then exit")
     sc.add_argument("--strict", action="store_true", help="exit 1 if the finding does not hold")
     sc.set_defaults(func=_science)
 

@@ -8,6 +8,7 @@ Its detectors' runs go to `scaling_detectors`, a second asset of the same step, 
 table has one owning asset (`detector_runs` is the union view over the detector tables).
 """
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from fakeimg_assets.detection.train import predict
 from fakeimg_assets.lib.paths import derive_seed
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.splits.store import read_split
+from fakeimg_assets.studies.baseline import FeatureCache, baseline_scorer
 from fakeimg_assets.studies.plot import markdown_image, scaling_png
 from fakeimg_assets.studies.scaling import (
     Draw,
@@ -29,15 +31,16 @@ from fakeimg_assets.studies.scaling import (
     design_study,
     draw_plan,
     families_of,
+    lofo_curve_plan,
     lofo_plan,
     lofo_table,
     summarize,
 )
-from fakeimg_assets.studies.scaling_eval import eval_sets, score_sets
+from fakeimg_assets.studies.scaling_eval import eval_sets, score_sets, scores_of
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
-CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it stale)
+CODE_VERSION = "2"  # bump when a change alters what this asset writes (marks it stale)
 
 
 class ScalingConfig(dg.Config):
@@ -54,12 +57,21 @@ class ScalingConfig(dg.Config):
     epochs: int | None = 2
     image_size: int | None = None  # detector input size; None: the backbone recipe's
     seed: int = 0
-    keep_checkpoints: bool = False  # 30+ small runs per study: by default only rows remain
+    # every run's detector is kept (`detector_runs.checkpoint_path`), so a study can be
+    # re-scored on evaluation sets that arrive later; they are small
+    keep_checkpoints: bool = True
     # True: one architecture is always left out of the pool, so the curve is about unseen
     # families; False: the curve is about unseen generators of the pool's families, and
     # `leave_one_family_out` measures unseen families one by one.
     hold_out_family: bool = True
     leave_one_family_out: bool = False
+    # k = 1: every pool generator alone (instead of `draws` of them)
+    every_single: bool = False
+    # the leave-one-family-out curve: `lofo_curve_draws` runs per k of other-family
+    # generators (0: no curve)
+    lofo_curve_draws: int = 0
+    # the pixel-statistics baseline trained and scored on every run's own frames
+    baseline: bool = True
 
 
 def _hash_head(df: pl.DataFrame, n: int, *salt: object) -> pl.DataFrame:
@@ -139,27 +151,34 @@ def scaling_study(
         plan = draw_plan(design, per_model, n_draws=config.draws,
                          control_draws=config.control_draws,
                          max_control_multiplier=config.max_control_multiplier,
-                         fake_budget=config.fake_images, seed=config.seed)  # fmt: skip
+                         fake_budget=config.fake_images, seed=config.seed,
+                         every_single=config.every_single)  # fmt: skip
+        runs = [(d, "scaling_control" if d.control else "scaling") for d in plan]
+        train_ids = sorted(per_model)
         if config.leave_one_family_out:
-            train_ids = sorted(per_model)
-            plan += lofo_plan(design, train_ids, plan[0].n_fake, config.seed)
+            runs += [(d, "leave_one_family_out")
+                     for d in lofo_plan(design, train_ids, plan[0].n_fake, config.seed)]
+        if config.lofo_curve_draws:
+            runs += [(d, "lofo_curve") for d in lofo_curve_plan(
+                design, train_ids, plan[0].n_fake, n_draws=config.lofo_curve_draws,
+                seed=config.seed)]  # fmt: skip
     except (LookupError, ValueError) as exc:
         raise dg.Failure(f"scaling study: {exc}") from exc
     fakes = train.filter(pl.col("label") == "fake")
     reals = train.filter(pl.col("label") == "real")
     study_id = f"scaling-{utcnow():%Y%m%dT%H%M%S}-{context.run.run_id[:8]}"
     context.log.info(
-        f"scaling study {study_id}: {len(plan)} runs; pool {len(design.pool)} models, held out "
+        f"scaling study {study_id}: {len(runs)} runs; pool {len(design.pool)} models, held out "
         f"{len(design.heldout)} (unseen families {list(design.unseen_families)})"
     )
     results, run_rows, seconds = [], [], []
-    for d in plan:
+    features = FeatureCache(image_store.absolute)
+    for d, protocol in runs:
         frame = _train_frame(d, fakes, reals, per_model, config.seed)
-        tag = f"{'c' if d.control else 'k'}{d.k}-f{d.n_fake}-d{d.draw}"
+        tag = {"leave_one_family_out": f"lofo-{d.left_out}",
+               "lofo_curve": f"lofo-curve-k{d.k}-d{d.draw}-{d.left_out}"}.get(
+            protocol, f"{'c' if d.control else 'k'}{d.k}-f{d.n_fake}-d{d.draw}")  # fmt: skip
         run_id = f"{study_id}-{tag}"
-        if d.left_out is not None:
-            tag = f"lofo-{d.left_out}"
-            run_id = f"{study_id}-{tag}"
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
@@ -171,9 +190,16 @@ def scaling_study(
                           device=compute.resolve_device())  # fmt: skip
             by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
             scored = score_sets(sets, by_path.__getitem__)
+            base = None
+            if config.baseline:
+                score = baseline_scorer(features, frame["path"].to_list(),
+                                        (frame["label"] == "fake").cast(pl.Int64).to_list(),
+                                        d.init_seed)  # fmt: skip
+                base = scores_of(sets["heldout"], score(paths).__getitem__)
         except ValueError as exc:
             raise dg.Failure(f"scaling study {study_id}, run {tag}: {exc}") from exc
-        metrics = scored["heldout"]
+        metrics = dict(scored["heldout"])
+        generator_ap = metrics.pop("generator_ap")
         seconds.append(time.perf_counter() - t0)
         purpose = "scaling_lofo" if d.left_out else "scaling_control" if d.control else "scaling"
         row = run_row(run_id, purpose, config.backbone,
@@ -189,9 +215,12 @@ def scaling_study(
             "n_train_images": res.n_train_images, "n_train_fake": res.n_fake, **metrics,
             "seen_ap": scored["seen"]["ap"] if "seen" in scored else None,
             "ap_other": scored["other"]["ap"] if "other" in scored else None,
-            "protocol": "leave_one_family_out" if d.left_out else
-                        "scaling_control" if d.control else "scaling",
+            "protocol": protocol,
             "left_out_family": d.left_out,
+            "generator_ap": json.dumps(generator_ap, sort_keys=True),
+            "baseline_ap": base["ap"] if base else None,
+            "baseline_generator_ap": json.dumps(base["generator_ap"], sort_keys=True)
+                                     if base else None,
             "unseen_families": list(design.unseen_families), "train_models": list(d.models),
             "draw_seed": d.draw_seed, "init_seed": d.init_seed, "created_at": utcnow(),
         })  # fmt: skip
@@ -211,7 +240,7 @@ def scaling_study(
         metadata={
             "study_id": study_id,
             "split_id": split_id,
-            "runs": len(plan),
+            "runs": len(runs),
             **row_count(len(results)),
             "fake_images_per_run": plan[0].n_fake,
             "heldout_models": dg.MetadataValue.json(list(design.heldout)),

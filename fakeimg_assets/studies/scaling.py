@@ -88,14 +88,15 @@ def design_study(
     return StudyDesign(tuple(sorted(test_models)), pool, tuple(unseen), fam)
 
 
-def _subsets(pool: Sequence[str], k: int, n_draws: int, seed: int) -> list[tuple[str, ...]]:
-    """`n_draws` k-subsets: all distinct when C(n, k) allows, else every subset, cycled."""
+def distinct_subsets(pool: Sequence[str], k: int, n_draws: int, seed: int) -> list[tuple[str, ...]]:
+    """Up to `n_draws` distinct k-subsets of the pool, seeded: every subset when fewer exist
+    (the whole pool has one), never a subset twice (a repeated subset would count the same
+    generators as two draws)."""
     n = len(pool)
     rng = np.random.default_rng(derive_seed("scaling-subsets", seed, k))
     if math.comb(n, k) <= n_draws:
         every = list(combinations(pool, k))
-        every = [every[i] for i in rng.permutation(len(every))]
-        return [every[d % len(every)] for d in range(n_draws)]
+        return [every[i] for i in rng.permutation(len(every))]
     seen: list[tuple[str, ...]] = []
     while len(seen) < n_draws:
         pick = tuple(pool[i] for i in sorted(rng.choice(n, size=k, replace=False)))
@@ -113,8 +114,12 @@ def draw_plan(
     max_control_multiplier: int = 4,
     fake_budget: int = 0,
     seed: int = 0,
+    every_single: bool = False,
 ) -> list[Draw]:
     """Every run of the study: main draws for each k, then control draws.
+
+    Each k gets `n_draws` distinct subsets (every subset when fewer exist); with
+    `every_single`, k = 1 gets every pool generator alone, whatever `n_draws`.
 
     The fake budget (0 = the fewest images any pool model has, so k = 1 can meet it) is the
     same for every main draw. Control: the whole pool (the largest k) with budget x 2, 4, ...
@@ -135,7 +140,8 @@ def draw_plan(
         )
     plan: list[Draw] = []
     for k in scaling_sizes(len(design.pool)):
-        for d, models in enumerate(_subsets(design.pool, k, n_draws, seed)):
+        draws = len(design.pool) if k == 1 and every_single else n_draws
+        for d, models in enumerate(distinct_subsets(design.pool, k, draws, seed)):
             plan.append(Draw(k, d, False, models, budget,
                              derive_seed("scaling-draw", seed, k, d),
                              derive_seed("scaling-init", seed, k, d)))  # fmt: skip
@@ -166,6 +172,34 @@ def lofo_plan(
         plan.append(Draw(len(models), 0, False, models, budget,
                          derive_seed("lofo-draw", seed, f), derive_seed("lofo-init", seed, f),
                          left_out=f))  # fmt: skip
+    return plan
+
+
+def lofo_curve_plan(
+    design: StudyDesign, train_models: Sequence[str], budget: int, *, n_draws: int,
+    seed: int = 0,
+) -> list[Draw]:
+    """The leave-one-family-out curve: for k = 1, 2, 4, ... up to the fewest generators any
+    family leaves to the others, `n_draws` runs each leaving out a family in turn (seeded
+    order) and training on k generators drawn from the other families; scored on the
+    left-out family like `lofo_plan`'s runs. Unseen-family AP as a function of how many
+    generators of other families a detector trained on."""
+    fams = sorted({design.families[m] for m in train_models})
+    if len(fams) < 2 or n_draws < 1:
+        return []
+    others = {f: sorted(m for m in train_models if design.families[m] != f) for f in fams}
+    rng = np.random.default_rng(derive_seed("lofo-curve-order", seed))
+    order = [fams[i] for i in rng.permutation(len(fams))]
+    plan = []
+    for k in scaling_sizes(min(len(v) for v in others.values())):
+        for d in range(n_draws):
+            f = order[d % len(order)]
+            pick = np.random.default_rng(derive_seed("lofo-curve-draw", seed, k, d))
+            models = tuple(sorted(others[f][i] for i in pick.choice(len(others[f]), k,
+                                                                    replace=False)))  # fmt: skip
+            plan.append(Draw(k, d, False, models, budget,
+                             derive_seed("lofo-curve-draw", seed, k, d),
+                             derive_seed("lofo-curve-init", seed, k, d), left_out=f))  # fmt: skip
     return plan
 
 
@@ -213,7 +247,8 @@ def lofo_table(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
     """One row per left-out family: AP on its generators (never trained on) next to AP on
     held-out generators of the families that were trained on, and on seen generators."""
     out = []
-    for r in sorted((r for r in rows if r.get("left_out_family")),
+    for r in sorted((r for r in rows if r.get("protocol") in (None, "leave_one_family_out")
+                     and r.get("left_out_family")),
                     key=lambda r: str(r["left_out_family"])):  # fmt: skip
         out.append({
             "left_out_family": r["left_out_family"], "n_train_models": r["n_train_models"],

@@ -30,15 +30,17 @@ def scores_of(df: pl.DataFrame, score: Callable[[str], float]) -> dict:
     sets = balanced_sets(scored, 0)
     if not sets:
         raise ValueError("no evaluated generator has test reals at its image sizes")
-    per = []
-    for s in sets.values():
+    per: dict[str, float] = {}
+    for model, s in sets.items():
         labels = (s["label"] == "fake").cast(pl.Int64).to_list()
-        per.append(binary_metrics(labels, s["score"].to_list())["ap"])
+        ap = binary_metrics(labels, s["score"].to_list())["ap"]
+        if ap is not None:
+            per[model] = float(ap)
     pooled = pl.concat(list(sets.values()))
     m = binary_metrics((pooled["label"] == "fake").cast(pl.Int64).to_list(), pooled["score"].to_list())
-    aps = [a for a in per if a is not None]
-    return {"ap": float(np.mean(aps)) if aps else None, "pooled_ap": m["ap"],
-            "accuracy": m["accuracy"], "auc": m["auc"], "n_heldout_models": len(sets)}  # fmt: skip
+    return {"ap": float(np.mean(list(per.values()))) if per else None, "pooled_ap": m["ap"],
+            "accuracy": m["accuracy"], "auc": m["auc"], "n_heldout_models": len(sets),
+            "generator_ap": per}  # fmt: skip
 
 
 def capped(df: pl.DataFrame, cap: int, *salt: object) -> pl.DataFrame:

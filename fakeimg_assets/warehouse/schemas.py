@@ -210,8 +210,11 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "unseen_families": pl.List(pl.Utf8),  # held-out architectures with no training model
         "seen_ap": pl.Float64,  # control: training models' images this run did not train on
         "ap_other": pl.Float64,  # leave-one-family-out: held-out generators of other families
-        "protocol": pl.Utf8,  # 'scaling', 'scaling_control', 'leave_one_family_out'
+        "protocol": pl.Utf8,  # 'scaling', 'scaling_control', 'leave_one_family_out', 'lofo_curve'
         "left_out_family": pl.Utf8,
+        "generator_ap": pl.Utf8,  # JSON {held-out generator: its balanced AP}: the verdict's bootstrap
+        "baseline_ap": pl.Float64,  # the pixel-statistics baseline trained on this run's frame
+        "baseline_generator_ap": pl.Utf8,  # JSON, as generator_ap, for the baseline
         "train_models": pl.List(pl.Utf8),
         "draw_seed": pl.Int64,  # picks the models and images of this draw
         "init_seed": pl.Int64,  # weight init and augmentation of this draw's detector

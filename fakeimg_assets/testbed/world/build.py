@@ -30,6 +30,7 @@ from fakeimg_assets.testbed.world.cache import (
 )
 from fakeimg_assets.testbed.world.card import hub_metadata, readme
 from fakeimg_assets.testbed.world.checks import (
+    MIN_DISTINCT_FRACTION,
     check_not_diverged,
     high_freq_energy,
     sample,
@@ -97,19 +98,22 @@ def _manifest_doc(spec: WorldSpec, *, steps: int, vae_steps: int) -> dict[str, A
 def build_world(
     root: Path, spec: WorldSpec, *, steps: int = DEFAULT_STEPS,
     vae_steps: int = DEFAULT_VAE_STEPS, log: Callable[[str], None] | None = None,
-    force: bool = False,
+    force: bool = False, min_distinct: float = MIN_DISTINCT_FRACTION,
 ) -> list[BuiltGenerator]:
     """Train and save every generator of `spec` under `root`; returns them in spec order.
 
     Bases train `steps` denoiser steps from scratch; fine-tunes continue their base's
     weights for `finetune_steps(steps)`. Each family's autoencoder trains `vae_steps` once.
     A complete earlier build with the same cache key is returned as it is (`force` rebuilds).
-    Raises `GeneratorDivergedError` on a diverged generator (nothing is half-reported).
+    Raises `GeneratorDivergedError` on a diverged generator (nothing is half-reported),
+    including one whose samples are less than `min_distinct` distinct.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     say = log or (lambda _msg: None)
     doc = _manifest_doc(spec, steps=steps, vae_steps=vae_steps)
+    if min_distinct != MIN_DISTINCT_FRACTION:  # a stricter or looser check is another build
+        doc["min_distinct"] = min_distinct
     key = cache_key(doc)
     write_world_photos(root)  # no weights: always current, whatever the cache says
     if not force and cached_manifest(root, key) is not None:
@@ -119,7 +123,8 @@ def build_world(
             return built
     invalidate(root)
     _remove_stale(root, spec, say)
-    built = _train_all(root, spec, steps=steps, vae_steps=vae_steps, say=say)
+    built = _train_all(root, spec, steps=steps, vae_steps=vae_steps, say=say,
+                       min_distinct=min_distinct)
     (root / BUILD_LOG).write_text(json.dumps([_log_row(b, root) for b in built], indent=2) + "\n")
     repos = [g.model_id for g in spec.generators]
     doc.update(cache_key=key, files=file_hashes(root, repos))
@@ -157,7 +162,8 @@ def _from_log(root: Path) -> list[BuiltGenerator] | None:
 
 
 def _train_all(
-    root: Path, spec: WorldSpec, *, steps: int, vae_steps: int, say: Callable[[str], None]
+    root: Path, spec: WorldSpec, *, steps: int, vae_steps: int, say: Callable[[str], None],
+    min_distinct: float = MIN_DISTINCT_FRACTION
 ) -> list[BuiltGenerator]:
     import copy
 
@@ -184,7 +190,7 @@ def _train_all(
         pipe = mod.assemble(gen, parts[gen.family], denoiser)
         with torch.no_grad():
             images = sample(pipe, 8, seed=gen.seed)
-        check_not_diverged(gen.model_id, images)
+        check_not_diverged(gen.model_id, images, min_distinct)
         repo = save_repo(root, gen, pipe, steps=n, image_size=spec.image_size)
         if gen == _first_of(spec, gen.family):  # one sample grid per family, from its first base
             save_grid(images, root / f"grid-{gen.family}.png")

@@ -42,8 +42,23 @@ def sample(pipe: Any, n: int = 16, *, steps: int = 10, seed: int = 0) -> np.ndar
     return np.asarray(out.images, dtype=np.float32)
 
 
-def divergence(images: np.ndarray) -> str | None:
-    """Why these samples look diverged, or None: NaN, > 50 % pixels clipped, or constant."""
+DUPLICATE_MAD = 0.01  # mean absolute pixel difference under which two samples are one
+MIN_DISTINCT_FRACTION = 0.5  # a generator must draw at least this share of distinct samples
+
+
+def distinct_fraction(images: np.ndarray, tol: float = DUPLICATE_MAD) -> float:
+    """Share of samples that are not near-duplicates of an earlier one (greedy, in order)."""
+    flat = images.reshape(len(images), -1)
+    kept: list[np.ndarray] = []
+    for x in flat:
+        if all(float(np.abs(x - k).mean()) >= tol for k in kept):
+            kept.append(x)
+    return len(kept) / max(1, len(flat))
+
+
+def divergence(images: np.ndarray, min_distinct: float = MIN_DISTINCT_FRACTION) -> str | None:
+    """Why these samples look diverged, or None: NaN, > 50 % pixels clipped, constant,
+    or mostly duplicates (seeds and prompts that should differ giving the same image)."""
     if not np.isfinite(images).all():
         return "non-finite pixels"
     clipped = float(((images <= 1 / 255) | (images >= 254 / 255)).all(axis=-1).mean())
@@ -54,12 +69,17 @@ def divergence(images: np.ndarray) -> str | None:
         return "constant output: every image has pixel std < 0.01"
     if float(images.std(axis=0).mean()) < 0.005:
         return "collapsed: all samples identical"
+    distinct = distinct_fraction(images)
+    if distinct < min_distinct:
+        return (f"mostly duplicates: {distinct:.0%} of {len(images)} samples distinct "
+                f"(< {min_distinct:.0%})")
     return None
 
 
-def check_not_diverged(model_id: str, images: np.ndarray) -> None:
+def check_not_diverged(model_id: str, images: np.ndarray,
+                       min_distinct: float = MIN_DISTINCT_FRACTION) -> None:
     """Raise `GeneratorDivergedError` naming the model and the reason."""
-    reason = divergence(images)
+    reason = divergence(images, min_distinct)
     if reason:
         raise GeneratorDivergedError(f"{model_id}: {reason}")
 

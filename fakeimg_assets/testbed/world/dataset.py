@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fakeimg_assets.lib.png import encode_png
-from fakeimg_assets.real.sources import SKIMAGE_PHOTOS
-from fakeimg_assets.testbed.world.photos import COLOUR_PHOTOS, detector_region
+from fakeimg_assets.testbed.world.photos import CAPTIONS, COLOUR_PHOTOS, detector_region
 
 WORLD_PHOTOS_ID = "world/photos"
 
@@ -33,7 +32,7 @@ pretty_name: fakeimg world photos (right halves)
 # fakeimg world photos
 
 The right halves of scikit-image's eight colour photographs, each cut into four horizontal
-bands (`<photo>-right-<band>.png`), with captions, in the Hub's
+bands (`<photo>-right-<band>.png`), band i with the photo's caption i, in the Hub's
 imagefolder layout (`images/*.png` + `metadata.csv`). The world's generators trained on the
 left halves only, so no pixel here was ever seen by a generator.
 """
@@ -74,7 +73,7 @@ def write_world_photos(root: Path, repo_id: str = WORLD_PHOTOS_ID) -> Path:
         for i, band in enumerate(bands(detector_region(photo))):
             file_name = f"{photo}-right-{i}.png"
             (repo / "images" / file_name).write_bytes(encode_png(Image.fromarray(band)))
-            writer.writerow([f"images/{file_name}", SKIMAGE_PHOTOS[photo]])
+            writer.writerow([f"images/{file_name}", CAPTIONS[photo][i % len(CAPTIONS[photo])]])
     (repo / "metadata.csv").write_text(table.getvalue(), encoding="utf-8")
     (repo / "README.md").write_text(_README, encoding="utf-8")
     (repo / ".gitattributes").write_text("*.png filter=lfs diff=lfs merge=lfs -text\n")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fakeimg_assets.real.sources import SKIMAGE_PHOTOS
+from fakeimg_assets.real.sources import SKIMAGE_PHOTOS  # the bundled photos themselves
 
 # The bundled photos that are real colour photographs (checked in
 # tests/testbed/world/test_world.py: each is HxWx3 with mean channel spread > 4, the platform's
@@ -38,12 +38,68 @@ COLOUR_PHOTOS: tuple[str, ...] = (
 )
 
 
+# Four captions per photo, all true of the whole photo: a generator trains on a crop of the
+# left half under one of them (drawn per crop), and band i of the right half
+# (`dataset.bands`) carries caption i, so the detector's prompt pool holds a caption per
+# band (32 in all) instead of one per photo, and every prompt is one the generators learned.
+CAPTIONS: dict[str, tuple[str, str, str, str]] = {
+    "astronaut": (
+        "a portrait of an astronaut in a white spacesuit in front of a flag",
+        "an astronaut smiling in a spacesuit with an american flag behind",
+        "a woman astronaut in a white suit holding a helmet",
+        "an official portrait of a space shuttle astronaut",
+    ),
+    "chelsea": (
+        "a close-up photo of a tabby cat with green eyes",
+        "a striped cat looking to the side on a wooden floor",
+        "a ginger tabby cat with long white whiskers",
+        "the face of a tabby cat in warm light",
+    ),
+    "coffee": (
+        "a cup of coffee with latte art on a saucer",
+        "a cappuccino in a white cup seen from above",
+        "latte art shaped like a leaf in a coffee cup",
+        "a coffee cup and saucer on a wooden table",
+    ),
+    "rocket": (
+        "a rocket standing on the launch pad under a blue sky",
+        "a space shuttle on the launch tower before lift off",
+        "a white rocket with boosters next to a gantry",
+        "a launch pad with a rocket and a clear sky",
+    ),
+    "hubble_deep_field": (
+        "a deep field telescope image of distant galaxies",
+        "hundreds of faint galaxies on a black sky",
+        "a hubble space telescope view of the early universe",
+        "spiral and elliptical galaxies scattered in deep space",
+    ),
+    "immunohistochemistry": (
+        "a microscope image of stained tissue",
+        "a brown and blue stained tissue section under a microscope",
+        "cells of a tissue sample with immunohistochemical stain",
+        "a histology slide of tissue with stained nuclei",
+    ),
+    "retina": (
+        "a medical photograph of the retina of a human eye",
+        "a fundus photograph with blood vessels and the optic disc",
+        "an orange retina image with branching vessels",
+        "the back of a human eye photographed through the pupil",
+    ),
+    "stereo_motorcycle": (
+        "a photo of a red motorcycle parked in a workshop",
+        "a red sport motorbike on a stand indoors",
+        "a motorcycle in a garage with tools on the wall",
+        "the side of a red motorcycle with a black seat",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class PoolPhoto:
-    """One generator-training photo: its name, caption and left-half pixels (HxWx3 uint8)."""
+    """One generator-training photo: its name, captions and left-half pixels (HxWx3 uint8)."""
 
     name: str
-    caption: str
+    captions: tuple[str, ...]
     pixels: Any  # numpy uint8 array
 
 
@@ -76,7 +132,7 @@ def generator_pool(names: tuple[str, ...] | None = None) -> list[PoolPhoto]:
     unknown = [n for n in names if n not in COLOUR_PHOTOS]
     if unknown or not names:
         raise KeyError(f"not generator-pool photos: {unknown or names}; known: {COLOUR_PHOTOS}")
-    return [PoolPhoto(n, SKIMAGE_PHOTOS[n], generator_region(n)) for n in names]
+    return [PoolPhoto(n, CAPTIONS[n], generator_region(n)) for n in names]
 
 
 def sample_crops(
@@ -84,8 +140,9 @@ def sample_crops(
 ) -> tuple[Any, list[str]]:
     """`n` seeded native-resolution size x size crops, photos drawn uniformly.
 
-    Returns a float32 array (n, 3, size, size) in [-1, 1] and each crop's caption; random
-    horizontal flips double the data without changing pixel statistics.
+    Returns a float32 array (n, 3, size, size) in [-1, 1] and each crop's caption (one of
+    its photo's captions, drawn per crop); random horizontal flips double the data without
+    changing pixel statistics.
     """
     rng = np.random.default_rng(seed)
     out = np.empty((n, 3, size, size), dtype=np.float32)
@@ -98,5 +155,5 @@ def sample_crops(
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         out[i] = crop.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-        captions.append(photo.caption)
+        captions.append(photo.captions[int(rng.integers(len(photo.captions)))])
     return out, captions

@@ -1,76 +1,81 @@
-"""`fakeimg science` (`make science`): the paper's finding, measured end to end on a CPU.
+"""`fakeimg science` (`make science [SEEDS=N]`): the paper's finding, measured end to end on
+a CPU under a pre-registered protocol (`docs/science/protocol.toml`, `protocol.py`).
 
-World build (cached) -> the world served over the Hub API on loopback -> `fakeimg run`'s
-crawl, partitions, sampling and real crops from the `world/photos` dataset -> the detector
-split -> the scaling study (draws per k, seen-generator control, leave-one-family-out) ->
-a report (`$FAKEIMG_HOME/science/report.md` + `.json`) and the verdict on the finding.
-Nothing here is specific to the world except which Hub it serves: the same assets run on
-the real Hub.
+Per world seed, in a home of its own (`$FAKEIMG_HOME/science/seed-<s>/`): world build
+(cached) -> the world served over the Hub API on loopback -> `fakeimg run`'s crawl,
+partitions, sampling and real crops from the `world/photos` dataset -> the shortcut audit,
+the detector split and the scaling study (every generator alone at k = 1, distinct draws
+at larger k, the pixel-statistics baseline on every run, the leave-one-family-out table
+and curve, every detector kept) -> per-scene AP. Then the verdict over the replication
+seeds, the report (`report.md`) and its raw data (`report.json`: every run's rows, the
+held-out generators, seeds, prompts, verdict and baseline). A seed that fails is reported
+as failed, never dropped. Nothing here is specific to the world except which Hub it
+serves: the same assets run on the real Hub.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fakeimg_assets.lib.paths import fakeimg_home
 from fakeimg_assets.splits.lineage import ModelLineage, lineage_groups, weight_sha256s_of
-from fakeimg_assets.splits.sides import DEFAULT_TEST_FRACTION, model_side
+from fakeimg_assets.splits.sides import DEFAULT_TEST_FRACTION, model_side, photo_side
 from fakeimg_assets.testbed.local_hub.server import HubServer
 from fakeimg_assets.testbed.world.build import build_world
 from fakeimg_assets.testbed.world.cache import WORLD_MANIFEST
 from fakeimg_assets.testbed.world.dataset import WORLD_PHOTOS_ID
-from fakeimg_assets.testbed.world.findings import (
-    Finding,
-    curve_table,
-    judge,
-    lofo_markdown,
-    report_markdown,
+from fakeimg_assets.testbed.world.findings import pooled, report_markdown, seed_summary
+from fakeimg_assets.testbed.world.protocol import (
+    Protocol,
+    ProtocolError,
+    load_protocol,
+    register_protocol,
 )
-from fakeimg_assets.testbed.world.spec import (
-    DEFAULT_STEPS,
-    DEFAULT_VAE_STEPS,
-    FAMILIES,
-    WORLD_ORG,
-    default_world,
-    get_family,
-)
+from fakeimg_assets.testbed.world.spec import WORLD_ORG, default_world, get_family
+
+PHOTO_SOURCE = WORLD_PHOTOS_ID.replace("/", "--")  # the real source name of the dataset
 
 
-@dataclass
-class ScienceOptions:
-    """What `make science` runs; the defaults are the committed run's."""
-    generators: int = 25
-    steps: int = DEFAULT_STEPS
-    vae_steps: int = DEFAULT_VAE_STEPS
-    world_seed: int = 0
-    families: tuple[str, ...] = ()  # () = every registered family
-    images_per_model: int = 400
-    sampling_steps: int = 20
-    batch_size: int = 64
-    draws: int = 3
-    fake_images: int = 320  # per scaling run (and as many reals); < images_per_model
-    epochs: int = 10
-    image_size: int = 32  # the detector sees the world's 32 px images at their own size
-    backbone: str = "world-resnet"
-    seed: int = 0  # the scaling study's draws
-    # photo sides and generator sides (lineage groups), one seed for both; None: the first
-    # seed >= 0 that leaves every family with lineage groups on both sides (see below)
-    split_seed: int | None = None
-    force_world: bool = False
+@dataclass(frozen=True)
+class BandPhoto:
+    """One detector photo of the world: its scene (source photograph), id and caption."""
+
+    scene: str
+    photo_id: str
+    caption: str
 
 
-def family_sides(
-    spec: Any, files: dict[str, str], seed: int, test_fraction: float
-) -> dict[str, set[str]]:
+def scene_of_band(name: str) -> str:
+    """`coffee` of `images/coffee-right-2.png` (a band's file or photo name)."""
+    return Path(str(name)).name.split("-right-")[0]
+
+
+def world_photos(world_dir: Path) -> list[BandPhoto]:
+    """The bands the platform will screen, with the photo ids it will give them."""
+    repo = Path(world_dir) / "datasets" / WORLD_PHOTOS_ID
+    with open(repo / "metadata.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        data = (repo / r["file_name"]).read_bytes()
+        name = Path(r["file_name"]).stem
+        pid = f"{PHOTO_SOURCE}:{hashlib.sha256(data).hexdigest()[:16]}"
+        out.append(BandPhoto(scene_of_band(name), pid, r["text"]))
+    return out
+
+
+def family_sides(spec: Any, files: dict[str, str], seed: int, test_fraction: float
+                 ) -> dict[str, set[str]]:  # fmt: skip
     """`{architecture: sides its lineage groups fall on}` for a split seed, computed with the
-    platform's own lineage rule (declared base models, denoiser weight sha256s from the
-    world manifest) and side hash, before anything is served or sampled."""
+    platform's own lineage rule and side hash, before anything is served or sampled."""
     models, arch = [], {}
     for g in spec.generators:
         prefix = f"{g.model_id}/"
@@ -84,21 +89,37 @@ def family_sides(
     return out
 
 
-def balanced_split_seed(spec: Any, files: dict[str, str], *, tries: int = 1000) -> int:
-    """The first split seed that gives every family lineage groups on both sides.
+def split_problems(spec: Any, files: dict[str, str], photos: list[BandPhoto], seed: int,
+                   min_prompts: int) -> list[str]:  # fmt: skip
+    """Why a split seed breaks the protocol's rule (empty: it keeps it): a family without
+    lineage groups on both sides, a scene without bands on both sides, or fewer than
+    `min_prompts` training prompts (captions of training-side bands no test band shares)."""
+    problems = [f"family {a} only on the {'/'.join(sorted(s))} side"
+                for a, s in family_sides(spec, files, seed, DEFAULT_TEST_FRACTION).items()
+                if s != {"train", "test"}]  # fmt: skip
+    sides: dict[str, set[str]] = {}
+    side_of = {p.photo_id: photo_side(p.photo_id, DEFAULT_TEST_FRACTION, seed) for p in photos}
+    for p in photos:
+        sides.setdefault(p.scene, set()).add(side_of[p.photo_id])
+    problems += [f"scene {s} only on the {'/'.join(sorted(v))} side"
+                 for s, v in sorted(sides.items()) if v != {"train", "test"}]  # fmt: skip
+    test_captions = {p.caption for p in photos if side_of[p.photo_id] == "test"}
+    prompts = {p.caption for p in photos
+               if side_of[p.photo_id] == "train" and p.caption not in test_captions}
+    if len(prompts) < min_prompts:
+        problems.append(f"{len(prompts)} training prompts < {min_prompts}")
+    return problems
 
-    Why: the scaling curve is about unseen *generators* of the families it trains on, and
-    the leave-one-family-out table about unseen *families*. A seed that puts a family's
-    every group on the test side mixes the two in the curve (with seed 0, all of sdxl was
-    held out) and drops that family from the table. The rule reads only the world's
-    lineage, never a detector's score.
-    """
+
+def choose_split_seed(spec: Any, files: dict[str, str], photos: list[BandPhoto],
+                      min_prompts: int, *, tries: int = 1000) -> int:  # fmt: skip
+    """The protocol's rule: the first split seed >= 0 that keeps every family's lineage
+    groups and every scene's bands on both sides, with at least `min_prompts` prompts. It
+    reads the world's lineage and photos, never a detector's score."""
     for seed in range(tries):
-        sides = family_sides(spec, files, seed, DEFAULT_TEST_FRACTION)
-        if all(s == {"train", "test"} for s in sides.values()):
+        if not split_problems(spec, files, photos, seed, min_prompts):
             return seed
-    raise ValueError(f"no split seed in 0..{tries - 1} puts every family on both sides; "
-                     "a family with one lineage group cannot be (give it two bases)")  # fmt: skip
+    raise ValueError(f"no split seed in 0..{tries - 1} keeps the protocol's split rule")
 
 
 def check_home(home: Path) -> None:
@@ -115,57 +136,77 @@ def check_home(home: Path) -> None:
         )
 
 
-def run_science(
-    home: Path, opts: ScienceOptions, *, log: Any = print
-) -> tuple[Finding, dict[str, Any]]:
-    """Build (or reuse) the world, run the platform against it, return the verdict + report."""
+def run_seed(home: Path, protocol: Protocol, world_seed: int, *, log: Any = print
+             ) -> dict[str, Any]:  # fmt: skip
+    """One world seed end to end in its own home; returns its report entry."""
     from fakeimg_assets.platform_run import RunOptions, run_platform
 
     home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
     check_home(home)
+    w, smp = protocol["world"], protocol["sampling"]
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     world_dir = home / "world-hub"
-
-    spec = default_world(opts.generators, seed=opts.world_seed,
-                         families=tuple(opts.families) or tuple(FAMILIES))  # fmt: skip
-    built = build_world(world_dir, spec, steps=opts.steps, vae_steps=opts.vae_steps,
-                        log=log, force=opts.force_world)  # fmt: skip
+    spec = default_world(int(w["generators"]), seed=world_seed, families=tuple(w["families"]))
+    build_world(world_dir, spec, steps=int(w["steps"]), vae_steps=int(w["vae_steps"]), log=log,
+                min_distinct=float(w["min_distinct_fraction"]))  # fmt: skip
     seconds["world_build"] = time.perf_counter() - t0
-    build_s = sum(b.seconds for b in built)
-    if opts.split_seed is None:
-        files = json.loads((world_dir / WORLD_MANIFEST).read_text())["files"]
-        opts.split_seed = balanced_split_seed(spec, files)
-        log(f"split seed {opts.split_seed}: the first that puts every family on both sides")
-    log(f"world: {len(built)} generators ({', '.join(spec.families)}); training took "
-        f"{build_s:.0f} s when built")
+    files = json.loads((world_dir / WORLD_MANIFEST).read_text())["files"]
+    photos = world_photos(world_dir)
+    split_seed = choose_split_seed(spec, files, photos, int(protocol["split"]["min_prompts"]))
+    log(f"seed {world_seed}: split seed {split_seed} (the protocol's split rule)")
     with HubServer(world_dir) as server:
         old = os.environ.get("HF_ENDPOINT")
         os.environ["HF_ENDPOINT"] = server.url  # for this process's run only
         try:
             t1 = time.perf_counter()
             report = run_platform(RunOptions(
-                images_per_model=opts.images_per_model, steps=opts.sampling_steps,
-                real_dataset=WORLD_PHOTOS_ID, batch_size=opts.batch_size, detector=False,
-                split_seed=opts.split_seed,
+                images_per_model=int(smp["images_per_model"]),
+                steps=int(smp["sampling_steps"]), real_dataset=WORLD_PHOTOS_ID,
+                batch_size=int(smp["batch_size"]), detector=False, split_seed=split_seed,
             ), home=home, log=log)  # fmt: skip
             seconds["sample_and_reals"] = time.perf_counter() - t1
             if not report.ok or report.failed:
                 raise RuntimeError(f"platform run failed: {report.steps_failed or report.failed}")
+            prompts = check_sides(home, int(protocol["split"]["min_prompts"]))
             t2 = time.perf_counter()
-            study_id = _scaling(home, opts)
-            seconds["scaling_study"] = time.perf_counter() - t2
+            study_id = run_study(home, protocol, split_seed)
+            seconds["study"] = time.perf_counter() - t2
         finally:
             if old is None:
                 os.environ.pop("HF_ENDPOINT", None)
             else:
                 os.environ["HF_ENDPOINT"] = old
+    t3 = time.perf_counter()
+    entry = seed_entry(home, protocol, study_id, world_seed, split_seed, prompts)
+    seconds["report"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
-    return _report(home, study_id, opts, seconds, built)
+    entry["seconds"] = seconds
+    return entry
 
 
-def _scaling(home: Path, opts: ScienceOptions) -> str:
-    """detector_dataset + scaling_study on the persistent instance; returns the study id."""
+def check_sides(home: Path, min_prompts: int) -> list[str]:
+    """After the platform ran: every scene has kept bands on both sides and the prompt pool
+    holds at least `min_prompts` prompts (checked on what was written, not assumed)."""
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    store = Warehouse(home)
+    photos = store.read("real_photos").filter(store.read("real_photos")["status"] == "kept")
+    sides: dict[str, set[str]] = {}
+    for r in photos.iter_rows(named=True):
+        sides.setdefault(scene_of_band(r["name"]), set()).add(str(r["photo_split"]))
+    bad = sorted(s for s, v in sides.items() if v != {"train", "test"})
+    if bad:
+        raise RuntimeError(f"scenes with bands on one side only: {bad}")
+    prompts = sorted(set(store.read("prompts")["prompt"].to_list()))
+    if len(prompts) < min_prompts:
+        raise RuntimeError(f"the prompt pool holds {len(prompts)} prompts < {min_prompts}")
+    return prompts
+
+
+def run_study(home: Path, protocol: Protocol, split_seed: int) -> str:
+    """The shortcut audit, the split and the scaling study on the persistent instance."""
     from dagster import AssetKey
 
     from fakeimg_assets.definitions import build_definitions
@@ -173,73 +214,198 @@ def _scaling(home: Path, opts: ScienceOptions) -> str:
     from fakeimg_assets.warehouse.store import Warehouse
     from resources import ComputeResource
 
+    det, design = protocol["detector"], protocol["design"]
     instance = prepare_instance(home)
     compute = ComputeResource(device="auto", torch_threads=os.cpu_count())
     defs = build_definitions(home=str(home), compute=compute)
     config = {"ops": {
-        # the split's defaults: the same sides real_photos used for the photos and prompts
-        "detector_dataset": {"config": {"seed": opts.split_seed}},
+        "detector_dataset": {"config": {"seed": split_seed}},
         "scaling_study": {"config": {
-            "draws": opts.draws, "control_draws": 1, "max_control_multiplier": 2,
-            "fake_images": opts.fake_images, "backbone": opts.backbone, "epochs": opts.epochs,
-            "image_size": opts.image_size,
-            "seed": opts.seed, "hold_out_family": False, "leave_one_family_out": True,
+            "draws": int(design["draws"]), "control_draws": 0, "every_single": True,
+            "fake_images": int(det["fake_images"]), "backbone": str(det["backbone"]),
+            "epochs": int(det["epochs"]), "image_size": int(det["image_size"]),
+            "seed": int(protocol["seeds"]["study"]), "hold_out_family": False,
+            "leave_one_family_out": True, "lofo_curve_draws": int(design["lofo_draws"]),
+            "keep_checkpoints": True, "baseline": True,
         }},
     }}  # fmt: skip
-    job = defs.resolve_job_def("train_detector")
-    result = job.execute_in_process(
+    result = defs.resolve_job_def("train_detector").execute_in_process(
         run_config=config, instance=instance, raise_on_error=False,
-        asset_selection=[  # each step's every asset (multi-assets)
-            AssetKey(k) for k in
-            ("detector_dataset", "split_versions", "scaling_study", "scaling_detectors")
-        ],
+        asset_selection=[AssetKey(k) for k in (
+            "shortcut_audit", "detector_dataset", "split_versions", "scaling_study",
+            "scaling_detectors")],  # fmt: skip
     )
     if not result.success:
-        raise RuntimeError(f"scaling study failed: {failure_message(result)}")
-    studies = Warehouse(home).read("scaling_results")["study_id"]
-    return str(studies.max())
+        raise RuntimeError(f"study failed: {failure_message(result)}")
+    return str(Warehouse(home).read("scaling_results")["study_id"].max())
 
 
-def _report(
-    home: Path, study_id: str, opts: ScienceOptions, seconds: dict[str, float], built: list
-) -> tuple[Finding, dict[str, Any]]:
+def seed_entry(home: Path, protocol: Protocol, study_id: str, world_seed: int,
+               split_seed: int, prompts: list[str]) -> dict[str, Any]:  # fmt: skip
+    """The report entry of one seed: raw rows, held-out generators, its statistics."""
     import polars as pl
 
     from fakeimg_assets.warehouse.store import Warehouse
 
-    rows = Warehouse(home).read("scaling_results").filter(pl.col("study_id") == study_id)
-    finding = judge(rows.to_dicts())
-    out = home / "science"
+    store = Warehouse(home)
+    rows = store.read("scaling_results").filter(pl.col("study_id") == study_id).to_dicts()
+    main = [r for r in rows if r["protocol"] == "scaling"]
+    held_out = sorted(json.loads(main[0]["generator_ap"]))
+    audits = store.read("shortcut_audit")
+    latest = audits.filter(pl.col("audit_id") == audits.sort("created_at")["audit_id"][-1]) \
+        if audits.height else audits
+    return {
+        "world_seed": world_seed, "split_seed": split_seed, "status": "ok",
+        "study_id": study_id, "held_out": held_out, "prompts": prompts,
+        "rows": [{
+            "k": r["n_train_models"], "draw": r["draw"], "generators": r["train_models"],
+            "ap": r["ap"], "baseline_ap": r["baseline_ap"], "seen_ap": r["seen_ap"],
+            "n_families": r["n_families"], "generator_ap": json.loads(r["generator_ap"]),
+            "baseline_generator_ap": json.loads(r["baseline_generator_ap"] or "{}"),
+        } for r in sorted(main, key=lambda r: (r["n_train_models"], r["draw"]))],
+        "lofo_rows": [{
+            "protocol": r["protocol"], "k": r["n_train_models"], "draw": r["draw"],
+            "left_out_family": r["left_out_family"], "generators": r["train_models"],
+            "ap": r["ap"], "ap_other": r["ap_other"], "seen_ap": r["seen_ap"],
+        } for r in rows if r["protocol"] in ("leave_one_family_out", "lofo_curve")],
+        "summary": seed_summary(rows, protocol["verdict"], seed=world_seed),
+        "per_scene": per_scene_ap(home, study_id),
+        "shortcut_audit": [{k: a[k] for k in ("feature_set", "auc", "auc_ci_low",
+                                               "auc_ci_high", "passed")}
+                           for a in latest.sort("feature_set").to_dicts()],  # fmt: skip
+    }  # fmt: skip
+
+
+def per_scene_ap(home: Path, study_id: str) -> list[dict[str, Any]]:
+    """AP per scene at the largest k, from its kept detectors: held-out fakes whose prompt is
+    a caption of the scene against test reals cut from the scene's bands."""
+    import polars as pl
+
+    from fakeimg_assets.detection.train import predict
+    from fakeimg_assets.evaluation.metrics import binary_metrics
+    from fakeimg_assets.splits.store import read_split
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    store = Warehouse(home)
+    rows = store.read("scaling_results").filter(
+        (pl.col("study_id") == study_id) & (pl.col("protocol") == "scaling"))
+    kmax = rows["n_train_models"].max()
+    runs = store.read("detector_runs").filter(pl.col("run_id").is_in(
+        rows.filter(pl.col("n_train_models") == kmax)["run_id"].to_list()))
+    held_out = set(json.loads(rows["generator_ap"][0]))
+    _, split = read_split(store)
+    test = split.filter(pl.col("split") == "test")
+    images = store.read("images").select("image_id", "path", "prompt_id", "photo_id")
+    test = test.join(images, on="image_id", how="left", suffix="_img")
+    scene_of = {r["photo_id"]: scene_of_band(r["name"])
+                for r in store.read("real_photos").iter_rows(named=True)}
+    prompt_photo = dict(store.read("prompts").select("prompt_id", "photo_id").iter_rows())
+    test = test.with_columns(pl.Series("scene", [
+        scene_of.get(prompt_photo.get(p) if lbl == "fake" else ph)
+        for p, ph, lbl in zip(test["prompt_id"], test["photo_id"], test["label"], strict=True)
+    ]))  # fmt: skip
+    test = test.filter((pl.col("label") == "real") | pl.col("source").is_in(list(held_out)))
+    paths = test["path_img"].to_list() if "path_img" in test.columns else test["path"].to_list()
+    scores = [0.0] * len(paths)
+    for ckpt in runs["checkpoint_path"].to_list():
+        raw = predict(Path(ckpt), [str(home / p) for p in paths], device="cpu")
+        scores = [a + float(b) / runs.height for a, b in zip(scores, raw, strict=True)]
+    test = test.with_columns(pl.Series("score", scores))
+    out = []
+    for scene in sorted({s for s in test["scene"].to_list() if s}):
+        part = test.filter(pl.col("scene") == scene)
+        labels = (part["label"] == "fake").cast(pl.Int64).to_list()
+        if 0 < sum(labels) < len(labels):
+            m = binary_metrics(labels, part["score"].to_list())
+            out.append({"scene": scene, "ap": m["ap"], "n_fake": sum(labels),
+                        "n_real": len(labels) - sum(labels)})
+    return out
+
+
+def run_science(home: Path, protocol: Protocol, seeds: list[int], *, development: bool = False,
+                log: Any = print) -> dict[str, Any]:  # fmt: skip
+    """Every seed in `home/science/seed-<s>`; then the pooled verdict and the report."""
+    out = Path(home) / "science"
     out.mkdir(parents=True, exist_ok=True)
-    plot = home / "plots" / f"{study_id}.png"
-    if plot.is_file():
-        shutil.copyfile(plot, out / "scaling-curve.png")
-    for grid in sorted((home / "world-hub").glob("grid-*.png")):
-        shutil.copyfile(grid, out / grid.name)
-    doc = {
-        "study_id": study_id, "options": asdict(opts), "seconds": seconds,
-        "world_train_seconds": sum(b.seconds for b in built), "finding": asdict(finding),
+    runs = []
+    for s in seeds:
+        try:
+            runs.append(run_seed(out / f"seed-{s}", protocol, s, log=log))
+        except Exception as exc:  # noqa: BLE001 - a failed seed is reported, never dropped
+            log(f"seed {s} FAILED: {type(exc).__name__}: {exc}")
+            runs.append({"world_seed": s, "status": "failed",
+                         "error": f"{type(exc).__name__}: {exc}"})
+    ok = [r for r in runs if r["status"] == "ok"]
+    doc: dict[str, Any] = {
+        "protocol_version": protocol.version, "protocol_digest": protocol.digest,
+        "development": development, "seeds": seeds,
+        "prompts": sorted({p for r in ok for p in r["prompts"]}), "runs": runs,
     }
-    (out / "report.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    (out / "report.md").write_text(report_markdown(finding, doc))
-    return finding, doc
+    if ok:
+        studies = [_study_rows(r) for r in ok]
+        pooled_doc = pooled(studies, protocol["verdict"], seed=0)
+        doc["verdict"] = pooled_doc["verdict"]
+        baseline_ap = sum(r["summary"]["baseline"]["ap"] for r in ok) / len(ok)
+        doc["baseline"] = {"name": ok[0]["summary"]["baseline"]["name"], "ap": baseline_ap,
+                           "margin": pooled_doc["margin"]["estimate"],
+                           "margin_ci_low": pooled_doc["margin"]["ci_low"],
+                           "margin_ci_high": pooled_doc["margin"]["ci_high"]}
+    else:
+        doc["verdict"] = {"statistic": protocol["verdict"]["statistic"], "estimate": None,
+                          "ci_low": None, "ci_high": None, "holds": False, "seeds": 0,
+                          "level": protocol["verdict"]["level"], "rule": "no seed ran"}
+        doc["baseline"] = {"name": "pixel_stats_logreg", "ap": None, "margin": None,
+                           "margin_ci_low": None, "margin_ci_high": None}
+    (out / "report.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    (out / "report.md").write_text(report_markdown(doc))
+    for r in ok:
+        seed_home = out / f"seed-{r['world_seed']}"
+        for grid in sorted((seed_home / "world-hub").glob("grid-*.png")):
+            shutil.copyfile(grid, out / f"seed-{r['world_seed']}-{grid.name}")
+        plot = seed_home / "plots" / f"{r['study_id']}.png"
+        if plot.is_file():
+            shutil.copyfile(plot, out / f"seed-{r['world_seed']}-scaling-curve.png")
+    return doc
+
+
+def _study_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """A report entry's main-curve rows back in `scaling_results` form (for `findings`)."""
+    return [{"n_train_models": r["k"], "draw": r["draw"], "control": False,
+             "protocol": "scaling", "generator_ap": r["generator_ap"],
+             "baseline_generator_ap": r["baseline_generator_ap"],
+             "n_families": r["n_families"], "seen_ap": r["seen_ap"]} for r in run["rows"]]
 
 
 def science_command(args: Any) -> int:
-    """`fakeimg science`: prints the table and the verdict; exit 0 whatever the verdict
-    (it is a measurement), 1 only with `--strict` when the finding does not hold."""
-    opts = ScienceOptions()
-    for name in asdict(opts):
-        value = getattr(args, name, None)
-        if value is not None:
-            setattr(opts, name, value)
+    """`fakeimg science`: under the committed protocol, the replication seeds (`--seeds N`,
+    the first N) or one development seed (`--world-seed S`); prints the verdict. Exit 0
+    whatever the verdict (it is a measurement), 1 with `--strict` when it does not hold."""
+    if getattr(args, "register", False):
+        protocol = register_protocol()
+        print(f"registered protocol version {protocol.version} ({protocol.digest[:12]})")
+        return 0
+    development = getattr(args, "world_seed", None) is not None
+    try:
+        protocol = load_protocol(development=development)
+    except ProtocolError as exc:
+        print(f"fakeimg science: {exc}")
+        return 2
+    replication = [int(s) for s in protocol["seeds"]["replication"]]
+    if development:
+        dev = [int(s) for s in protocol["seeds"]["development"]]
+        if int(args.world_seed) not in dev:
+            print(f"fakeimg science: --world-seed must be a development seed {dev}; the "
+                  f"replication seeds run with --seeds")
+            return 2
+        seeds = [int(args.world_seed)]
+    else:
+        n = int(getattr(args, "seeds", None) or 1)
+        if not 1 <= n <= len(replication):
+            print(f"fakeimg science: --seeds must be 1..{len(replication)}, got {n}")
+            return 2
+        seeds = replication[:n]
     home = fakeimg_home()
-    finding, doc = run_science(home, opts)
-    print("\nheld-out AP vs number of training generators (fake images fixed per run):")
-    print(curve_table(finding))
-    print("\nleave one family out:")
-    print(lofo_markdown(finding))
-    verdict = "holds" if finding.holds else "does NOT hold: " + "; ".join(finding.failures)
-    print(f"\nfinding {verdict}")
-    print(f"total {doc['seconds']['total']:.0f} s; report: {home / 'science' / 'report.md'}")
-    return 1 if (args.strict and not finding.holds) else 0
+    doc = run_science(home, protocol, seeds, development=development)
+    print(report_markdown(doc))
+    print(f"report: {home / 'science' / 'report.md'}")
+    return 1 if (getattr(args, "strict", False) and not doc["verdict"]["holds"]) else 0

@@ -1,67 +1,72 @@
-"""`fakeimg science` end to end at toy size: a real world build, served over the Hub API,
-crawled, sampled, split and scaled; the verdict and report come from the warehouse rows.
-
-Toy sizes (a few optimizer steps) make the numbers meaningless; what is checked is that
-every stage runs for real and the report says what the rows say. The full-size run is
-`make science`, a benchmark (see README), never a timed test.
-"""
+"""The science run end to end on a tiny world under a tiny protocol: the report carries
+every key the contract names, raw rows included, and every study detector is kept."""
 
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from fakeimg_assets.testbed.world.science import ScienceOptions, check_home, run_science
-from fakeimg_assets.warehouse.store import Warehouse
+from fakeimg_assets.testbed.world.protocol import PROTOCOL_FILE, parse_protocol
 
-TOY = ScienceOptions(
-    generators=9, families=("sd1",), steps=4, vae_steps=3, images_per_model=10,
-    sampling_steps=2, batch_size=10, draws=1, fake_images=4, epochs=1, image_size=32,
-    seed=1, split_seed=None,
-)
-# split_seed None: the first seed that puts the toy world's three lineage groups on both
-# sides, computed from the built world's lineage (sides are salted hashes of the bases'
-# weights, so a fixed seed broke whenever the world's training code moved them).
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_toy_science_run_writes_rows_report_and_grids(home: Path) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    finding, doc = run_science(home, TOY, log=lambda _m: None)
-    rows = Warehouse(home).read("scaling_results").filter(pl.col("study_id") == doc["study_id"])
-    main = rows.filter(pl.col("protocol") == "scaling")
-    assert sorted(set(main["n_train_models"].to_list())) == [
-        c["n_train_models"] for c in finding.curve
-    ]
-    assert finding.curve[0]["n_train_models"] == 1
-    assert finding.curve[0]["ap_mean"] == pytest.approx(
-        main.filter(pl.col("n_train_models") == 1)["ap"].mean()
-    )
-    assert rows.filter(pl.col("protocol") == "scaling_control").height >= 1
-    out = home / "science"
-    for name in ("report.md", "report.json", "scaling-curve.png", "grid-sd1.png"):
-        assert (out / name).is_file(), name
-    report = json.loads((out / "report.json").read_text())
-    assert report["study_id"] == doc["study_id"] and report["finding"]["holds"] == finding.holds
-    assert "Finding:" in (out / "report.md").read_text()
-    images = Warehouse(home).read("images")
-    reals = images.filter(pl.col("label") == "real")
-    assert reals.height and set(reals["source"].to_list()) == {"world--photos"}
-    assert set(images.filter(pl.col("label") == "fake")["source"].str.slice(0, 6)) == {"world/"}
-
-    from benchmarks.science import entries
-
-    names = [e["name"] for e in entries(report)]
-    assert names[0].startswith("science:") and len(names) == 2
+def tiny_protocol():  # -> Protocol
+    data = tomllib.loads(PROTOCOL_FILE.read_text())
+    data["world"].update(generators=8, families=["sd1", "pixart"], steps=6, vae_steps=6,
+                         min_distinct_fraction=0.0)
+    data["sampling"].update(images_per_model=24, sampling_steps=2, batch_size=24)
+    data["split"]["min_prompts"] = 16
+    data["detector"].update(epochs=1, fake_images=8)
+    data["design"].update(draws=2, lofo_draws=2)
+    data["verdict"]["bootstrap"] = 50
+    lines = [f"version = {data['version']}"]
+    for section in ("world", "sampling", "split", "detector", "design", "seeds", "outcome",
+                    "verdict", "baseline"):
+        lines += [f"[{section}]", *(f"{k} = {json.dumps(v)}" for k, v in data[section].items())]
+    return parse_protocol("\n".join(lines))[0]
 
 
-def test_a_home_with_another_hubs_models_is_refused(home: Path) -> None:
-    check_home(home)  # fresh: fine
-    Warehouse(home).write("hub_models", "crawl-1", [{"model_id": "pixelsmith/dreamscape-v1"}])
+def test_a_tiny_science_run_reports_everything_the_contract_names(tmp_path: Path) -> None:
+    from fakeimg_assets.testbed.world.science import run_science
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    protocol = tiny_protocol()
+    doc = run_science(tmp_path, protocol, [0], development=True, log=lambda _m: None)
+    assert {"protocol_version", "prompts", "seeds", "runs", "verdict", "baseline"} <= set(doc)
+    (run,) = doc["runs"]
+    assert run["status"] == "ok", run.get("error")
+    assert {"world_seed", "split_seed", "held_out", "rows"} <= set(run)
+    assert len(doc["prompts"]) >= 16  # a caption per band, checked by the run itself
+    assert {"statistic", "estimate", "ci_low", "ci_high", "holds"} <= set(doc["verdict"])
+    assert {"name", "ap", "margin", "margin_ci_low", "margin_ci_high"} <= set(doc["baseline"])
+    pool = {m for r in run["rows"] for m in r["generators"]}
+    singles = sorted(r["generators"][0] for r in run["rows"] if r["k"] == 1)
+    assert singles == sorted(pool)  # k = 1: every training generator alone
+    for r in run["rows"]:
+        assert {"k", "draw", "generators", "ap"} <= set(r)
+        assert sorted(r["generator_ap"]) == run["held_out"]
+    assert {x["protocol"] for x in run["lofo_rows"]} == {"leave_one_family_out", "lofo_curve"}
+    assert run["per_scene"] and run["shortcut_audit"]
+    home = tmp_path / "science" / "seed-0"
+    runs = Warehouse(home).read("detector_runs").filter(pl.col("purpose").str.starts_with("scaling"))
+    assert runs.height == len(run["rows"]) + len(run["lofo_rows"])
+    for path in runs["checkpoint_path"]:  # every study detector kept, loadable later
+        assert path and (Path(path) / "model.safetensors").is_file()
+    saved = json.loads((tmp_path / "science" / "report.json").read_text())
+    assert saved["verdict"] == json.loads(json.dumps(doc["verdict"]))
+    assert (tmp_path / "science" / "report.md").read_text().startswith("# Science run")
+
+
+def test_a_home_with_another_hubs_models_is_refused(tmp_path: Path) -> None:
+    from fakeimg_assets.testbed.world.science import check_home
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    check_home(tmp_path)  # fresh: fine
+    Warehouse(tmp_path).write("hub_models", "crawl-1", [{"model_id": "pixelsmith/dreamscape-v1"}])
     with pytest.raises(ValueError, match="holds 1 models from another Hub.*dreamscape-v1"):
-        check_home(home)
+        check_home(tmp_path)
