@@ -149,8 +149,8 @@ def run_seed(home: Path, protocol: Protocol, world_seed: int, *, log: Any = prin
     t0 = time.perf_counter()
     world_dir = home / "world-hub"
     spec = default_world(int(w["generators"]), seed=world_seed, families=tuple(w["families"]))
-    build_world(world_dir, spec, steps=int(w["steps"]), vae_steps=int(w["vae_steps"]), log=log,
-                min_distinct=float(w["min_distinct_fraction"]))  # fmt: skip
+    built = build_world(world_dir, spec, steps=int(w["steps"]), vae_steps=int(w["vae_steps"]),
+                        log=log, min_distinct=float(w["min_distinct_fraction"]))  # fmt: skip
     seconds["world_build"] = time.perf_counter() - t0
     files = json.loads((world_dir / WORLD_MANIFEST).read_text())["files"]
     photos = world_photos(world_dir)
@@ -183,6 +183,12 @@ def run_seed(home: Path, protocol: Protocol, world_seed: int, *, log: Any = prin
     seconds["report"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
     entry["seconds"] = seconds
+    gens = {g.model_id: g for g in spec.generators}
+    entry["world"] = [{  # what each generator cost and how it samples (the docs' figures)
+        "model_id": b.model_id, "family": gens[b.model_id].family, "base": gens[b.model_id].base,
+        "steps": b.steps, "seconds": b.seconds, "first_loss": b.first_loss,
+        "last_loss": b.last_loss, "high_freq_energy": b.high_freq_energy,
+    } for b in built]  # fmt: skip
     return entry
 
 

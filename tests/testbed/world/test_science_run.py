@@ -41,6 +41,7 @@ def test_a_tiny_science_run_reports_everything_the_contract_names(tmp_path: Path
     (run,) = doc["runs"]
     assert run["status"] == "ok", run.get("error")
     assert {"world_seed", "split_seed", "held_out", "rows"} <= set(run)
+    assert len(run["world"]) == 8 and all(g["high_freq_energy"] > 0 for g in run["world"])
     assert len(doc["prompts"]) >= 16  # a caption per band, checked by the run itself
     assert {"statistic", "estimate", "ci_low", "ci_high", "holds"} <= set(doc["verdict"])
     assert {"name", "ap", "margin", "margin_ci_low", "margin_ci_high"} <= set(doc["baseline"])
