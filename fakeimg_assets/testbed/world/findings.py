@@ -196,6 +196,14 @@ def report_markdown(doc: Mapping[str, Any]) -> str:
         for a in run.get("shortcut_audit") or []:
             lines += [f"Shortcut audit ({a['feature_set']}): AUC {_f(a['auc'])} "
                       f"[{_f(a['auc_ci_low'])}, {_f(a['auc_ci_high'])}].", ""]
+        if run.get("world"):
+            fams: dict[str, list[float]] = {}
+            for g in run["world"]:
+                fams.setdefault(g["family"], []).append(g["high_freq_energy"])
+            lines += ["High-frequency energy of the generators' samples (share of spectral energy "
+                      "above half Nyquist), per family: " + ", ".join(
+                          f"{f} {_f(min(v))}–{_f(max(v))}" for f, v in sorted(fams.items())) + ".",
+                      ""]  # fmt: skip
         secs = ", ".join(f"{k} {v:.0f} s" for k, v in run.get("seconds", {}).items())
         lines += [f"Timings: {secs}.", ""]
     return "\n".join(lines)

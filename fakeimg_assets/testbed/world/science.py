@@ -348,7 +348,7 @@ def run_science(home: Path, protocol: Protocol, seeds: list[int], *, development
         "prompts": sorted({p for r in ok for p in r["prompts"]}), "runs": runs,
     }
     if ok:
-        studies = [_study_rows(r) for r in ok]
+        studies = [study_rows(r) for r in ok]
         pooled_doc = pooled(studies, protocol["verdict"], seed=0)
         doc["verdict"] = pooled_doc["verdict"]
         baseline_ap = sum(r["summary"]["baseline"]["ap"] for r in ok) / len(ok)
@@ -374,7 +374,7 @@ def run_science(home: Path, protocol: Protocol, seeds: list[int], *, development
     return doc
 
 
-def _study_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
+def study_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
     """A report entry's main-curve rows back in `scaling_results` form (for `findings`)."""
     return [{"n_train_models": r["k"], "draw": r["draw"], "control": False,
              "protocol": "scaling", "generator_ap": r["generator_ap"],
