@@ -86,7 +86,10 @@ def test_detector_is_trained_and_evaluated_on_held_out_generators(platform_home)
     ).fetchall()
     ks = [k for k, *_ in per_k]
     assert len(ks) >= 2 and ks == scaling_sizes(ks[-1])  # 1, 2, 4, ..., all
-    assert all(n >= 3 for _, n, _, _ in per_k), per_k  # >= 3 draws per k
+    *smaller, whole = per_k
+    # >= 3 draws per k, each a distinct subset; the whole pool is one subset, trained once
+    assert all(n >= 3 and distinct == n for _, n, _, distinct in smaller), per_k
+    assert whole[1] == 1, per_k
     assert per_k[0][3] >= 3  # k = 1 draws use different models
     assert con.sql(  # one fake budget for every k
         "SELECT count(DISTINCT n_train_fake) FROM scaling_results WHERE NOT control"
