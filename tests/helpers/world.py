@@ -6,6 +6,7 @@ enough for each base to beat its random twin, minutes rather than the science ru
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,3 +41,11 @@ class SmallWorld:
         """The family's generators as built, in spec order (its base first)."""
         ids = {g.model_id for g in self.spec.generators if g.family == family}
         return [b for b in self.built if b.model_id in ids]
+
+
+def weight_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every safetensors file under a built world, by path relative to it."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*.safetensors"))
+    }

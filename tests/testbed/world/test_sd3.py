@@ -3,7 +3,6 @@ trained with the objective the shipped scheduler integrates, served and planned 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from fakeimg_assets.testbed.world.build import build_world, finetune_steps
 from fakeimg_assets.testbed.world.checks import divergence, high_freq_energy, sample
 from fakeimg_assets.testbed.world.spec import default_world
-from tests.helpers.world import STEPS, SmallWorld
+from tests.helpers.world import STEPS, SmallWorld, weight_hashes
 
 BASE, FINETUNE = "world/sd3-base-0", "world/sd3-finetune-0"
 
@@ -147,19 +146,12 @@ def test_saved_repo_loads_and_the_platform_plans_it(
             assert not any(f.endswith((".bin", ".ckpt")) for f in remote.plan.files)
 
 
-def _weights(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.safetensors"))
-    }
-
-
 @pytest.mark.slow
-def test_same_seed_gives_byte_identical_weights(small_world: SmallWorld, tmp_path: Path) -> None:
+def test_same_seed_gives_byte_identicalweight_hashes(small_world: SmallWorld, tmp_path: Path) -> None:
     spec = default_world(2, seed=5, families=("sd3",))
     build_world(tmp_path / "a", spec, steps=2, vae_steps=2)  # two steps: optimizer state too
     build_world(tmp_path / "b", spec, steps=2, vae_steps=2)
-    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    a, b = weight_hashes(tmp_path / "a"), weight_hashes(tmp_path / "b")
     assert len(a) == 8 and a == b  # vae, 2 text encoders, transformer x 2 generators
     transformer = f"{BASE}/transformer/diffusion_pytorch_model.safetensors"
-    assert a[transformer] != _weights(small_world.root)[transformer]
+    assert a[transformer] != weight_hashes(small_world.root)[transformer]

@@ -4,7 +4,6 @@ empty prompt), saves repos the platform plans, and is a pure function of its see
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from fakeimg_assets.testbed.world.build import build_world, finetune_steps
 from fakeimg_assets.testbed.world.checks import divergence, high_freq_energy, sample
 from fakeimg_assets.testbed.world.spec import default_world
-from tests.helpers.world import STEPS, SmallWorld
+from tests.helpers.world import STEPS, SmallWorld, weight_hashes
 
 BASE, FINETUNE = "world/sdxl-base-0", "world/sdxl-finetune-0"
 
@@ -120,19 +119,12 @@ def _load_sd1_vae_channels() -> tuple[int, ...]:
     return tuple(new_vae(0, 32).config.block_out_channels)
 
 
-def _weights(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.safetensors"))
-    }
-
-
 @pytest.mark.slow
-def test_same_seed_gives_byte_identical_weights(small_world: SmallWorld, tmp_path: Path) -> None:
+def test_same_seed_gives_byte_identicalweight_hashes(small_world: SmallWorld, tmp_path: Path) -> None:
     spec = default_world(2, seed=5, families=("sdxl",))
     build_world(tmp_path / "a", spec, steps=2, vae_steps=2)  # two steps: optimizer state too
     build_world(tmp_path / "b", spec, steps=2, vae_steps=2)
-    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    a, b = weight_hashes(tmp_path / "a"), weight_hashes(tmp_path / "b")
     assert len(a) == 8 and a == b  # vae, 2 text encoders, unet x 2 generators
     unet = f"{BASE}/unet/diffusion_pytorch_model.safetensors"
-    assert a[unet] != _weights(small_world.root)[unet]  # another seed and step count: other weights
+    assert a[unet] != weight_hashes(small_world.root)[unet]  # another seed and step count: other weights

@@ -3,7 +3,6 @@ loads through diffusers and the platform's planner, and is a pure function of it
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from fakeimg_assets.testbed.world.checks import divergence, high_freq_energy, sa
 from fakeimg_assets.testbed.world.photos import COLOUR_PHOTOS, detector_region, generator_region
 from fakeimg_assets.testbed.world.spec import GeneratorSpec, WorldSpec, default_world, family_module
 from fakeimg_assets.testbed.world.train import N_CROPS, n_crops
-from tests.helpers.world import STEPS, SmallWorld
+from tests.helpers.world import STEPS, SmallWorld, weight_hashes
 
 BASE, FINETUNE = "world/sd1-base-0", "world/sd1-finetune-0"
 
@@ -144,22 +143,15 @@ def test_saved_repo_loads_and_the_platform_plans_it(
             assert not any(f.endswith(".bin") for f in remote.plan.files)
 
 
-def _weights(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.safetensors"))
-    }
-
-
 @pytest.mark.slow
-def test_same_seed_gives_byte_identical_weights(small_world: SmallWorld, tmp_path: Path) -> None:
+def test_same_seed_gives_byte_identicalweight_hashes(small_world: SmallWorld, tmp_path: Path) -> None:
     spec = default_world(2, seed=5, families=("sd1",))
     build_world(tmp_path / "a", spec, steps=2, vae_steps=2)  # two steps: optimizer state too
     build_world(tmp_path / "b", spec, steps=2, vae_steps=2)
-    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    a, b = weight_hashes(tmp_path / "a"), weight_hashes(tmp_path / "b")
     assert len(a) == 6 and a == b  # vae, text encoder, unet x 2 generators
     unet = f"{BASE}/unet/diffusion_pytorch_model.safetensors"
-    assert a[unet] != _weights(small_world.root)[unet]  # another seed and steps: other weights
+    assert a[unet] != weight_hashes(small_world.root)[unet]  # another seed and steps: other weights
 
 
 def test_world_photos_are_bands_of_the_right_halves_on_both_sides(tmp_path: Path) -> None:
