@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from fakeimg_assets.lib.paths import model_id_problem, model_slug
+from fakeimg_assets.lib.paths import model_slug, partition_key_problem
 from resources.warehouse import WarehouseResource
 
 MAX_TRANSIENT_RUNS = 3  # runs that failed transiently since the last success, then stop
@@ -58,7 +58,7 @@ def transient_retries(
     failures = warehouse.read("model_failures")
     if failures.height == 0:
         return []
-    valid = sorted(m for m in known if model_id_problem(m) is None)  # never an invalid key
+    valid = sorted(m for m in known if partition_key_problem(m) is None)  # never an invalid key
     failures = failures.filter(pl.col("model_id").is_in(valid)).sort("failed_at")
     decisions = []
     for (model_id,), rows in failures.group_by(["model_id"], maintain_order=True):

@@ -18,7 +18,7 @@ import dagster as dg
 import polars as pl
 
 from fakeimg_assets.jobs import sample_model_job
-from fakeimg_assets.lib.paths import InvalidModelIdError, model_slug, validate_model_id
+from fakeimg_assets.lib.paths import InvalidModelIdError, model_slug, validate_partition_key
 from fakeimg_assets.lib.times import utcnow
 from resources import WarehouseResource
 
@@ -27,12 +27,13 @@ PARTITION_TAG = "dagster/partition"
 
 def dead_run_row(run: dg.DagsterRun, step: str | None, message: str) -> dict | None:
     """The failure row for a failed partitioned run, None for a run without a model;
-    `InvalidModelIdError` for a partition key that is no Hub model id."""
+    `InvalidModelIdError` for a partition key that is neither a Hub model id nor a
+    collection generator's key."""
     model_id = run.tags.get(PARTITION_TAG)
     if not model_id:
         return None
     return {
-        "model_id": validate_model_id(model_id),
+        "model_id": validate_partition_key(model_id),
         "asset": step or "run",
         "stage": "process",
         "error_type": "RunFailure",

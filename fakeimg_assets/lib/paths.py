@@ -86,13 +86,78 @@ def validate_model_id(model_id: str) -> str:
     return model_id
 
 
+# A generator of an image collection (images of a generator the platform cannot run) is a
+# partition of `hub_models` too, keyed `collection--<collection>/<generator>`: the Hub
+# forbids '--' in repo ids, so no Hub model can ever take a collection generator's key.
+COLLECTION_PREFIX = "collection--"
+
+
+def name_problem(part: object, what: str) -> str | None:
+    """What makes `part` no safe name segment (the Hub's rules, no '--' or '..'), or None."""
+    if not isinstance(part, str):
+        return f"{what} is not a string ({type(part).__name__})"
+    problem = _name_problem(part, what)
+    if problem is None and ("--" in part or ".." in part):
+        problem = f"{what} contains '--' or '..'"
+    return problem
+
+
+def collection_key(collection: str, generator: str) -> str:
+    """The partition key of a collection's generator; bad names fail naming the part."""
+    for part, what in ((collection, "collection name"), (generator, "generator name")):
+        problem = name_problem(part, what)
+        if problem:
+            raise InvalidModelIdError(f"invalid {what} {shown_id(part)}: {problem}")
+    return f"{COLLECTION_PREFIX}{collection}/{generator}"
+
+
+def split_collection_key(key: str) -> tuple[str, str] | None:
+    """(collection, generator) of a collection partition key, None for any other key."""
+    if not isinstance(key, str) or not key.startswith(COLLECTION_PREFIX) or key.count("/") != 1:
+        return None
+    collection, generator = key[len(COLLECTION_PREFIX):].split("/")
+    if name_problem(collection, "c") or name_problem(generator, "g"):
+        return None
+    return collection, generator
+
+
+def partition_key_problem(key: object) -> str | None:
+    """What makes `key` neither a Hub model id nor a collection generator's key, or None."""
+    if isinstance(key, str) and key.startswith(COLLECTION_PREFIX):
+        if split_collection_key(key) is not None:
+            return None
+        rest = key[len(COLLECTION_PREFIX):]
+        if rest.count("/") != 1:
+            return f"{rest.count('/')} '/' where 'collection--name/generator' has exactly one"
+        collection, generator = rest.split("/")
+        return name_problem(collection, "collection name") or name_problem(
+            generator, "generator name")
+    return model_id_problem(key)
+
+
+def validate_partition_key(key: str) -> str:
+    """A `hub_models` partition key: a Hub model id or `collection--<name>/<generator>`."""
+    if isinstance(key, str) and key.startswith(COLLECTION_PREFIX):
+        problem = partition_key_problem(key)
+        if problem is not None:
+            raise InvalidModelIdError(
+                f"invalid collection generator key {shown_id(key)}: {problem}"
+            )
+        return key
+    return validate_model_id(key)
+
+
 def model_slug(model_id: str) -> str:
-    """File-system name of a model id, as the Hub cache spells it (`org--name`)."""
-    return validate_model_id(model_id).replace("/", "--")
+    """File-system name of a partition key, as the Hub cache spells a model id (`org--name`;
+    a collection generator: `collection--name--generator`)."""
+    return validate_partition_key(model_id).replace("/", "--")
 
 
 def slug_to_model_id(slug: str) -> str:
     """Inverse of :func:`model_slug`."""
+    if slug.startswith(COLLECTION_PREFIX):
+        rest = slug[len(COLLECTION_PREFIX):]
+        return validate_partition_key(COLLECTION_PREFIX + rest.replace("--", "/", 1))
     return validate_model_id(slug.replace("--", "/", 1))
 
 
