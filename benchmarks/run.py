@@ -147,6 +147,9 @@ def main() -> int:
             results += bench_sampling(server.url, tmp / "cache")
         results += bench_detector(tmp)
         results += bench_warehouse(tmp)
+        from benchmarks.collection_ingest import bench_collection_ingest
+
+        results += bench_collection_ingest(tmp)  # about 1 min on 2 cores
         from benchmarks.backfill import bench_backfill
         from benchmarks.freshness import bench_freshness
         from benchmarks.sensor_tick import bench_sensor_tick

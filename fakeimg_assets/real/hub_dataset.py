@@ -8,7 +8,7 @@ and listed sha256 are verified with one re-fetch, and the snapshot must hold exa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,13 +25,17 @@ def validate_dataset_id(repo_id: str) -> str:
     return repo_id
 
 
-def plan_dataset_files(siblings: list[Any]) -> tuple[list[RepoFile], list[str]]:
-    """Image files and caption tables to fetch, and the names refused (unsafe names)."""
+def plan_dataset_files(
+    siblings: list[Any], *, suffixes: Sequence[str] = IMAGE_SUFFIXES,
+    names: Sequence[str] = CAPTION_TABLES,
+) -> tuple[list[RepoFile], list[str]]:
+    """Files to fetch (data files by `suffixes`, default images; side files by base `names`,
+    default caption tables) and the names refused (unsafe names)."""
     files, refused = [], []
     for s in siblings:
         path = s.rfilename
         base = PurePosixPath(path).name
-        if PurePosixPath(path).suffix.lower() not in IMAGE_SUFFIXES and base not in CAPTION_TABLES:
+        if PurePosixPath(path).suffix.lower() not in suffixes and base not in names:
             continue
         if unsafe_name_reason(path):
             refused.append(path)
@@ -44,15 +48,20 @@ def plan_dataset_files(siblings: list[Any]) -> tuple[list[RepoFile], list[str]]:
     return sorted(files, key=lambda f: f.path), refused
 
 
-def dataset_snapshot(hub: Any, repo_id: str) -> tuple[Path, str, list[str]]:
-    """Fetch a dataset repo's images and caption tables, verified, through the Hub resource's
-    checked client (`hub_client`); (folder, commit, refused)."""
+def dataset_snapshot(
+    hub: Any, repo_id: str, *, suffixes: Sequence[str] = IMAGE_SUFFIXES,
+    names: Sequence[str] = CAPTION_TABLES,
+) -> tuple[Path, str, list[str]]:
+    """Fetch a dataset repo's data files (by `suffixes`, default images) and side files (by
+    base `names`, default caption tables), verified, through the Hub resource's checked
+    client (`hub_client`); (folder, commit, refused)."""
     repo_id = validate_dataset_id(repo_id)
     info = hub.repo_info(repo_id, repo_type="dataset")  # id, sha and listing checked
     revision = info.sha
-    files, refused = plan_dataset_files(list(info.siblings or []))
-    if not any(PurePosixPath(f.path).suffix.lower() in IMAGE_SUFFIXES for f in files):
-        raise ValueError(f"Hub dataset {repo_id} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    files, refused = plan_dataset_files(list(info.siblings or []), suffixes=suffixes, names=names)
+    if not any(PurePosixPath(f.path).suffix.lower() in suffixes for f in files):
+        what = "image files" if tuple(suffixes) == IMAGE_SUFFIXES else "data files"
+        raise ValueError(f"Hub dataset {repo_id} holds no {what} ({', '.join(suffixes)})")
     total = sum(f.size for f in files)
     if total > hub.max_download_bytes:
         raise ValueError(
