@@ -3,6 +3,12 @@
 Its blocking check `no_metadata_shortcut` fails when the grouped cross-validated AUC of the
 `metadata` feature set exceeds the threshold (0.65), which skips `detector` in the same run
 and shows the AUC, its interval and the features that give the classes away in the UI.
+
+Each image collection is audited on its own first (its fakes against its own reals, else
+the platform's photo crops): a collection whose metadata gives its fakes away (JPEG fakes,
+PNG reals) is recorded (`scope` 'collection:<name>', passed false), left out of the
+blocking audit, and `detector_dataset` leaves it out of every split: caught, not trained on.
+Role-'eval' collections are audited too but never count towards the blocking verdict.
 """
 
 
@@ -13,6 +19,7 @@ import numpy as np
 
 from fakeimg_assets.audit.classify import CLASSIFIERS, audit_score, top_features
 from fakeimg_assets.audit.features import FEATURE_SETS, feature_matrix, file_features
+from fakeimg_assets.lib.paths import COLLECTION_PREFIX
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
@@ -33,19 +40,47 @@ class AuditConfig(dg.Config):
 
 
 def audit_images(warehouse: WarehouseResource):  # -> pl.DataFrame
-    """Reals and the fakes of non-quarantined models (the detector's candidate images)."""
+    """Reals and the fakes of non-quarantined models, each with its collection (null: the
+    platform's own fakes and photo crops) and that collection's role."""
     return warehouse.query(
-        """
-        SELECT i.image_id, i.label, i.source, i.path, i.photo_id
+        f"""
+        WITH roles AS (SELECT collection, any_value(role) AS role FROM collections GROUP BY 1)
+        SELECT i.image_id, i.label, i.source, i.path, i.photo_id, c.collection, r.role
         FROM images i LEFT JOIN model_stats s ON s.model_id = i.source
+        LEFT JOIN model_metadata m ON m.model_id = i.source AND i.label = 'fake'
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN i.label = 'fake' THEN m.collection
+            WHEN starts_with(i.source, '{COLLECTION_PREFIX}')
+              THEN substr(i.source, {len(COLLECTION_PREFIX) + 1}) END AS collection) c
+        LEFT JOIN roles r ON r.collection = c.collection
         WHERE i.label = 'real' OR (i.label = 'fake' AND NOT coalesce(s.quarantined, false))
         ORDER BY i.image_id
         """
     )
 
 
-def run_audit(rows: list[dict], read, *, threshold: float, seed: int = 0) -> dict:  # noqa: ANN001
-    """Scores per feature set (best classifier) and the verdict; `read(path) -> bytes`."""
+def audit_records(audit_id: str, scope: str, out: dict, threshold: float, now) -> list[dict]:  # noqa: ANN001
+    """`shortcut_audit` rows of one audited scope, one per feature set."""
+    return [
+        {
+            "audit_id": audit_id, "scope": scope, "feature_set": fs, "auc": s.auc,
+            "auc_ci_low": s.ci_low, "auc_ci_high": s.ci_high, "n_images": out["n_images"],
+            "n_real": out["n_real"], "n_fake": out["n_fake"], "n_groups": s.n_groups,
+            "classifier": s.classifier, "threshold": threshold,
+            "passed": s.auc <= threshold if fs == BLOCKING_FEATURE_SET else None,
+            "top_features": json.dumps(top), "created_at": now,
+        }
+        for fs, (s, top) in out["scores"].items()
+    ]
+
+
+def run_audit(rows: list[dict], read, *, threshold: float, seed: int = 0,  # noqa: ANN001
+              fakes_by: str = "source") -> dict:
+    """Scores per feature set (best classifier) and the verdict; `read(path) -> bytes`.
+
+    Cross-validation folds hold out whole generators (`fakes_by` 'source') and photos; a
+    collection with too few generators for that is audited holding out single images
+    (`fakes_by` 'image_id')."""
     feats, labels, groups, unreadable = [], [], [], 0
     for r in rows:
         try:
@@ -54,7 +89,7 @@ def run_audit(rows: list[dict], read, *, threshold: float, seed: int = 0) -> dic
             unreadable += 1
             continue
         labels.append(1 if r["label"] == "fake" else 0)
-        groups.append(f"fake:{r['source']}" if r["label"] == "fake"
+        groups.append(f"fake:{r[fakes_by]}" if r["label"] == "fake"
                       else f"real:{r.get('photo_id') or r['source']}")
     y, g = np.array(labels), np.array(groups)
     if len(set(labels)) < 2:
@@ -99,32 +134,47 @@ def shortcut_audit(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
 ) -> dg.MaterializeResult:
+    import polars as pl
+
+    def sample(frame: pl.DataFrame) -> list[dict]:
+        parts = [part.sample(min(part.height, config.max_images_per_label), seed=config.seed)
+                 for part in frame.partition_by("label")]
+        return [r for part in parts for r in part.iter_rows(named=True)]
+
+    def read(p: str) -> bytes:
+        return image_store.absolute(p).read_bytes()
+
     df = audit_images(warehouse)
-    parts = [
-        part.sample(min(part.height, config.max_images_per_label), seed=config.seed)
-        for part in df.partition_by("label")
-    ]
-    rows = [r for part in parts for r in part.iter_rows(named=True)]
-    try:
-        out = run_audit(
-            rows, lambda p: image_store.absolute(p).read_bytes(),
-            threshold=config.threshold, seed=config.seed,
-        )
-    except ValueError as exc:
-        raise dg.Failure(str(exc)) from exc
+    platform_reals = df.filter((pl.col("label") == "real") & pl.col("collection").is_null())
     audit_id = f"audit-{utcnow():%Y%m%dT%H%M%S%f}"
     now = utcnow()
-    records = [
-        {
-            "audit_id": audit_id, "feature_set": fs, "auc": s.auc, "auc_ci_low": s.ci_low,
-            "auc_ci_high": s.ci_high, "n_images": out["n_images"], "n_real": out["n_real"],
-            "n_fake": out["n_fake"], "n_groups": s.n_groups, "classifier": s.classifier,
-            "threshold": config.threshold,
-            "passed": s.auc <= config.threshold if fs == BLOCKING_FEATURE_SET else None,
-            "top_features": json.dumps(top), "created_at": now,
-        }
-        for fs, (s, top) in out["scores"].items()
-    ]
+    records, failed = [], {}
+    for name in sorted({c for c in df["collection"].to_list() if c}):
+        own = df.filter(pl.col("collection") == name)
+        fakes = own.filter(pl.col("label") == "fake")
+        reals = own.filter(pl.col("label") == "real")
+        if fakes.height == 0:
+            continue
+        pair = pl.concat([fakes, reals if reals.height else platform_reals])
+        try:
+            scoped = run_audit(sample(pair), read, threshold=config.threshold, seed=config.seed,
+                               fakes_by="source" if fakes["source"].n_unique() >= 3
+                               else "image_id")  # fmt: skip
+        except ValueError as exc:
+            context.log.warning(f"collection {name}: no audit ({exc})")
+            continue
+        records += audit_records(audit_id, f"collection:{name}", scoped, config.threshold, now)
+        if not scoped["passed"]:
+            failed[name] = scoped
+    candidates = df.filter(
+        pl.col("collection").is_null()
+        | (~pl.col("collection").is_in(list(failed)) & (pl.col("role").fill_null("train") != "eval"))
+    )
+    try:
+        out = run_audit(sample(candidates), read, threshold=config.threshold, seed=config.seed)
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
+    records += audit_records(audit_id, "all", out, config.threshold, now)
     warehouse.write("shortcut_audit", audit_id, records)
     best = out["scores"][BLOCKING_FEATURE_SET][0]
     info = "; ".join(
@@ -150,6 +200,10 @@ def shortcut_audit(
         "n_images": out["n_images"],
         "unreadable_files": out["unreadable"],
         "top_features": dg.MetadataValue.json(out["top"]),
+        # a collection whose own fakes and reals metadata tells apart never enters a split
+        "collections_failed": dg.MetadataValue.json({
+            name: f"AUC {o['scores'][BLOCKING_FEATURE_SET][0].auc:.3f} ({', '.join(o['top'])})"
+            for name, o in failed.items()}),
     }
     return dg.MaterializeResult(
         metadata={**meta, "verdict": description, **row_count(len(records))},

@@ -18,6 +18,12 @@ import polars as pl
 from fakeimg_assets.automation import evaluation_freshness
 from fakeimg_assets.detection.runs import GROUP, markdown, num, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import load_detector, predict, predict_with_model
+from fakeimg_assets.evaluation.external import (
+    EXTERNAL_MATCH_SIZES,
+    collections_with_role,
+    external_sets,
+    test_side_sets,
+)
 from fakeimg_assets.evaluation.perturb import PERTURBATIONS, perturbed_copies
 from fakeimg_assets.evaluation.protocols import (
     PROTOCOLS,
@@ -99,7 +105,7 @@ RUNS_TABLE = "protocol_detectors"
         dg.AssetSpec(
             "detector_evaluation", group_name=GROUP, deps=["detector"],
             kinds={"pytorch", "duckdb"}, code_version=CODE_VERSION,
-            freshness_policy=evaluation_freshness(), metadata=table_metadata("eval_results"),
+            freshness_policy=evaluation_freshness(), metadata=table_metadata("detector_eval_results"),
             description="Balanced AP (with bootstrap intervals), AUC and per-class accuracy of "
             "the detector on its own split's held-out generators; family and time protocols; "
             "robustness.",
@@ -164,6 +170,22 @@ def detector_evaluation(
                     copies = perturbed_copies(paths, name, Path(tmp) / name)
                     scores = predict_with_model(model, model_cfg, copies, device=device)
                     rows += rows_for(_scored(test, scores), run_id, "held_out_models", name)
+        if "external" in config.protocols:
+            platform_reals = test.filter(
+                (pl.col("label") == "real") & pl.col("collection").is_null())
+            sets = external_sets(warehouse, platform_reals)
+            sets |= test_side_sets(test, collections_with_role(warehouse, ("both",)),
+                                   platform_reals)
+            for name, frame in sets.items():
+                frame = frame.sort("image_id")
+                scores = predict_with_model(
+                    model, model_cfg, [str(image_store.absolute(p)) for p in frame["path"]],
+                    device=device)
+                rows += evaluation_rows(
+                    _scored(frame, scores), run_id=run_id, split_id=split_id,
+                    protocol="external", seed=config.seed, n_boot=config.n_boot,
+                    match_sizes=EXTERNAL_MATCH_SIZES, extra={"eval_set": name})
+                context.log.info(f"external set {name}: {frame.height} images scored")
         plans = []
         if "held_out_family" in config.protocols:
             plans += [("held_out_family", r) for r in family_runs(split, config.family_max_runs)]
@@ -196,7 +218,7 @@ def detector_evaluation(
         warehouse.write(RUNS_TABLE, runs_key, run_rows)
     for protocol in sorted({r["protocol"] for r in rows}):  # re-running one keeps the others
         key = f"{run_id}--{protocol}".replace(":", "-")
-        warehouse.write("eval_results", key, [r for r in rows if r["protocol"] == protocol])
+        warehouse.write("detector_eval_results", key, [r for r in rows if r["protocol"] == protocol])
     yield dg.MaterializeResult(
         asset_key="detector_evaluation",
         metadata=_summary(rows, run_id, split_id) | row_count(len(rows)),
@@ -206,6 +228,20 @@ def detector_evaluation(
         metadata={"run_id": run_id, "split_id": split_id, "trained": len(run_rows),
                   **row_count(warehouse.read_key(RUNS_TABLE, runs_key).height)},  # this run's
     )
+
+
+def family_table(rows: list[dict]) -> pl.DataFrame:
+    """The paper's table: AP per family group of the held-out generators (no perturbation),
+    per protocol and outside set, with intervals."""
+    picked = [r for r in rows if r["group_kind"] == "family_group" and r["perturbation"] is None
+              and r["protocol"] in ("held_out_models", "external")]
+    if not picked:
+        return pl.DataFrame()
+    return pl.DataFrame([{"eval_set": None, **r} for r in picked],
+                        infer_schema_length=None).select(
+        "protocol", "eval_set", pl.col("group_value").alias("family_group"), "n_fake", "n_real",
+        pl.col("ap").round(3), pl.col("ap_ci_low").round(3), pl.col("ap_ci_high").round(3),
+    ).sort("protocol", "eval_set", "family_group", nulls_last=False)
 
 
 def _summary(rows: list[dict], run_id: str, split_id: str) -> dict:
@@ -223,6 +259,15 @@ def _summary(rows: list[dict], run_id: str, split_id: str) -> dict:
         "split_id": split_id,
         "summary": dg.MetadataValue.md(markdown(table)),
     }
+    families = family_table(rows)
+    if families.height:
+        meta["ap_by_family_group"] = dg.MetadataValue.md(markdown(families))
+    outside = [r for r in rows if r["protocol"] == "external" and r["group_kind"] in
+               ("mean_over_models", "overall")]
+    if outside:
+        meta["external_sets"] = dg.MetadataValue.md(markdown(pl.DataFrame(outside).select(
+            "eval_set", "group_kind", "n_real", "n_fake", pl.col("ap").round(3),
+            pl.col("ap_ci_low").round(3), pl.col("ap_ci_high").round(3))))
     if head and pooled:
         meta |= {
             "mean_ap": num(head["ap"]),

@@ -1,6 +1,7 @@
 """Evaluation protocols beyond the main held-out split (pure planning + a small runner).
 
 - `held_out_family`: leave one architecture out; train on the other families, test on it.
+- `external`: the main detector on every role-'eval' image collection (`external.py`).
 - `time_ordered`: AI-GenBench-style expanding windows on the Hub's `created_at` (upload
   time, not release time): train on models created up to t, test on (t, t + window].
 
@@ -19,7 +20,7 @@ import polars as pl
 
 from fakeimg_assets.lib.paths import derive_seed
 
-PROTOCOLS = ("held_out_models", "held_out_family", "time_ordered")
+PROTOCOLS = ("held_out_models", "held_out_family", "time_ordered", "external")
 
 
 @dataclass(frozen=True)

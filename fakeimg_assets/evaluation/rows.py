@@ -26,12 +26,15 @@ from fakeimg_assets.splits.splits import time_bucket
 NEEDED = ("image_id", "label", "source", "architecture", "group_key", "width", "height", "score")
 
 
-def balanced_sets(test: pl.DataFrame, seed: int = 0) -> dict[str, pl.DataFrame]:
+def balanced_sets(test: pl.DataFrame, seed: int = 0, *, match_sizes: bool = True
+                  ) -> dict[str, pl.DataFrame]:  # fmt: skip
     """`{model_id: fakes + as many size-matched reals}` over the test rows (seeded).
 
     For each of the generator's image sizes, c = min(fakes, reals of that size) of each are
     kept, chosen by a seeded hash order of (generator, image): reproducible, independent of
     other generators. A generator with no real of any of its sizes gets no set.
+    `match_sizes=False` (an outside set, which comes at its own sizes): c = min(fakes,
+    reals) of each, whatever their sizes.
     """
     missing = [c for c in NEEDED if c not in test.columns]
     if missing:
@@ -42,7 +45,13 @@ def balanced_sets(test: pl.DataFrame, seed: int = 0) -> dict[str, pl.DataFrame]:
     for model in sorted(set(fakes["source"].to_list())):
         mine = fakes.filter(pl.col("source") == model)
         parts = []
-        for (w, h), group in mine.group_by(["width", "height"], maintain_order=True):
+        if not match_sizes:
+            c = min(mine.height, reals.height)
+            if c:
+                parts += [_seeded_head(mine, c, "eval-fakes", seed, model),
+                          _seeded_head(reals, c, "eval-reals", seed, model)]
+        for (w, h), group in (mine.group_by(["width", "height"], maintain_order=True)
+                              if match_sizes else ()):
             same = reals.filter(
                 (pl.col("width").is_null() if w is None else pl.col("width") == w)
                 & (pl.col("height").is_null() if h is None else pl.col("height") == h)
@@ -83,15 +92,20 @@ def evaluation_rows(
     perturbation: str | None = None,
     seed: int = 0,
     n_boot: int = DEFAULT_REPLICATES,
+    match_sizes: bool = True,
+    extra: dict | None = None,
 ) -> list[dict]:
     """Rows for one (run, protocol, perturbation): per model, mean over models, pooled,
-    per architecture and per time bucket of `model_created_at`."""
-    sets = balanced_sets(test, seed)
+    per architecture, per family group and per time bucket of `model_created_at`.
+    `extra`: columns every row carries (`detector`, `eval_set`, `train_source`)."""
+    sets = balanced_sets(test, seed, match_sizes=match_sizes)
     if not sets:
-        raise ValueError("no held-out generator has test reals at its image sizes")
+        raise ValueError("no held-out generator has test reals at its image sizes"
+                         if match_sizes else "no generator with both fakes and reals")
     now = utcnow()
-    base = {"run_id": run_id, "split_id": split_id, "protocol": protocol,
-            "perturbation": perturbation, "split": "test", "evaluated_at": now}
+    base = {"run_id": run_id, "detector": run_id, "split_id": split_id, "protocol": protocol,
+            "perturbation": perturbation, "split": "test", "evaluated_at": now,
+            **(extra or {})}
     rows: list[dict] = []
 
     def row(kind: str, value: str, df: pl.DataFrame, fakes_by: str) -> tuple[dict, np.ndarray]:
@@ -125,7 +139,9 @@ def evaluation_rows(
         else pl.lit("unknown").alias("time_bucket")
     )
     row("overall", "all", pooled, "source")
-    for kind in ("architecture", "time_bucket"):
+    for kind in ("architecture", "family_group", "time_bucket"):
+        if kind not in pooled.columns:
+            continue
         by_model = pooled.filter(pl.col("label") == "fake").select("source", kind).unique()
         for value in sorted(v for v in set(by_model[kind].to_list()) if v is not None):
             models = set(by_model.filter(pl.col(kind) == value)["source"].to_list())

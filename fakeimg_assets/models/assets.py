@@ -17,13 +17,18 @@ import dagster as dg
 import numpy as np
 
 from fakeimg_assets.automation import per_model_condition
+from fakeimg_assets.collections.ingest import collection_of
+from fakeimg_assets.collections.ingest import image_rows as collection_image_rows
+from fakeimg_assets.collections.ingest import metadata_row as collection_metadata_row
 from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
+from fakeimg_assets.lib.family_groups import of_pipeline
 from fakeimg_assets.lib.paths import (
     model_slug,
     sha256_bytes,
     sha256_file,
-    validate_model_id,
+    validate_partition_key,
 )
+from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import parse_time, utcnow
 from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
 from fakeimg_assets.models.failures import record_failures
@@ -70,9 +75,12 @@ class SamplingConfig(dg.Config):
     description="Pinned revision, pipeline class, architecture, license and download plan.",
 )
 def model_metadata(
-    context: dg.AssetExecutionContext, hub: HubResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, hub: HubResource, warehouse: WarehouseResource,
+    image_store: ImageStoreResource,
 ) -> dg.MaterializeResult:
-    model_id = validate_model_id(context.partition_key)
+    model_id = validate_partition_key(context.partition_key)
+    if collection_of(model_id):
+        return _collection_metadata(context, model_id, warehouse, image_store)
     with record_failures(context, warehouse, model_id, "model_metadata") as stage:
         stage.name = "plan"
         remote = fetch_plan(hub, model_id)
@@ -102,6 +110,7 @@ def model_metadata(
             "file_sha256": plan.sha256_json(),
             **base_model_columns(getattr(card, "base_model", None)),
             **plan.derived_columns(),
+            "family_group": of_pipeline(plan.pipeline_class),
             "fetched_at": utcnow(),
         }
         stage.name = "write"
@@ -120,6 +129,29 @@ def model_metadata(
             **row_count(1, partitioned=True),
         },
         data_version=dg.DataVersion(remote.revision),
+    )
+
+
+def _collection_metadata(context: dg.AssetExecutionContext, key: str,
+                         warehouse: WarehouseResource, image_store: ImageStoreResource,
+                         ) -> dg.MaterializeResult:  # fmt: skip
+    """A collection generator's row, from its staged manifest (no Hub involved)."""
+    with record_failures(context, warehouse, key, "model_metadata") as stage:
+        stage.name = "manifest"
+        row = collection_metadata_row(image_store.home_dir(), key)
+        stage.name = "write"
+        warehouse.write("model_metadata", model_slug(key), [row])
+    return dg.MaterializeResult(
+        metadata={
+            "kind": "collection",
+            "collection": row["collection"],
+            "family_group": row["family_group"],
+            "architecture": str(row["architecture"]),
+            "license": str(row["license"]),
+            "n_images": row["n_repo_files"],
+            **row_count(1, partitioned=True),
+        },
+        data_version=dg.DataVersion(row["revision"]),
     )
 
 
@@ -142,9 +174,11 @@ def sampled_images(
     image_store: ImageStoreResource,
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
-    model_id = validate_model_id(context.partition_key)
+    model_id = validate_partition_key(context.partition_key)
     slug = model_slug(model_id)
     t0 = time.perf_counter()
+    if collection_of(model_id):
+        return _collection_images(context, config, model_id, warehouse, image_store)
     with record_failures(context, warehouse, model_id, "sampled_images") as stage:
         stage.name = "check_inputs"
         meta = warehouse.read_key("model_metadata", slug)
@@ -247,6 +281,49 @@ def sampled_images(
     )
 
 
+def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig, key: str,
+                       warehouse: WarehouseResource, image_store: ImageStoreResource,
+                       ) -> dg.MaterializeResult:  # fmt: skip
+    """A collection generator's staged images published as its fakes (nothing sampled)."""
+    from PIL import Image
+
+    slug = model_slug(key)
+    t0 = time.perf_counter()
+    with record_failures(context, warehouse, key, "sampled_images") as stage:
+        stage.name = "check_inputs"
+        meta = warehouse.read_key("model_metadata", slug)
+        if meta.height == 0:
+            raise ValueError(f"no model_metadata row for {key}; materialize model_metadata first")
+        stage.name = "write"
+        home = image_store.home_dir()
+        with image_store.partition_writer("fake", slug, warehouse) as writer:
+            rows = list(collection_image_rows(home, key, config.post, writer.add))
+            writer.commit(rows)
+    previews = []
+    for r in rows[:16]:
+        with Image.open(image_store.absolute(r["path"])) as im:
+            previews.append(encode_png(im.convert("RGB")))
+    formats: dict[str, int] = {}
+    for r in rows:
+        formats[str(r["format"])] = formats.get(str(r["format"]), 0) + 1
+    return dg.MaterializeResult(
+        metadata={
+            "n_images": len(rows),
+            **row_count(len(rows), partitioned=True),
+            "sampling_config": dg.MetadataValue.json(config.model_dump()),
+            "kind": "collection",
+            "formats": dg.MetadataValue.json(formats),
+            "total_seconds": float(round(time.perf_counter() - t0, 3)),
+            "revision": meta["revision"][0],
+            **preview_metadata(write_contact_sheet(home, "fake", slug, previews)),
+        },
+        data_version=dg.DataVersion(
+            sha256_bytes("".join(r["sha256"] for r in rows).encode())[:16]
+        ),
+        check_results=[files_consistent_result(home, "fake", slug)],
+    )
+
+
 STATS_TABLE = "fake_image_stats"
 MODEL_STATS = dg.AssetKey("model_stats")
 
@@ -275,7 +352,7 @@ def image_quality_stats(
     warehouse: WarehouseResource,
     image_store: ImageStoreResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    model_id = validate_model_id(context.partition_key)
+    model_id = validate_partition_key(context.partition_key)
     slug = model_slug(model_id)
     with record_failures(context, warehouse, model_id, "image_quality_stats") as stage:
         stage.name = "read"

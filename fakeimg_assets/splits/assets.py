@@ -13,6 +13,8 @@ import dagster as dg
 import polars as pl
 
 from fakeimg_assets.detection.runs import GROUP, markdown
+from fakeimg_assets.lib.family_groups import family_group_of
+from fakeimg_assets.lib.paths import COLLECTION_PREFIX
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.splits.lineage import lineage_from_rows
 from fakeimg_assets.splits.sides import DEFAULT_TEST_FRACTION
@@ -41,7 +43,7 @@ class DatasetConfig(dg.Config):
 
 SPLIT_COLUMNS = [
     "split_id", "image_id", "split", "label", "source", "architecture",
-    "model_created_at", "path", "group_key",
+    "model_created_at", "path", "group_key", "family_group", "collection",
 ]
 
 
@@ -51,8 +53,9 @@ def build_split(
 ) -> pl.DataFrame:
     """The split rows (without split_id): pure given the warehouse's rows.
 
-    `fakes`: image_id, label, source, path, architecture, created_at. `reals`: image_id,
-    label, source, path, origin and, when present, photo_id. `lineage_rows`: model_metadata.
+    `fakes`: image_id, label, source, path, architecture, created_at and, when present,
+    family_group and collection. `reals`: image_id, label, source, path, origin and, when
+    present, photo_id and collection. `lineage_rows`: model_metadata.
     """
     sides = model_sides(lineage_from_rows(lineage_rows.iter_rows(named=True)), test_fraction, seed)
     missing = sorted(set(fakes["source"].to_list()) - set(sides))
@@ -76,6 +79,7 @@ def build_split(
         pl.Series("group_key", photo_ids, dtype=pl.Utf8),
         pl.Series("split", [psides[p] for p in photo_ids], dtype=pl.Utf8),
         pl.lit(None, dtype=pl.Utf8).alias("architecture"),
+        pl.lit(None, dtype=pl.Utf8).alias("family_group"),
     )
     if has_photo and "photo_split" in reals.columns:
         wrong = real_rows.filter(
@@ -89,7 +93,29 @@ def build_split(
                 "photos; materialize real_images with the same test_fraction and seed"
             )
     cols = [c for c in SPLIT_COLUMNS if c != "split_id"]
-    return pl.concat([fake_rows, real_rows], how="diagonal_relaxed").select(cols)
+    both = pl.concat([fake_rows, real_rows], how="diagonal_relaxed")
+    both = both.with_columns(*(pl.lit(None, dtype=pl.Utf8).alias(c)
+                               for c in ("family_group", "collection") if c not in both.columns))
+    return both.select(cols)
+
+
+def excluded_collections(warehouse: WarehouseResource) -> dict[str, str]:
+    """Collections whose images never enter a split -> why: role 'eval' (scored as outside
+    sets only) or a failed shortcut audit of their own in the latest audit."""
+    out = {}
+    roles = warehouse.query("SELECT DISTINCT collection, role FROM collections")
+    for r in roles.iter_rows(named=True):
+        if r["role"] == "eval":
+            out[r["collection"]] = "role 'eval': an outside evaluation set, never trained on"
+    audits = warehouse.query(
+        "SELECT * FROM shortcut_audit WHERE audit_id = (SELECT audit_id FROM shortcut_audit "
+        "ORDER BY created_at DESC LIMIT 1) AND scope LIKE 'collection:%' AND NOT passed"
+    )
+    for r in audits.iter_rows(named=True):
+        name = r["scope"].split(":", 1)[1]
+        out.setdefault(name, f"failed its shortcut audit: metadata-only AUC {r['auc']:.3f} > "
+                             f"{r['threshold']} ({r['top_features']})")
+    return out
 
 
 def _require_both_sides(rows: pl.DataFrame, test_fraction: float, seed: int) -> None:
@@ -107,7 +133,9 @@ def _require_both_sides(rows: pl.DataFrame, test_fraction: float, seed: int) -> 
 
 def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key, group_name=GROUP, deps=["image_quality_stats", "model_metadata", "real_images"],
+        key, group_name=GROUP,
+        deps=["image_quality_stats", "model_metadata", "real_images", "collection_reals",
+              "shortcut_audit"],
         kinds={"duckdb"}, code_version=CODE_VERSION, metadata=table_metadata(table),
         description=description,
     )
@@ -126,16 +154,29 @@ def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
 def detector_dataset(
     context: dg.AssetExecutionContext, config: DatasetConfig, warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
+    left_out = excluded_collections(warehouse)
     fakes = warehouse.query(
         """
-        SELECT i.image_id, i.label, i.source, i.path, m.architecture, m.created_at
+        SELECT i.image_id, i.label, i.source, i.path, m.architecture, m.created_at,
+               m.family_group, m.pipeline_class, m.collection
         FROM images i
         JOIN model_stats s ON s.model_id = i.source AND NOT s.quarantined
         JOIN model_metadata m ON m.model_id = i.source
         WHERE i.label = 'fake'
         """
     )
-    reals = warehouse.query("SELECT * FROM images WHERE label = 'real'")
+    fakes = fakes.with_columns(pl.Series("family_group", [
+        family_group_of(r) for r in fakes.select("family_group", "pipeline_class").iter_rows(
+            named=True)], dtype=pl.Utf8)).drop("pipeline_class")
+    fakes = fakes.filter(pl.col("collection").is_null()
+                         | ~pl.col("collection").is_in(list(left_out)))
+    reals = warehouse.query("SELECT * FROM images WHERE label = 'real'").with_columns(
+        pl.when(pl.col("source").str.starts_with(COLLECTION_PREFIX))
+        .then(pl.col("source").str.strip_prefix(COLLECTION_PREFIX))
+        .otherwise(pl.lit(None, dtype=pl.Utf8)).alias("collection")
+    )
+    reals = reals.filter(pl.col("collection").is_null()
+                         | ~pl.col("collection").is_in(list(left_out)))
     if reals.height == 0:
         raise dg.Failure("no real images: materialize real_images first")
     if fakes["source"].n_unique() < 2:
@@ -187,6 +228,7 @@ def detector_dataset(
             "train_models": len(train_models),
             "test_models": dg.MetadataValue.json(test_models),
             "test_fraction": config.test_fraction,
+            "excluded_collections": dg.MetadataValue.json(left_out),
             "counts": dg.MetadataValue.md(markdown(counts)),
             "lineage_groups": dg.MetadataValue.md(markdown(groups)),
         }

@@ -1,8 +1,9 @@
 """Homes written before every table had one owning asset: split the shared folders.
 
-The old layout kept `parquet/images` (fakes and reals), `parquet/image_stats` and
-`parquet/detector_runs` (main, scaling and protocol detectors) as one folder each; those
-names are union views now (`schemas.UNION_VIEWS`). Each old file moves, under the same
+The old layout kept `parquet/images` (fakes and reals), `parquet/image_stats`,
+`parquet/detector_runs` (main, scaling and protocol detectors) and `parquet/eval_results`
+(before the cross-dataset comparison wrote rows too) as one folder each; those names are
+union views now (`schemas.UNION_VIEWS`). Each old file moves, under the same
 name, into the storage table its writer owns, decided by its key. A move never loses a
 row: a file that already exists at the destination was written by the new code (so it
 is newer) and wins; the old one is deleted. Safe to interrupt and rerun, and to run from
@@ -35,11 +36,16 @@ def _runs_table(stem: str) -> str:
     return "trained_detectors"  # detector wrote its run id (`<backbone>-<time>-<run>`)
 
 
+def _eval_table(stem: str) -> str:
+    return "detector_eval_results"  # detector_evaluation was its only writer
+
+
 # old folder -> the storage table a file (by its key) belongs to now
 LEGACY_FOLDERS: dict[str, Callable[[str], str]] = {
     "images": _images_table,
     "image_stats": _stats_table,
     "detector_runs": _runs_table,
+    "eval_results": _eval_table,
 }
 
 

@@ -18,7 +18,12 @@ import polars as pl
 
 from fakeimg_assets.lib.times import UTC_TS
 from fakeimg_assets.warehouse.census_schema import HUB_CENSUS
-from fakeimg_assets.warehouse.union_schemas import DETECTOR_RUNS, IMAGE_STATS, IMAGES
+from fakeimg_assets.warehouse.union_schemas import (
+    DETECTOR_RUNS,
+    EVAL_RESULTS,
+    IMAGE_STATS,
+    IMAGES,
+)
 
 RELATIONS: dict[str, dict[str, pl.DataType]] = {
     "hub_models": {
@@ -66,7 +71,9 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "file_sha256": pl.Utf8,
         "base_model": pl.Utf8,  # the card's first declared base model (lineage)
         "base_models": pl.List(pl.Utf8),  # every declared base model
-        "kind": pl.Utf8,  # 'pipeline', 'lora' or 'single_file' (sampling/lora.py)
+        "kind": pl.Utf8,  # 'pipeline', 'lora', 'single_file' (repo_kind.py) or 'collection'
+        "collection": pl.Utf8,  # kind 'collection': the image collection it came with
+        "family_group": pl.Utf8,  # lib/family_groups.py: 'latent_diffusion', 'gan', ...
         "base_revision": pl.Utf8,  # lora/single_file: the base's pinned commit sha
         "adapter_scale": pl.Float64,  # lora: the scale the adapter is applied with
         "trigger_words": pl.Utf8,  # lora: prepended to every prompt (card instance_prompt)
@@ -75,8 +82,10 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
     "hub_census": HUB_CENSUS,  # catalog/census.py (columns in census_schema.py)
     "fake_images": IMAGES,  # sampled_images
     "real_images": IMAGES,  # real_images
+    "collection_real_images": IMAGES,  # collection_reals (a collection's own real images)
     "fake_image_stats": IMAGE_STATS,  # image_quality_stats
     "real_image_stats": IMAGE_STATS,  # real_image_stats (a spec of the real_images step)
+    "collection_real_image_stats": IMAGE_STATS,  # a spec of the collection_reals step
     "model_stats": {
         "model_id": pl.Utf8,
         "n_images": pl.Int64,
@@ -134,6 +143,7 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
     },
     "shortcut_audit": {
         "audit_id": pl.Utf8,
+        "scope": pl.Utf8,  # 'all' (the detector's candidates) or 'collection:<name>'
         "feature_set": pl.Utf8,
         "auc": pl.Float64,
         "auc_ci_low": pl.Float64,
@@ -158,6 +168,8 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "model_created_at": UTC_TS,
         "path": pl.Utf8,
         "group_key": pl.Utf8,  # lineage group (fakes) or photo_id (reals): the side's key
+        "family_group": pl.Utf8,  # fakes: lib/family_groups.py
+        "collection": pl.Utf8,  # null: the platform's own fakes and photo crops
     },
     "split_versions": {
         "split_id": pl.Utf8,
@@ -173,24 +185,60 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
     "trained_detectors": DETECTOR_RUNS,  # detector
     "scaling_detectors": DETECTOR_RUNS,  # scaling_detectors (a spec of scaling_study)
     "protocol_detectors": DETECTOR_RUNS,  # protocol_detectors (detector_evaluation)
-    "eval_results": {
+    "diversity_detectors": DETECTOR_RUNS,  # diversity_detectors (a spec of diversity_study)
+    "cross_dataset_detectors": DETECTOR_RUNS,  # cross_dataset_detectors (cross_dataset)
+    "detector_eval_results": EVAL_RESULTS,  # detector_evaluation
+    "cross_dataset_results": EVAL_RESULTS,  # cross_dataset
+    "collections": {  # image_collections: one row per collection x generator
+        "collection": pl.Utf8,
+        "generator": pl.Utf8,
+        "model_id": pl.Utf8,  # its hub_models partition key: collection--<name>/<generator>
+        "generator_name": pl.Utf8,  # as the source spells it
+        "role": pl.Utf8,  # 'train', 'eval' or 'both'
+        "family_group": pl.Utf8,
+        "family": pl.Utf8,  # the source's own family text, when it gave one
+        "architecture": pl.Utf8,
+        "release_date": pl.Date,
+        "license": pl.Utf8,
+        "n_images": pl.Int64,
+        "n_bytes": pl.Int64,
+        "n_real": pl.Int64,  # the collection's own real images (all its rows alike)
+        "digest": pl.Utf8,  # sha256 of the generator's sorted image sha256s
+        "source": pl.Utf8,
+        "source_kind": pl.Utf8,  # 'folder', 'cf_parquet' or 'hub_dataset'
+        "source_revision": pl.Utf8,
+        "revision": pl.Utf8,  # the collection's content digest
+        "added_at": UTC_TS,
+    },
+    "collection_rejects": {  # image_collections: a file or line of a source not taken
+        "collection": pl.Utf8,
+        "generator": pl.Utf8,
+        "file": pl.Utf8,
+        "reason": pl.Utf8,
+        "added_at": UTC_TS,
+    },
+    "diversity_results": {  # diversity_study: one row per condition x draw
+        "study_id": pl.Utf8,
         "run_id": pl.Utf8,
         "split_id": pl.Utf8,
-        "protocol": pl.Utf8,
-        "perturbation": pl.Utf8,
-        "split": pl.Utf8,
-        "group_kind": pl.Utf8,
-        "group_value": pl.Utf8,
-        "n_real": pl.Int64,
-        "n_fake": pl.Int64,
-        "ap": pl.Float64,
-        "ap_ci_low": pl.Float64,
-        "ap_ci_high": pl.Float64,
+        "n_train_models": pl.Int64,
+        "condition": pl.Utf8,  # 'single_family' or 'multi_family'
+        "draw": pl.Int64,
+        "family_by": pl.Utf8,  # what a family is: 'architecture' or 'family_group'
+        "families": pl.List(pl.Utf8),
+        "n_families": pl.Int64,
+        "n_train_images": pl.Int64,
+        "n_train_fake": pl.Int64,
+        "ap": pl.Float64,  # mean over held-out generators of the balanced per-generator AP
+        "pooled_ap": pl.Float64,
         "accuracy": pl.Float64,
-        "acc_real": pl.Float64,
-        "acc_fake": pl.Float64,
         "auc": pl.Float64,
-        "evaluated_at": UTC_TS,
+        "n_heldout_models": pl.Int64,
+        "generator_ap": pl.Utf8,  # JSON {held-out generator: its balanced AP}
+        "train_models": pl.List(pl.Utf8),
+        "draw_seed": pl.Int64,
+        "init_seed": pl.Int64,
+        "created_at": UTC_TS,
     },
     "scaling_results": {
         "study_id": pl.Utf8,
@@ -225,9 +273,11 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
 
 # Contract names that hold rows of several assets: a view over each asset's own table.
 UNION_VIEWS: dict[str, tuple[str, ...]] = {
-    "images": ("fake_images", "real_images"),
-    "image_stats": ("fake_image_stats", "real_image_stats"),
-    "detector_runs": ("trained_detectors", "scaling_detectors", "protocol_detectors"),
+    "images": ("fake_images", "real_images", "collection_real_images"),
+    "image_stats": ("fake_image_stats", "real_image_stats", "collection_real_image_stats"),
+    "detector_runs": ("trained_detectors", "scaling_detectors", "protocol_detectors",
+                      "diversity_detectors", "cross_dataset_detectors"),
+    "eval_results": ("detector_eval_results", "cross_dataset_results"),
 }
 
 # Storage tables no single asset owns: the failure log every per-model stage (and the

@@ -1,5 +1,6 @@
 """Columns shared by the storage tables behind one union view (`schemas.UNION_VIEWS`):
-`images`, `image_stats` and `detector_runs`; kept apart so `schemas.py` stays small."""
+`images`, `image_stats`, `detector_runs` and `eval_results`; kept apart so `schemas.py`
+stays small."""
 
 from __future__ import annotations
 
@@ -74,4 +75,27 @@ DETECTOR_RUNS: dict[str, pl.DataType] = {
     "recipe": pl.Utf8,  # training recipe (backbone registry name) it was trained with
     "seed": pl.Int64,  # init/augmentation seed
     "resumed_from_epoch": pl.Int64,  # epochs restored from a saved state (0: fresh)
+}
+
+EVAL_RESULTS: dict[str, pl.DataType] = {
+    "run_id": pl.Utf8,
+    "detector": pl.Utf8,  # the platform's run id, or an outside detector's name
+    "split_id": pl.Utf8,
+    "protocol": pl.Utf8,  # 'held_out_models', 'held_out_family', 'time_ordered', 'external', ...
+    "eval_set": pl.Utf8,  # 'external' / 'cross_dataset': the set scored ('hub' or a collection)
+    "train_source": pl.Utf8,  # 'cross_dataset': the source the detector trained on
+    "perturbation": pl.Utf8,
+    "split": pl.Utf8,
+    "group_kind": pl.Utf8,
+    "group_value": pl.Utf8,
+    "n_real": pl.Int64,
+    "n_fake": pl.Int64,
+    "ap": pl.Float64,
+    "ap_ci_low": pl.Float64,
+    "ap_ci_high": pl.Float64,
+    "accuracy": pl.Float64,
+    "acc_real": pl.Float64,
+    "acc_fake": pl.Float64,
+    "auc": pl.Float64,
+    "evaluated_at": UTC_TS,
 }

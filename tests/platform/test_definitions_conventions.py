@@ -31,10 +31,18 @@ TABLE_OF = {  # asset -> the storage table it owns (one asset per table, one tab
     "detector_dataset": "detector_splits",
     "split_versions": "split_versions",  # detector_dataset step
     "detector": "trained_detectors",
-    "detector_evaluation": "eval_results",
+    "detector_evaluation": "detector_eval_results",
     "protocol_detectors": "protocol_detectors",  # detector_evaluation step
     "scaling_study": "scaling_results",
     "scaling_detectors": "scaling_detectors",  # scaling_study step
+    "diversity_study": "diversity_results",
+    "diversity_detectors": "diversity_detectors",  # diversity_study step
+    "cross_dataset": "cross_dataset_results",
+    "cross_dataset_detectors": "cross_dataset_detectors",  # cross_dataset step
+    "image_collections": "collections",
+    "collection_rejects": "collection_rejects",  # image_collections step
+    "collection_reals": "collection_real_images",
+    "collection_real_image_stats": "collection_real_image_stats",  # collection_reals step
 }
 
 LOAD = """

@@ -35,7 +35,7 @@ from fakeimg_assets.platform_run import failure_message
 from fakeimg_assets.sampling.types import UnsafeRepoError
 from fakeimg_assets.testbed.local_hub.server import HubServer
 from fakeimg_assets.warehouse.store import Warehouse
-from resources import HubResource, WarehouseResource
+from resources import HubResource, ImageStoreResource, WarehouseResource
 from tests.helpers.zoo import pick
 
 
@@ -209,6 +209,7 @@ def _materialize_metadata(server_url: str, home: Path, model_id: str) -> dg.Exec
     resources = {
         "hub": HubResource(endpoint=server_url, retry_attempts=1),  # leave retries to Dagster
         "warehouse": WarehouseResource(home=str(home)),
+        "image_store": ImageStoreResource(home=str(home)),
     }
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("hub_models", [model_id])
