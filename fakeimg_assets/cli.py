@@ -60,6 +60,10 @@ def _zoo_build(args: argparse.Namespace) -> int:
         from fakeimg_assets.testbed.demo_photos import write_demo_dataset
 
         write_demo_dataset(Path(args.dir))
+    if args.collection:  # generators outside the Hub, as a folder `collection add` reads
+        from fakeimg_assets.testbed.demo_collection import write_demo_collection
+
+        print(f"demo collection: {write_demo_collection(Path(args.collection))}")
     by_expect: dict[str, int] = {}
     for m in models:
         by_expect[m.expect] = by_expect.get(m.expect, 0) + 1
@@ -95,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         device=args.device,
         batch_size=args.batch_size,
         scaling=not args.no_scaling,
+        studies=not args.no_studies,
         family_max_runs=args.family_max_runs,
         detector=not args.no_detector,
         log_level="INFO" if args.verbose else "CRITICAL",
@@ -114,6 +119,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.strict and report.failed:
         print(f"FAILED (--strict): {len(report.failed)} models failed", file=sys.stderr)
         return 1
+    return 0 if report.ok else 1
+
+
+def _collection_add(args: argparse.Namespace) -> int:
+    from fakeimg_assets.collections.add import add_collection
+
+    report = add_collection(args.source, name=args.name or None, role=args.role,
+                            train=args.train)  # fmt: skip
+    for what, why in report.failed.items():
+        print(f"FAILED {what}: {why}", file=sys.stderr)
+    print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
     return 0 if report.ok else 1
 
 
@@ -181,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also build the healthy sd1 models at this native size (e.g. 128)")
     zb.add_argument("--no-photos", action="store_true",
                     help="skip the demo photos dataset repo (datasets/fakeimg/demo-photos)")
+    zb.add_argument("--collection", default="", metavar="CDIR",
+                    help="also write the demo image collection (two generators the platform "
+                    "cannot run, and real crops) into CDIR, for `fakeimg collection add`")
     zb.set_defaults(func=_zoo_build)
 
     world = sub.add_parser("world", help="a miniature Hub of trained tiny generators")
@@ -236,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     r.add_argument("--batch-size", type=int, default=4, help="sampling batch size")
     r.add_argument("--no-scaling", action="store_true", help="skip the scaling study")
+    r.add_argument("--no-studies", action="store_true",
+                   help="skip the diversity study and the cross-dataset comparison")
     r.add_argument("--family-max-runs", type=int, default=8,
                    help="held-out-family evaluation runs, largest architectures first (0: all)")
     r.add_argument("--no-detector", action="store_true", help="only crawl and sample")
@@ -254,6 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     rc = sub.add_parser("recipes", help="list sampling recipes and refused pipeline classes")
     rc.set_defaults(func=_recipes)
+
+    col = sub.add_parser("collection", help="images of generators the platform cannot run")
+    ca = col.add_subparsers(dest="collection_command", required=True).add_parser(
+        "add", help="stage an image collection (one generator per sub-folder, Community "
+        "Forensics Parquet, or hf://datasets/ORG/NAME) as hub_models partitions")
+    ca.add_argument("source", help="a folder, .parquet file(s) or hf://datasets/ORG/NAME")
+    ca.add_argument("--name", default="", help="collection name (default: from SOURCE)")
+    ca.add_argument("--role", default="train", choices=("train", "eval", "both"),
+                    help="train: joins the splits; eval: an outside evaluation set only; "
+                    "both (default: train)")
+    ca.add_argument("--train", action="store_true",
+                    help="then run the detector chain (audit, split, detector, evaluation)")
+    ca.set_defaults(func=_collection_add)
 
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)

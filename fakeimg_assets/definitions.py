@@ -14,6 +14,7 @@ import dagster as dg
 from fakeimg_assets.audit.assets import shortcut_audit
 from fakeimg_assets.automation import build_automation_sensor
 from fakeimg_assets.catalog.assets import hub_catalog, hub_census
+from fakeimg_assets.collections.assets import collection_reals, image_collections
 from fakeimg_assets.detection.assets import detector
 from fakeimg_assets.evaluation.assets import detector_evaluation
 from fakeimg_assets.jobs import ALL_JOBS
@@ -22,6 +23,8 @@ from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.schedules import daily_hub_crawl
 from fakeimg_assets.splits.assets import detector_dataset
 from fakeimg_assets.studies.assets import scaling_study
+from fakeimg_assets.studies.cross_dataset_assets import cross_dataset
+from fakeimg_assets.studies.diversity_assets import diversity_study
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 from sensors.hub_sensors import build_new_hub_models_sensor
 from sensors.retrain import build_retrain_schedule, build_retrain_sensor
@@ -36,11 +39,15 @@ ALL_ASSETS = [
     sampled_images,
     image_quality_stats,
     real_images,
+    image_collections,
+    collection_reals,
     shortcut_audit,
     detector_dataset,
     detector,
     detector_evaluation,
     scaling_study,
+    diversity_study,
+    cross_dataset,
 ]
 
 

@@ -6,12 +6,15 @@ import dagster as dg
 
 from fakeimg_assets.audit.assets import shortcut_audit
 from fakeimg_assets.catalog.assets import hub_catalog, hub_census
+from fakeimg_assets.collections.assets import collection_reals, image_collections
 from fakeimg_assets.detection.assets import detector
 from fakeimg_assets.evaluation.assets import detector_evaluation
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.splits.assets import detector_dataset
 from fakeimg_assets.studies.assets import scaling_study
+from fakeimg_assets.studies.cross_dataset_assets import cross_dataset
+from fakeimg_assets.studies.diversity_assets import diversity_study
 
 hub_crawl_job = dg.define_asset_job(
     "hub_crawl",
@@ -37,13 +40,22 @@ sample_model_job = dg.define_asset_job(
     # imported torch per step (about 4 s of a 7 s partition on 2 cores; instance_config.py)
     executor_def=dg.in_process_executor,
 )
+collections_job = dg.define_asset_job(
+    "collections",
+    selection=dg.AssetSelection.assets(image_collections, collection_reals),
+    description="The staged image collections into the warehouse, and their own real images "
+    "(`fakeimg collection add` runs it, then `sample_model` per generator).",
+)
 detector_job = dg.define_asset_job(
     "train_detector",
     selection=dg.AssetSelection.assets(
-        real_images, shortcut_audit, detector_dataset, detector, detector_evaluation, scaling_study,
+        real_images, collection_reals, shortcut_audit, detector_dataset, detector,
+        detector_evaluation, scaling_study, diversity_study, cross_dataset,
         hub_census,  # the census again, now with this round's sampling outcomes
     ),
-    description="Splits holding generators out, detector training, evaluation, scaling study.",
+    description="Splits holding generators out, detector training, evaluation, and the "
+    "scaling, diversity and cross-dataset studies.",
 )
 
-ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, detector_job]
+ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, collections_job,
+            detector_job]

@@ -54,6 +54,7 @@ class RunOptions:
     device: str = "auto"
     batch_size: int = 4
     scaling: bool = True
+    studies: bool = True  # the diversity study and the cross-dataset comparison
     # held-out-family runs in the evaluation (one detector each): the largest N architectures;
     # the demo's Hub has 25, which alone took 270 s of a 10-minute demo. 0 = all of them.
     family_max_runs: int = 8
@@ -222,9 +223,14 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
     name = "train_detector" if opts.detector else "real_crops"
     graph = defs.resolve_asset_graph()
     # a step writing two tables is one multi-asset: select (or leave out) all of its assets
-    scaling = graph.get(dg.AssetKey("scaling_study")).execution_set_asset_keys
+    left_out = set()
+    if not opts.scaling:
+        left_out |= graph.get(dg.AssetKey("scaling_study")).execution_set_asset_keys
+    if not opts.studies:
+        for study in ("diversity_study", "cross_dataset"):
+            left_out |= graph.get(dg.AssetKey(study)).execution_set_asset_keys
     keys = {k for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys
-            if opts.scaling or k not in scaling}
+            if k not in left_out}
     det_cfg: dict[str, object] = {"backbone": opts.backbone}
     if opts.epochs:
         det_cfg["epochs"] = opts.epochs
@@ -232,6 +238,8 @@ def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, lo
         "real_images": {"crops_per_photo": opts.crops_per_photo, "post": opts.post},
         "detector": det_cfg,
         "scaling_study": dict(det_cfg),
+        "diversity_study": dict(det_cfg),
+        "cross_dataset": dict(det_cfg),
         "detector_evaluation": {"family_max_runs": opts.family_max_runs},
     }
     settings = json.dumps({a: c for a, c in configs.items() if dg.AssetKey(a) in keys},

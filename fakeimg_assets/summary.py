@@ -114,12 +114,23 @@ def _summary_text(con) -> str:  # noqa: ANN001
             ORDER BY group_kind = 'model', group_kind DESC, group_value""")))
         parts.append("\nprotocols and robustness (mean AP over held-out generators):")
         parts.append(format_table(*_table(con, f"""
-            SELECT protocol, coalesce(perturbation, '-') AS perturbation, run_id,
+            SELECT protocol, coalesce(eval_set, '-') AS eval_set,
+                   coalesce(perturbation, '-') AS perturbation, run_id,
                    n_real, n_fake, {metrics}
-            FROM eval_results
+            FROM detector_eval_results
             WHERE (run_id = '{run_id}' OR starts_with(run_id, '{run_id}:'))
               AND group_kind = 'mean_over_models'
-            ORDER BY protocol, perturbation NULLS FIRST, run_id""")))
+            ORDER BY protocol, eval_set NULLS FIRST, perturbation NULLS FIRST, run_id""")))
+        families = _table(con, f"""
+            SELECT protocol, coalesce(eval_set, '-') AS eval_set, group_value AS family_group,
+                   n_real, n_fake, round(ap, 3) AS ap, round(ap_ci_low, 3) AS ap_lo,
+                   round(ap_ci_high, 3) AS ap_hi
+            FROM detector_eval_results
+            WHERE run_id = '{run_id}' AND group_kind = 'family_group' AND perturbation IS NULL
+            ORDER BY protocol, eval_set NULLS FIRST, family_group""")
+        if families[1]:
+            parts.append("\nAP per family group of the held-out generators (and outside sets):")
+            parts.append(format_table(*families))
     scaling = _table(con, """
         SELECT control, n_train_models AS k, n_train_fake AS fakes, count(*) AS draws,
                round(avg(ap), 3) AS mean_ap, round(stddev_samp(ap), 3) AS std_ap,
@@ -132,4 +143,33 @@ def _summary_text(con) -> str:  # noqa: ANN001
         parts.append("\nscaling study (held-out mean AP over draws vs training generators, "
                      "fake images fixed; control = same generators, more images):")
         parts.append(format_table(*scaling))
+    collections = _table(con, """
+        SELECT collection, any_value(role) AS role, count(*) AS generators,
+               sum(n_images) AS images, any_value(n_real) AS reals,
+               string_agg(DISTINCT family_group, ', ' ORDER BY family_group) AS family_groups
+        FROM collections GROUP BY collection ORDER BY collection""")
+    if collections[1]:
+        parts.append("\nimage collections (generators outside the Hub):")
+        parts.append(format_table(*collections))
+    diversity = _table(con, """
+        SELECT condition, n_train_models AS k, count(*) AS draws,
+               round(avg(n_families), 1) AS families, round(avg(ap), 3) AS mean_ap,
+               round(min(ap), 3) AS min_ap, round(max(ap), 3) AS max_ap
+        FROM diversity_results
+        WHERE study_id = (SELECT max(study_id) FROM diversity_results)
+        GROUP BY ALL ORDER BY condition""")
+    if diversity[1]:
+        parts.append("\ndiversity study (held-out mean AP, k generators and images fixed):")
+        parts.append(format_table(*diversity))
+    # the latest study's rows: run ids start with its fixed-width id 'cross-dataset-<time>-<run>'
+    cross = _table(con, """
+        SELECT train_source, eval_set, n_real, n_fake, round(ap, 3) AS ap,
+               round(ap_ci_low, 3) AS ap_lo, round(ap_ci_high, 3) AS ap_hi
+        FROM cross_dataset_results
+        WHERE group_kind = 'mean_over_models' AND perturbation IS NULL AND starts_with(
+            run_id, (SELECT max(left(run_id, 38)) FROM cross_dataset_results))
+        ORDER BY train_source, eval_set""")
+    if cross[1]:
+        parts.append("\ncross-dataset comparison (mean AP over each set's generators):")
+        parts.append(format_table(*cross))
     return "\n".join(parts)
