@@ -7,6 +7,7 @@ FAKEIMG_HOME ?= $(CURDIR)/data
 export FAKEIMG_HOME
 DEMO_PORT ?= 8765
 DEMO_ZOO := $(FAKEIMG_HOME)/hub-zoo
+DEMO_COLLECTION := $(FAKEIMG_HOME)/demo-collection
 DEMO_URL := http://127.0.0.1:$(DEMO_PORT)
 DEMO_ARGS ?= --images-per-model 24 --steps 10 --real-dataset fakeimg/demo-photos
 
@@ -22,10 +23,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# zoo build + hub serve + run: nothing hidden. Point `fakeimg run` at any Hub with HF_ENDPOINT.
+# zoo build + hub serve + collection add + run: nothing hidden. Point `fakeimg run` at any Hub
+# with HF_ENDPOINT. The collection (two generators no pipeline runs) is an outside eval set.
 demo: install
 	@set -euo pipefail; \
-	$(BIN)/fakeimg zoo build $(DEMO_ZOO); \
+	$(BIN)/fakeimg zoo build $(DEMO_ZOO) --collection $(DEMO_COLLECTION); \
+	$(BIN)/fakeimg collection add $(DEMO_COLLECTION) --name demo-outside --role eval; \
 	$(BIN)/fakeimg hub serve $(DEMO_ZOO) --port $(DEMO_PORT) & server=$$!; \
 	trap 'kill $$server 2>/dev/null || true' EXIT; \
 	for i in $$(seq 100); do \

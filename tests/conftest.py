@@ -84,9 +84,11 @@ def hub_url(zoo_dir: Path) -> Iterator[str]:
 def demo_home(tmp_path_factory: pytest.TempPathFactory, hub_url: str) -> tuple:
     """A demo-like home, built once per session and shared read-only: the whole tiny zoo
     crawled and sampled (6 images, 3 steps), reals cut, the detector trained (2 epochs) and
-    evaluated, the scaling study run, the way `fakeimg run` does it (about 5 minutes on 2
-    cores: only `slow` tests use it). Returns `(home, RunReport)`."""
+    evaluated, the studies run, the way `make demo` does it with its outside collection
+    (about 5 minutes on 2 cores: only `slow` tests use it). Returns `(home, RunReport)`."""
+    from fakeimg_assets.collections.add import add_collection
     from fakeimg_assets.platform_run import RunOptions, run_platform
+    from fakeimg_assets.testbed.demo_collection import write_demo_collection
 
     home = tmp_path_factory.mktemp("demo-home")
     mp = pytest.MonkeyPatch()
@@ -97,6 +99,12 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, hub_url: str) -> tuple:
         # reals as many as fakes at every size (crops_per_photo 0): a fixed count per photo
         # would make image size predict the label, and the shortcut audit rightly blocks that
         opts = RunOptions(images_per_model=6, steps=3, epochs=2, device="cpu")
+        # as `make demo`: the demo collection (two generators no pipeline runs) as an
+        # outside evaluation set, added before the run
+        folder = write_demo_collection(home / "demo-collection")
+        added = add_collection(str(folder), name="demo-outside", role="eval", home=home,
+                               log=lambda _msg: None)
+        assert added.ok, added.failed
         report = run_platform(opts, home=home, log=lambda _msg: None)
     finally:
         mp.undo()

@@ -24,8 +24,10 @@ BUILD_LOG = "build-log.json"  # timings and losses of the build (not determinist
 # functions the world calls (not the whole zoo, whose other architectures change often).
 _ZOO_MODULES = ("tokenizers", "card")
 # world modules no weight depends on (the science run, its verdict, the photos dataset that
-# `build_world` rewrites on every call): not in the key
-_NOT_WEIGHTS = frozenset({"science", "findings", "dataset"})
+# `build_world` rewrites on every call, and the generators outside the Hub, which build their
+# own cache in `outside.py`): not in the key
+_NOT_WEIGHTS = frozenset({"science", "findings", "dataset", "gan", "pixel_diffusion",
+                          "outside", "image_tensors"})
 _ZOO_FUNCTIONS = (
     ("components", "seed_component"), ("components", "zoo_scheduler"),
     ("components", "tiny_clip_config"), ("components", "tiny_clip_text"),
