@@ -125,6 +125,11 @@ def test_the_audit_catches_jpeg_fakes_and_the_split_leaves_them_out(world) -> No
     assert "jpeg" in by_scope["collection:scraped"]["top_features"].lower()  # what gave it away
     assert by_scope["collection:clean"]["passed"] is True
     assert by_scope["all"]["passed"] is True  # the caught collection does not block the rest
+    fakes = wh.query("SELECT count(*) AS n FROM images WHERE label = 'fake' "
+                     "AND source NOT LIKE 'collection--scraped/%'")["n"][0]
+    assert by_scope["all"]["n_fake"] == fakes  # ... because it is left out of the blocking one
+    event = instance.get_latest_materialization_event(dg.AssetKey("shortcut_audit"))
+    assert list(event.asset_materialization.metadata["collections_failed"].value) == ["scraped"]
     _materialize([detector_dataset], resources, instance)
     split = wh.read("detector_splits")
     assert "scraped" not in set(split["collection"].drop_nulls())
