@@ -17,7 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fakeimg_assets.collections.stage import stage_collection
+from fakeimg_assets.definitions import build_definitions
 from fakeimg_assets.lib.paths import collection_key, fakeimg_home
+from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
+from fakeimg_assets.platform_run import failure_message, prepare_instance
+from fakeimg_assets.warehouse.store import Warehouse
+from resources import ComputeResource, HubResource
 
 
 @dataclass
@@ -43,13 +49,6 @@ def add_collection(source: str, *, name: str | None = None, role: str = "train",
                    log: Callable[[str], None] = print) -> AddReport:  # fmt: skip
     """Stage `source` and materialize its partitions; bad input raises ValueError /
     FileNotFoundError naming it before anything is written."""
-    from fakeimg_assets.collections.stage import stage_collection
-    from fakeimg_assets.definitions import build_definitions
-    from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
-    from fakeimg_assets.platform_run import failure_message, prepare_instance
-    from fakeimg_assets.warehouse.store import Warehouse
-    from resources import ComputeResource, HubResource
-
     home = Path(home or fakeimg_home())
     home.mkdir(parents=True, exist_ok=True)
     report = AddReport()

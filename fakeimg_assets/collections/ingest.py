@@ -18,6 +18,7 @@ from pathlib import Path
 from fakeimg_assets.collections.manifest import collection_dir, read_manifest
 from fakeimg_assets.lib.paths import sha256_bytes, split_collection_key
 from fakeimg_assets.lib.times import utcnow
+from fakeimg_assets.real.post import apply_post
 
 KIND = "collection"
 SUFFIX = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif",
@@ -78,8 +79,6 @@ def image_rows(home: Path, key: str, post: str, add: Callable[[str, bytes], str]
     """One `fake_images` row per staged image of the generator, storing each file through
     `add(file_name, bytes) -> path` as it goes (one image in memory at a time)."""
     from PIL import Image
-
-    from fakeimg_assets.real.post import apply_post
 
     manifest, g = _entry(home, key)
     folder = collection_dir(home, manifest.name)
