@@ -37,7 +37,8 @@ def test_run_samples_every_healthy_model_and_records_failures(platform_home, zoo
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM hub_models").fetchall()[0][0] == len(zoo_catalog)
     per_model = dict(con.sql("SELECT model_id, n_images FROM model_stats").fetchall())
-    assert per_model == {m: 6 for m in healthy}
+    outside = {"collection--demo-outside/demo-dcgan", "collection--demo-outside/demo-pixel-ddpm"}
+    assert per_model == {m: 6 for m in healthy} | dict.fromkeys(outside, 8)  # + the collection
     quarantined = {r[0] for r in con.sql("SELECT model_id FROM model_stats WHERE quarantined").fetchall()}
     assert quarantined == {m.model_id for m in zoo_catalog if m.expect == "quarantine"}
     failed = {r[0] for r in con.sql("SELECT DISTINCT model_id FROM model_failures").fetchall()}
@@ -74,9 +75,14 @@ def test_detector_is_trained_and_evaluated_on_held_out_generators(platform_home)
     kinds = {r[0] for r in con.sql(
         "SELECT DISTINCT group_kind FROM eval_results WHERE run_id = ?", params=[run_id]
     ).fetchall()}
-    assert {"overall", "model", "architecture", "time_bucket"} <= kinds
+    assert {"overall", "model", "architecture", "family_group", "time_bucket"} <= kinds
+    outside = con.sql(  # the demo collection, an outside set: scored, never trained on
+        "SELECT DISTINCT eval_set FROM eval_results WHERE run_id = ? AND protocol = 'external'",
+        params=[run_id]).fetchall()
+    assert outside == [("demo-outside",)]
     held = {r[0] for r in con.sql(
-        "SELECT group_value FROM eval_results WHERE run_id = ? AND group_kind = 'model'",
+        "SELECT group_value FROM eval_results WHERE run_id = ? AND group_kind = 'model' "
+        "AND protocol = 'held_out_models'",
         params=[run_id],
     ).fetchall()}
     assert held == {m for (m,) in test_models}
