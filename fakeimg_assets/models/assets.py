@@ -22,6 +22,7 @@ from fakeimg_assets.collections.ingest import image_rows as collection_image_row
 from fakeimg_assets.collections.ingest import metadata_row as collection_metadata_row
 from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
 from fakeimg_assets.lib.family_groups import of_pipeline
+from fakeimg_assets.lib.metadata_table import readable
 from fakeimg_assets.lib.paths import (
     model_slug,
     sha256_bytes,
@@ -32,7 +33,7 @@ from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import parse_time, utcnow
 from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
 from fakeimg_assets.models.failures import record_failures
-from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
+from fakeimg_assets.models.preview import preview_metadata
 from fakeimg_assets.partitions import hub_models_partitions
 from fakeimg_assets.quality.stats import image_measures, model_aggregate
 from fakeimg_assets.real.post import post_process
@@ -271,8 +272,8 @@ def sampled_images(
             "load_seconds": float(round(outcome.load_seconds, 3)),
             "sample_seconds": float(round(outcome.sample_seconds, 3)),
             "images_per_second": float(round(len(rows) / max(outcome.sample_seconds, 1e-9), 3)),
-            **preview_metadata(write_contact_sheet(
-                image_store.home_dir(), "fake", slug, [i.png for i in result.images[:16]])),
+            **preview_metadata(image_store.home_dir(), "fake", slug,
+                               [i.png for i in result.images[:16]]),
         },
         data_version=dg.DataVersion(
             sha256_bytes("".join(r["sha256"] for r in rows).encode())[:16]
@@ -315,7 +316,7 @@ def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig
             "formats": dg.MetadataValue.json(formats),
             "total_seconds": float(round(time.perf_counter() - t0, 3)),
             "revision": meta["revision"][0],
-            **preview_metadata(write_contact_sheet(home, "fake", slug, previews)),
+            **preview_metadata(home, "fake", slug, previews),
         },
         data_version=dg.DataVersion(
             sha256_bytes("".join(r["sha256"] for r in rows).encode())[:16]
@@ -369,9 +370,9 @@ def image_quality_stats(
         )
     summary = {
         "n_images": agg["n_images"],
-        "black_fraction": float(agg["black_fraction"]),
-        "duplicate_fraction": float(agg["duplicate_fraction"]),
-        "mean_entropy": float(agg["mean_entropy"] or 0.0),
+        "black_fraction": readable(float(agg["black_fraction"])),
+        "duplicate_fraction": readable(float(agg["duplicate_fraction"])),
+        "mean_entropy": readable(float(agg["mean_entropy"] or 0.0)),
         "quarantined": bool(agg["quarantined"]),
         "quarantine_reason": str(agg["quarantine_reason"] or ""),
     }

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from fakeimg_assets.platform_run import RunOptions, run_platform
+from tests.helpers.inline import thumbnail_of
 
 pytestmark = pytest.mark.slow  # two whole `fakeimg run`s on the tiny zoo
 
@@ -163,10 +164,11 @@ def _planner_rules(env, defs: dg.Definitions) -> None:  # noqa: ANN001
     assert sampled.metadata["dagster/partition_row_count"].value == 3  # standard metadata
     crops = instance.fetch_materializations(dg.AssetKey("real_images"), limit=1).records[0]
     assert crops.asset_materialization.metadata["dagster/row_count"].value == 3
-    for mat in (sampled, crops.asset_materialization):  # contact sheets: files, not base64
-        sheet = Path(mat.metadata["preview"].value)
+    for mat in (sampled, crops.asset_materialization):  # sheets: files, and inline thumbnails
+        sheet = home / mat.metadata["preview_path"].value  # relative to the home
         assert sheet.is_file() and sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert sheet.is_relative_to(home / "previews")
+        thumbnail_of(mat.metadata["preview"].value)  # under 1000 characters: shown in place
     assert plan(force=True) == dict.fromkeys([HEALTHY, REFUSED], (True, "forced (--force)"))
 
     def real_data() -> None:
