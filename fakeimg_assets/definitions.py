@@ -20,6 +20,7 @@ from fakeimg_assets.evaluation.assets import detector_evaluation
 from fakeimg_assets.jobs import ALL_JOBS
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
+from fakeimg_assets.reports.assets import model_report
 from fakeimg_assets.schedules import daily_hub_crawl
 from fakeimg_assets.splits.assets import detector_dataset
 from fakeimg_assets.studies.assets import scaling_study
@@ -38,6 +39,7 @@ ALL_ASSETS = [
     model_metadata,
     sampled_images,
     image_quality_stats,
+    model_report,
     real_images,
     image_collections,
     collection_reals,

@@ -138,6 +138,7 @@ def run_platform(
     defs=None,  # noqa: ANN001 - dg.Definitions; default: fakeimg's own, with opts' compute
 ) -> RunReport:
     """Crawl, add partitions for the selected models, materialize what is missing or stale."""
+    from dagster import AssetKey
 
     home = home or fakeimg_home()
     home.mkdir(parents=True, exist_ok=True)
@@ -210,6 +211,10 @@ def run_platform(
             report.failed[model_id] = failure_message(result)
             log(f"  [{i}/{len(todo)}] {model_id}: FAILED {report.failed[model_id]}")
 
+    if todo or not instance.get_latest_materialization_event(AssetKey("model_report")):
+        reported = job("report_models")  # every model at a glance, after this round
+        if not reported.success:
+            report.steps_failed.append(f"model_report: {failure_message(reported)}")
     _run_downstream(opts, defs, instance, report, job, log)
     return report
 
