@@ -59,5 +59,6 @@ def build_automation_sensor(
         target=dg.AssetSelection.all(),
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Carries new hub_models partitions through metadata, images and stats.",
+        description="Carries new hub_models partitions through metadata, images and stats, "
+        "then refreshes model_report once no per-model run is in flight.",
     )

@@ -31,7 +31,7 @@ from fakeimg_assets.lib.paths import (
 )
 from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import parse_time, utcnow
-from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
+from fakeimg_assets.models.checks import NOT_DEGENERATE_SPEC, not_degenerate_result
 from fakeimg_assets.models.failures import record_failures
 from fakeimg_assets.models.preview import preview_metadata
 from fakeimg_assets.partitions import hub_models_partitions
@@ -346,7 +346,7 @@ def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
         _spec("model_stats", "model_stats",
               "Per-model quality aggregates and quarantine (written by image_quality_stats)."),
     ],
-    check_specs=[dg.AssetCheckSpec(NOT_DEGENERATE, asset="image_quality_stats")],
+    check_specs=[NOT_DEGENERATE_SPEC],
 )
 def image_quality_stats(
     context: dg.AssetExecutionContext,
