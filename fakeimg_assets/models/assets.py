@@ -30,9 +30,21 @@ from fakeimg_assets.lib.paths import (
 )
 from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import parse_time, utcnow
-from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
+from fakeimg_assets.models.checks import (
+    NOT_DEGENERATE,
+    not_degenerate_result,
+    refused_check_result,
+)
 from fakeimg_assets.models.failures import record_failures
 from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
+from fakeimg_assets.models.refusals import (
+    OK,
+    OUTCOME,
+    SAMPLED,
+    refused_metadata,
+    refused_version,
+    upstream_refusal,
+)
 from fakeimg_assets.partitions import hub_models_partitions
 from fakeimg_assets.quality.stats import image_measures, model_aggregate
 from fakeimg_assets.real.post import post_process
@@ -115,9 +127,12 @@ def model_metadata(
         }
         stage.name = "write"
         warehouse.write("model_metadata", model_slug(model_id), [row])
+    if stage.refusal:
+        return refused_result(stage.refusal)
     ratio = plan.downloaded_bytes / plan.repo_bytes if plan.repo_bytes else 1.0
     return dg.MaterializeResult(
         metadata={
+            OUTCOME: OK,
             "revision": remote.revision,
             "pipeline_class": plan.pipeline_class,
             "architecture": plan.architecture,
@@ -141,8 +156,11 @@ def _collection_metadata(context: dg.AssetExecutionContext, key: str,
         row = collection_metadata_row(image_store.home_dir(), key)
         stage.name = "write"
         warehouse.write("model_metadata", model_slug(key), [row])
+    if stage.refusal:
+        return refused_result(stage.refusal)
     return dg.MaterializeResult(
         metadata={
+            OUTCOME: OK,
             "kind": "collection",
             "collection": row["collection"],
             "family_group": row["family_group"],
@@ -177,6 +195,9 @@ def sampled_images(
     model_id = validate_partition_key(context.partition_key)
     slug = model_slug(model_id)
     t0 = time.perf_counter()
+    refused = upstream_refusal(context, "model_metadata")
+    if refused:  # the metadata step refused the model: so does this one, with its reason
+        return refused_result(refused, image_store=image_store, slug=slug)
     if collection_of(model_id):
         return _collection_images(context, config, model_id, warehouse, image_store)
     with record_failures(context, warehouse, model_id, "sampled_images") as stage:
@@ -257,8 +278,11 @@ def sampled_images(
             )
         # files to a fresh version folder, then the rows (the completion marker), then prune
         writer.publish(files, rows)
+    if stage.refusal:
+        return refused_result(stage.refusal, image_store=image_store, slug=slug)
     return dg.MaterializeResult(
         metadata={
+            OUTCOME: SAMPLED,
             "n_images": len(rows),
             **row_count(len(rows), partitioned=True),
             "sampling_config": dg.MetadataValue.json(config.model_dump()),  # fakeimg run reads it
@@ -299,6 +323,8 @@ def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig
         with image_store.partition_writer("fake", slug, warehouse) as writer:
             rows = list(collection_image_rows(home, key, config.post, writer.add))
             writer.commit(rows)
+    if stage.refusal:
+        return refused_result(stage.refusal, image_store=image_store, slug=slug)
     previews = []
     for r in rows[:16]:
         with Image.open(image_store.absolute(r["path"])) as im:
@@ -308,6 +334,7 @@ def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig
         formats[str(r["format"])] = formats.get(str(r["format"]), 0) + 1
     return dg.MaterializeResult(
         metadata={
+            OUTCOME: OK,
             "n_images": len(rows),
             **row_count(len(rows), partitioned=True),
             "sampling_config": dg.MetadataValue.json(config.model_dump()),
@@ -354,6 +381,10 @@ def image_quality_stats(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     model_id = validate_partition_key(context.partition_key)
     slug = model_slug(model_id)
+    refused = upstream_refusal(context, "sampled_images")
+    if refused:  # no images to measure: materialized as refused, the check says why
+        yield from refused_stats(refused)
+        return
     with record_failures(context, warehouse, model_id, "image_quality_stats") as stage:
         stage.name = "read"
         images = warehouse.read_key("fake_images", f"fake--{slug}")
@@ -367,7 +398,11 @@ def image_quality_stats(
         warehouse.write(
             "model_stats", slug, [{"model_id": model_id, **agg, "computed_at": utcnow()}]
         )
+    if stage.refusal:
+        yield from refused_stats(stage.refusal)
+        return
     summary = {
+        OUTCOME: OK,
         "n_images": agg["n_images"],
         "black_fraction": float(agg["black_fraction"]),
         "duplicate_fraction": float(agg["duplicate_fraction"]),
@@ -382,6 +417,33 @@ def image_quality_stats(
     )
     yield dg.MaterializeResult(
         asset_key=MODEL_STATS, metadata={**summary, **row_count(1, partitioned=True)}
+    )
+
+
+def refused_result(reason: str, *, image_store: ImageStoreResource | None = None,
+                   slug: str = "") -> dg.MaterializeResult:  # fmt: skip
+    """A refused partition's materialization: the verdict and no rows; for `sampled_images`
+    (`image_store` given) with its blocking files check, run as always (a refusal leaves the
+    partition's files as they were)."""
+    checks = []
+    if image_store is not None:
+        checks = [files_consistent_result(image_store.home_dir(), "fake", slug)]
+    return dg.MaterializeResult(
+        metadata=refused_metadata(reason), data_version=refused_version(reason),
+        check_results=checks,
+    )
+
+
+def refused_stats(reason: str) -> Iterator[dg.MaterializeResult]:
+    """Both stats assets of a refused partition, and the `not_degenerate` check saying so
+    (WARN: there are no images to judge, which is no crash)."""
+    yield dg.MaterializeResult(
+        asset_key="image_quality_stats", metadata=refused_metadata(reason),
+        data_version=refused_version(reason), check_results=[refused_check_result(reason)],
+    )
+    yield dg.MaterializeResult(
+        asset_key=MODEL_STATS, metadata=refused_metadata(reason),
+        data_version=refused_version(reason),
     )
 
 

@@ -21,3 +21,15 @@ def not_degenerate_result(agg: dict) -> dg.AssetCheckResult:
             "n_images": int(agg["n_images"]),
         },
     )
+
+
+def refused_check_result(reason: str) -> dg.AssetCheckResult:
+    """A refused model has no images to judge: WARN, naming the refusal."""
+    return dg.AssetCheckResult(
+        check_name=NOT_DEGENERATE,
+        asset_key="image_quality_stats",
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"no images to judge: the model was refused ({reason})",
+        metadata={"outcome": "refused", "n_images": 0},
+    )
