@@ -22,7 +22,9 @@ from fakeimg_assets.catalog.selection import SelectionPolicy, select_models
 from fakeimg_assets.definitions import build_definitions
 from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
 from fakeimg_assets.lib.paths import fakeimg_home
+from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.models.refusals import OUTCOME, REFUSED, REFUSED_REASON
+from fakeimg_assets.models.sampling_settings import write_home_settings
 from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
 from fakeimg_assets.run_plan import (
     CODE_VERSION_TAG,
@@ -196,6 +198,9 @@ def run_platform(
     sampling_cfg: dict[str, object] = {"images_per_model": opts.images_per_model, "post": opts.post}
     if opts.steps:
         sampling_cfg["steps"] = opts.steps
+    # the home's settings: what a UI launch or backfill with an empty config samples with
+    write_home_settings(home, sampling_cfg, written_by="fakeimg run",
+                        written_at=utcnow().isoformat(timespec="seconds"))
     store = Warehouse(home)
     decisions = plan_partitions(
         instance, graph, selected, sampling_config=sampling_cfg, force=opts.force,
@@ -211,7 +216,8 @@ def run_platform(
         result = job(
             "sample_model",
             partition_key=model_id,
-            run_config={"ops": {"sampled_images": {"config": sampling_cfg}}},
+            run_config={"ops": {"sampled_images": {"config": {
+                **sampling_cfg, **({"force": True} if opts.force else {})}}}},
             tags=tags,
         )
         refused = refusal_of(result) if result.success else None

@@ -27,12 +27,11 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from fakeimg_assets.models.assets import SamplingConfig
 from fakeimg_assets.models.refusals import OUTCOME, REFUSED, REFUSED_REASON
+from fakeimg_assets.models.sampling_settings import OUTPUT_FIELDS, resolve
 from fakeimg_assets.partitions import hub_models_partitions
 
 SAMPLE_ASSETS = ("model_metadata", "sampled_images", "image_quality_stats")
-OUTPUT_FIELDS = ("images_per_model", "steps", "guidance_scale", "height", "width", "post")
 CODE_VERSION_TAG = "fakeimg/code_version"  # on runs `fakeimg run` launches for a partition
 
 
@@ -53,10 +52,8 @@ def sample_code_version(asset_graph) -> str:  # noqa: ANN001 - a Dagster BaseAss
 
 
 def output_config(sampling_config: Mapping[str, object]) -> dict[str, object]:
-    """The sampling settings that change what is drawn, with `SamplingConfig`'s defaults."""
-
-    full = SamplingConfig(**{k: v for k, v in sampling_config.items()}).model_dump()
-    return {k: full[k] for k in OUTPUT_FIELDS}
+    """The sampling settings that change what is drawn, empty ones at the code defaults."""
+    return resolve({k: sampling_config.get(k) for k in OUTPUT_FIELDS}, {})
 
 
 def _latest_record(instance: dg.DagsterInstance, asset: str, partition: str):  # noqa: ANN202

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
+from pydantic import Field
 
-from fakeimg_assets.automation import per_model_condition
+from fakeimg_assets.automation import per_model_condition, stats_condition
 from fakeimg_assets.collections.ingest import collection_of
 from fakeimg_assets.collections.ingest import image_rows as collection_image_rows
 from fakeimg_assets.collections.ingest import metadata_row as collection_metadata_row
@@ -45,6 +46,14 @@ from fakeimg_assets.models.refusals import (
     refused_version,
     upstream_refusal,
 )
+from fakeimg_assets.models.sampling_settings import OUTPUT_FIELDS, read_home_settings, resolve
+from fakeimg_assets.models.unchanged import (
+    FINGERPRINT,
+    fingerprint,
+    prompts_sha,
+    unchanged_result,
+    unchanged_since,
+)
 from fakeimg_assets.partitions import hub_models_partitions
 from fakeimg_assets.quality.stats import image_measures, model_aggregate
 from fakeimg_assets.real.post import post_process
@@ -62,20 +71,46 @@ GROUP = "per_model"
 CODE_VERSION = "1"  # bump when a change alters what these write: partitions turn stale
 
 
-class SamplingConfig(dg.Config):
-    """Per-run sampling settings; `None` means the recipe's (or the pipeline's) default."""
+_FROM_HOME = " Empty: the home's setting ($FAKEIMG_HOME/settings/sampling.json, written by " \
+    "`fakeimg run`), else "
 
-    images_per_model: int = 16
-    steps: int | None = None
-    guidance_scale: float | None = None
-    height: int | None = None
-    width: int | None = None
-    # the partition's time budget (ResourceLimitError between batches once spent)
-    max_seconds: float = 3600.0
-    # keep the model's downloaded weights in the Hub cache after sampling (default: remove)
-    keep_weights: bool = False
-    # post-processing applied to every image, as to reals (fakeimg_assets/real/post.py)
-    post: str = ""
+
+class SamplingConfig(dg.Config):
+    """Per-run sampling settings. A field left empty takes the home's setting (what
+    `fakeimg run` last sampled with), else the code default: a UI backfill with the launch
+    dialog's empty config draws what `fakeimg run` drew. The resolved values are recorded
+    on the materialization (`sampling_config`)."""
+
+    images_per_model: int | None = Field(
+        default=None, description="Images to draw for the model." + _FROM_HOME + "16.")
+    steps: int | None = Field(
+        default=None, description="Denoising steps." + _FROM_HOME + "the recipe's default.")
+    guidance_scale: float | None = Field(
+        default=None, description="Classifier-free guidance." + _FROM_HOME
+        + "the recipe's default.")
+    height: int | None = Field(
+        default=None, description="Image height in pixels (a multiple of 8)." + _FROM_HOME
+        + "the recipe's default.")
+    width: int | None = Field(
+        default=None, description="Image width in pixels (a multiple of 8)." + _FROM_HOME
+        + "the recipe's default.")
+    post: str | None = Field(
+        default=None, description="Post-processing applied to every image, as to reals "
+        "(e.g. 'jpeg:70-95'; fakeimg_assets/real/post.py)." + _FROM_HOME + "none.")
+    max_seconds: float = Field(
+        default=3600.0, description="The partition's time budget in seconds (refused as "
+        "ResourceLimitError between batches once spent).")
+    keep_weights: bool = Field(
+        default=False, description="Keep the model's downloaded weights in the Hub cache "
+        "after sampling (default: remove them).")
+    force: bool = Field(
+        default=False, description="Sample again even when the partition's images were "
+        "drawn at the same revision with the same settings and prompt pool and are intact "
+        "on disk (otherwise such a run materializes as 'unchanged' without sampling).")
+
+    def asked(self) -> dict[str, object]:
+        """The output fields as asked (None: not set here)."""
+        return {k: getattr(self, k) for k in OUTPUT_FIELDS}
 
 
 @dg.asset(
@@ -198,8 +233,10 @@ def sampled_images(
     refused = upstream_refusal(context, "model_metadata")
     if refused:  # the metadata step refused the model: so does this one, with its reason
         return refused_result(refused, image_store=image_store, slug=slug)
+    # empty fields: the home's settings (a bad settings file fails here, naming the file)
+    settings = resolve(config.asked(), read_home_settings(image_store.home_dir()))
     if collection_of(model_id):
-        return _collection_images(context, config, model_id, warehouse, image_store)
+        return _collection_images(context, config, settings, model_id, warehouse, image_store)
     with record_failures(context, warehouse, model_id, "sampled_images") as stage:
         stage.name = "check_inputs"
         meta = warehouse.read_key("model_metadata", slug)
@@ -208,17 +245,28 @@ def sampled_images(
         revision = meta["revision"][0]
         prompt_rows = warehouse.read("prompts").sort("prompt_id")
         prompts = list(zip(prompt_rows["prompt_id"], prompt_rows["prompt"], strict=True))
-        limits = limits_of(hub, max_seconds=config.max_seconds)
-        deadline = Deadline(limits.max_seconds)
         # a LoRA or single file samples on the base revision its metadata recorded
         base_revision = meta["base_revision"][0] if "base_revision" in meta.columns else None
+        drawn_from = fingerprint(
+            revision=revision, base_revision=base_revision, settings=settings,
+            prompts=prompts_sha(prompts),
+            code_version=context.assets_def.code_versions_by_key.get(context.asset_key),
+        )
+        previous = None if config.force else unchanged_since(
+            context.instance, model_id, drawn_from, image_store.home_dir(), slug)
+        if previous is not None:  # the same request, already drawn and intact: no work
+            return unchanged_result(
+                previous, seconds=time.perf_counter() - t0,
+                check=files_consistent_result(image_store.home_dir(), "fake", slug))
+        limits = limits_of(hub, max_seconds=config.max_seconds)
+        deadline = Deadline(limits.max_seconds)
         remote = fetch_plan(hub, model_id, revision, limits, base_revision=base_revision)
         params = SamplingParams(
-            n_images=config.images_per_model,
-            steps=config.steps,
-            guidance_scale=config.guidance_scale,
-            height=config.height,
-            width=config.width,
+            n_images=settings["images_per_model"],
+            steps=settings["steps"],
+            guidance_scale=settings["guidance_scale"],
+            height=settings["height"],
+            width=settings["width"],
             batch_size=compute.batch_size,
         )
         check_inputs(remote.model_index, remote.plan, params, limits)
@@ -243,7 +291,7 @@ def sampled_images(
         versions = json.dumps(result.library_versions, sort_keys=True)
         for img in result.images:
             image_id = f"fake:{model_id}:{img.request.index:05d}"
-            out = post_process(img, config.post, image_id)
+            out = post_process(img, settings["post"], image_id)
             name = f"{img.request.index:05d}.{'png' if out.format == 'PNG' else 'jpg'}"
             files[name] = out.data
             rows.append(
@@ -285,7 +333,9 @@ def sampled_images(
             OUTCOME: SAMPLED,
             "n_images": len(rows),
             **row_count(len(rows), partitioned=True),
-            "sampling_config": dg.MetadataValue.json(config.model_dump()),  # fakeimg run reads it
+            # the resolved settings (fakeimg run reads them) and what the images came from
+            "sampling_config": dg.MetadataValue.json({**config.model_dump(), **settings}),
+            FINGERPRINT: dg.MetadataValue.json(drawn_from),
             "total_seconds": float(round(time.perf_counter() - t0, 3)),
             "revision": revision,
             "scheduler": result.scheduler,
@@ -305,9 +355,9 @@ def sampled_images(
     )
 
 
-def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig, key: str,
-                       warehouse: WarehouseResource, image_store: ImageStoreResource,
-                       ) -> dg.MaterializeResult:  # fmt: skip
+def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig,
+                       settings: dict, key: str, warehouse: WarehouseResource,
+                       image_store: ImageStoreResource) -> dg.MaterializeResult:  # fmt: skip
     """A collection generator's staged images published as its fakes (nothing sampled)."""
     from PIL import Image
 
@@ -321,7 +371,7 @@ def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig
         stage.name = "write"
         home = image_store.home_dir()
         with image_store.partition_writer("fake", slug, warehouse) as writer:
-            rows = list(collection_image_rows(home, key, config.post, writer.add))
+            rows = list(collection_image_rows(home, key, settings["post"], writer.add))
             writer.commit(rows)
     if stage.refusal:
         return refused_result(stage.refusal, image_store=image_store, slug=slug)
@@ -337,7 +387,7 @@ def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig
             OUTCOME: OK,
             "n_images": len(rows),
             **row_count(len(rows), partitioned=True),
-            "sampling_config": dg.MetadataValue.json(config.model_dump()),
+            "sampling_config": dg.MetadataValue.json({**config.model_dump(), **settings}),
             "kind": "collection",
             "formats": dg.MetadataValue.json(formats),
             "total_seconds": float(round(time.perf_counter() - t0, 3)),
@@ -357,7 +407,7 @@ MODEL_STATS = dg.AssetKey("model_stats")
 
 def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key, group_name=GROUP, automation_condition=per_model_condition(), deps=[sampled_images],
+        key, group_name=GROUP, automation_condition=stats_condition(), deps=[sampled_images],
         kinds={"numpy", "duckdb"}, code_version=CODE_VERSION, metadata=table_metadata(table),
         description=description,
     )
@@ -372,7 +422,11 @@ def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
         _spec("model_stats", "model_stats",
               "Per-model quality aggregates and quarantine (written by image_quality_stats)."),
     ],
-    check_specs=[dg.AssetCheckSpec(NOT_DEGENERATE, asset="image_quality_stats")],
+    check_specs=[dg.AssetCheckSpec(
+        NOT_DEGENERATE, asset="image_quality_stats",
+        description="WARN when the model's images are degenerate (mostly black, constant or "
+        "duplicates): the model is quarantined, left out of training; also WARN for a refused "
+        "model, which has no images to judge.")],
 )
 def image_quality_stats(
     context: dg.AssetExecutionContext,

@@ -65,9 +65,12 @@ def test_per_model_assets_for_one_model(resources: dict, home: Path, zoo_catalog
         ms = Warehouse(home).read_key("model_stats", model_slug(model.model_id)).row(0, named=True)
         assert ms["n_images"] == 3 and not ms["quarantined"]
 
-        # re-running a partition replaces its rows instead of appending
+        # re-running a partition (forced: the same request is otherwise 'unchanged')
+        # replaces its rows instead of appending
+        forced = {"ops": {"sampled_images": {"config": {
+            **SMALL_SAMPLING["ops"]["sampled_images"]["config"], "force": True}}}}
         assert run_partition(sampled_images, instance, resources, model.model_id,
-                             run_config=SMALL_SAMPLING).success
+                             run_config=forced).success
         assert Warehouse(home).query("SELECT count(*) n FROM images WHERE label='fake'")["n"][0] == 3
 
 

@@ -212,11 +212,11 @@ def test_sampled_images_weights_and_time_budget(resources: dict, home, zoo_catal
                     run_config=cfg(keep_weights=True)).success
         assert weights()  # kept on request
         assert run_partition(sampled_images, instance, resources, model_id,
-                             run_config=cfg()).success
+                             run_config=cfg(force=True)).success  # the same request: forced
         assert weights() == []  # removed by default
         assert list((home / "hf-cache").rglob("model_index.json"))  # small files stay
         slow = run_partition(sampled_images, instance, resources, model_id,
-                    run_config=cfg(max_seconds=1e-6, keep_weights=True))
+                    run_config=cfg(max_seconds=1e-6, keep_weights=True, force=True))
         assert slow.success  # over a limit: a refusal, the partition says why
         meta = latest_metadata(instance, "sampled_images", model_id)
         assert meta["outcome"] == "refused" and "ResourceLimitError" in meta["refused_reason"]
