@@ -109,7 +109,8 @@ def build_definitions(
                                  minimum_interval_seconds=retrain_interval_seconds,
                                  run_config=retrain_run_config),
             build_automation_sensor(minimum_interval_seconds=automation_interval_seconds),
-            build_stats_sensor(),
+            # at least as often as the automation sensor (benchmarks tick every few seconds)
+            build_stats_sensor(minimum_interval_seconds=min(30, automation_interval_seconds)),
         ],
         resources=build_resources(**resource_kwargs),  # type: ignore[arg-type]
     )

@@ -262,8 +262,18 @@ def test_a_lora_samples_on_the_base_revision_its_metadata_recorded(
         config.write_text(json.dumps({**json.loads(config.read_text()), "steps_offset": 0}))
         assert res["hub"].model_info(BASE).sha != pinned  # the base moved on
 
-        result = run_partition(sampled_images, instance, res, SD1_LORA, run_config=SMALL_SAMPLING)
-        assert not result.success
+        # the same request finds its images intact ('unchanged'); forced, it must not draw
+        # from another base: refused, naming the pinned revision
+        assert run_partition(sampled_images, instance, res, SD1_LORA,
+                             run_config=SMALL_SAMPLING).success
+        assert latest_metadata(instance, "sampled_images", SD1_LORA)["outcome"] == "unchanged"
+        forced = {"ops": {"sampled_images": {"config": {
+            **SMALL_SAMPLING["ops"]["sampled_images"]["config"], "force": True}}}}
+        result = run_partition(sampled_images, instance, res, SD1_LORA, run_config=forced)
+        assert result.success
+        refused = latest_metadata(instance, "sampled_images", SD1_LORA)
+        assert refused["outcome"] == "refused" and f"base_revision {pinned}" in refused[
+            "refused_reason"]
         with pytest.raises(UnsupportedRepoError, match=f"base_revision {pinned}"):
             regenerate_image(f"fake:{SD1_LORA}:00000", home=home, hub=res["hub"])
     failure = Warehouse(home).read("model_failures").filter(
