@@ -17,7 +17,8 @@ NOT_DEGENERATE_SPEC = dg.AssetCheckSpec(
         f"constant, over {_POLICY.max_duplicate_fraction:.0%} near-duplicates, fewer than "
         f"{_POLICY.min_images} image, or a file that fails its sha256. A quarantined model "
         "stays in the warehouse (model_stats.quarantined, with the reason) but never "
-        "enters a detector split."
+        "enters a detector split. Also WARN for a refused model, which has no images to "
+        "judge (the refusal's reason in the description)."
     ),
 )
 
@@ -36,4 +37,16 @@ def not_degenerate_result(agg: dict) -> dg.AssetCheckResult:
             "duplicate_fraction": readable(float(agg["duplicate_fraction"])),
             "n_images": int(agg["n_images"]),
         },
+    )
+
+
+def refused_check_result(reason: str) -> dg.AssetCheckResult:
+    """A refused model has no images to judge: WARN, naming the refusal."""
+    return dg.AssetCheckResult(
+        check_name=NOT_DEGENERATE,
+        asset_key="image_quality_stats",
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"no images to judge: the model was refused ({reason})",
+        metadata={"outcome": "refused", "n_images": 0},
     )
