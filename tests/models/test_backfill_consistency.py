@@ -102,7 +102,9 @@ def test_a_ui_backfill_uses_the_home_settings_skips_identical_work_and_stats_fol
         assert dg.materialize([sampled_images], partition_key=model_id, resources=resources,
                               instance=instance).success
         assert latest_metadata(instance, "sampled_images", model_id)["outcome"] == "sampled"
-        assert lost.is_file() and _data_version(instance, model_id) == version  # same seeds
+        resampled = _files(home, model_id)  # a new version folder, every file on disk
+        assert len(resampled) == len(files) and all((home / p).is_file() for p in resampled)
+        assert _data_version(instance, model_id) == version  # same seeds, same bytes
 
         # a backfill asking for other settings: new images, stale stats, then refreshed
         assert dg.materialize([sampled_images], partition_key=model_id, resources=resources,
