@@ -2,8 +2,8 @@
 copy of the demo-like home (`make dev`'s `dg dev`: webserver and daemon): the asset graph
 renders, a sampled partition shows its picture, the evaluation shows its plot and tables, a
 refused model shows its reason, and a 2-partition backfill launched from the UI's dialog
-(empty config) leaves images and stats consistent at the home's settings; an identical
-second backfill samples nothing. Screenshots go to `data/browser-test/` (git-ignored).
+(empty config) after the home's settings changed samples at the new settings and leaves
+images and stats consistent; an identical second backfill samples nothing. Screenshots go to `data/browser-test/` (git-ignored).
 
 Skipped, saying why, where Chromium (`apt-get install chromium`, `make browser-deps`) or
 the `playwright` package is missing."""
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "data" / "browser-test"
+RUNNING = ("REQUESTED", "CANCELING", "FAILING")  # backfill states that are not final yet
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,10 @@ def _launch_backfill(page, url: str, keys: list[str], shot: str) -> None:
     for key in keys:
         search.fill(key)
         page.get_by_text(key, exact=True).filter(visible=True).last.click()
-    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")  # closes the partition list, not the dialog
+    if search.is_visible():
+        dialog.get_by_text("Launch runs to materialize sampled_images").click()
+    search.wait_for(state="hidden")
     assert dialog.get_by_text(f"{len(keys)} partitions").is_visible()
     page.screenshot(path=str(SHOTS / f"{shot}-dialog.png"))
     dialog.get_by_role("button", name="Launch backfill").click()
@@ -134,7 +138,7 @@ def _wait_backfill(instance: dg.DagsterInstance, before: set[str], timeout_s: fl
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         new = [b for b in instance.get_backfills(limit=10) if b.backfill_id not in before]
-        if new and new[0].status != dg.BulkActionStatus.REQUESTED:
+        if new and new[0].status.value not in RUNNING:
             return new[0]
         time.sleep(2)
     raise TimeoutError("the backfill launched from the UI did not finish")
@@ -149,10 +153,15 @@ def _latest(instance, asset: str, key: str):
 
 def test_ui_backfill_keeps_images_and_stats_consistent(ui, zoo_catalog) -> None:
     from fakeimg_assets.lib.paths import model_slug
+    from fakeimg_assets.models.sampling_settings import write_home_settings
     from fakeimg_assets.warehouse.store import Warehouse
 
     home, url, page = ui
     keys = [pick(zoo_catalog, expect="ok", architecture=a).model_id for a in ("sd1", "sdxl")]
+    # the home's settings changed since the demo sampled 6 images at 3 steps, as after
+    # `fakeimg run --images-per-model 4 --steps 3`: an empty launch config must follow them
+    write_home_settings(home, {"images_per_model": 4, "steps": 3, "post": ""},
+                        written_by="test_browser", written_at=time.strftime("%FT%TZ"))
     old = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
     try:
@@ -162,7 +171,7 @@ def test_ui_backfill_keeps_images_and_stats_consistent(ui, zoo_catalog) -> None:
             t0 = time.perf_counter()
             _launch_backfill(page, url, keys, "05-backfill")
             backfill = _wait_backfill(instance, before)
-            assert backfill.status == dg.BulkActionStatus.COMPLETED_SUCCESS, backfill.status
+            assert backfill.status.value == "COMPLETED_SUCCESS", backfill.status
             # the stats follow the images (the RUNNING stats sensor), at the home's settings
             deadline = time.monotonic() + 300
             while any(_latest(instance, "model_stats", k).storage_id == stats_before[k]
@@ -177,14 +186,14 @@ def test_ui_backfill_keeps_images_and_stats_consistent(ui, zoo_catalog) -> None:
                 fakes = store.read_key("fake_images", f"fake--{model_slug(k)}")
                 stats = store.read_key("fake_image_stats", f"fake--{model_slug(k)}")
                 agg = store.read_key("model_stats", model_slug(k))
-                assert fakes.height == 6 and set(fakes["steps"]) == {3}, (k, fakes.height)
+                assert fakes.height == 4 and set(fakes["steps"]) == {3}, (k, fakes.height)
                 assert sorted(stats["image_id"]) == sorted(fakes["image_id"])
-                assert agg["n_images"].to_list() == [6]
+                assert agg["n_images"].to_list() == [4]
             # the same backfill again: nothing re-sampled
             before = {b.backfill_id for b in instance.get_backfills()}
             _launch_backfill(page, url, keys, "06-backfill-again")
             backfill = _wait_backfill(instance, before)
-            assert backfill.status == dg.BulkActionStatus.COMPLETED_SUCCESS
+            assert backfill.status.value == "COMPLETED_SUCCESS", backfill.status
             for k in keys:
                 meta = _latest(instance, "sampled_images", k).asset_materialization.metadata
                 assert meta["outcome"].value == "unchanged", k
