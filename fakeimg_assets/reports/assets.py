@@ -1,7 +1,7 @@
 """`model_report`: every model at a glance, refreshed after the per-model stats.
 
 One table of all models the warehouse knows (quarantined first with their reasons, then
-those whose latest attempt failed, then the rest): images, black and duplicate fractions,
+those whose latest attempt failed, then those refused by design, then the rest): images, black and duplicate fractions,
 the mean quality measures, quarantine and the latest failure. Shown in place in the UI (a
 table, its first `MAX_ROWS` rows), written as a PNG under `$FAKEIMG_HOME/plots/`, with the
 counts by status. It writes no relation: the rows come from `model_stats`,
@@ -47,7 +47,7 @@ def report_condition() -> dg.AutomationCondition:
     code_version=CODE_VERSION,
     automation_condition=report_condition(),
     description="Every model at a glance: quarantined first with the reason, then failed, "
-    "then the rest; images, black/duplicate fractions, quality means, latest failure.",
+    "then refused by design, then the rest; images, black/duplicate fractions, quality means, latest failure.",
 )
 def model_report(
     context: dg.AssetExecutionContext,
@@ -61,11 +61,13 @@ def model_report(
     shown = rows.select(SHOWN)
     png = table_png(rows.select(PNG_COLUMNS),
                     title=f"every model: {counts['models']} ({counts['quarantined']} quarantined, "
-                          f"{counts['failed']} failed)", max_rows=MAX_ROWS)  # fmt: skip
+                          f"{counts['failed']} failed, {counts['refused']} refused)",
+                    max_rows=MAX_ROWS)  # fmt: skip
     return dg.MaterializeResult(metadata={
         "models": counts["models"],
         "quarantined": counts["quarantined"],
         "failed": counts["failed"],
+        "refused": counts["refused"],
         "ok": counts["ok"],
         "no_stats": counts["no_stats"],
         **table_entries("models_table", shown, max_rows=MAX_ROWS),

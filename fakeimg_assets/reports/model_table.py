@@ -1,7 +1,8 @@
 """Every model at a glance: one row per model the warehouse knows (metadata, stats or a
 failure), with its quality aggregate, quarantine and latest failure, worked out in DuckDB
 (only the result leaves it). Quarantined models first, then those whose latest attempt
-failed, then the rest."""
+failed, then those the platform refused by design (`model_failures.refused`; rows written
+before that column count as refused when permanent), then the rest."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import polars as pl
 
 from fakeimg_assets.warehouse.store import Warehouse
 
-STATUSES = ("quarantined", "failed", "ok", "no stats")  # the report's order
+STATUSES = ("quarantined", "failed", "refused", "ok", "no stats")  # the report's order
 
 MODEL_TABLE_SQL = """
 WITH ids AS (
@@ -26,6 +27,7 @@ stats AS (
 ),
 fail AS (
     SELECT model_id, asset, stage, error_type, message, transient, failed_at,
+           coalesce(refused, NOT coalesce(transient, true)) AS refused,
            count(*) OVER (PARTITION BY model_id) AS n_failures
     FROM model_failures
     QUALIFY row_number() OVER (PARTITION BY model_id ORDER BY failed_at DESC NULLS LAST) = 1
@@ -34,7 +36,8 @@ joined AS (
     SELECT
         CASE WHEN coalesce(s.quarantined, false) THEN 'quarantined'
              WHEN f.failed_at IS NOT NULL
-                  AND (s.computed_at IS NULL OR f.failed_at > s.computed_at) THEN 'failed'
+                  AND (s.computed_at IS NULL OR f.failed_at > s.computed_at)
+                  THEN CASE WHEN f.refused THEN 'refused' ELSE 'failed' END
              WHEN s.model_id IS NOT NULL THEN 'ok'
              ELSE 'no stats' END AS status,
         i.model_id, m.family_group, m.kind, s.n_images, s.black_fraction,
@@ -50,7 +53,8 @@ joined AS (
     LEFT JOIN fail f USING (model_id)
 )
 SELECT * FROM joined
-ORDER BY CASE status WHEN 'quarantined' THEN 0 WHEN 'failed' THEN 1 WHEN 'ok' THEN 2 ELSE 3 END,
+ORDER BY CASE status WHEN 'quarantined' THEN 0 WHEN 'failed' THEN 1 WHEN 'refused' THEN 2
+                     WHEN 'ok' THEN 3 ELSE 4 END,
          model_id
 """
 
@@ -58,6 +62,7 @@ COUNTS_SQL = f"""
 SELECT count(*) AS models,
        count(*) FILTER (WHERE status = 'quarantined') AS quarantined,
        count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'refused') AS refused,
        count(*) FILTER (WHERE status = 'ok') AS ok,
        count(*) FILTER (WHERE status = 'no stats') AS no_stats
 FROM ({MODEL_TABLE_SQL})
@@ -65,7 +70,7 @@ FROM ({MODEL_TABLE_SQL})
 
 
 def model_table(warehouse: Warehouse, limit: int | None = None) -> pl.DataFrame:
-    """The report's rows in order (quarantined, failed, ok, no stats; by model id), the
+    """The report's rows in order (quarantined, failed, refused, ok, no stats; by model id), the
     first `limit` of them when given."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")

@@ -25,10 +25,11 @@ def _stats(model_id: str, *, black: float = 0.0, quarantined: bool = False, reas
             "computed_at": at}
 
 
-def _failure(model_id: str, message: str, at: dt.datetime, stage: str = "download") -> dict:
+def _failure(model_id: str, message: str, at: dt.datetime, stage: str = "download",
+             refused: bool | None = False) -> dict:  # fmt: skip
     return {"model_id": model_id, "asset": "sampled_images", "stage": stage,
             "error_type": "ValueError", "message": message, "transient": False,
-            "failed_at": at, "dagster_run_id": None}
+            "failed_at": at, "dagster_run_id": None, "refused": refused}
 
 
 def _home(home: Path) -> Warehouse:
@@ -47,6 +48,7 @@ def _home(home: Path) -> Warehouse:
         _failure("m/broken", "unet weights truncated", T0 + dt.timedelta(hours=1), "load"),
         _failure("b/recovered", "429 too many requests", T0),  # before its stats: ok now
         _failure("x/no-metadata", "repo not found", T0, "check_inputs"),
+        _failure("p/pickled", "pickle-only weights", T0, "plan", refused=True),
     ])
     return wh
 
@@ -65,21 +67,22 @@ def test_model_report_lists_every_model_quarantined_first(tmp_path: Path) -> Non
     rows = table_rows(meta["models_table"])
     assert [(r["status"], r["model_id"]) for r in rows] == [
         ("quarantined", "z/black"), ("failed", "m/broken"), ("failed", "x/no-metadata"),
-        ("ok", "a/ok"), ("ok", "b/recovered")]
+        ("refused", "p/pickled"), ("ok", "a/ok"), ("ok", "b/recovered")]
     black, broken = rows[0], rows[1]
     assert black["quarantine_reason"] == "100% of images are black (> 50%)"
     assert black["black_fraction"] == 1.0 and black["family_group"] == "latent_diffusion"
     assert broken["latest_failure"] == "unet weights truncated"  # the latest of two
     assert broken["failed_stage"] == "sampled_images/load" and broken["n_images"] is None
-    ok = rows[3]
+    assert rows[3]["latest_failure"] == "pickle-only weights"  # a refusal, not a failure
+    ok = rows[4]
     assert ok["duplicate_fraction"] == 0.0417 and ok["mean_entropy"] == 6.988  # rounded
     assert ok["mean_laplacian_var"] == 1234.568 and isinstance(ok["n_images"], int)
-    assert rows[4]["latest_failure"] == "429 too many requests"  # shown, but stats are newer
+    assert rows[5]["latest_failure"] == "429 too many requests"  # shown, but stats are newer
     assert (meta["models"].value, meta["quarantined"].value, meta["failed"].value,
-            meta["ok"].value) == (5, 1, 2, 2)
+            meta["refused"].value, meta["ok"].value) == (6, 1, 2, 1, 2)
     assert meta["report_path"].value == "plots/model_report.png"
     with Image.open(home / meta["report_path"].value) as png:
-        assert png.format == "PNG" and png.height > 6 * 16  # title, header and five rows
+        assert png.format == "PNG" and png.height > 7 * 16  # title, header and six rows
     thumbnail_of(meta["report"].value)
 
 
@@ -90,7 +93,7 @@ def test_the_report_caps_its_rows_and_says_how_many_were_left_out(tmp_path: Path
     wh = _home(tmp_path)
     wh.write("model_stats", "many", [_stats(f"q/m{i:03d}", quarantined=True, reason="dup")
                                      for i in range(120)])  # fmt: skip
-    assert model_counts(wh)["models"] == 125 and model_counts(wh)["quarantined"] == 121
+    assert model_counts(wh)["models"] == 126 and model_counts(wh)["quarantined"] == 121
     first = model_table(wh, limit=100)
     assert first.height == 100 and set(first["status"]) == {"quarantined"}
     with pytest.raises(ValueError, match="limit must be >= 1"):
@@ -98,7 +101,7 @@ def test_the_report_caps_its_rows_and_says_how_many_were_left_out(tmp_path: Path
     from fakeimg_assets.lib.metadata_table import table_entries
 
     capped = table_entries("models_table", model_table(wh), max_rows=100)
-    assert capped["models_table_rows_left_out"].value == 25
+    assert capped["models_table_rows_left_out"].value == 26
     tall = Image.open(__import__("io").BytesIO(table_png(model_table(wh), title="t")))
     short = Image.open(__import__("io").BytesIO(table_png(model_table(wh, limit=5), title="t")))
     assert tall.height == short.height + 96 * 16  # 100 rows and a "more" line vs 5 rows
@@ -109,5 +112,5 @@ def test_an_empty_warehouse_gives_an_empty_report(tmp_path: Path) -> None:
 
     wh = Warehouse(tmp_path)
     assert model_table(wh).height == 0
-    assert model_counts(wh) == {"models": 0, "quarantined": 0, "failed": 0, "ok": 0,
-                                "no_stats": 0}
+    assert model_counts(wh) == {"models": 0, "quarantined": 0, "failed": 0, "refused": 0,
+                                "ok": 0, "no_stats": 0}
