@@ -178,6 +178,12 @@ def _regenerate(args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def _detect(args: argparse.Namespace) -> int:
+    from fakeimg_assets.detection.detect import detect_command
+
+    return detect_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fakeimg",
@@ -288,6 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--train", action="store_true",
                     help="then run the detector chain (audit, split, detector, evaluation)")
     ca.set_defaults(func=_collection_add)
+
+    d = sub.add_parser("detect", help="score image files and folders with a trained detector "
+                       "(CSV or JSON: path, score = P(fake), label, error)")
+    d.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (walked for "
+                   ".png .jpg .jpeg .webp .bmp .gif .tif .tiff)")
+    d.add_argument("--detector", default=None, metavar="DIR",
+                   help="a timm folder (detector_runs.timm_dir) or a checkpoint folder "
+                   "(default: the newest main run in $FAKEIMG_HOME)")
+    d.add_argument("--format", default="csv", choices=("csv", "json"))
+    d.add_argument("--batch-size", type=int, default=32, help="images per forward pass (> 0)")
+    d.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    d.add_argument("--output", default=None, metavar="FILE", help="write here, not stdout")
+    d.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    d.set_defaults(func=_detect)
 
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)
