@@ -184,6 +184,23 @@ def _detect(args: argparse.Namespace) -> int:
     return detect_command(args)
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from fakeimg_assets.outside_run import OutsideOptions, evaluate_outside, headline
+
+    perturbations = [] if args.no_perturbations else None
+    opts = OutsideOptions(detector=args.detector, name=args.name or "", n_boot=args.n_boot,
+                          batch_size=args.batch_size, timeout_s=args.timeout, device=args.device,
+                          log_level="INFO" if args.verbose else "CRITICAL",
+                          **({"perturbations": perturbations} if perturbations is not None else {}))
+    rows = evaluate_outside(opts)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True):
+        print(headline(rows))
+    print(f"{rows.height} rows in eval_results (detector = {rows['detector'][0]!r})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fakeimg",
@@ -308,6 +325,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--output", default=None, metavar="FILE", help="write here, not stdout")
     d.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     d.set_defaults(func=_detect)
+
+    e = sub.add_parser("evaluate", help="score another detector on the held-out generators "
+                       "(and outside sets) into eval_results, as the platform's own")
+    e.add_argument("--detector", required=True, metavar="SPEC",
+                   help="a timm folder (or local-dir:PATH), hf-hub:ORG/NAME, or a command "
+                   "(cmd:PROGRAM ARGS, or any text with a space) reading image paths on stdin "
+                   "and printing one score per line")
+    e.add_argument("--name", default="", help="eval_results.detector (default: from SPEC)")
+    e.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (> 0)")
+    e.add_argument("--batch-size", type=int, default=32, help="images per forward pass (> 0)")
+    e.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds a command may take per image set (> 0)")
+    e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    e.add_argument("--no-perturbations", action="store_true", help="score the images as is only")
+    e.add_argument("--verbose", action="store_true", help="print Dagster's step events")
+    e.set_defaults(func=_evaluate)
 
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)
