@@ -23,20 +23,13 @@ from tests.helpers.learnable_home import learnable_home
 
 PERTURB = ["jpeg75"]
 N_BOOT = 100
-LEADERBOARD = """
-WITH newest AS (  -- the held-out generators created last (here: the newest two)
-    SELECT model_id FROM model_metadata ORDER BY created_at DESC LIMIT 2)
-SELECT detector,
-       round(max(ap) FILTER (WHERE group_kind = 'mean_over_models'), 3) AS mean_ap,
-       round(max(ap_ci_low) FILTER (WHERE group_kind = 'mean_over_models'), 3) AS ci_low,
-       round(max(ap_ci_high) FILTER (WHERE group_kind = 'mean_over_models'), 3) AS ci_high,
-       round(avg(ap) FILTER (WHERE group_kind = 'model'
-                             AND group_value IN (SELECT model_id FROM newest)), 3) AS newest_ap
-FROM eval_results
-WHERE protocol = 'held_out_models' AND perturbation IS NULL
-  AND split_id = (SELECT split_id FROM split_versions ORDER BY created_at DESC LIMIT 1)
-GROUP BY detector ORDER BY mean_ap DESC, detector
-"""
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "detectors.md"
+
+
+def leaderboard_sql() -> str:
+    """The documented leaderboard query (the docs page's `sql` block under Leaderboard)."""
+    section = DOCS.read_text().split("## Leaderboard", 1)[1]
+    return section.split("```sql\n", 1)[1].split("```", 1)[0]
 
 SCRIPT = """
 import sys, zlib
@@ -122,9 +115,13 @@ def test_a_command_detector_lands_rows_under_its_name_and_reruns_replace_only_th
     assert before.equals(after)
     files = list((home / "parquet" / "outside_eval_results").glob("crc-detector-*.parquet"))
     assert [f.stem for f in files] == [result_key("crc-detector", run["split_id"])]
-    board = wh.query(LEADERBOARD)
-    print("\n" + str(board))  # the report quotes it
+    board = wh.query(leaderboard_sql())
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+        print("\n" + str(board))  # the docs quote it
     assert {"crc-detector", run["run_id"]} <= set(board["detector"])
+    assert board.filter(pl.col("detector") == "crc-detector")["jpeg75_ap"][0] is not None
+    newest = board.filter(pl.col("detector") == "crc-detector")["newest_ap"][0]
+    assert newest is not None and 0.0 <= newest <= 1.0
 
 
 @pytest.mark.parametrize(("body", "message"), [
