@@ -20,7 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fakeimg_assets.detection.timm_folder import is_checkpoint_folder, is_timm_folder
+from fakeimg_assets.detection.timm_folder import (
+    check_weights_fit,
+    is_checkpoint_folder,
+    is_timm_folder,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -73,7 +77,8 @@ def check_device(device: str) -> str:
 
 def load_scorer(folder: Path | str, device: str = "cpu") -> Scorer:
     """A timm folder (loaded by `timm.create_model('local-dir:...')`, transformed by timm's
-    `resolve_data_config` + `create_transform`) or a platform checkpoint folder."""
+    `resolve_data_config` + `create_transform`; its config checked against its weights
+first) or a platform checkpoint folder."""
     import timm
 
     from fakeimg_assets.detection.augment import eval_transform
@@ -82,6 +87,7 @@ def load_scorer(folder: Path | str, device: str = "cpu") -> Scorer:
     folder = Path(folder)
     device = check_device(device)
     if is_timm_folder(folder):
+        check_weights_fit(folder)  # before building it for real: a hostile config allocates nothing
         model = timm.create_model(f"local-dir:{folder.resolve()}", pretrained=True)
         if getattr(model, "num_classes", None) != 1:
             raise ValueError(f"{folder}: the model has {model.num_classes} outputs; a detector "

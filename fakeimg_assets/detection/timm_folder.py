@@ -13,7 +13,9 @@ shorter side (bilinear) then CenterCrop(C), ImageNet mean/std, with `crop_pct` =
 tests/detection/test_timm_folder.py checks the scores are identical.
 
 The folder is built under a temp name and renamed into place, so it exists whole or not at
-all. timm is imported only to read an architecture's `fixed_input_size`.
+all. `check_weights_fit` refuses a folder (ours or anyone's) whose `config.json` builds
+another model than its weights hold, before any real allocation. torch/timm are imported
+inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -134,6 +136,27 @@ def write_timm_folder(checkpoint_dir: Path | str, out_dir: Path | str | None = N
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def check_weights_fit(folder: Path) -> None:
+    """The model `config.json` builds (on the meta device: no memory) has exactly the
+    tensors of `model.safetensors`, by name and shape."""
+    import timm
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(folder / MODEL_FILE), framework="pt") as f:
+        have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    try:
+        with torch.device("meta"):
+            model = timm.create_model(f"local-dir:{folder.resolve()}", pretrained=False)
+    except Exception as exc:  # noqa: BLE001 - any config timm cannot build is refused
+        raise ValueError(f"{folder / TIMM_CONFIG}: timm cannot build it ({exc})") from None
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if want != have:
+        diff = sorted(set(want.items()) ^ set(have.items()))[:3]
+        raise ValueError(f"{folder}: model.safetensors does not fit the architecture "
+                         f"config.json builds (first differences: {diff})")
 
 
 def is_timm_folder(path: Path | str) -> bool:

@@ -8,9 +8,8 @@
   must exit 0 within the timeout and print exactly one finite number per path, in order,
   else the evaluation stops with an error naming the line, and nothing is written.
 
-A folder's `config.json` is checked against its weights before the real model is built:
-the model built on the `meta` device must have exactly the weights' tensor names and
-shapes (a hostile config asking for a huge model allocates nothing).
+A folder's `config.json` is checked against its weights before the real model is built
+(`timm_folder.check_weights_fit`).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fakeimg_assets.detection.checkpoint import MODEL_FILE
-from fakeimg_assets.detection.timm_folder import TIMM_CONFIG, is_timm_folder
+from fakeimg_assets.detection.timm_folder import TIMM_CONFIG
 from fakeimg_assets.evaluation.fixed_detector import ScoreFn
 from fakeimg_assets.evaluation.outside_spec import OutsideSpec
 from resources import HubResource
@@ -73,27 +72,6 @@ def command_scores(argv: Sequence[str], paths: Sequence[str], timeout_s: float) 
     return scores
 
 
-def check_weights_fit(folder: Path) -> None:
-    """The model `config.json` builds (on the meta device: no memory) has exactly the
-    tensors of `model.safetensors`, by name and shape."""
-    import timm
-    import torch
-    from safetensors import safe_open
-
-    with safe_open(str(folder / MODEL_FILE), framework="pt") as f:
-        have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
-    try:
-        with torch.device("meta"):
-            model = timm.create_model(f"local-dir:{folder.resolve()}", pretrained=False)
-    except Exception as exc:  # noqa: BLE001 - any config timm cannot build is refused
-        raise ValueError(f"{folder / TIMM_CONFIG}: timm cannot build it ({exc})") from None
-    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    if want != have:
-        diff = sorted(set(want.items()) ^ set(have.items()))[:3]
-        raise ValueError(f"{folder}: model.safetensors does not fit the architecture "
-                         f"config.json builds (first differences: {diff})")
-
-
 def hub_folder(hub: HubResource, repo_id: str) -> Path:
     """`config.json` + `model.safetensors` of a Hub timm repo's current revision, verified."""
     from fakeimg_assets.hub_client.answers import sha256s_from_siblings, sizes_from_siblings
@@ -132,7 +110,5 @@ def score_fn(spec: OutsideSpec, *, hub: HubResource, device: str = "cpu",
         argv = tuple(spec.target)
         return lambda paths: command_scores(argv, list(paths), timeout_s)
     folder = hub_folder(hub, str(spec.target)) if spec.kind == "hub" else Path(str(spec.target))
-    if is_timm_folder(folder):
-        check_weights_fit(folder)
-    scorer = load_scorer(folder, device)
+    scorer = load_scorer(folder, device)  # a timm folder's config is checked first
     return lambda paths: model_scores(scorer, paths, batch_size)

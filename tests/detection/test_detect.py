@@ -137,3 +137,16 @@ def test_a_run_written_before_timm_dir_existed_reads_null_and_detect_uses_its_ch
     score = float(next(csv.DictReader(io.StringIO(out)))["score"])
     assert code == 0 and score == pytest.approx(
         float(predict(run.checkpoint_dir, [folder / "b.png"])[0]), abs=1e-6)
+
+
+def test_a_timm_folder_whose_config_builds_another_model_is_refused(run, folder, tmp_path,
+                                                                    capsys) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(run.timm_dir, other)
+    config = json.loads((other / "config.json").read_text())
+    config["model_args"] = {"stem_width": 1 << 16}  # a far bigger stem: built on meta only
+    (other / "config.json").write_text(json.dumps(config))
+    code, out, err = cli(["detect", str(folder), "--detector", str(other)], capsys)
+    assert code == 2 and out == "" and "does not fit the architecture" in err
