@@ -195,7 +195,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                           log_level="INFO" if args.verbose else "CRITICAL",
                           **({"perturbations": perturbations} if perturbations is not None else {}))
     rows = evaluate_outside(opts)
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True):
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True,
+                   fmt_str_lengths=60, tbl_width_chars=200):
         print(headline(rows))
     print(f"{rows.height} rows in eval_results (detector = {rows['detector'][0]!r})")
     return 0

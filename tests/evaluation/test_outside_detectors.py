@@ -246,3 +246,18 @@ def test_cli_refuses_bad_arguments_before_any_work(home: Path, capsys) -> None:
         assert main(["evaluate", *args]) == 2
         assert message in capsys.readouterr().err, args
     assert not (home / "dagster").exists()  # nothing started
+
+
+def test_cli_evaluate_prints_the_headline_and_exits_zero(env, tmp_path: Path, capsys) -> None:
+    from fakeimg_assets.cli import main
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    home, _ = env
+    script = tmp_path / "det.py"
+    script.write_text(SCRIPT)
+    code = main(["evaluate", "--detector", f"{sys.executable} {script}", "--name", "cli-det",
+                 "--no-perturbations", "--n-boot", "50"])
+    out = capsys.readouterr().out
+    assert code == 0 and "cli-det" in out and "held_out_models" in out
+    rows = Warehouse(home).query("SELECT * FROM eval_results WHERE detector = 'cli-det'")
+    assert rows.height > 0 and rows["perturbation"].null_count() == rows.height
