@@ -67,7 +67,9 @@ def parse_spec(spec: str) -> OutsideSpec:
     if any(c.isspace() for c in text):
         return _command(text, spec)
     hint = ""
-    if ":" not in text:
+    if Path(text).is_file():
+        hint = f" (to run the program {text}, write cmd:{text})"
+    elif ":" not in text:
         hint = (" (a plain timm architecture name has no fake-detector weights: publish the "
                 "detector as a timm folder or hf-hub repo)")
     raise ValueError(f"detector SPEC {spec!r} is none of the three kinds{hint}; give {KINDS_TEXT}")

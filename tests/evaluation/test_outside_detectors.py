@@ -230,6 +230,10 @@ def test_spec_rule_decides_one_kind(tmp_path: Path) -> None:
     assert parse_spec("cmd:./det").target == ("./det",)
     with pytest.raises(ValueError, match="is no timm folder"):
         parse_spec(str(tmp_path))
+    program = tmp_path / "det.sh"
+    program.write_text("#!/bin/sh\n")
+    with pytest.raises(ValueError, match=f"write cmd:{program}"):
+        parse_spec(str(program))
 
 
 def test_cli_refuses_bad_arguments_before_any_work(home: Path, capsys) -> None:
