@@ -178,6 +178,30 @@ def _regenerate(args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def _detect(args: argparse.Namespace) -> int:
+    from fakeimg_assets.detection.detect import detect_command
+
+    return detect_command(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from fakeimg_assets.outside_run import OutsideOptions, evaluate_outside, headline
+
+    perturbations = [] if args.no_perturbations else None
+    opts = OutsideOptions(detector=args.detector, name=args.name or "", n_boot=args.n_boot,
+                          batch_size=args.batch_size, timeout_s=args.timeout, device=args.device,
+                          log_level="INFO" if args.verbose else "CRITICAL",
+                          **({"perturbations": perturbations} if perturbations is not None else {}))
+    rows = evaluate_outside(opts)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True,
+                   fmt_str_lengths=60, tbl_width_chars=200):
+        print(headline(rows))
+    print(f"{rows.height} rows in eval_results (detector = {rows['detector'][0]!r})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fakeimg",
@@ -288,6 +312,36 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--train", action="store_true",
                     help="then run the detector chain (audit, split, detector, evaluation)")
     ca.set_defaults(func=_collection_add)
+
+    d = sub.add_parser("detect", help="score image files and folders with a trained detector "
+                       "(CSV or JSON: path, score = P(fake), label, error)")
+    d.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (walked for "
+                   ".png .jpg .jpeg .webp .bmp .gif .tif .tiff)")
+    d.add_argument("--detector", default=None, metavar="DIR",
+                   help="a timm folder (detector_runs.timm_dir) or a checkpoint folder "
+                   "(default: the newest main run in $FAKEIMG_HOME)")
+    d.add_argument("--format", default="csv", choices=("csv", "json"))
+    d.add_argument("--batch-size", type=int, default=32, help="images per forward pass (> 0)")
+    d.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    d.add_argument("--output", default=None, metavar="FILE", help="write here, not stdout")
+    d.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    d.set_defaults(func=_detect)
+
+    e = sub.add_parser("evaluate", help="score another detector on the held-out generators "
+                       "(and outside sets) into eval_results, as the platform's own")
+    e.add_argument("--detector", required=True, metavar="SPEC",
+                   help="a timm folder (or local-dir:PATH), hf-hub:ORG/NAME, or a command "
+                   "(cmd:PROGRAM ARGS, or any text with a space) reading image paths on stdin "
+                   "and printing one score per line")
+    e.add_argument("--name", default="", help="eval_results.detector (default: from SPEC)")
+    e.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (> 0)")
+    e.add_argument("--batch-size", type=int, default=32, help="images per forward pass (> 0)")
+    e.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds a command may take per image set (> 0)")
+    e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    e.add_argument("--no-perturbations", action="store_true", help="score the images as is only")
+    e.add_argument("--verbose", action="store_true", help="print Dagster's step events")
+    e.set_defaults(func=_evaluate)
 
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)

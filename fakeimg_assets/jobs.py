@@ -9,6 +9,7 @@ from fakeimg_assets.catalog.assets import hub_catalog, hub_census
 from fakeimg_assets.collections.assets import collection_reals, image_collections
 from fakeimg_assets.detection.assets import detector
 from fakeimg_assets.evaluation.assets import detector_evaluation
+from fakeimg_assets.evaluation.outside_assets import outside_detector_evaluation
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
 from fakeimg_assets.reports.assets import model_report
@@ -63,5 +64,12 @@ detector_job = dg.define_asset_job(
     "scaling, diversity and cross-dataset studies.",
 )
 
+outside_detector_job = dg.define_asset_job(
+    "evaluate_outside_detector",
+    selection=dg.AssetSelection.assets(outside_detector_evaluation),
+    description="Another detector (timm folder, hf-hub repo or command) scored on the latest "
+    "split's held-out generators into eval_results (`fakeimg evaluate` runs it).",
+)
+
 ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, model_report_job,
-            collections_job, detector_job]
+            collections_job, detector_job, outside_detector_job]

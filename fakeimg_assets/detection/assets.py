@@ -88,6 +88,7 @@ def detector(
             "run_id": run_id,
             "split_id": split_id,
             "checkpoint": str(result.checkpoint_dir),
+            "timm_dir": str(result.timm_dir),
             "n_train_images": result.n_train_images,
             "recipe": config.backbone,
             "resumed_from_epoch": result.resumed_from_epoch,

@@ -64,6 +64,7 @@ class TrainResult:
     seconds: float
     config: dict[str, Any] = field(default_factory=dict)
     resumed_from_epoch: int = 0
+    timm_dir: Path | None = None  # the same detector as a timm folder (detection/timm_folder.py)
 
 
 def _pick(value: Any, default: Any) -> Any:

@@ -107,6 +107,7 @@ def run_row(
         "seconds": result.seconds,
         "created_at": utcnow(),
         "checkpoint_path": str(result.checkpoint_dir),
+        "timm_dir": None if result.timm_dir is None else str(result.timm_dir),
         "dagster_run_id": context.run.run_id,
         "recipe": result.config.get("recipe", {}).get("name", backbone),
         "seed": result.config.get("train_config", {}).get("seed"),

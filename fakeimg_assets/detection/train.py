@@ -55,6 +55,7 @@ from fakeimg_assets.detection.recipe import (
     recipe_of,
     resolve,
 )
+from fakeimg_assets.detection.timm_folder import write_timm_folder
 
 __all__ = [
     "CONFIG_FILE",
@@ -249,6 +250,7 @@ def train_detector(
         "train_seconds": round(time.perf_counter() - start, 3),
     }
     save_final(model, out_dir, detector_config)
+    timm_dir = write_timm_folder(out_dir, run_id=Path(out_dir).name)
     clear_states(work_dir)
     return TrainResult(
         checkpoint_dir=out_dir,
@@ -260,4 +262,5 @@ def train_detector(
         seconds=time.perf_counter() - start,
         config=detector_config,
         resumed_from_epoch=first_epoch,
+        timm_dir=timm_dir,
     )

@@ -8,7 +8,6 @@ The detectors the family and time protocols train go to `protocol_detectors`, a 
 asset of the same step, so each table has one owning asset.
 """
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,13 +17,8 @@ import polars as pl
 from fakeimg_assets.automation import evaluation_freshness
 from fakeimg_assets.detection.runs import GROUP, num, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import load_detector, predict, predict_with_model
-from fakeimg_assets.evaluation.external import (
-    EXTERNAL_MATCH_SIZES,
-    collections_with_role,
-    external_sets,
-    test_side_sets,
-)
-from fakeimg_assets.evaluation.perturb import PERTURBATIONS, perturbed_copies
+from fakeimg_assets.evaluation.fixed_detector import fixed_detector_rows, scored
+from fakeimg_assets.evaluation.perturb import PERTURBATIONS
 from fakeimg_assets.evaluation.protocols import (
     PROTOCOLS,
     check_protocols,
@@ -94,10 +88,6 @@ def leaks(split: pl.DataFrame, train_models: list[str]) -> list[str]:
     return sorted(set(bad["source"].to_list()))
 
 
-def _scored(rows: pl.DataFrame, scores) -> pl.DataFrame:
-    return rows.with_columns(pl.Series("score", [float(s) for s in scores], dtype=pl.Float64))
-
-
 RUNS_TABLE = "protocol_detectors"
 
 
@@ -154,7 +144,6 @@ def detector_evaluation(
     sizes = warehouse.query("SELECT image_id, width, height FROM images")
     split = split.join(sizes, on="image_id", how="left")
     test = split.filter(pl.col("split") == "test").sort("image_id")
-    paths = [str(image_store.absolute(p)) for p in test["path"]]
     device = compute.resolve_device()
     compute.apply_threads()
     model, model_cfg = load_detector(run["checkpoint_path"], device=device)
@@ -165,30 +154,11 @@ def detector_evaluation(
 
     rows: list[dict] = []
     try:
-        if "held_out_models" in config.protocols:
-            scores = predict_with_model(model, model_cfg, paths, device=device)
-            rows += rows_for(_scored(test, scores), run_id, "held_out_models")
-            with tempfile.TemporaryDirectory(dir=image_store.home_dir()) as tmp:
-                for name in config.perturbations:
-                    copies = perturbed_copies(paths, name, Path(tmp) / name)
-                    scores = predict_with_model(model, model_cfg, copies, device=device)
-                    rows += rows_for(_scored(test, scores), run_id, "held_out_models", name)
-        if "external" in config.protocols:
-            platform_reals = test.filter(
-                (pl.col("label") == "real") & pl.col("collection").is_null())
-            sets = external_sets(warehouse, platform_reals)
-            sets |= test_side_sets(test, collections_with_role(warehouse, ("both",)),
-                                   platform_reals)
-            for name, frame in sets.items():
-                frame = frame.sort("image_id")
-                scores = predict_with_model(
-                    model, model_cfg, [str(image_store.absolute(p)) for p in frame["path"]],
-                    device=device)
-                rows += evaluation_rows(
-                    _scored(frame, scores), run_id=run_id, split_id=split_id,
-                    protocol="external", seed=config.seed, n_boot=config.n_boot,
-                    match_sizes=EXTERNAL_MATCH_SIZES, extra={"eval_set": name})
-                context.log.info(f"external set {name}: {frame.height} images scored")
+        rows += fixed_detector_rows(
+            lambda p: predict_with_model(model, model_cfg, p, device=device), test,
+            run_id=run_id, split_id=split_id, protocols=config.protocols,
+            perturbations=config.perturbations, warehouse=warehouse, image_store=image_store,
+            seed=config.seed, n_boot=config.n_boot, log=context.log.info)
         plans = []
         if "held_out_family" in config.protocols:
             plans += [("held_out_family", r) for r in family_runs(split, config.family_max_runs)]
@@ -210,7 +180,7 @@ def detector_evaluation(
             )
             ppaths = [str(image_store.absolute(p)) for p in ptest["path"]]
             scores = predict(res.checkpoint_dir, ppaths, device=device)
-            rows += rows_for(_scored(ptest, scores), rid, protocol)
+            rows += rows_for(scored(ptest, scores), rid, protocol)
             row = run_row(rid, protocol, backbone, list(plan.train_models), res, context)
             run_rows.append({**row, "split_id": split_id})
             context.log.info(f"{protocol} {plan.name}: trained on {len(plan.train_models)} models")

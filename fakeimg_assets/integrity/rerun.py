@@ -59,6 +59,8 @@ PER_MODEL: dict[str, tuple[str, str]] = {
 # storage tables nothing re-creates, and why
 NO_RERUN: dict[str, str] = {
     "model_failures": "a failure log: its rows are lost, and no run writes them again",
+    "outside_eval_results": "an outside detector's scores: run `fakeimg evaluate --detector "
+    "SPEC --name NAME` again (the file's key names the detector and split)",
 }
 
 

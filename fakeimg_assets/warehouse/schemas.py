@@ -190,6 +190,7 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
     "cross_dataset_detectors": DETECTOR_RUNS,  # cross_dataset_detectors (cross_dataset)
     "detector_eval_results": EVAL_RESULTS,  # detector_evaluation
     "cross_dataset_results": EVAL_RESULTS,  # cross_dataset
+    "outside_eval_results": EVAL_RESULTS,  # outside_detector_evaluation (`fakeimg evaluate`)
     "collections": {  # image_collections: one row per collection x generator
         "collection": pl.Utf8,
         "generator": pl.Utf8,
@@ -278,7 +279,7 @@ UNION_VIEWS: dict[str, tuple[str, ...]] = {
     "image_stats": ("fake_image_stats", "real_image_stats", "collection_real_image_stats"),
     "detector_runs": ("trained_detectors", "scaling_detectors", "protocol_detectors",
                       "diversity_detectors", "cross_dataset_detectors"),
-    "eval_results": ("detector_eval_results", "cross_dataset_results"),
+    "eval_results": ("detector_eval_results", "cross_dataset_results", "outside_eval_results"),
 }
 
 # Storage tables no single asset owns: the failure log every per-model stage (and the

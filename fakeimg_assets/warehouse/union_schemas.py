@@ -71,6 +71,7 @@ DETECTOR_RUNS: dict[str, pl.DataType] = {
     "seconds": pl.Float64,
     "created_at": UTC_TS,
     "checkpoint_path": pl.Utf8,
+    "timm_dir": pl.Utf8,  # the same detector as a timm folder; null for runs trained before it
     "dagster_run_id": pl.Utf8,
     "recipe": pl.Utf8,  # training recipe (backbone registry name) it was trained with
     "seed": pl.Int64,  # init/augmentation seed

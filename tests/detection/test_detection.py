@@ -171,7 +171,8 @@ def trained(data: dict, tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.slow
 def test_train_writes_safetensors_checkpoint(trained, data: dict) -> None:
     ckpt = trained.checkpoint_dir
-    assert sorted(p.name for p in ckpt.iterdir()) == [CONFIG_FILE, MODEL_FILE]
+    assert sorted(p.name for p in ckpt.iterdir()) == [CONFIG_FILE, MODEL_FILE, "timm"]
+    assert trained.timm_dir == ckpt / "timm"  # the same detector for timm (test_timm_folder.py)
     assert (trained.n_train_images, trained.n_real, trained.n_fake) == (200, 100, 100)
     assert trained.epochs == 5 and len(trained.history) == 5
     assert trained.history[-1]["loss"] < trained.history[0]["loss"]

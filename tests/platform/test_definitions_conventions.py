@@ -38,6 +38,7 @@ TABLE_OF = {  # asset -> the storage table it owns (one asset per table, one tab
     "diversity_study": "diversity_results",
     "diversity_detectors": "diversity_detectors",  # diversity_study step
     "cross_dataset": "cross_dataset_results",
+    "outside_detector_evaluation": "outside_eval_results",
     "cross_dataset_detectors": "cross_dataset_detectors",  # cross_dataset step
     "image_collections": "collections",
     "collection_rejects": "collection_rejects",  # image_collections step
