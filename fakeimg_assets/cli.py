@@ -178,6 +178,12 @@ def _regenerate(args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def _export(args: argparse.Namespace) -> int:
+    from fakeimg_assets.export.cli import export_command
+
+    return export_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fakeimg",
@@ -288,6 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--train", action="store_true",
                     help="then run the detector chain (audit, split, detector, evaluation)")
     ca.set_defaults(func=_collection_add)
+
+    ex = sub.add_parser("export", help="the latest split as a dataset: Parquet shards with the "
+                        "image bytes, a dataset card and SHA256SUMS in DIR (docs/export.md)")
+    from fakeimg_assets.export.cli import add_export_arguments
+
+    add_export_arguments(ex)  # DIR, --push REPO, --include-restricted, shard bounds
+    ex.set_defaults(func=_export)
 
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)
