@@ -75,9 +75,11 @@ def push_target(repo_id: str, *, endpoint: str | None = None,
 
 def xet_write_available(target: PushTarget) -> bool:
     """Whether the endpoint grants a Xet write token for the repo (and hf_xet is here)."""
-    from huggingface_hub.utils import build_hf_headers, get_session, is_xet_available
+    from importlib.util import find_spec
 
-    if not is_xet_available():
+    from huggingface_hub.utils import build_hf_headers, get_session
+
+    if find_spec("hf_xet") is None:
         return False
     url = f"{target.endpoint}/api/datasets/{target.repo_id}/xet-write-token/main"
     resp = get_session().get(url, headers=build_hf_headers(token=target.token))
