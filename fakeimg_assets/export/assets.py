@@ -5,8 +5,6 @@ The same function as `fakeimg export DIR` (`export.export_dataset`), into
 stays a deliberate act of the CLI (`--push`), never an automatic side effect.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 
