@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from fakeimg_assets.export.checksums import listed_files, read_sums, verify_sums
-from fakeimg_assets.export.push import push_target, validate_repo_id
+from fakeimg_assets.export.push import push_dataset, push_target, validate_repo_id
 from fakeimg_assets.lib.paths import sha256_file
 from fakeimg_assets.testbed.local_hub.server import HubServer
 from tests.helpers.export_home import build_export_home
@@ -57,6 +57,12 @@ def test_export_push_lands_in_the_served_repo_and_downloads_back(
             assert (served / rel).read_bytes() == (out / rel).read_bytes(), rel
         puts = [r for r in hub.requests if r.method == "PUT"]
         assert len(puts) == len(list((out / "data").glob("*.parquet")))  # LFS, basic transfer
+        from huggingface_hub import HfApi
+
+        head = HfApi(endpoint=hub.url, token=False).dataset_info("fakeimg/tiny").sha
+        again = push_dataset(out, push_target("fakeimg/tiny"))  # the same export again
+        assert again.commit == head and len(hub.requests) > len(puts)
+        assert len([r for r in hub.requests if r.method == "PUT"]) == len(puts)  # nothing re-sent
         # a second export with fewer shards: the stale remote shards are deleted
         assert main(["export", str(out), "--push", "fakeimg/tiny"]) == 0
         assert sorted(p.name for p in (served / "data").iterdir()) == sorted(
