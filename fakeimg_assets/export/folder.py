@@ -2,9 +2,10 @@
 
 An export is built in a hidden temp folder next to DIR and renamed into place only when
 complete, so an interrupted export never leaves a half dataset that looks complete (a
-crash leaves a `.NAME.export-*` folder, removed by the next export). DIR may be missing,
-empty, or a previous fakeimg export whose files are all listed in its SHA256SUMS (so
-nothing of the user's is lost); anything else is refused naming the file in the way.
+crash leaves a `.NAME.export-*` folder, removed by a later export once it is hours old).
+DIR may be missing, empty, or a previous fakeimg export whose files are all listed in its
+SHA256SUMS (so nothing of the user's is lost); anything else is refused naming the file in
+the way.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from fakeimg_assets.export.checksums import SUMS_NAME, read_sums
 
 MANIFEST_NAME = "fakeimg-export.json"
+STALE_S = 6 * 3600.0
 FORMAT = "fakeimg-export/1"
 
 
@@ -50,9 +53,16 @@ def check_target(out: Path) -> None:
 
 
 def temp_beside(out: Path) -> Path:
-    """A fresh hidden folder next to `out`; stale ones of crashed exports are removed."""
+    """A fresh hidden folder next to `out`; those of exports that crashed over `STALE_S`
+    ago are removed (a younger one may belong to an export still running)."""
+    now = time.time()
     for stale in out.parent.glob(f".{out.name}.export-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        try:
+            old = now - stale.stat().st_mtime > STALE_S
+        except OSError:
+            continue
+        if old:
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp's 0700 would make the published folder private
     return tmp

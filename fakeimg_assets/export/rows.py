@@ -99,8 +99,7 @@ def to_export_frame(rows: pl.DataFrame, restricted: dict[str, str]) -> pl.DataFr
     """Warehouse rows as export columns (all but `image_data`), plus `path` to read from."""
     fake = pl.col("label_text") == "fake"
     return rows.select(
-        pl.col("path").map_elements(lambda p: p.rsplit("/", 1)[-1], return_dtype=pl.Utf8)
-        .alias("image_name"),
+        pl.col("path").str.split("/").list.last().alias("image_name"),
         pl.col("format"),
         pl.format("{}x{}", pl.col("width"), pl.col("height")).alias("resolution"),
         pl.col("mode"),

@@ -5,6 +5,7 @@ problems; the CLI and the Dagster asset."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -208,6 +209,12 @@ def test_an_interrupted_export_leaves_no_dataset_and_keeps_the_previous_one(
     with pytest.raises(KeyboardInterrupt):
         export_dataset(home, out, ExportOptions(max_rows=1), on_row=boom)
     assert (out / "SHA256SUMS").read_text() == sums and verify_sums(out) == []
+    crashed, running = tmp_path / ".out.export-crashed", tmp_path / ".out.export-running"
+    crashed.mkdir()
+    running.mkdir()
+    os.utime(crashed, (0, 0))  # a crash long ago: removed; a young one may still be running
+    export_dataset(home, out)
+    assert not crashed.exists() and running.exists()
 
 
 def test_missing_changed_or_escaping_files_are_reported_one_by_one(tiny, tmp_path: Path) -> None:
