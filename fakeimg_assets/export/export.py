@@ -29,6 +29,10 @@ from fakeimg_assets.warehouse.store import Warehouse
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MAX_BYTES = 500 * 10**6  # the Hub's recommended Parquet shard size is under ~500 MB
 SPLIT_SIDES = ("train", "test")
+MANIFEST_KEYS = {"exported at": "exported_at", "platform": "platform", "split": "split_id",
+                 "split settings": "split_settings",
+                 "sampling settings (steps, guidance: images)": "sampling_settings",
+                 "restricted generators": "restricted_generators"}
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,8 @@ def export_dataset(
         manifest = {"format": FORMAT, "split_id": picked.split_id, "rows": written,
                     "files": files, "include_restricted": options.include_restricted,
                     "quarantined": picked.quarantined, "restricted": picked.restricted,
-                    "problems": [p.line() for p in problems], **{k.replace(" ", "_"): v
-                                                                  for k, v in made.items()}}
+                    "problems": [p.line() for p in problems],
+                    "made": {MANIFEST_KEYS.get(k, k): v for k, v in made.items()}}
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                          encoding="utf-8")
         write_sums(tmp)
