@@ -45,16 +45,23 @@ def export_command(args: argparse.Namespace) -> int:
     if not (home / "parquet").exists():
         raise FileNotFoundError(f"no fakeimg warehouse at {home}: set FAKEIMG_HOME or run "
                                 "`fakeimg run` first")
-    bar = tqdm(total=0, unit="img", desc="export", file=sys.stderr)
+    bars: list = []  # the bar starts once the rows are known (not before a refusal)
+
+    def start(total: int) -> None:
+        bars.append(tqdm(total=total, unit="img", desc="export", file=sys.stderr))
+
+    def say(message: str) -> None:
+        if args.verbose:
+            (bars[0].write if bars else print)(message, file=sys.stderr)
+
     try:
-        report = export_dataset(
-            home, Path(args.dir), options,
-            log=(lambda m: bar.write(m, file=sys.stderr)) if args.verbose else (lambda _m: None),
-            on_start=lambda n: bar.reset(total=n), on_row=lambda: bar.update(1))
+        report = export_dataset(home, Path(args.dir), options, log=say, on_start=start,
+                                on_row=lambda: bars[0].update(1))
     except LookupError as exc:  # no split yet, or it names no image
         raise ValueError(str(exc.args[0] if exc.args else exc)) from exc
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     print("\n".join(report.lines()))
     if target is not None:
         from huggingface_hub.errors import HfHubHTTPError

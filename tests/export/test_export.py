@@ -268,7 +268,9 @@ def test_cli_checks_arguments_before_any_work_and_shows_progress(
     (empty / "parquet").mkdir(parents=True)
     monkeypatch.setenv("FAKEIMG_HOME", str(empty))
     assert _cli("export", str(tmp_path / "x")) == 2
-    assert "detector_dataset" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "detector_dataset" in err and "export:" not in err  # no bar before a refusal
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x.export-*"))
 
 
 def test_dataset_export_asset_writes_under_home_and_logs_each_shard(tiny) -> None:
