@@ -202,6 +202,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from fakeimg_assets.export.cli import export_command
+
+    return export_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fakeimg",
@@ -342,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-perturbations", action="store_true", help="score the images as is only")
     e.add_argument("--verbose", action="store_true", help="print Dagster's step events")
     e.set_defaults(func=_evaluate)
+
+
+    ex = sub.add_parser("export", help="the latest split as a dataset: Parquet shards with the "
+                        "image bytes, a dataset card and SHA256SUMS in DIR (docs/export.md)")
+    from fakeimg_assets.export.cli import add_export_arguments
+
+    add_export_arguments(ex)  # DIR, --push REPO, --include-restricted, shard bounds
+    ex.set_defaults(func=_export)
 
     s = sub.add_parser("summary", help="print the warehouse summary")
     s.set_defaults(func=_summary)

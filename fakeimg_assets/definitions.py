@@ -18,6 +18,7 @@ from fakeimg_assets.collections.assets import collection_reals, image_collection
 from fakeimg_assets.detection.assets import detector
 from fakeimg_assets.evaluation.assets import detector_evaluation
 from fakeimg_assets.evaluation.outside_assets import outside_detector_evaluation
+from fakeimg_assets.export.assets import dataset_export
 from fakeimg_assets.jobs import ALL_JOBS
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
@@ -52,6 +53,7 @@ ALL_ASSETS = [
     scaling_study,
     diversity_study,
     cross_dataset,
+    dataset_export,
 ]
 
 

@@ -35,6 +35,10 @@ class DeadlineReader(io.RawIOBase):
         """The next request starts: its clock starts with its first byte."""
         self._deadline = None
 
+    def allow(self, seconds: float) -> None:
+        """Give the request in progress `seconds` more from now (a large upload body)."""
+        self._deadline = time.monotonic() + seconds
+
     def readable(self) -> bool:
         return True
 

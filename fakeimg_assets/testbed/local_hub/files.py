@@ -30,8 +30,15 @@ _LFS_SUFFIXES = (
     ".jpg",
     ".jpeg",
     ".webp",
+    ".parquet",  # the Hub's default .gitattributes: data files of dataset repos
+    ".arrow",
 )
 _LFS_MIN_SIZE = 10 * 1024 * 1024
+
+
+def is_lfs_path(path: str, size: int) -> bool:
+    """Whether the Hub stores a file of this name and size with git-lfs (by suffix or size)."""
+    return path.lower().endswith(_LFS_SUFFIXES) or size > _LFS_MIN_SIZE
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,7 @@ class RepoFile:
 
     @property
     def is_lfs(self) -> bool:
-        return self.path.lower().endswith(_LFS_SUFFIXES) or self.size > _LFS_MIN_SIZE
+        return is_lfs_path(self.path, self.size)
 
     @cached_property
     def pointer(self) -> bytes:

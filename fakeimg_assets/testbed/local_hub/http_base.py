@@ -91,6 +91,9 @@ class BaseHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch()
 
+    def do_PUT(self) -> None:  # LFS uploads: the route streams the body itself
+        self._dispatch()
+
     def _route(self, body: bytes) -> None:  # pragma: no cover - defined by the handler
         raise NotImplementedError
 
@@ -134,10 +137,17 @@ class BaseHandler(BaseHTTPRequestHandler):
             self._recorded = True
             self.hub._requests_log.record(self.command, self.path, self._status, self._fault)
 
+    def _body_limit(self) -> int:
+        """The largest body this request may have (a route may allow more)."""
+        return self.hub.max_body_bytes
+
     def _read_body(self) -> bytes:
         """The body, after refusing (without reading) garbage or oversized Content-Length;
-        ``408`` when it does not arrive within the request time-out."""
-        length = body_length(self.headers, self.hub.max_body_bytes)
+        ``408`` when it does not arrive within the request time-out. A PUT's body is left
+        to its route, which streams it to disk."""
+        if self.command == "PUT":
+            return b""
+        length = body_length(self.headers, self._body_limit())
         if length > 0:
             try:
                 body = self.rfile.read(length)

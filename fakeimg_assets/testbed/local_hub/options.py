@@ -28,8 +28,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="TOKEN",
-        help=f"bearer token that unlocks gated/private repos (repeatable; also ${TOKENS_ENV}, "
-        "comma-separated); without any, gated repos are always refused",
+        help=f"bearer token that unlocks gated/private repos and uploads (repeatable; also "
+        f"${TOKENS_ENV}, comma-separated); without any, gated repos are always refused and "
+        "the server is read-only",
     )
     parser.add_argument(
         "--fault",

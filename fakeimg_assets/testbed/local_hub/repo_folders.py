@@ -23,13 +23,13 @@ log = logging.getLogger(__name__)
 
 HUB_META_FILE = ".hub.json"
 # Top-level entries of a repo dir that are not repo content (git internals, local_dir caches).
-_HIDDEN_TOP_LEVEL = frozenset({HUB_META_FILE, ".git", ".cache"})
+HIDDEN_TOP_LEVEL = frozenset({HUB_META_FILE, ".git", ".cache"})
 # Hub repo-name rules, simplified: no leading dot/dash, no "..", so a name never walks the tree.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
-def _valid_name(part: str) -> bool:
-    """An org or repo name that is safe to join onto ROOT."""
+def valid_name(part: str) -> bool:
+    """An org or repo name that is safe to join onto ROOT (also for repos created by upload)."""
     return bool(_NAME_RE.fullmatch(part)) and ".." not in part
 
 
@@ -63,7 +63,7 @@ class RepoFolders:
         except OSError:
             return out
         for org in orgs:
-            if not _valid_name(org.name) or not org.is_dir() or org.name in self.skip:
+            if not valid_name(org.name) or not org.is_dir() or org.name in self.skip:
                 continue
             try:
                 names = sorted(org.iterdir())
@@ -72,7 +72,7 @@ class RepoFolders:
             out.extend(
                 (org.name, r.name)
                 for r in names
-                if _valid_name(r.name) and self.repo_dir(org.name, r.name) is not None
+                if valid_name(r.name) and self.repo_dir(org.name, r.name) is not None
             )
         with self._lock:  # forget repos that were removed
             for gone in set(self._repos) - {f"{o}/{n}" for o, n in out}:
@@ -90,7 +90,7 @@ class RepoFolders:
         return real if real.is_dir() else None
 
     def load(self, org: str, name: str) -> Repo | None:
-        if not (_valid_name(org) and _valid_name(name)) or org in self.skip:
+        if not (valid_name(org) and valid_name(name)) or org in self.skip:
             return None
         repo_id = f"{org}/{name}"
         real = self.repo_dir(org, name)
@@ -143,7 +143,7 @@ class RepoFolders:
             directory, prefix = pending.pop()
             with os.scandir(directory) as entries:
                 for entry in entries:
-                    if not prefix and entry.name in _HIDDEN_TOP_LEVEL:
+                    if not prefix and entry.name in HIDDEN_TOP_LEVEL:
                         continue
                     rel = prefix + entry.name
                     try:

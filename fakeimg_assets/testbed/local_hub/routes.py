@@ -29,6 +29,7 @@ from fakeimg_assets.testbed.local_hub.protocol import (
     repo_path,
 )
 from fakeimg_assets.testbed.local_hub.repo import Repo, string_list
+from fakeimg_assets.testbed.local_hub.upload_routes import UploadRoutes
 
 SORT_FIELDS = {  # `?sort=` values -> the Repo attribute they order by
     "createdAt": "created_ts",
@@ -42,8 +43,9 @@ SORT_FIELDS = {  # `?sort=` values -> the Repo attribute they order by
 }
 
 
-class HubHandler(BaseHandler):
-    """Answers one request of the Hub API (`http_base.BaseHandler` does the plumbing)."""
+class HubHandler(UploadRoutes, BaseHandler):
+    """Answers one request of the Hub API (`http_base.BaseHandler` does the plumbing; the
+    write routes are `upload_routes.UploadRoutes`')."""
 
     # ---- routing
 
@@ -55,6 +57,8 @@ class HubHandler(BaseHandler):
         )
         method = self.command
         self._repo_type = "model"
+        if self._upload_route(segs, body):  # create repo, preupload, LFS, commit
+            return
         if segs[:2] == ["api", "datasets"] and len(segs) >= 4:  # dataset repos: ROOT/datasets/
             self._repo_type = "dataset"
             self._api_repo(segs[2:], query, body)

@@ -40,6 +40,7 @@ from fakeimg_assets.testbed.local_hub.repo import Repo
 from fakeimg_assets.testbed.local_hub.repo_folders import RepoFolders
 from fakeimg_assets.testbed.local_hub.reqlog import RequestLog, RequestRecord
 from fakeimg_assets.testbed.local_hub.routes import HubHandler
+from fakeimg_assets.testbed.local_hub.upload_store import ObjectStore
 
 __all__ = [
     "HubServer", "FaultPlan", "HubError", "RequestRecord", "serve_forever", "serve_from_args",
@@ -75,7 +76,9 @@ class HubServer:
     ``max_connections`` connections are open at once; ``idle_timeout_s`` bounds each read and
     the wait between requests, ``request_timeout_s`` the whole of one request's line, headers
     and body (then ``408``); ``queue_timeout_s`` is how long a new connection may wait for a
-    slot before ``503``; ``max_body_bytes`` caps a request body (``413``).
+    slot before ``503``; ``max_body_bytes`` caps a request body (``413``), but a commit's
+    (``max_commit_bytes``) and an LFS upload's (``max_upload_bytes``, streamed to disk).
+    Uploads (``upload_routes.py``) need one of ``tokens``; without tokens it is read-only.
     """
 
     def __init__(
@@ -97,6 +100,8 @@ class HubServer:
         idle_timeout_s: float = 30.0,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         max_body_bytes: int = MAX_BODY_BYTES,
+        max_commit_bytes: int = 64 * 2**20,
+        max_upload_bytes: int = 8 * 2**30,
     ) -> None:
         _check_loopback(host)
         self.root = Path(root).expanduser()
@@ -116,6 +121,8 @@ class HubServer:
         _positive("idle_timeout_s", idle_timeout_s)
         _positive("request_timeout_s", request_timeout_s)
         _positive("max_body_bytes", max_body_bytes)
+        _positive("max_commit_bytes", max_commit_bytes)
+        _positive("max_upload_bytes", max_upload_bytes)
         if queue_timeout_s < 0:
             raise ValueError(f"queue_timeout_s must be >= 0, got {queue_timeout_s!r}")
         self.host = host
@@ -131,6 +138,9 @@ class HubServer:
         self.idle_timeout_s = float(idle_timeout_s)
         self.request_timeout_s = float(request_timeout_s)
         self.max_body_bytes = int(max_body_bytes)
+        self.max_commit_bytes = int(max_commit_bytes)  # a commit's NDJSON (regular files inline)
+        self._uploads = ObjectStore(self.root, int(max_upload_bytes))  # LFS objects received
+        self._write_lock = threading.Lock()  # one commit or repo creation at a time
         self._faults = FaultInjector(faults)
         self._requests_log = RequestLog(request_log)
         self._conns = Connections(max_connections)
