@@ -1,0 +1,219 @@
+"""Checks of user-given values, shared by the CLI (argparse `type=`), `RunOptions` and the
+Dagster run configs, so a bad value is refused before any work, naming what was wrong and
+what is allowed.
+
+Each `check_*` function returns the (converted) value or raises `ValueError` whose message
+says what is wrong without naming the argument ("must be an integer >= 1, got 0"): the caller
+names it (argparse: "argument --steps: ...", `OptionError`: "steps: ..."). torch is imported
+only by `check_device_available`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+DEVICE_SYNTAX = "auto, cpu, cuda, cuda:K (K = 0, 1, ...), mps"
+_DEVICE = re.compile(r"(auto|cpu|mps|cuda(:(0|[1-9][0-9]{0,3}))?)", re.ASCII)
+MAX_SAFETENSORS_HEADER = 100 * 2**20  # the safetensors library's own limit
+
+
+class OptionError(ValueError):
+    """A bad value of a named option (a `RunOptions` field): `field`, `value`, `problem`."""
+
+    def __init__(self, field: str, value: object, problem: str) -> None:
+        self.field, self.value, self.problem = field, value, problem
+        super().__init__(f"{field}: {problem}")
+
+    @property
+    def argument(self) -> str:
+        """The command-line spelling of the field: `images_per_model` -> `--images-per-model`."""
+        return "--" + self.field.replace("_", "-")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_int(value: object, minimum: int, maximum: int | None = None, *,
+              none_ok: bool = False, multiple_of: int = 1, or_zero: bool = False) -> int | None:
+    """An integer in [minimum, maximum] (and a multiple of `multiple_of`), from an int or its
+    decimal text; None only if `none_ok`, 0 also if `or_zero` (an "off" value)."""
+    if value is None and none_ok:
+        return None
+    n = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,18}", value.strip(), re.ASCII):
+        n = int(value)
+    if n == 0 and or_zero:
+        return 0
+    if (n is None or n < minimum or (maximum is not None and n > maximum)
+            or n % multiple_of):
+        want = f"an integer >= {minimum}" if maximum is None else \
+            f"an integer from {minimum} to {maximum}"
+        want += f", a multiple of {multiple_of}" if multiple_of != 1 else ""
+        want += " (or 0: off)" if or_zero else ""
+        want += " (or leave it unset)" if none_ok else ""
+        raise ValueError(f"must be {want}, got {_shown(value)}")
+    return n
+
+
+def check_float(value: object, minimum: float, *, above: bool = False) -> float:
+    """A finite number >= `minimum` (> when `above`), from a number or its text."""
+    try:
+        x = float(value) if not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        x = math.nan
+    if not math.isfinite(x) or x < minimum or (above and x == minimum):
+        raise ValueError(f"must be a number {'>' if above else '>='} {minimum:g}, "
+                         f"got {_shown(value)}")
+    return x
+
+
+def check_device_syntax(value: object) -> str:
+    """`auto`, `cpu`, `mps`, `cuda` or `cuda:K`; availability is `check_device_available`'s."""
+    if not isinstance(value, str) or not _DEVICE.fullmatch(value):
+        raise ValueError(f"must be one of {DEVICE_SYNTAX}; got {_shown(value)}")
+    return value
+
+
+def available_devices() -> list[str]:
+    """What this machine can run on, e.g. ['auto', 'cpu'] or ['auto', 'cpu', 'cuda', 'cuda:0']."""
+    import torch
+
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        out += ["cuda"] + [f"cuda:{k}" for k in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append("mps")
+    return out
+
+
+def check_device_available(value: object) -> str:
+    """A device this machine has: `cuda` without CUDA, `cuda:K` beyond the device count or
+    `mps` without MPS is refused, saying what the machine has."""
+    import torch
+
+    device = check_device_syntax(value)
+    have = available_devices()
+    if device in have:
+        return device
+    if device.startswith("cuda"):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        has = (f"{n} CUDA device{'s' if n != 1 else ''} (cuda:0..cuda:{n - 1})" if n
+               else "no CUDA device (torch.cuda.is_available() is False)")
+        raise ValueError(f"{device!r} asked for, but this machine has {has}; "
+                         f"use one of: {', '.join(have)}")
+    raise ValueError(f"{device!r} asked for, but this machine has no {device.upper()} "
+                     f"device; use one of: {', '.join(have)}")
+
+
+def check_backbone(value: object) -> str:
+    """A registered detector backbone (detection/backbones.py), listing the known ones."""
+    from fakeimg_assets.detection.backbones import list_backbones
+
+    if not isinstance(value, str) or value not in list_backbones():
+        raise ValueError(f"unknown backbone {_shown(value)}; "
+                         f"choose one of: {', '.join(list_backbones())}")
+    return value
+
+
+def check_post(value: object) -> str:
+    """A post-processing spec `real/post.py` parses ('' = none), e.g. 'resize:0.5+jpeg:70-95'."""
+    from fakeimg_assets.real.post import parse_post
+
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a post-processing spec, got {_shown(value)}")
+    parse_post(value)  # ValueError names the bad step and the valid forms
+    return value
+
+
+def check_folder(value: object) -> str:
+    """An existing folder ('' = not given)."""
+    if value in (None, ""):
+        return ""
+    path = Path(str(value)).expanduser()
+    if not path.exists():
+        raise ValueError(f"no such folder: {str(value)!r}")
+    if not path.is_dir():
+        raise ValueError(f"{str(value)!r} is not a folder")
+    return str(value)
+
+
+def check_repo_id(value: object) -> str:
+    """A Hub repo id 'org/name' under the Hub's naming rules ('' = not given)."""
+    from fakeimg_assets.lib.paths import model_id_problem, shown_id
+
+    if value in (None, ""):
+        return ""
+    problem = model_id_problem(value)
+    if problem is not None:
+        raise ValueError(f"invalid Hub repo id {shown_id(value)}: {problem}; expected 'org/name' "
+                         "of letters, digits, '-', '_' or '.'")
+    return str(value)
+
+
+def check_safetensors_file(value: object) -> str:
+    """An existing `.safetensors` file whose header reads as safetensors ('' = not given)."""
+    if value in (None, ""):
+        return ""
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise ValueError(f"no such file: {str(value)!r}" if not path.exists()
+                         else f"{str(value)!r} is not a file")
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{str(value)!r} is not a .safetensors file (pickled weights are "
+                         "refused)")
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+        ok = 0 < n <= min(MAX_SAFETENSORS_HEADER, size - 8)
+        try:
+            header = json.loads(fh.read(n)) if ok else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            header = None
+    if not isinstance(header, dict) or not any(k != "__metadata__" for k in header):
+        raise ValueError(f"{str(value)!r} is no readable safetensors file (bad or empty header)")
+    return str(value)
+
+
+def arg_type(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[str], Any]:
+    """`check` as an argparse `type=`: argparse then reports "argument --x: <problem>", exit 2."""
+
+    def convert(text: str) -> Any:
+        try:
+            return check(text, *args, **kwargs)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = check.__name__.removeprefix("check_")
+    return convert
+
+
+__all__ = [
+    "DEVICE_SYNTAX",
+    "OptionError",
+    "arg_type",
+    "available_devices",
+    "check_backbone",
+    "check_device_available",
+    "check_device_syntax",
+    "check_float",
+    "check_folder",
+    "check_int",
+    "check_post",
+    "check_repo_id",
+    "check_safetensors_file",
+]
