@@ -137,8 +137,10 @@ def failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
                 # transient step retries ran out: say so, then what kept failing
                 prefix, err = f"transient, {err.message.strip()}: ", err.cause
             msg = getattr(err, "message", None) or str(err)
-            first = msg.strip().splitlines()[0] if msg else "failed"
-            first = _MODULE_PATH.sub("", _FAILURE_PREFIX.sub("", first))
+            lines = msg.strip().splitlines() if msg else ["failed"]
+            first = _MODULE_PATH.sub("", _FAILURE_PREFIX.sub("", lines[0]))
+            if "validation error" in first:  # a run config refused: name the field and why
+                first += ": " + "; ".join(x.strip() for x in lines[1:3])
             return f"{event.step_key}: {prefix}{first}"
     return "run failed"
 

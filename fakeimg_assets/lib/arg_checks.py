@@ -117,10 +117,13 @@ def check_device_available(value: object) -> str:
                      f"device; use one of: {', '.join(have)}")
 
 
-def check_backbone(value: object) -> str:
-    """A registered detector backbone (detection/backbones.py), listing the known ones."""
+def check_backbone(value: object, *, empty_ok: bool = False) -> str:
+    """A registered detector backbone (detection/backbones.py), listing the known ones;
+    '' too when `empty_ok` (a config's "same as the main run")."""
     from fakeimg_assets.detection.backbones import list_backbones
 
+    if empty_ok and value == "":
+        return ""
     if not isinstance(value, str) or value not in list_backbones():
         raise ValueError(f"unknown backbone {_shown(value)}; "
                          f"choose one of: {', '.join(list_backbones())}")
@@ -136,6 +139,16 @@ def check_post(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a post-processing spec, got {_shown(value)}")
     parse_post(value)  # ValueError names the bad step and the valid forms
+    return value
+
+
+def check_choices(value: object, choices: tuple[str, ...] | list[str]) -> object:
+    """One choice, or a list of them, each among `choices` (named in the refusal)."""
+    values = value if isinstance(value, list | tuple) else [value]
+    bad = [v for v in values if v not in choices]
+    if bad:
+        raise ValueError(f"unknown {', '.join(map(_shown, bad))}; choose from: "
+                         f"{', '.join(choices)}")
     return value
 
 
@@ -202,6 +215,18 @@ def arg_type(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[
     return convert
 
 
+def field_check(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """`check` as the body of a pydantic `field_validator` (Dagster run configs): its
+    ValueError becomes the field's validation error, which names the field. None (an
+    unset optional field) passes unchecked."""
+
+    def validate(cls: type, value: Any) -> Any:  # noqa: ARG001 - pydantic passes the class
+        return None if value is None else check(value, *args, **kwargs)  # None: unset
+
+    validate.__name__ = check.__name__
+    return validate
+
+
 __all__ = [
     "DEVICE_SYNTAX",
     "OptionError",
@@ -209,6 +234,7 @@ __all__ = [
     "available_devices",
     "check_backbone",
     "check_device_available",
+    "check_choices",
     "check_device_syntax",
     "check_float",
     "check_folder",
@@ -216,4 +242,5 @@ __all__ = [
     "check_post",
     "check_repo_id",
     "check_safetensors_file",
+    "field_check",
 ]
