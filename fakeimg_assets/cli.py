@@ -14,6 +14,7 @@ from fakeimg_assets.lib.arg_checks import (
     check_device_syntax,
     check_folder,
     check_int,
+    check_output_file,
     check_post,
     check_repo_id,
     check_safetensors_file,
@@ -341,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("regenerate", help="re-sample one image from its row; check it is byte-exact")
     g.add_argument("image_id")
-    g.add_argument("--out", default=None, help="write the regenerated PNG here")
+    g.add_argument("--out", default=None, type=arg_type(check_output_file),
+                   help="write the regenerated PNG here (its folder must exist)")
     g.set_defaults(func=_regenerate)
     return p
 

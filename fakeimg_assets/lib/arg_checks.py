@@ -164,6 +164,18 @@ def check_folder(value: object) -> str:
     return str(value)
 
 
+def check_output_file(value: object) -> str:
+    """A file to write: its folder exists and the path is no folder ('' = not given)."""
+    if value in (None, ""):
+        return ""
+    path = Path(str(value)).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{str(value)!r} is a folder, not a file to write")
+    if not path.parent.is_dir():
+        raise ValueError(f"no such folder: {str(path.parent)!r} (for {str(value)!r})")
+    return str(value)
+
+
 def check_repo_id(value: object) -> str:
     """A Hub repo id 'org/name' under the Hub's naming rules ('' = not given)."""
     from fakeimg_assets.lib.paths import model_id_problem, shown_id
@@ -239,6 +251,7 @@ __all__ = [
     "check_float",
     "check_folder",
     "check_int",
+    "check_output_file",
     "check_post",
     "check_repo_id",
     "check_safetensors_file",

@@ -228,6 +228,8 @@ def test_local_weights_are_used_instead_of_a_download(
         (["hub", "serve", "d", "--request-timeout", "0"], "--request-timeout", "> 0"),
         (["chaos", "--images-per-model", "0"], "--images-per-model", ">= 1"),
         (["collection", "add", "x", "--role", "test"], "--role", "choose from 'train'"),
+        (["regenerate", "fake:a/b:00001", "--out", "/no/such/dir/x.png"], "--out",
+         "no such folder: '/no/such/dir'"),
     ],
 )
 def test_other_sub_commands_refuse_bad_values(
