@@ -5,6 +5,7 @@ its description. Off when stderr is no terminal (pipes, CI, tests); log lines go
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,10 @@ class JobProgress:
         if enabled and getattr(self.stream, "isatty", lambda: False)():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="job", file=self.stream, dynamic_ncols=True,
+            # a terminal that reports no size (a bare pty) would hide the bar: 80 x 24
+            width = shutil.get_terminal_size((0, 0)).columns
+            size = {"dynamic_ncols": True} if width > 0 else {"ncols": 80, "nrows": 24}
+            self.bar = tqdm(total=total, unit="job", file=self.stream, **size,
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} jobs "
                             "[{elapsed}<{remaining}]")
 
