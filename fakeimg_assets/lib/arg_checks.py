@@ -5,7 +5,7 @@ what is allowed.
 Each `check_*` function returns the (converted) value or raises `ValueError` whose message
 says what is wrong without naming the argument ("must be an integer >= 1, got 0"): the caller
 names it (argparse: "argument --steps: ...", `OptionError`: "steps: ..."). torch is imported
-only by `check_device_available`.
+only to ask this machine for its devices (`check_device_available`).
 """
 
 from __future__ import annotations
@@ -85,36 +85,51 @@ def check_device_syntax(value: object) -> str:
     return value
 
 
-def available_devices() -> list[str]:
-    """What this machine can run on, e.g. ['auto', 'cpu'] or ['auto', 'cpu', 'cuda', 'cuda:0']."""
+def devices_of(cuda_count: int, has_mps: bool) -> list[str]:
+    """The device names a machine with `cuda_count` CUDA devices (and MPS or not) runs on."""
+    out = ["auto", "cpu"]
+    if cuda_count > 0:
+        out += ["cuda"] + [f"cuda:{k}" for k in range(cuda_count)]
+    return out + (["mps"] if has_mps else [])
+
+
+def device_problem(device: str, cuda_count: int, has_mps: bool) -> str | None:
+    """Why `device` (valid syntax) cannot run on such a machine, saying what it has; or None."""
+    have = devices_of(cuda_count, has_mps)
+    if device in have:
+        return None
+    if device.startswith("cuda"):
+        n = cuda_count
+        names = "cuda:0" if n == 1 else f"cuda:0..cuda:{n - 1}"
+        has = (f"{n} CUDA device{'s' if n != 1 else ''} ({names})" if n
+               else "no CUDA device (torch.cuda.is_available() is False)")
+    else:
+        has = f"no {device.upper()} device"
+    return f"{device!r} asked for, but this machine has {has}; use one of: {', '.join(have)}"
+
+
+def _this_machine() -> tuple[int, bool]:
+    """(CUDA devices, MPS available) as torch sees them now."""
     import torch
 
-    out = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        out += ["cuda"] + [f"cuda:{k}" for k in range(torch.cuda.device_count())]
     mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        out.append("mps")
-    return out
+    return (torch.cuda.device_count() if torch.cuda.is_available() else 0,
+            mps is not None and mps.is_available())
+
+
+def available_devices() -> list[str]:
+    """What this machine can run on, e.g. ['auto', 'cpu'] or ['auto', 'cpu', 'cuda', 'cuda:0']."""
+    return devices_of(*_this_machine())
 
 
 def check_device_available(value: object) -> str:
     """A device this machine has: `cuda` without CUDA, `cuda:K` beyond the device count or
     `mps` without MPS is refused, saying what the machine has."""
-    import torch
-
     device = check_device_syntax(value)
-    have = available_devices()
-    if device in have:
-        return device
-    if device.startswith("cuda"):
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        has = (f"{n} CUDA device{'s' if n != 1 else ''} (cuda:0..cuda:{n - 1})" if n
-               else "no CUDA device (torch.cuda.is_available() is False)")
-        raise ValueError(f"{device!r} asked for, but this machine has {has}; "
-                         f"use one of: {', '.join(have)}")
-    raise ValueError(f"{device!r} asked for, but this machine has no {device.upper()} "
-                     f"device; use one of: {', '.join(have)}")
+    problem = device_problem(device, *_this_machine())
+    if problem is not None:
+        raise ValueError(problem)
+    return device
 
 
 def check_backbone(value: object, *, empty_ok: bool = False) -> str:
@@ -255,5 +270,7 @@ __all__ = [
     "check_post",
     "check_repo_id",
     "check_safetensors_file",
+    "device_problem",
+    "devices_of",
     "field_check",
 ]

@@ -95,6 +95,20 @@ def test_cuda_on_a_machine_without_it_is_refused_saying_what_it_has(
     assert_no_work(server, home)
 
 
+def test_a_device_is_refused_by_what_the_machine_has() -> None:
+    """The rule `check_device_available` applies to this machine's torch answers, on the
+    machines this one is not (no GPU here)."""
+    from fakeimg_assets.lib.arg_checks import device_problem
+
+    assert device_problem("cuda:3", 1, False) == (
+        "'cuda:3' asked for, but this machine has 1 CUDA device (cuda:0); use one of: "
+        "auto, cpu, cuda, cuda:0")
+    assert "has 2 CUDA devices (cuda:0..cuda:1)" in device_problem("cuda:2", 2, False)
+    assert device_problem("cuda:1", 2, False) is None and device_problem("cuda", 1, True) is None
+    assert device_problem("mps", 0, False).endswith("has no MPS device; use one of: auto, cpu")
+    assert device_problem("mps", 0, True) is None and device_problem("cpu", 0, False) is None
+
+
 def test_a_pretrained_backbone_without_weights_on_the_mirror_is_refused_before_the_crawl(
     hub, capsys: pytest.CaptureFixture
 ) -> None:
