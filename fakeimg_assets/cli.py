@@ -281,8 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--post", default=None, type=arg_type(check_post),
                    help="post-processing for both classes, e.g. 'jpeg:70-95' or 'resize:0.5'")
     r.add_argument("--backbone", default="tiny-resnet", type=arg_type(check_backbone),
-                   help="detector backbone from the registry (`fakeimg run --backbone x` "
-                   "lists them)")
+                   help="detector backbone from the registry (a wrong name lists them)")
     r.add_argument("--backbone-weights", default=None, metavar="PATH",
                    type=arg_type(check_safetensors_file),
                    help="a pretrained backbone's weights as a local .safetensors file "
