@@ -6,6 +6,23 @@ import argparse
 import sys
 from pathlib import Path
 
+from fakeimg_assets.lib.arg_checks import (
+    DEVICE_SYNTAX,
+    OptionError,
+    arg_type,
+    check_backbone,
+    check_device_syntax,
+    check_folder,
+    check_int,
+    check_output_file,
+    check_post,
+    check_repo_id,
+    check_safetensors_file,
+)
+
+POSITIVE = arg_type(check_int, 1)  # argparse `type=`s: "argument --x: must be ...", exit 2
+NON_NEGATIVE = arg_type(check_int, 0)
+
 
 def _world_build(args: argparse.Namespace) -> int:
     from fakeimg_assets.testbed.world.build import world_build_command
@@ -95,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         real_dataset=args.real_dataset or "",
         post=args.post or "",
         backbone=args.backbone,
+        backbone_weights=args.backbone_weights or "",
         epochs=args.epochs,
         device=args.device,
         batch_size=args.batch_size,
@@ -106,7 +124,11 @@ def _run(args: argparse.Namespace) -> int:
         force=args.force,
     )
     home = fakeimg_home()
-    report = run_platform(opts, home=home)
+    try:
+        report = run_platform(opts, home=home, progress=True)
+    except OptionError as exc:  # refused before any work, as argparse refuses a bad value
+        print(f"fakeimg run: error: argument {exc.argument}: {exc.problem}", file=sys.stderr)
+        return 2
     print()
     if (home / "warehouse.duckdb").exists():
         print(summarize(home))
@@ -223,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     zb.add_argument("dir")
     zb.add_argument("--only", nargs="*", help="model ids to build (default: all)")
     zb.add_argument("--hostile", action="store_true", help="also build the hostile repos")
-    zb.add_argument("--extra-size", type=int, default=0,
+    zb.add_argument("--extra-size", type=arg_type(check_int, 16, 512, multiple_of=8, or_zero=True),
+                    default=0,
                     help="also build the healthy sd1 models at this native size (e.g. 128)")
     zb.add_argument("--no-photos", action="store_true",
                     help="skip the demo photos dataset repo (datasets/fakeimg/demo-photos)")
@@ -236,20 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
     wb = world.add_subparsers(dest="world_command", required=True).add_parser(
         "build", help="train tiny diffusers generators on photo crops; save them into DIR")
     wb.add_argument("dir")
-    wb.add_argument("--generators", type=int, default=25, help="bases and fine-tunes in all")
+    wb.add_argument("--generators", type=POSITIVE, default=25, help="bases and fine-tunes in all")
     wb.add_argument("--families", nargs="*", default=None,
                     help="generator families (default: all registered)")
     wb.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
-    wb.add_argument("--steps", type=int, default=None, help="denoiser steps per base model")
-    wb.add_argument("--vae-steps", type=int, default=None, help="autoencoder steps per family")
-    wb.add_argument("--seed", type=int, default=0, help="same seed, same world")
+    wb.add_argument("--steps", type=POSITIVE, default=None, help="denoiser steps per base model")
+    wb.add_argument("--vae-steps", type=POSITIVE, default=None,
+                    help="autoencoder steps per family")
+    wb.add_argument("--seed", type=NON_NEGATIVE, default=0, help="same seed, same world")
     wb.set_defaults(func=_world_build)
 
     sc = sub.add_parser("science", help="the pre-registered science run (docs/science/"
                         "protocol.toml): worlds, platform runs, studies, verdict")
-    sc.add_argument("--seeds", type=int, default=None,
+    sc.add_argument("--seeds", type=POSITIVE, default=None,
                     help="how many of the protocol's replication world seeds (default 1)")
-    sc.add_argument("--world-seed", type=int, default=None,
+    sc.add_argument("--world-seed", type=NON_NEGATIVE, default=None,
                     help="one development seed instead (reported as development)")
     sc.add_argument("--register", action="store_true",
                     help="register the protocol's version and content, then exit")
@@ -269,25 +293,37 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="crawl $HF_ENDPOINT (default: the real Hub), add partitions, materialize what is missing or stale",
     )
-    r.add_argument("--limit", type=int, default=None, help="at most N models (newest first)")
-    r.add_argument("--crawl-limit", type=int, default=0, help="crawl at most N models (0: all)")
-    r.add_argument("--images-per-model", type=int, default=16)
-    r.add_argument("--steps", type=int, default=None, help="denoising steps (recipe default)")
-    r.add_argument("--crops-per-photo", type=int, default=0,
+    # every value checked before any work (docs/cli.md); the device against this machine,
+    # and a pretrained backbone's weights on the endpoint, by run_platform's own checks
+    r.add_argument("--limit", type=POSITIVE, default=None,
+                   help="at most N >= 1 models (newest first; default: all)")
+    r.add_argument("--crawl-limit", type=NON_NEGATIVE, default=0,
+                   help="crawl at most N models (0: all)")
+    r.add_argument("--images-per-model", type=POSITIVE, default=16, help="N >= 1 (default 16)")
+    r.add_argument("--steps", type=POSITIVE, default=None,
+                   help="denoising steps >= 1 (default: the recipe's)")
+    r.add_argument("--crops-per-photo", type=NON_NEGATIVE, default=0,
                    help="real crops per photo and fake size (0: as many reals as fakes)")
-    r.add_argument("--real-folder", default=None, help="folder of real photos (default: demo)")
-    r.add_argument("--real-dataset", default=None,
+    r.add_argument("--real-folder", default=None, type=arg_type(check_folder),
+                   help="folder of real photos (default: demo)")
+    r.add_argument("--real-dataset", default=None, type=arg_type(check_repo_id),
                    help="Hub dataset repo of real photos + captions, e.g. fakeimg/demo-photos")
-    r.add_argument("--post", default=None,
+    r.add_argument("--post", default=None, type=arg_type(check_post),
                    help="post-processing for both classes, e.g. 'jpeg:70-95' or 'resize:0.5'")
-    r.add_argument("--backbone", default="tiny-resnet", help="detector backbone from the registry")
-    r.add_argument("--epochs", type=int, default=None)
-    r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    r.add_argument("--batch-size", type=int, default=4, help="sampling batch size")
+    r.add_argument("--backbone", default="tiny-resnet", type=arg_type(check_backbone),
+                   help="detector backbone from the registry (a wrong name lists them)")
+    r.add_argument("--backbone-weights", default=None, metavar="PATH",
+                   type=arg_type(check_safetensors_file),
+                   help="a pretrained backbone's weights as a local .safetensors file "
+                   "(default: fetched from the Hub endpoint, checked before the crawl)")
+    r.add_argument("--epochs", type=POSITIVE, default=None, help="N >= 1 (default: the recipe's)")
+    r.add_argument("--device", default="auto", type=arg_type(check_device_syntax),
+                   help=f"{DEVICE_SYNTAX}; checked against this machine")
+    r.add_argument("--batch-size", type=POSITIVE, default=4, help="sampling batch size >= 1")
     r.add_argument("--no-scaling", action="store_true", help="skip the scaling study")
     r.add_argument("--no-studies", action="store_true",
                    help="skip the diversity study and the cross-dataset comparison")
-    r.add_argument("--family-max-runs", type=int, default=8,
+    r.add_argument("--family-max-runs", type=NON_NEGATIVE, default=8,
                    help="held-out-family evaluation runs, largest architectures first (0: all)")
     r.add_argument("--no-detector", action="store_true", help="only crawl and sample")
     r.add_argument("--strict", action="store_true", help="exit 1 if any model failed")
@@ -373,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("regenerate", help="re-sample one image from its row; check it is byte-exact")
     g.add_argument("image_id")
-    g.add_argument("--out", default=None, help="write the regenerated PNG here")
+    g.add_argument("--out", default=None, type=arg_type(check_output_file),
+                   help="write the regenerated PNG here (its folder must exist)")
     g.set_defaults(func=_regenerate)
     return p
 

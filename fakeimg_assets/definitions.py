@@ -63,6 +63,7 @@ def build_resources(
     endpoint: str | None = None,
     token: str | dg.EnvVar | None = None,
     compute: ComputeResource | None = None,
+    local_weights: dict[str, str] | None = None,
 ) -> dict[str, dg.ConfigurableResource]:
     """Resources; empty settings are resolved when a run starts ($FAKEIMG_HOME, $HF_ENDPOINT,
     $HF_TOKEN). `dg.EnvVar` values are resolved by Dagster then, and fail naming the variable
@@ -71,7 +72,8 @@ def build_resources(
     explicit = isinstance(home, str) and not isinstance(home, dg.EnvVar) and home
     cache_dir = str(Path(home) / "hf-cache") if explicit else None
     return {
-        "hub": HubResource(endpoint=endpoint, token=token, cache_dir=cache_dir),
+        "hub": HubResource(endpoint=endpoint, token=token, cache_dir=cache_dir,
+                           local_weights=local_weights or {}),
         "warehouse": WarehouseResource(home=home),
         "image_store": ImageStoreResource(home=home),
         "compute": compute or ComputeResource(),

@@ -20,12 +20,14 @@ from pathlib import Path
 
 from fakeimg_assets.catalog.selection import SelectionPolicy, select_models
 from fakeimg_assets.definitions import build_definitions
+from fakeimg_assets.detection.backbones import pretrained_source
 from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
 from fakeimg_assets.lib.paths import fakeimg_home
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.models.refusals import OUTCOME, REFUSED, REFUSED_REASON
 from fakeimg_assets.models.sampling_settings import write_home_settings
 from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
+from fakeimg_assets.run_checks import check_pretrained_weights, check_run_options
 from fakeimg_assets.run_plan import (
     CODE_VERSION_TAG,
     plan_partitions,
@@ -33,8 +35,9 @@ from fakeimg_assets.run_plan import (
     stale_assets,
     summarize,
 )
+from fakeimg_assets.run_progress import JobProgress
 from fakeimg_assets.warehouse.store import Warehouse
-from resources import ComputeResource
+from resources import ComputeResource, HubResource
 
 __all__ = ["DAGSTER_YAML", "RunOptions", "RunReport", "prepare_instance", "run_platform"]
 SETTINGS_TAG = "fakeimg/downstream_settings"  # real crops / detector settings of a run
@@ -53,6 +56,8 @@ class RunOptions:
     real_dataset: str = ""  # a Hub dataset repo of photos + captions (imagefolder layout)
     post: str = ""  # post-processing for both classes alike, e.g. "jpeg:70-95"
     backbone: str = "tiny-resnet"
+    # a pretrained backbone's weights as a local .safetensors file ('' = from the Hub endpoint)
+    backbone_weights: str = ""
     epochs: int | None = None
     device: str = "auto"
     batch_size: int = 4
@@ -64,6 +69,10 @@ class RunOptions:
     detector: bool = True
     log_level: str = "CRITICAL"  # console noise only: every event is kept in the instance
     force: bool = False  # re-sample every selected partition, retrain the detector chain
+
+    def check(self, *, device: bool = True) -> None:
+        """Every field checked (`run_checks.check_run_options`): `OptionError` naming it."""
+        check_run_options(self, device=device)
 
 
 @dataclass
@@ -128,8 +137,10 @@ def failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
                 # transient step retries ran out: say so, then what kept failing
                 prefix, err = f"transient, {err.message.strip()}: ", err.cause
             msg = getattr(err, "message", None) or str(err)
-            first = msg.strip().splitlines()[0] if msg else "failed"
-            first = _MODULE_PATH.sub("", _FAILURE_PREFIX.sub("", first))
+            lines = msg.strip().splitlines() if msg else ["failed"]
+            first = _MODULE_PATH.sub("", _FAILURE_PREFIX.sub("", lines[0]))
+            if "validation error" in first:  # a run config refused: name the field and why
+                first += ": " + "; ".join(x.strip() for x in lines[1:3])
             return f"{event.step_key}: {prefix}{first}"
     return "run failed"
 
@@ -149,10 +160,26 @@ def run_platform(
     home: Path | None = None,
     log: Callable[[str], None] = print,
     defs=None,  # noqa: ANN001 - dg.Definitions; default: fakeimg's own, with opts' compute
+    progress: bool = False,
 ) -> RunReport:
-    """Crawl, add partitions for the selected models, materialize what is missing or stale."""
-    from dagster import AssetKey
+    """Crawl, add partitions for the selected models, materialize what is missing or stale.
 
+    `opts` is checked first (`RunOptions.check`), and a pretrained backbone's weights on the
+    endpoint, before anything is written: a bad value raises `OptionError` (a ValueError).
+    `progress`: a progress bar over the jobs on stderr (`run_progress.JobProgress`; off when
+    stderr is no terminal), `log` lines printed above it."""
+
+    opts.check()
+    local_weights = {}
+    if opts.detector:  # the weights the detector chain will need, before any crawl or sampling
+        hub = (defs.resources or {}).get("hub") if defs is not None else None
+        hub = hub if isinstance(hub, HubResource) else HubResource()
+        weights = check_pretrained_weights(opts.backbone, hub, opts.backbone_weights)
+        if weights:
+            log(weights)
+        source = pretrained_source(opts.backbone)
+        if source is not None and opts.backbone_weights:
+            local_weights[source[0]] = opts.backbone_weights
     home = home or fakeimg_home()
     home.mkdir(parents=True, exist_ok=True)
     if opts.log_level.upper() != "INFO":
@@ -163,6 +190,7 @@ def run_platform(
         # in-process runs go one at a time: each takes every core (the daemon's share is less)
         compute=ComputeResource(device=opts.device, batch_size=opts.batch_size,
                                 torch_threads=os.cpu_count()),
+        local_weights=local_weights,
     )
     graph = defs.resolve_asset_graph()
     report = RunReport()
@@ -211,9 +239,24 @@ def run_platform(
     log(summarize(decisions))
     report.skipped = {d.model_id: d.reason for d in decisions if not d.sample}
     todo = [d for d in decisions if d.sample]
-    tags = {CODE_VERSION_TAG: sample_code_version(graph)}
+    bar = JobProgress(len(todo) + 2, enabled=progress)  # the partitions, report, downstream
+    log = bar.wrap(log)
+    try:
+        _sample_and_train(opts, defs, instance, report, job, log, todo, sampling_cfg, bar)
+    finally:
+        bar.close()
+    return report
+
+
+def _sample_and_train(opts: RunOptions, defs, instance, report: RunReport, job, log,  # noqa: ANN001
+                      todo: list, sampling_cfg: dict, bar: JobProgress) -> None:
+    """Sample each partition of `todo`, then the model report and the downstream chain."""
+    from dagster import AssetKey
+
+    tags = {CODE_VERSION_TAG: sample_code_version(defs.resolve_asset_graph())}
     for i, d in enumerate(todo, 1):
         model_id = d.model_id
+        bar.start(f"sampling {model_id}")
         result = job(
             "sample_model",
             partition_key=model_id,
@@ -231,13 +274,17 @@ def run_platform(
         else:
             report.failed[model_id] = failure_message(result)
             log(f"  [{i}/{len(todo)}] {model_id}: FAILED {report.failed[model_id]}")
+        bar.done()
 
+    bar.start("model_report")
     if todo or not instance.get_latest_materialization_event(AssetKey("model_report")):
         reported = job("report_models")  # every model at a glance, after this round
         if not reported.success:
             report.steps_failed.append(f"model_report: {failure_message(reported)}")
+    bar.done()
+    bar.start("real crops and detector chain" if opts.detector else "real crops")
     _run_downstream(opts, defs, instance, report, job, log)
-    return report
+    bar.done()
 
 
 def _run_downstream(opts: RunOptions, defs, instance, report: RunReport, job, log) -> None:  # noqa: ANN001

@@ -66,9 +66,12 @@ class ComputeResource(ConfigurableResource):
         torch.set_num_threads(self.threads())
 
     def sample(self, prepared: Any, requests: Sequence[Any], params: Any, *, deadline: Any,
-               home: Path, on_stage: Callable[[str], None]) -> Any:
+               home: Path, on_stage: Callable[[str], None],
+               on_progress: Callable[[str], None] | None = None) -> Any:
         """The torch half of sampling a partition (`sampling/execute.py`), here or in the warm
-        worker; returns a `SampleOutcome`. `deadline` is the partition's, already running."""
+        worker; returns a `SampleOutcome`. `deadline` is the partition's, already running.
+        `on_progress` hears a rate and ETA line per batch when sampling in the run (the warm
+        worker logs them to its own log)."""
 
         request = SampleRequest.of(
             prepared, requests, params, device=self.device, dtype=self.dtype,
@@ -76,7 +79,7 @@ class ComputeResource(ConfigurableResource):
             max_model_bytes=self.max_model_bytes,
         )
         if self.sampler == "in_run":
-            return execute(request, on_stage)
+            return execute(request, on_stage, on_progress=on_progress)
 
         return sample_in_worker(request, home, on_stage=on_stage,
                                 idle_seconds=self.worker_idle_seconds,

@@ -98,6 +98,10 @@ class HubResource(ConfigurableResource):
     max_download_bytes: int = 40 * 10**9
     max_text_file_bytes: int = 16 * 2**20
     max_resolution_px: int = 2048
+    # pretrained backbone weights given as local safetensors files, by Hub repo id (e.g.
+    # {"timm/vit_small_patch16_384.augreg_in21k_ft_in1k": "/data/vit.safetensors"}): used
+    # instead of a download (`fakeimg run --backbone-weights PATH`)
+    local_weights: dict[str, str] = {}
 
     def resolved_endpoint(self) -> str:
         return (self.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
@@ -233,11 +237,14 @@ class HubResource(ConfigurableResource):
             snapshot=self.snapshot_dir(model_id, revision, repo_type),
         )
 
-    def pretrained_weights(self, repo_id: str, filename: str = "model.safetensors") -> Path:
-        """One safetensors weights file of a repo's current revision (timm backbones' weights:
-        `timm/<name>`), fetched and verified like model files; timm then loads it from disk
-        instead of calling `hf_hub_download` itself."""
+    def check_pretrained_weights(self, repo_id: str, filename: str = "model.safetensors") -> int:
+        """The size of a repo's pretrained weights file on the endpoint, from its checked
+        repo info (one metadata request, nothing downloaded); raises naming the repo, the
+        file and the endpoint when it is not there."""
 
+        return self._weights_file(repo_id, filename)[1].size
+
+    def _weights_file(self, repo_id: str, filename: str) -> tuple[Any, RepoFile]:
         if not filename.endswith(".safetensors"):
             raise ValueError(f"pretrained weights must be safetensors, not {filename!r}")
         info = self.model_info(repo_id)
@@ -248,6 +255,18 @@ class HubResource(ConfigurableResource):
                 f"{repo_id} at {self.resolved_endpoint()} has no {filename} (files: "
                 f"{', '.join(sorted(sizes)[:8])}); give the backbone's weights as a local file"
             )
-        wanted = RepoFile(filename, sizes[filename], sha256s_from_siblings(siblings).get(filename))
-        return self.download(repo_id, info.sha, [wanted]) / filename
+        return info, RepoFile(filename, sizes[filename],
+                              sha256s_from_siblings(siblings).get(filename))
 
+    def pretrained_weights(self, repo_id: str, filename: str = "model.safetensors") -> Path:
+        """One safetensors weights file of a repo's current revision (timm backbones' weights:
+        `timm/<name>`), fetched and verified like model files; timm then loads it from disk
+        instead of calling `hf_hub_download` itself. A file given in `local_weights` for the
+        repo is checked (a readable safetensors file) and used instead."""
+
+        if repo_id in self.local_weights:
+            from fakeimg_assets.lib.arg_checks import check_safetensors_file
+
+            return Path(check_safetensors_file(self.local_weights[repo_id]))
+        info, wanted = self._weights_file(repo_id, filename)
+        return self.download(repo_id, info.sha, [wanted]) / filename

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+from pydantic import Field, field_validator
 
 from fakeimg_assets.automation import catalog_freshness
 from fakeimg_assets.catalog.census import census_rows
@@ -33,6 +34,7 @@ from fakeimg_assets.catalog.crawl import (
 )
 from fakeimg_assets.catalog.listing import ListingReject, raw_id_of, reject_rows
 from fakeimg_assets.catalog.selection import merge_catalog
+from fakeimg_assets.lib.arg_checks import check_choices, field_check
 from fakeimg_assets.lib.paths import model_id_problem
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
@@ -49,11 +51,19 @@ REJECTS = dg.AssetKey("crawl_rejects")
 class CrawlConfig(dg.Config):
     """`limit` 0 lists everything (per pass); `mode` auto, full or incremental."""
 
-    limit: int = 0
-    sort: str = "created_at"
-    mode: str = "auto"
-    full_sweep_hours: float = 24.0  # auto: a full sweep when the last is older than this
-    overlap_hours: float = 24.0  # incremental: re-list this far behind the previous crawl
+    limit: int = Field(default=0, ge=0, description="List at most this many models (0: all).")
+    sort: str = Field(default="created_at", description="Listing order: created_at, "
+                      "downloads, last_modified, likes or trending_score.")
+    mode: str = Field(default="auto", description="auto, full or incremental.")
+    # auto: a full sweep when the last is older than this
+    full_sweep_hours: float = Field(default=24.0, gt=0, description="auto mode: a full sweep "
+                                    "when the last is older than this many hours.")
+    # incremental: re-list this far behind the previous crawl
+    overlap_hours: float = Field(default=24.0, ge=0, description="incremental mode: re-list "
+                                 "this many hours behind the previous crawl.")
+    sort_known = field_validator("sort")(field_check(
+        check_choices, ("created_at", "downloads", "last_modified", "likes", "trending_score")))
+    mode_known = field_validator("mode")(field_check(check_choices, MODES))
 
 
 def _last_full_sweep(context: dg.AssetExecutionContext) -> object:

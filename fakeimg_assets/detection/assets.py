@@ -2,6 +2,7 @@
 
 import dagster as dg
 import polars as pl
+from pydantic import Field, field_validator
 
 from fakeimg_assets.detection.backbones import get_backbone
 from fakeimg_assets.detection.runs import (
@@ -11,6 +12,7 @@ from fakeimg_assets.detection.runs import (
     samples_of,
     train_on,
 )
+from fakeimg_assets.lib.arg_checks import check_backbone, field_check
 from fakeimg_assets.lib.metadata_table import readable
 from fakeimg_assets.splits.store import read_split
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
@@ -22,13 +24,20 @@ CODE_VERSION = "1"  # bump when a change alters what this asset writes (marks it
 class DetectorConfig(dg.Config):
     """Recipe (backbone) from the registry; `None` fields take the recipe's defaults."""
 
-    backbone: str = "tiny-resnet"
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    image_size: int | None = None
-    pretrained: bool | None = None
-    seed: int = 0
+    backbone: str = Field(default="tiny-resnet", description="A registered backbone "
+                          "(fakeimg_assets/detection/backbones.py), e.g. tiny-resnet.")
+    epochs: int | None = Field(default=None, ge=1, description="Epochs >= 1; empty: the "
+                               "recipe's.")
+    batch_size: int | None = Field(default=None, ge=1, description="Batch size >= 1; empty: "
+                                   "the recipe's.")
+    lr: float | None = Field(default=None, gt=0, description="Learning rate > 0; empty: the "
+                             "recipe's.")
+    image_size: int | None = Field(default=None, ge=8, description="Input size in pixels "
+                                   ">= 8; empty: the recipe's.")
+    pretrained: bool | None = Field(default=None, description="Start from the backbone's "
+                                    "pretrained weights; empty: the recipe's choice.")
+    seed: int = Field(default=0, ge=0, description="Training seed >= 0.")
+    backbone_known = field_validator("backbone")(field_check(check_backbone))
 
 
 @dg.asset(
@@ -74,6 +83,7 @@ def detector(
         pretrained=config.pretrained,
         seed=config.seed,
         hub=hub,
+        log=context.log.info,  # rate and ETA per batch, a line per epoch
     )
     train_models = sorted(set(train.filter(pl.col("label") == "fake")["source"].to_list()))
     warehouse.write(

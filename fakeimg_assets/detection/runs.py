@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,9 +40,11 @@ def train_on(
     pretrained: bool | None = None,
     seed: int = 0,
     hub: HubResource | None = None,
+    log: Callable[[str], None] | None = None,
 ):
     """Train one detector; a pretrained backbone's weights come through `hub`'s verified
-    client first (`backbones.pretrained_source`)."""
+    client first (`backbones.pretrained_source`). `log` (a run's `context.log.info`) hears
+    the rate and ETA lines (`train.train_detector`'s `on_progress`)."""
 
     compute.apply_threads()
     weights = None
@@ -66,7 +68,7 @@ def train_on(
     work = resume_dir(samples, out_dir, backbone=backbone, epochs=epochs, batch_size=batch_size,
                       lr=lr, image_size=image_size, pretrained=pretrained, seed=seed,
                       device=cfg.device)  # fmt: skip
-    return train_detector(samples, out_dir, cfg, work_dir=work)
+    return train_detector(samples, out_dir, cfg, work_dir=work, on_progress=log)
 
 
 def samples_of(split: pl.DataFrame, image_store: ImageStoreResource) -> list[tuple[str, int, str]]:

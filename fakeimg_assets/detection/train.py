@@ -56,6 +56,9 @@ from fakeimg_assets.detection.recipe import (
     resolve,
 )
 from fakeimg_assets.detection.timm_folder import write_timm_folder
+from fakeimg_assets.lib.progress import RateMeter, duration_text, rate_text
+
+PROGRESS_EVERY_S = 5.0  # a batch line at most this often (fast tiny batches), and per epoch
 
 __all__ = [
     "CONFIG_FILE",
@@ -81,12 +84,16 @@ def train_detector(
     work_dir: Path | None = None,
     resume: bool = True,
     on_epoch_end: Callable[[int], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train a registered recipe on (path, label[, source]) samples; checkpoint to out_dir.
 
     The training state goes to `work_dir` (default `out_dir/.train_state`) after every epoch
     and is removed on success; with `resume`, a state made from the same config and samples
     is continued, and one from anything else is refused. The global RNGs are restored after.
+    `on_progress` (default: the progress module's logger) hears a rate and ETA line per
+    batch, at most every `PROGRESS_EVERY_S` seconds and at each epoch's last batch
+    (`epoch 1/3: trained 64/192 images, 120 img/s, ETA 1.1 s`), and one line per epoch.
     """
     import timm  # noqa: F401  (fail early if missing)
     import torch
@@ -157,7 +164,11 @@ def train_detector(
                 first_epoch, step, history = meta["epoch"], meta["step"], meta["history"]
             elif not resume:
                 clear_states(work_dir)
+            meter = RateMeter((cfg.epochs - first_epoch) * len(dataset), verb="trained",
+                              unit="images", short="img", log=on_progress,
+                              every_s=PROGRESS_EVERY_S)
             for epoch in range(first_epoch, cfg.epochs):
+                meter.prefix = f"epoch {epoch + 1}/{cfg.epochs}: "
                 model.train()
                 dataset.epoch = epoch
                 order = epoch_order(len(dataset), cfg.seed, epoch)
@@ -172,7 +183,7 @@ def train_detector(
                 )
                 t0 = time.perf_counter()
                 loss_sum, correct, seen = 0.0, 0, 0
-                for x, y in loader:
+                for batch_index, (x, y) in enumerate(loader):
                     x = x.to(device, non_blocking=True, memory_format=fmt)
                     y = y.to(device, non_blocking=True)
                     with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
@@ -193,7 +204,12 @@ def train_detector(
                     loss_sum += float(loss.detach()) * n
                     correct += int(((logits.detach() > 0).float() == y).sum())
                     seen += n
+                    meter.update(n, force=batch_index == steps_per_epoch - 1)
                 seconds = time.perf_counter() - t0
+                meter.log(f"epoch {epoch + 1}/{cfg.epochs} done: loss {loss_sum / seen:.3f}, "
+                          f"train accuracy {correct / seen:.3f}, "
+                          f"{rate_text(seen / seconds) if seconds > 0 else '?'} img/s, "
+                          f"{duration_text(seconds)}")
                 history.append(
                     {
                         "epoch": epoch + 1,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import Field, field_validator
 
 from fakeimg_assets.automation import evaluation_freshness
 from fakeimg_assets.detection.runs import GROUP, num, run_row, samples_of, train_on
@@ -27,6 +28,7 @@ from fakeimg_assets.evaluation.protocols import (
     time_windows,
 )
 from fakeimg_assets.evaluation.rows import evaluation_rows
+from fakeimg_assets.lib.arg_checks import check_backbone, check_choices, field_check
 from fakeimg_assets.lib.interval_chart import Bar, interval_chart
 from fakeimg_assets.lib.metadata_table import readable, table_entries
 from fakeimg_assets.lib.plot_files import plot_metadata
@@ -44,17 +46,31 @@ class EvaluationConfig(dg.Config):
     `min_train_models` and `time_exclude_relatives` shape the time-ordered windows.
     """
 
-    protocols: list[str] = list(PROTOCOLS)
-    perturbations: list[str] = list(PERTURBATIONS)
-    seed: int = 0
-    n_boot: int = 1000
-    protocol_backbone: str = ""
-    protocol_epochs: int | None = 2
-    protocol_max_fakes_per_model: int = 8  # 0 = all; caps training fakes, never test ones
-    family_max_runs: int = 0  # 0 = one held-out-family run per architecture; N = the N largest
-    window_days: int = 365
-    min_train_models: int = 3
+    protocols: list[str] = Field(default=list(PROTOCOLS), description="Protocols to run, "
+                                 f"among {', '.join(PROTOCOLS)}.")
+    perturbations: list[str] = Field(default=list(PERTURBATIONS), description="Perturbations "
+                                     f"to score under, among {', '.join(PERTURBATIONS)}.")
+    seed: int = Field(default=0, ge=0, description="Seed >= 0.")
+    n_boot: int = Field(default=1000, ge=1, description="Bootstrap replicates >= 1.")
+    protocol_backbone: str = Field(default="", description="A registered backbone for the "
+                                   "protocols' small detectors; empty: the main run's.")
+    protocol_epochs: int | None = Field(default=2, ge=1, description="Epochs >= 1 of the "
+                                        "protocols' detectors; empty: the recipe's.")
+    # 0 = all; caps training fakes, never test ones
+    protocol_max_fakes_per_model: int = Field(default=8, ge=0, description="Training fakes "
+                                              "per model of the protocols' detectors (0: all).")
+    # 0 = one held-out-family run per architecture; N = the N largest
+    family_max_runs: int = Field(default=0, ge=0, description="Held-out-family runs, the "
+                                 "largest architectures first (0: one per architecture).")
+    window_days: int = Field(default=365, ge=1, description="Time-ordered window in days.")
+    min_train_models: int = Field(default=3, ge=1, description="Fewest training models of a "
+                                  "time-ordered window.")
     time_exclude_relatives: bool = False
+    protocols_known = field_validator("protocols")(field_check(check_choices, PROTOCOLS))
+    perturbations_known = field_validator("perturbations")(
+        field_check(check_choices, tuple(PERTURBATIONS)))
+    backbone_known = field_validator("protocol_backbone")(
+        field_check(check_backbone, empty_ok=True))
 
 
 def _run_to_score(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dict:

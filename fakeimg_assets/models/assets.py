@@ -15,13 +15,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from fakeimg_assets.automation import per_model_condition, stats_condition
 from fakeimg_assets.collections.ingest import collection_of
 from fakeimg_assets.collections.ingest import image_rows as collection_image_rows
 from fakeimg_assets.collections.ingest import metadata_row as collection_metadata_row
 from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
+from fakeimg_assets.lib.arg_checks import check_post, field_check
 from fakeimg_assets.lib.family_groups import of_pipeline
 from fakeimg_assets.lib.metadata_table import readable
 from fakeimg_assets.lib.paths import (
@@ -83,23 +84,23 @@ class SamplingConfig(dg.Config):
     on the materialization (`sampling_config`)."""
 
     images_per_model: int | None = Field(
-        default=None, description="Images to draw for the model." + _FROM_HOME + "16.")
+        default=None, ge=1, description="Images to draw for the model." + _FROM_HOME + "16.")
     steps: int | None = Field(
-        default=None, description="Denoising steps." + _FROM_HOME + "the recipe's default.")
+        default=None, ge=1, description="Denoising steps (>= 1)." + _FROM_HOME + "the recipe's default.")
     guidance_scale: float | None = Field(
-        default=None, description="Classifier-free guidance." + _FROM_HOME
+        default=None, ge=0, description="Classifier-free guidance." + _FROM_HOME
         + "the recipe's default.")
     height: int | None = Field(
-        default=None, description="Image height in pixels (a multiple of 8)." + _FROM_HOME
+        default=None, ge=8, multiple_of=8, description="Image height in pixels (a multiple of 8)." + _FROM_HOME
         + "the recipe's default.")
     width: int | None = Field(
-        default=None, description="Image width in pixels (a multiple of 8)." + _FROM_HOME
+        default=None, ge=8, multiple_of=8, description="Image width in pixels (a multiple of 8)." + _FROM_HOME
         + "the recipe's default.")
     post: str | None = Field(
         default=None, description="Post-processing applied to every image, as to reals "
         "(e.g. 'jpeg:70-95'; fakeimg_assets/real/post.py)." + _FROM_HOME + "none.")
     max_seconds: float = Field(
-        default=3600.0, description="The partition's time budget in seconds (refused as "
+        default=3600.0, gt=0, description="The partition's time budget in seconds (refused as "
         "ResourceLimitError between batches once spent).")
     keep_weights: bool = Field(
         default=False, description="Keep the model's downloaded weights in the Hub cache "
@@ -108,6 +109,8 @@ class SamplingConfig(dg.Config):
         default=False, description="Sample again even when the partition's images were "
         "drawn at the same revision with the same settings and prompt pool and are intact "
         "on disk (otherwise such a run materializes as 'unchanged' without sampling).")
+
+    post_parses = field_validator("post")(field_check(check_post))
 
     def asked(self) -> dict[str, object]:
         """The output fields as asked (None: not set here)."""
@@ -279,6 +282,7 @@ def sampled_images(
             outcome = compute.sample(
                 prepared, requests, params, deadline=deadline, home=image_store.home_dir(),
                 on_stage=lambda name: setattr(stage, "name", name),
+                on_progress=context.log.info,  # `sampled 8/16 images, 3.2 img/s, ETA 2.5 s`
             )
         finally:  # a failed partition must not leave gigabytes behind either
             if not config.keep_weights:

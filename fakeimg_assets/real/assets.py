@@ -23,8 +23,10 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
+from pydantic import Field, field_validator
 
 from fakeimg_assets.integrity.publish import partition_key
+from fakeimg_assets.lib.arg_checks import check_choices, check_post, check_repo_id, field_check
 from fakeimg_assets.lib.paths import sha256_bytes
 from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import utcnow
@@ -48,15 +50,19 @@ class RealPhotosConfig(dg.Config):
     """`source`: 'auto' (folder if set, else dataset if set, else the bundled demo photos),
     'skimage', 'folder' or 'hub_dataset'. The photo side uses the detector's test fraction."""
 
-    source: str = "auto"
-    folder: str = ""
-    dataset: str = ""
+    source: str = Field(default="auto", description="auto, skimage, folder or hub_dataset.")
+    folder: str = Field(default="", description="A folder of real photos (source folder).")
+    dataset: str = Field(default="", description="A Hub dataset repo 'org/name' of photos + "
+                         "captions (source hub_dataset).")
     source_name: str = ""
     min_side: int = 64
     max_chroma: float = 4.0
     max_hash_distance: int = 6
     test_fraction: float = DEFAULT_TEST_FRACTION
     split_seed: int = 0
+    source_known = field_validator("source")(field_check(
+        check_choices, ("auto", "skimage", "folder", "hub_dataset")))
+    dataset_id = field_validator("dataset")(field_check(check_repo_id))
 
 
 def resolve_source_kind(config: RealPhotosConfig) -> str:
@@ -247,10 +253,13 @@ class RealImagesConfig(dg.Config):
     (or exactly `crops_per_photo` per photo when > 0). `post`: see real/post.py; pass the
     same spec to sampling so both classes get it."""
 
-    reals_per_fake: float = 1.0
-    crops_per_photo: int = 0
-    post: str = ""
-    seed: int = 0
+    reals_per_fake: float = Field(default=1.0, gt=0, description="Real crops per fake image.")
+    crops_per_photo: int = Field(default=0, ge=0, description="Exactly this many crops per "
+                                 "photo and fake size (0: as many reals as fakes).")
+    post: str = Field(default="", description="Post-processing spec (e.g. 'jpeg:70-95'; "
+                      "fakeimg_assets/real/post.py); the same as sampling's.")
+    seed: int = Field(default=0, ge=0, description="Crop seed >= 0.")
+    post_parses = field_validator("post")(field_check(check_post))
 
 
 def fake_sizes(warehouse: WarehouseResource) -> dict[tuple[int, int], int]:

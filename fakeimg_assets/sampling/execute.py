@@ -96,10 +96,12 @@ def resolve_dtype(dtype: str, device: str) -> Any:
 
 
 def execute(request: SampleRequest, on_stage: Callable[[str], None] = lambda _s: None,
-            *, clock: Callable[[], float] = time.monotonic) -> SampleOutcome:
+            *, clock: Callable[[], float] = time.monotonic,
+            on_progress: Callable[[str], None] | None = None) -> SampleOutcome:
     """Load, sample under the remaining time budget, then drop the pipeline.
 
-    `on_stage` hears "load" and "sample" as they start, so a failure names its stage.
+    `on_stage` hears "load" and "sample" as they start, so a failure names its stage;
+    `on_progress` a rate and ETA line after each batch (`sample.sample_images`).
     """
     import torch
 
@@ -117,7 +119,8 @@ def execute(request: SampleRequest, on_stage: Callable[[str], None] = lambda _s:
         t_load = time.perf_counter()
         on_stage("sample")
         run = sample_images(pipe, prepared, request.requests, request.params,
-                          device=device, dtype=dtype, deadline=deadline)
+                          device=device, dtype=dtype, deadline=deadline,
+                          on_progress=on_progress)
         t_sample = time.perf_counter()
     finally:
         del pipe  # a warm worker must not keep one model's weights into the next request

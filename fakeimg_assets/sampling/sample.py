@@ -7,12 +7,13 @@ single image is regenerated from its warehouse row by exactly this code (`regene
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from fakeimg_assets.lib.paths import derive_seed, validate_model_id
 from fakeimg_assets.lib.png import encode_png
+from fakeimg_assets.lib.progress import RateMeter
 from fakeimg_assets.sampling.limits import Deadline, SamplingLimits, check_requested_size
 from fakeimg_assets.sampling.recipes import SamplingRecipe
 from fakeimg_assets.sampling.types import (
@@ -97,12 +98,15 @@ def sample_images(
     device: str,
     dtype: Any,
     deadline: Deadline | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> SamplingRun:
     """Sample every request in batches; each image has its own seeded CPU generator.
 
     Per-image generators make an image depend on its own seed, not on its batch mates,
     up to the numerics of the batch size, which is recorded. With a `deadline`, sampling
     stops between batches once the partition's time budget is spent (ResourceLimitError).
+    After each batch a rate and ETA line goes to `on_progress` (default: the progress
+    module's logger): `sampled 8/16 images, 3.2 img/s, ETA 2.5 s`.
     """
     import torch
 
@@ -131,12 +135,14 @@ def sample_images(
         library_versions=library_versions(),
     )
     n_batches = -(-len(requests) // params.batch_size)
+    meter = RateMeter(len(requests), verb="sampled", unit="images", short="img", log=on_progress)
     for k, start in enumerate(range(0, len(requests), params.batch_size)):
         if deadline is not None:
             deadline.check(f"{k} of {n_batches} batches sampled")
         batch = list(requests[start : start + params.batch_size])
         for sampled in _run_batch(pipe, recipe, batch, steps, guidance, params, torch):
             result.images.append(sampled)
+        meter.update(len(batch))
     return result
 
 

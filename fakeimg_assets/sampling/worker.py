@@ -102,7 +102,8 @@ def _answer(request: SampleRequest, worker: dict[str, Any]) -> list[bytes]:
     """The answer's frames: the outcome, or the error with its stage; never raises."""
     stage = ["load"]
     try:
-        outcome = execute(request, lambda name: stage.__setitem__(0, name))
+        outcome = execute(request, lambda name: stage.__setitem__(0, name),  # rate/ETA: its log
+                          on_progress=lambda line: print(f"{request.model_id}: {line}", flush=True))
         outcome.worker = worker
         return outcome_frames(outcome)
     except Exception as exc:  # noqa: BLE001 - reported to the run, which raises it

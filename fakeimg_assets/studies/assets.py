@@ -16,9 +16,11 @@ from collections.abc import Iterator
 import dagster as dg
 import numpy as np
 import polars as pl
+from pydantic import Field, field_validator
 
 from fakeimg_assets.detection.runs import GROUP, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import predict
+from fakeimg_assets.lib.arg_checks import check_backbone, field_check
 from fakeimg_assets.lib.metadata_table import table_entries
 from fakeimg_assets.lib.paths import derive_seed
 from fakeimg_assets.lib.plot_files import plot_metadata
@@ -55,8 +57,11 @@ class ScalingConfig(dg.Config):
     control_draws: int = 2
     max_control_multiplier: int = 4
     fake_images: int = 0
-    backbone: str = "tiny-resnet"
-    epochs: int | None = 2
+    backbone: str = Field(default="tiny-resnet", description="A registered backbone "
+                          "(fakeimg_assets/detection/backbones.py).")
+    epochs: int | None = Field(default=2, ge=1, description="Epochs >= 1 per run; empty: "
+                               "the recipe's.")
+    backbone_known = field_validator("backbone")(field_check(check_backbone))
     image_size: int | None = None  # detector input size; None: the backbone recipe's
     seed: int = 0
     # every run's detector is kept (`detector_runs.checkpoint_path`), so a study can be
@@ -184,7 +189,7 @@ def scaling_study(
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
-                       image_size=config.image_size, hub=hub)  # fmt: skip
+                       image_size=config.image_size, hub=hub, log=context.log.info)  # fmt: skip
         try:
             sets = eval_sets(d, design, test, fakes, frame, config.seed)
             paths = sorted({p for df in sets.values() for p in df["path"]})

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import dagster as dg
 import numpy as np
 import polars as pl
+from pydantic import Field, field_validator
 
 from fakeimg_assets.detection.runs import GROUP, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import predict
@@ -25,6 +26,7 @@ from fakeimg_assets.evaluation.external import (
     external_sets,
 )
 from fakeimg_assets.evaluation.rows import balanced_sets, evaluation_rows
+from fakeimg_assets.lib.arg_checks import check_backbone, field_check
 from fakeimg_assets.lib.metadata_table import table_entries
 from fakeimg_assets.lib.plot_files import plot_metadata
 from fakeimg_assets.lib.times import utcnow
@@ -51,8 +53,11 @@ class CrossDatasetConfig(dg.Config):
     each detector also gets as many reals)."""
 
     fake_images: int = 0
-    backbone: str = "tiny-resnet"
-    epochs: int | None = 2
+    backbone: str = Field(default="tiny-resnet", description="A registered backbone "
+                          "(fakeimg_assets/detection/backbones.py).")
+    epochs: int | None = Field(default=2, ge=1, description="Epochs >= 1 per run; empty: "
+                               "the recipe's.")
+    backbone_known = field_validator("backbone")(field_check(check_backbone))
     image_size: int | None = None  # detector input size; None: the backbone recipe's
     seed: int = 0
     n_boot: int = DEFAULT_REPLICATES  # bootstrap replicates of every row's interval
@@ -140,7 +145,7 @@ def cross_dataset(
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=config.seed,
-                       image_size=config.image_size, hub=hub)  # fmt: skip
+                       image_size=config.image_size, hub=hub, log=context.log.info)  # fmt: skip
         raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device())
         score = pl.DataFrame({"path": paths, "score": np.asarray(raw, dtype=np.float64)})
         for name, (part, match, _) in sorted(sets.items()):

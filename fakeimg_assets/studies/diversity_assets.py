@@ -16,10 +16,12 @@ from collections.abc import Iterator
 import dagster as dg
 import numpy as np
 import polars as pl
+from pydantic import Field, field_validator
 
 from fakeimg_assets.detection.runs import GROUP, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import predict
 from fakeimg_assets.evaluation.rows import balanced_sets
+from fakeimg_assets.lib.arg_checks import check_backbone, field_check
 from fakeimg_assets.lib.metadata_table import table_entries
 from fakeimg_assets.lib.plot_files import plot_metadata
 from fakeimg_assets.lib.times import utcnow
@@ -51,8 +53,11 @@ class DiversityConfig(dg.Config):
     family_by: str = "architecture"
     draws: int = 3
     fake_images: int = 0
-    backbone: str = "tiny-resnet"
-    epochs: int | None = 2
+    backbone: str = Field(default="tiny-resnet", description="A registered backbone "
+                          "(fakeimg_assets/detection/backbones.py).")
+    epochs: int | None = Field(default=2, ge=1, description="Epochs >= 1 per run; empty: "
+                               "the recipe's.")
+    backbone_known = field_validator("backbone")(field_check(check_backbone))
     image_size: int | None = None  # detector input size; None: the backbone recipe's
     seed: int = 0
     keep_checkpoints: bool = True  # `detector_runs.checkpoint_path` for later re-scoring
@@ -134,7 +139,7 @@ def diversity_study(
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
-                       image_size=config.image_size, hub=hub)  # fmt: skip
+                       image_size=config.image_size, hub=hub, log=context.log.info)  # fmt: skip
         raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device())
         by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
         try:

@@ -229,9 +229,11 @@ def main_chaos(workdir: str | None, opts: ChaosOptions, *, keep: bool = False) -
 def add_chaos_arguments(parser: Any) -> None:
     """`fakeimg chaos [DIR] [--seed N] [--images-per-model N] [--steps N] [--keep]`."""
     parser.add_argument("dir", nargs="?", default=None, help="work folder (default: a temp dir)")
-    parser.add_argument("--seed", type=int, default=0, help="fault seed")
-    parser.add_argument("--images-per-model", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=2)
+    from fakeimg_assets.lib.arg_checks import arg_type, check_int
+
+    parser.add_argument("--seed", type=arg_type(check_int, 0), default=0, help="fault seed")
+    parser.add_argument("--images-per-model", type=arg_type(check_int, 1), default=2)
+    parser.add_argument("--steps", type=arg_type(check_int, 1), default=2)
     parser.add_argument("--keep", action="store_true", help="keep the temp work folder")
 
 

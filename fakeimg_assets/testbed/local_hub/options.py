@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from fakeimg_assets.lib.arg_checks import arg_type, check_float, check_int
 from fakeimg_assets.testbed.local_hub.deadline import REQUEST_TIMEOUT_S
 from fakeimg_assets.testbed.local_hub.faults import FAULT_KINDS, FaultPlan
 
@@ -21,7 +22,8 @@ TOKENS_ENV = "FAKEIMG_HUB_TOKENS"
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Add DIR and every serving option to ``parser``."""
     parser.add_argument("dir", help="folder holding {org}/{name}/ repos")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=arg_type(check_int, 0, 65535), default=8765,
+                        help="TCP port (0: any free one; default 8765)")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address only")
     parser.add_argument(
         "--token",
@@ -40,23 +42,23 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"inject a fault into a fraction RATE (default 1) of distinct requests; KIND is one "
         f"of {', '.join(FAULT_KINDS)} (repeatable)",
     )
-    parser.add_argument("--fault-seed", type=int, default=0, help="which requests get faults")
+    parser.add_argument("--fault-seed", type=arg_type(check_int, 0), default=0, help="which requests get faults")
     parser.add_argument(
         "--fault-times",
-        type=int,
+        type=arg_type(check_int, 1),
         default=1,
         help="a faulted request fails this many attempts, then succeeds (default 1)",
     )
     parser.add_argument(
-        "--stall-seconds", type=float, default=2.0, help="sleep of a 'stall' fault (default 2)"
+        "--stall-seconds", type=arg_type(check_float, 0.0), default=2.0, help="sleep of a 'stall' fault (default 2)"
     )
     parser.add_argument("--request-log", default=None, metavar="FILE", help="JSON lines log")
     parser.add_argument(
-        "--max-connections", type=int, default=32, help="connections served at once (default 32)"
+        "--max-connections", type=arg_type(check_int, 1), default=32, help="connections served at once (default 32)"
     )
     parser.add_argument(
         "--request-timeout",
-        type=float,
+        type=arg_type(check_float, 0.0, above=True),
         default=REQUEST_TIMEOUT_S,
         metavar="SECONDS",
         help="a request's line, headers and body must arrive within this, else 408 "
