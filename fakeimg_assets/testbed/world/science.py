@@ -365,8 +365,9 @@ def findings_two_and_three(home: Path, protocol: Protocol, *, seed: int) -> dict
         rows = store.read("diversity_results")
         rows = rows.filter(pl.col("study_id") == rows["study_id"].max())
         out["diversity"] = {
-            "rows": [{k: r[k] for k in ("condition", "draw", "n_train_models", "n_families",
-                                        "families", "train_models", "ap", "pooled_ap")}
+            "rows": [{**{k: r[k] for k in ("condition", "draw", "n_train_models", "n_families",
+                                           "families", "train_models", "ap", "pooled_ap")},
+                      "generator_ap": _loads_json(r["generator_ap"])}  # the verdict's input
                      for r in rows.sort("condition", "draw").to_dicts()],
             "verdict": diversity_verdict(rows.to_dicts(), n_boot=int(
                 protocol["diversity"]["bootstrap"]), seed=seed)}  # fmt: skip
@@ -494,6 +495,10 @@ def run_science(home: Path, protocol: Protocol, seeds: list[int], *, development
         plot = seed_home / "plots" / f"{r['study_id']}.png"
         if plot.is_file():
             shutil.copyfile(plot, out / f"seed-{r['world_seed']}-scaling-curve.png")
+        for study in ("diversity", "cross-dataset"):  # the latest of each study's plots
+            plots = sorted((seed_home / "plots").glob(f"{study}-*.png"))
+            if plots:
+                shutil.copyfile(plots[-1], out / f"seed-{r['world_seed']}-{study}.png")
     return doc
 
 
@@ -538,3 +543,7 @@ def science_command(args: Any) -> int:
     print(report_markdown(doc))
     print(f"report: {home / 'science' / 'report.md'}")
     return 1 if (getattr(args, "strict", False) and not doc["verdict"]["holds"]) else 0
+
+
+def _loads_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
