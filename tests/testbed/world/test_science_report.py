@@ -88,8 +88,9 @@ def test_report_md_is_generated_from_report_json(report: dict, folder) -> None:
 
 def test_every_figure_in_the_docs_results_is_the_reports() -> None:
     text = DOC.read_text()
-    start = text.index("## Results")
-    results = text[start:text.index("\n## ", start)]
+    starts = [m.start() for m in re.finditer(r"^## Results", text, flags=re.M)]
+    assert len(starts) == len(REPORTS), "one results section per committed report"
+    results = "".join(text[s:text.index("\n## ", s)] for s in starts)
     number = r"(?<!\d)(?<!\d\.)\d+\.\d+(?!\d|\.\d)"  # whole decimals: 0.95 is not 0.955
     figures = set(re.findall(number, results))
     reported = set().union(*(re.findall(number, (f / "report.md").read_text())
