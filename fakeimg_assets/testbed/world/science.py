@@ -230,7 +230,8 @@ def build_outside(home: Path, protocol: Protocol, world_seed: int, log: Any
     if not section:
         return {}
     n_train, n_eval = int(section["train_per_kind"]), int(section["eval_per_kind"])
-    specs = default_outside(world_seed, n_train + n_eval)
+    steps = {str(k): int(v) for k, v in (section.get("steps") or {}).items()}  # tests: fewer
+    specs = default_outside(world_seed, n_train + n_eval, steps=steps or None)
     index = {g.generator: int(g.generator.rsplit("-", 1)[1]) for g in specs}
     train = tuple(g for g in specs if index[g.generator] < n_train)
     held = tuple(g for g in specs if index[g.generator] >= n_train)
@@ -390,12 +391,15 @@ def findings_two_and_three(home: Path, protocol: Protocol, *, seed: int) -> dict
                 pl.col("split") == "test")
             reals = test.filter((pl.col("label") == "real") & pl.col("collection").is_null())
             frame = external_sets(WarehouseResource(home=str(home)), reals).get(OUTSIDE_EVAL)
-            if frame is not None:
-                sets = balanced_sets(frame, seed, match_sizes=False)
-                paths = sorted({p for df in sets.values() for p in df["path"]})
+            if frame is not None:  # both detectors score every image of the set once
+                paths = sorted(set(frame["path"]))
                 scores = {src: dict(zip(paths, (float(x) for x in predict(
                     Path(ckpt[src]), [str(home / p) for p in paths], device="cpu")),
                     strict=True)) for src in ("hub", OUTSIDE_TRAIN)}  # fmt: skip
+                # the balanced sets are drawn by a seeded hash order, whatever the score
+                scored = frame.with_columns(pl.col("path").replace_strict(
+                    scores["hub"], return_dtype=pl.Float64).alias("score"))
+                sets = balanced_sets(scored, seed, match_sizes=False)
                 entry["verdict"] = {
                     "statistic": protocol["cross_dataset"]["statistic"],
                     "eval_set": OUTSIDE_EVAL,
