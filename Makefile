@@ -11,7 +11,7 @@ DEMO_COLLECTION := $(FAKEIMG_HOME)/demo-collection
 DEMO_URL := http://127.0.0.1:$(DEMO_PORT)
 DEMO_ARGS ?= --images-per-model 24 --steps 10 --real-dataset fakeimg/demo-photos
 
-.PHONY: install demo test test-all dev bench lint clean chaos world science
+.PHONY: install demo test test-all browser-deps dev bench lint clean chaos world science
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,21 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# everything, slow tests included: what .ci/run runs
+# everything, slow tests included: what .ci/run runs. The browser test (Playwright driving
+# Debian's Chromium against `dg dev`) runs when Chromium is present and is reported as skipped,
+# with the reason, when not: `make browser-deps` installs it (root, apt).
 test-all: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	  || echo "test-all: no Chromium here, the browser test will be skipped (make browser-deps)"
+	$(BIN)/python -m pytest -q -rs
+
+# Debian's Chromium for the browser test (tests/platform/test_browser.py): root and apt only
+browser-deps:
+	@command -v chromium >/dev/null && echo "chromium: $$(chromium --version)" || { \
+	  [ "$$(id -u)" = 0 ] || { echo "browser-deps: needs root (apt-get install chromium)" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	  && echo "chromium: $$(chromium --version)"; }
 
 # the UI on the same data (`dg dev`, the code location of pyproject's [tool.dg]); after `make
 # demo` (and with HF_ENDPOINT unset) it also serves the demo Hub on $(DEMO_PORT) for UI runs,

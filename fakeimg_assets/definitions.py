@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from fakeimg_assets.audit.assets import shortcut_audit
-from fakeimg_assets.automation import build_automation_sensor
+from fakeimg_assets.automation import build_automation_sensor, build_stats_sensor
 from fakeimg_assets.catalog.assets import hub_catalog, hub_census
 from fakeimg_assets.collections.assets import collection_reals, image_collections
 from fakeimg_assets.detection.assets import detector
@@ -20,6 +20,7 @@ from fakeimg_assets.evaluation.assets import detector_evaluation
 from fakeimg_assets.jobs import ALL_JOBS
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
+from fakeimg_assets.reports.assets import model_report
 from fakeimg_assets.schedules import daily_hub_crawl
 from fakeimg_assets.splits.assets import detector_dataset
 from fakeimg_assets.studies.assets import scaling_study
@@ -38,6 +39,7 @@ ALL_ASSETS = [
     model_metadata,
     sampled_images,
     image_quality_stats,
+    model_report,
     real_images,
     image_collections,
     collection_reals,
@@ -88,7 +90,8 @@ def build_definitions(
     `new_hub_models` sensor adds crawled models as partitions every
     `discovery_interval_seconds` (and asks for a crawl every `crawl_every_s`, default
     hourly); the `fakeimg_automation` sensor carries new partitions through the per-model
-    assets; the `retrain_detector` sensor retrains every `retrain_every_n_models` newly
+    assets but the stats, which `fakeimg_stats_follow_images` (RUNNING) refreshes whenever a
+    partition's images change; the `retrain_detector` sensor retrains every `retrain_every_n_models` newly
     sampled models, or once one has waited `retrain_max_wait_seconds` (a day; None: never),
     with `retrain_run_config`; `retrain_cron` adds a
     `retrain_detector_schedule`."""
@@ -108,6 +111,8 @@ def build_definitions(
                                  minimum_interval_seconds=retrain_interval_seconds,
                                  run_config=retrain_run_config),
             build_automation_sensor(minimum_interval_seconds=automation_interval_seconds),
+            # at least as often as the automation sensor (benchmarks tick every few seconds)
+            build_stats_sensor(minimum_interval_seconds=min(30, automation_interval_seconds)),
         ],
         resources=build_resources(**resource_kwargs),  # type: ignore[arg-type]
     )

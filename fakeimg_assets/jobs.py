@@ -11,6 +11,7 @@ from fakeimg_assets.detection.assets import detector
 from fakeimg_assets.evaluation.assets import detector_evaluation
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
 from fakeimg_assets.real.assets import prompts, real_images, real_photos
+from fakeimg_assets.reports.assets import model_report
 from fakeimg_assets.splits.assets import detector_dataset
 from fakeimg_assets.studies.assets import scaling_study
 from fakeimg_assets.studies.cross_dataset_assets import cross_dataset
@@ -40,6 +41,11 @@ sample_model_job = dg.define_asset_job(
     # imported torch per step (about 4 s of a 7 s partition on 2 cores; instance_config.py)
     executor_def=dg.in_process_executor,
 )
+model_report_job = dg.define_asset_job(
+    "report_models",
+    selection=dg.AssetSelection.assets(model_report),
+    description="Every model at a glance, after the per-model runs (`fakeimg run` runs it).",
+)
 collections_job = dg.define_asset_job(
     "collections",
     selection=dg.AssetSelection.assets(image_collections, collection_reals),
@@ -57,5 +63,5 @@ detector_job = dg.define_asset_job(
     "scaling, diversity and cross-dataset studies.",
 )
 
-ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, collections_job,
-            detector_job]
+ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, model_report_job,
+            collections_job, detector_job]

@@ -22,6 +22,9 @@ from fakeimg_assets.catalog.selection import SelectionPolicy, select_models
 from fakeimg_assets.definitions import build_definitions
 from fakeimg_assets.instance_config import DAGSTER_YAML, write_instance_config
 from fakeimg_assets.lib.paths import fakeimg_home
+from fakeimg_assets.lib.times import utcnow
+from fakeimg_assets.models.refusals import OUTCOME, REFUSED, REFUSED_REASON
+from fakeimg_assets.models.sampling_settings import write_home_settings
 from fakeimg_assets.partitions import HUB_MODELS_PARTITIONS_NAME
 from fakeimg_assets.run_plan import (
     CODE_VERSION_TAG,
@@ -66,6 +69,7 @@ class RunOptions:
 @dataclass
 class RunReport:
     sampled: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # model -> why it was refused
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # model -> why it was not sampled
     detector_skipped: str = ""  # why the detector chain did not run, when it did not
@@ -130,6 +134,15 @@ def failure_message(result) -> str:  # noqa: ANN001 - ExecuteInProcessResult
     return "run failed"
 
 
+def refusal_of(result) -> str | None:  # noqa: ANN001 - ExecuteInProcessResult
+    """The `refused_reason` of a successful sampling run that refused its model, else None."""
+    for mat in result.asset_materializations_for_node("sampled_images"):
+        meta = mat.metadata
+        if getattr(meta.get(OUTCOME), "value", None) == REFUSED:
+            return str(getattr(meta.get(REFUSED_REASON), "value", "refused"))
+    return None
+
+
 def run_platform(
     opts: RunOptions,
     *,
@@ -138,6 +151,7 @@ def run_platform(
     defs=None,  # noqa: ANN001 - dg.Definitions; default: fakeimg's own, with opts' compute
 ) -> RunReport:
     """Crawl, add partitions for the selected models, materialize what is missing or stale."""
+    from dagster import AssetKey
 
     home = home or fakeimg_home()
     home.mkdir(parents=True, exist_ok=True)
@@ -185,6 +199,9 @@ def run_platform(
     sampling_cfg: dict[str, object] = {"images_per_model": opts.images_per_model, "post": opts.post}
     if opts.steps:
         sampling_cfg["steps"] = opts.steps
+    # the home's settings: what a UI launch or backfill with an empty config samples with
+    write_home_settings(home, sampling_cfg, written_by="fakeimg run",
+                        written_at=utcnow().isoformat(timespec="seconds"))
     store = Warehouse(home)
     decisions = plan_partitions(
         instance, graph, selected, sampling_config=sampling_cfg, force=opts.force,
@@ -200,16 +217,25 @@ def run_platform(
         result = job(
             "sample_model",
             partition_key=model_id,
-            run_config={"ops": {"sampled_images": {"config": sampling_cfg}}},
+            run_config={"ops": {"sampled_images": {"config": {
+                **sampling_cfg, **({"force": True} if opts.force else {})}}}},
             tags=tags,
         )
-        if result.success:
+        refused = refusal_of(result) if result.success else None
+        if refused:
+            report.refused[model_id] = refused
+            log(f"  [{i}/{len(todo)}] {model_id}: refused ({refused})")
+        elif result.success:
             report.sampled.append(model_id)
             log(f"  [{i}/{len(todo)}] {model_id}: ok ({d.reason})")
         else:
             report.failed[model_id] = failure_message(result)
             log(f"  [{i}/{len(todo)}] {model_id}: FAILED {report.failed[model_id]}")
 
+    if todo or not instance.get_latest_materialization_event(AssetKey("model_report")):
+        reported = job("report_models")  # every model at a glance, after this round
+        if not reported.success:
+            report.steps_failed.append(f"model_report: {failure_message(reported)}")
     _run_downstream(opts, defs, instance, report, job, log)
     return report
 

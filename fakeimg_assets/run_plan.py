@@ -10,9 +10,12 @@ recorded on the `sampled_images` materialization (`sampling_config` metadata) ag
 one asked for (only fields that change what is drawn: `OUTPUT_FIELDS`).
 
 A partition whose latest attempt failed is retried when the failure was transient (or left
-no `model_failures` row), and left alone when it was refused for good, unless the repo
-changed on the Hub since or the sampling code version differs from the failed run's
-(`CODE_VERSION_TAG`). `--force` samples everything selected.
+no `model_failures` row), and left alone when it failed permanently. A refused partition
+(`models/refusals.py`: materialized, its latest `sampled_images` metadata says `outcome`
+'refused') is left alone too, "refused for good: <reason>". Either is tried again when the
+repo changed on the Hub since (`last_modified` after the refusal or failure) or the sampling
+code version differs from the run's (`CODE_VERSION_TAG`). `--force` samples everything
+selected.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from fakeimg_assets.models.assets import SamplingConfig
+from fakeimg_assets.models.refusals import OUTCOME, REFUSED, REFUSED_REASON
+from fakeimg_assets.models.sampling_settings import OUTPUT_FIELDS, resolve
 from fakeimg_assets.partitions import hub_models_partitions
 
 SAMPLE_ASSETS = ("model_metadata", "sampled_images", "image_quality_stats")
-OUTPUT_FIELDS = ("images_per_model", "steps", "guidance_scale", "height", "width", "post")
 CODE_VERSION_TAG = "fakeimg/code_version"  # on runs `fakeimg run` launches for a partition
 
 
@@ -49,20 +52,23 @@ def sample_code_version(asset_graph) -> str:  # noqa: ANN001 - a Dagster BaseAss
 
 
 def output_config(sampling_config: Mapping[str, object]) -> dict[str, object]:
-    """The sampling settings that change what is drawn, with `SamplingConfig`'s defaults."""
-
-    full = SamplingConfig(**{k: v for k, v in sampling_config.items()}).model_dump()
-    return {k: full[k] for k in OUTPUT_FIELDS}
+    """The sampling settings that change what is drawn, empty ones at the code defaults."""
+    return resolve({k: sampling_config.get(k) for k in OUTPUT_FIELDS}, {})
 
 
-def _latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict:
+def _latest_record(instance: dg.DagsterInstance, asset: str, partition: str):  # noqa: ANN202
+    """The latest materialization's event record of one partition, or None."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
         limit=1,
     ).records
-    if not records or records[0].asset_materialization is None:
+    return records[0] if records and records[0].asset_materialization is not None else None
+
+
+def _metadata(record) -> dict:  # noqa: ANN001 - an EventLogRecord or None
+    if record is None:
         return {}
-    return {k: getattr(v, "value", v) for k, v in records[0].asset_materialization.metadata.items()}
+    return {k: getattr(v, "value", v) for k, v in record.asset_materialization.metadata.items()}
 
 
 def _quarantined_since_sampled(instance: dg.DagsterInstance, model_id: str,
@@ -132,6 +138,27 @@ def _latest_failures(failures: pl.DataFrame) -> dict[str, dict]:
     return {r["model_id"]: r for r in ordered.iter_rows(named=True)}  # the last row wins
 
 
+def _for_good(
+    instance: dg.DagsterInstance,
+    model_id: str,
+    verdict: str,
+    at: object,
+    run_id: str | None,
+    catalog_row: Mapping[str, object],
+    code_version: str,
+) -> PartitionDecision:
+    """Skip a partition refused (or failed) for good at `at` by run `run_id`, unless the
+    repo changed on the Hub since or the run sampled under another code version."""
+    modified = catalog_row.get("last_modified")
+    if isinstance(modified, dt.datetime) and isinstance(at, dt.datetime) and modified > at:
+        return PartitionDecision(model_id, True, "repo changed on the Hub since its refusal")
+    run = instance.get_run_by_id(run_id) if run_id else None
+    old = run.tags.get(CODE_VERSION_TAG) if run is not None else None
+    if old is not None and old != code_version:
+        return PartitionDecision(model_id, True, f"code version {old} -> {code_version}")
+    return PartitionDecision(model_id, False, verdict)
+
+
 def _failed_decision(
     instance: dg.DagsterInstance,
     model_id: str,
@@ -144,15 +171,23 @@ def _failed_decision(
     message = str(failure.get("message") or failure.get("error_type") or "failed").splitlines()[0]
     if failure.get("transient") or failure.get("transient") is None:
         return PartitionDecision(model_id, True, f"last attempt failed (transient): {message}")
-    modified, failed_at = catalog_row.get("last_modified"), failure.get("failed_at")
-    if isinstance(modified, dt.datetime) and isinstance(failed_at, dt.datetime):
-        if modified > failed_at:
-            return PartitionDecision(model_id, True, "repo changed on the Hub since its refusal")
-    run = instance.get_run_by_id(failure["dagster_run_id"]) if failure.get("dagster_run_id") else None
-    old = run.tags.get(CODE_VERSION_TAG) if run is not None else None
-    if old is not None and old != code_version:
-        return PartitionDecision(model_id, True, f"code version {old} -> {code_version}")
-    return PartitionDecision(model_id, False, f"refused for good: {message}")
+    # a row from before refusals materialized (`refused` null) was a refusal in all but name
+    verdict = "failed for good" if failure.get("refused") is False else "refused for good"
+    return _for_good(instance, model_id, f"{verdict}: {message}", failure.get("failed_at"),
+                     failure.get("dagster_run_id"), catalog_row, code_version)
+
+
+def _refused_decision(
+    instance: dg.DagsterInstance,
+    model_id: str,
+    record,  # noqa: ANN001 - the refused `sampled_images` materialization's EventLogRecord
+    catalog_row: Mapping[str, object],
+    code_version: str,
+) -> PartitionDecision:
+    reason = str(_metadata(record).get(REFUSED_REASON) or "refused")
+    at = dt.datetime.fromtimestamp(record.timestamp, dt.UTC)
+    return _for_good(instance, model_id, f"refused for good: {reason}", at, record.run_id,
+                     catalog_row, code_version)
 
 
 def plan_partitions(
@@ -166,7 +201,7 @@ def plan_partitions(
     force: bool = False,
 ) -> list[PartitionDecision]:
     """One decision per selected model, in order: sample it (missing, stale, failed,
-    forced) or skip it (up to date, refused for good), with the reason."""
+    forced) or skip it (up to date, refused or failed for good), with the reason."""
 
     models = list(models)
     if force:
@@ -189,11 +224,16 @@ def plan_partitions(
         if any(status[a].get(m) is None for a in SAMPLE_ASSETS):
             decisions.append(PartitionDecision(m, True, "never sampled"))
             continue
+        record = _latest_record(instance, "sampled_images", m)
+        meta = _metadata(record)
+        if meta.get(OUTCOME) == REFUSED:
+            decisions.append(_refused_decision(instance, m, record, catalog.get(m, {}),
+                                               code_version))
+            continue
         damaged = _quarantined_since_sampled(instance, m, latest_failure.get(m))
         if damaged:
             decisions.append(PartitionDecision(m, True, damaged))
             continue
-        meta = _latest_metadata(instance, "sampled_images", m)
         sha = catalog.get(m, {}).get("sha")
         if sha and meta.get("revision") and sha != meta["revision"]:
             decisions.append(
@@ -223,7 +263,8 @@ def summarize(decisions: list[PartitionDecision]) -> str:
     skipped = [d for d in decisions if not d.sample]
     counts: dict[str, int] = {}
     for d in skipped:
-        key = "refused for good" if d.reason.startswith("refused for good") else d.reason
+        key = next((v for v in ("refused for good", "failed for good") if d.reason.startswith(v)),
+                   d.reason)
         counts[key] = counts.get(key, 0) + 1
     why = ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     n = len(decisions) - len(skipped)

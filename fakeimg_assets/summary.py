@@ -79,23 +79,33 @@ def _summary_text(con) -> str:  # noqa: ANN001
         ORDER BY s.model_id""")))
     (n_q,) = con.execute("SELECT count(*) FROM model_stats WHERE quarantined").fetchall()[0]
     parts.append(f"\nquarantined models: {n_q}")
-    # each model's latest state: a failure counts unless the model was sampled after it
-    failures = _table(con, """
+    # each model's latest state: a failure or refusal counts unless the model was sampled
+    # after it; a row from before the `refused` column: permanent = refused (as run_plan)
+    latest_rows = """
         WITH latest AS (
             SELECT * FROM model_failures QUALIFY row_number() OVER (
                 PARTITION BY model_id ORDER BY failed_at DESC) = 1),
         sampled AS (
             SELECT source AS model_id, max(created_at) AS sampled_at
             FROM images WHERE label = 'fake' GROUP BY source)
-        SELECT l.model_id, l.asset, l.stage, l.error_type, l.transient,
-               left(l.message, 90) AS message
-        FROM latest l LEFT JOIN sampled s USING (model_id)
-        WHERE s.sampled_at IS NULL OR s.sampled_at < l.failed_at
-        ORDER BY l.model_id""")
+        SELECT {columns} FROM latest l LEFT JOIN sampled s USING (model_id)
+        WHERE (s.sampled_at IS NULL OR s.sampled_at < l.failed_at)
+          AND coalesce(l.refused, NOT l.transient, false) = {refused}
+        ORDER BY l.model_id"""
+    failures = _table(con, latest_rows.format(
+        columns="l.model_id, l.asset, l.stage, l.error_type, l.transient, "
+                "left(l.message, 90) AS message", refused="false"))
     n_transient = sum(1 for r in failures[1] if r[4])
     parts.append(f"failed models: {len(failures[1])} ({n_transient} transient)")
     if failures[1]:
         parts.append(format_table(*failures))
+    refusals = _table(con, latest_rows.format(
+        columns="l.model_id, l.asset, l.stage, l.error_type, left(l.message, 90) AS message",
+        refused="true"))
+    parts.append(f"refused models: {len(refusals[1])} (by design: not tried again until the "
+                 "repo changes)")
+    if refusals[1]:
+        parts.append(format_table(*refusals))
     # the latest main run's own rows: balanced per generator, headline = mean over models
     latest = con.execute("""
         SELECT e.run_id FROM eval_results e JOIN detector_runs r USING (run_id)

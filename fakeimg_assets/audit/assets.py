@@ -19,7 +19,10 @@ import numpy as np
 
 from fakeimg_assets.audit.classify import CLASSIFIERS, audit_score, top_features
 from fakeimg_assets.audit.features import FEATURE_SETS, feature_matrix, file_features
+from fakeimg_assets.lib.interval_chart import Bar, interval_chart
+from fakeimg_assets.lib.metadata_table import readable, table_entries
 from fakeimg_assets.lib.paths import COLLECTION_PREFIX
+from fakeimg_assets.lib.plot_files import plot_metadata
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
@@ -72,6 +75,18 @@ def audit_records(audit_id: str, scope: str, out: dict, threshold: float, now) -
         }
         for fs, (s, top) in out["scores"].items()
     ]
+
+
+def audit_png(records: list[dict], audit_id: str, threshold: float) -> bytes:
+    """AUC per feature set with its interval, one section per audited scope ('all' first),
+    against the blocking threshold."""
+    scopes = sorted({r["scope"] for r in records}, key=lambda s: (s != "all", s))
+    sections = [(scope if scope != "all" else "all images (blocking: metadata)",
+                 [Bar(r["feature_set"], r["auc"], r["auc_ci_low"], r["auc_ci_high"])
+                  for r in records if r["scope"] == scope]) for scope in scopes]  # fmt: skip
+    return interval_chart(sections, title=f"{audit_id}: can file metadata tell fake from real?",
+                          axis="grouped-CV AUC (95% CI)", reference=threshold,
+                          reference_label=f"threshold {threshold:g}")
 
 
 def run_audit(rows: list[dict], read, *, threshold: float, seed: int = 0,  # noqa: ANN001
@@ -194,9 +209,9 @@ def shortcut_audit(
     )
     meta = {
         "audit_id": audit_id,
-        "auc": float(best.auc),
-        "auc_ci_low": float(best.ci_low),
-        "auc_ci_high": float(best.ci_high),
+        "auc": readable(float(best.auc)),
+        "auc_ci_low": readable(float(best.ci_low)),
+        "auc_ci_high": readable(float(best.ci_high)),
         "n_images": out["n_images"],
         "unreadable_files": out["unreadable"],
         "top_features": dg.MetadataValue.json(out["top"]),
@@ -205,8 +220,14 @@ def shortcut_audit(
             name: f"AUC {o['scores'][BLOCKING_FEATURE_SET][0].auc:.3f} ({', '.join(o['top'])})"
             for name, o in failed.items()}),
     }
+    shown = {**meta, "verdict": description, **row_count(len(records)),
+             **table_entries("auc_by_feature_set", [
+                 {k: r[k] for k in ("scope", "feature_set", "auc", "auc_ci_low", "auc_ci_high",
+                                    "n_images", "classifier", "passed")} for r in records]),
+             **plot_metadata(image_store.home_dir(), audit_id,
+                             audit_png(records, audit_id, config.threshold), "shortcut audit")}
     return dg.MaterializeResult(
-        metadata={**meta, "verdict": description, **row_count(len(records))},
+        metadata=shown,
         check_results=[
             dg.AssetCheckResult(
                 check_name=CHECK_NAME,

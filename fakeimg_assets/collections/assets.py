@@ -19,7 +19,7 @@ from fakeimg_assets.integrity.publish import partition_key
 from fakeimg_assets.lib.paths import COLLECTION_PREFIX, collection_key, sha256_bytes
 from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import utcnow
-from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
+from fakeimg_assets.models.preview import preview_metadata
 from fakeimg_assets.quality.stats import image_measures
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ImageStoreResource, WarehouseResource
@@ -171,8 +171,7 @@ def collection_reals(
         metadata={
             "per_collection": dg.MetadataValue.json(per_collection),
             **row_count(n_rows),
-            **(preview_metadata(write_contact_sheet(home, "real", "collection_reals", previews))
-               if previews else {}),
+            **preview_metadata(home, "real", "collection_reals", previews),
         },
     )
     yield dg.MaterializeResult(asset_key=REAL_STATS, metadata=row_count(n_rows))

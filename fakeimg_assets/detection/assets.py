@@ -11,6 +11,7 @@ from fakeimg_assets.detection.runs import (
     samples_of,
     train_on,
 )
+from fakeimg_assets.lib.metadata_table import readable
 from fakeimg_assets.splits.store import read_split
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
@@ -93,7 +94,7 @@ def detector(
             "n_train_real": result.n_real,
             "n_train_fake": result.n_fake,
             "train_seconds": float(round(result.seconds, 2)),
-            "final_loss": float(last.get("loss", float("nan"))),
+            "final_loss": readable(float(last.get("loss", float("nan")))),
             **row_count(1),
         }
     )

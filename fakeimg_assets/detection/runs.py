@@ -20,11 +20,6 @@ if TYPE_CHECKING:  # train.py imports torch lazily, but keep the type checker in
 GROUP = "detector"
 
 
-def markdown(df: pl.DataFrame) -> str:
-    header = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
-    return header + "\n".join("| " + " | ".join(str(v) for v in r) + " |" for r in df.rows())
-
-
 def resume_dir(samples: Sequence[tuple], out_dir, **knobs) -> Path:
     """Where a training run keeps its per-epoch state: keyed by its data and settings, not
     by run id, so a retried Dagster run (new run id) resumes what a killed one left."""

@@ -16,7 +16,7 @@ import dagster as dg
 import polars as pl
 
 from fakeimg_assets.automation import evaluation_freshness
-from fakeimg_assets.detection.runs import GROUP, markdown, num, run_row, samples_of, train_on
+from fakeimg_assets.detection.runs import GROUP, num, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import load_detector, predict, predict_with_model
 from fakeimg_assets.evaluation.external import (
     EXTERNAL_MATCH_SIZES,
@@ -33,6 +33,9 @@ from fakeimg_assets.evaluation.protocols import (
     time_windows,
 )
 from fakeimg_assets.evaluation.rows import evaluation_rows
+from fakeimg_assets.lib.interval_chart import Bar, interval_chart
+from fakeimg_assets.lib.metadata_table import readable, table_entries
+from fakeimg_assets.lib.plot_files import plot_metadata
 from fakeimg_assets.splits.store import latest_split_id, read_split
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
@@ -221,7 +224,7 @@ def detector_evaluation(
         warehouse.write("detector_eval_results", key, [r for r in rows if r["protocol"] == protocol])
     yield dg.MaterializeResult(
         asset_key="detector_evaluation",
-        metadata=_summary(rows, run_id, split_id) | row_count(len(rows)),
+        metadata=_summary(rows, run_id, split_id, image_store.home_dir()) | row_count(len(rows)),
     )
     yield dg.MaterializeResult(
         asset_key=RUNS_TABLE,
@@ -244,7 +247,39 @@ def family_table(rows: list[dict]) -> pl.DataFrame:
     ).sort("protocol", "eval_set", "family_group", nulls_last=False)
 
 
-def _summary(rows: list[dict], run_id: str, split_id: str) -> dict:
+def model_table(rows: list[dict]) -> pl.DataFrame:
+    """AP per held-out model (held-out-models protocol, no perturbation), lowest first:
+    the generators the detector finds hardest lead."""
+    picked = [r for r in rows if r["group_kind"] == "model" and r["perturbation"] is None
+              and r["protocol"] == "held_out_models"]
+    if not picked:
+        return pl.DataFrame()
+    return pl.DataFrame(picked, infer_schema_length=None).select(
+        pl.col("group_value").alias("model_id"), "n_fake", "n_real", "ap", "ap_ci_low",
+        "ap_ci_high",
+    ).sort("ap", "model_id", nulls_last=True)
+
+
+def ap_plot(families: pl.DataFrame, models: pl.DataFrame, run_id: str) -> bytes | None:
+    """Per-family and per-model AP with intervals (held-out models); None without either."""
+    sections = []
+    fam = (families.filter(pl.col("protocol") == "held_out_models")
+           if families.height else families)  # fmt: skip
+    if fam.height:
+        sections.append(("AP by family group", [
+            Bar(r["family_group"], r["ap"], r["ap_ci_low"], r["ap_ci_high"])
+            for r in fam.iter_rows(named=True)]))
+    if models.height:
+        sections.append(("AP by held-out model", [
+            Bar(r["model_id"], r["ap"], r["ap_ci_low"], r["ap_ci_high"])
+            for r in models.sort("ap", descending=True, nulls_last=True).iter_rows(named=True)]))
+    if not sections:
+        return None
+    return interval_chart(sections, title=f"detector {run_id}: held-out generators",
+                          axis="balanced AP (95% CI)", reference=0.5, reference_label="chance")
+
+
+def _summary(rows: list[dict], run_id: str, split_id: str, home: Path) -> dict:
     main = [r for r in rows if r["protocol"] == "held_out_models" and r["perturbation"] is None]
     head = next((r for r in main if r["group_kind"] == "mean_over_models"), None)
     pooled = next((r for r in main if r["group_kind"] == "overall"), None)
@@ -252,28 +287,30 @@ def _summary(rows: list[dict], run_id: str, split_id: str) -> dict:
         pl.col("group_kind").is_in(["mean_over_models", "overall"])
     ).select(
         "protocol", "perturbation", "run_id", "group_kind", "n_real", "n_fake",
-        pl.col("ap").round(3), pl.col("ap_ci_low").round(3), pl.col("ap_ci_high").round(3),
+        "ap", "ap_ci_low", "ap_ci_high",
     )
-    meta = {
-        "run_id": run_id,
-        "split_id": split_id,
-        "summary": dg.MetadataValue.md(markdown(table)),
-    }
+    meta = {"run_id": run_id, "split_id": split_id, **table_entries("summary", table)}
     families = family_table(rows)
     if families.height:
-        meta["ap_by_family_group"] = dg.MetadataValue.md(markdown(families))
+        meta |= table_entries("ap_by_family_group", families)
+    models = model_table(rows)
+    if models.height:
+        meta |= table_entries("ap_by_model", models)
+    png = ap_plot(families, models, run_id)
+    if png is not None:
+        meta |= plot_metadata(home, f"evaluation-{run_id}".replace(":", "-"), png,
+                              "AP by family and model")  # fmt: skip
     outside = [r for r in rows if r["protocol"] == "external" and r["group_kind"] in
                ("mean_over_models", "overall")]
     if outside:
-        meta["external_sets"] = dg.MetadataValue.md(markdown(pl.DataFrame(outside).select(
-            "eval_set", "group_kind", "n_real", "n_fake", pl.col("ap").round(3),
-            pl.col("ap_ci_low").round(3), pl.col("ap_ci_high").round(3))))
+        meta |= table_entries("external_sets", pl.DataFrame(outside).select(
+            "eval_set", "group_kind", "n_real", "n_fake", "ap", "ap_ci_low", "ap_ci_high"))
     if head and pooled:
         meta |= {
-            "mean_ap": num(head["ap"]),
+            "mean_ap": readable(num(head["ap"])),
             "mean_ap_ci": f"[{num(head['ap_ci_low']):.3f}, {num(head['ap_ci_high']):.3f}]",
-            "pooled_ap": num(pooled["ap"]),
-            "test_accuracy": num(pooled["accuracy"]),
+            "pooled_ap": readable(num(pooled["ap"])),
+            "test_accuracy": readable(num(pooled["accuracy"])),
             "held_out_models": sum(r["group_kind"] == "model" for r in main),
         }
     return meta

@@ -15,13 +15,15 @@ from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
+from pydantic import Field
 
-from fakeimg_assets.automation import per_model_condition
+from fakeimg_assets.automation import per_model_condition, stats_condition
 from fakeimg_assets.collections.ingest import collection_of
 from fakeimg_assets.collections.ingest import image_rows as collection_image_rows
 from fakeimg_assets.collections.ingest import metadata_row as collection_metadata_row
 from fakeimg_assets.integrity.check import FILES_CONSISTENT_SPEC, files_consistent_result
 from fakeimg_assets.lib.family_groups import of_pipeline
+from fakeimg_assets.lib.metadata_table import readable
 from fakeimg_assets.lib.paths import (
     model_slug,
     sha256_bytes,
@@ -30,9 +32,29 @@ from fakeimg_assets.lib.paths import (
 )
 from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import parse_time, utcnow
-from fakeimg_assets.models.checks import NOT_DEGENERATE, not_degenerate_result
+from fakeimg_assets.models.checks import (
+    NOT_DEGENERATE_SPEC,
+    not_degenerate_result,
+    refused_check_result,
+)
 from fakeimg_assets.models.failures import record_failures
-from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
+from fakeimg_assets.models.preview import preview_metadata
+from fakeimg_assets.models.refusals import (
+    OK,
+    OUTCOME,
+    SAMPLED,
+    refused_metadata,
+    refused_version,
+    upstream_refusal,
+)
+from fakeimg_assets.models.sampling_settings import OUTPUT_FIELDS, read_home_settings, resolve
+from fakeimg_assets.models.unchanged import (
+    FINGERPRINT,
+    fingerprint,
+    prompts_sha,
+    unchanged_result,
+    unchanged_since,
+)
 from fakeimg_assets.partitions import hub_models_partitions
 from fakeimg_assets.quality.stats import image_measures, model_aggregate
 from fakeimg_assets.real.post import post_process
@@ -50,20 +72,46 @@ GROUP = "per_model"
 CODE_VERSION = "1"  # bump when a change alters what these write: partitions turn stale
 
 
-class SamplingConfig(dg.Config):
-    """Per-run sampling settings; `None` means the recipe's (or the pipeline's) default."""
+_FROM_HOME = " Empty: the home's setting ($FAKEIMG_HOME/settings/sampling.json, written by " \
+    "`fakeimg run`), else "
 
-    images_per_model: int = 16
-    steps: int | None = None
-    guidance_scale: float | None = None
-    height: int | None = None
-    width: int | None = None
-    # the partition's time budget (ResourceLimitError between batches once spent)
-    max_seconds: float = 3600.0
-    # keep the model's downloaded weights in the Hub cache after sampling (default: remove)
-    keep_weights: bool = False
-    # post-processing applied to every image, as to reals (fakeimg_assets/real/post.py)
-    post: str = ""
+
+class SamplingConfig(dg.Config):
+    """Per-run sampling settings. A field left empty takes the home's setting (what
+    `fakeimg run` last sampled with), else the code default: a UI backfill with the launch
+    dialog's empty config draws what `fakeimg run` drew. The resolved values are recorded
+    on the materialization (`sampling_config`)."""
+
+    images_per_model: int | None = Field(
+        default=None, description="Images to draw for the model." + _FROM_HOME + "16.")
+    steps: int | None = Field(
+        default=None, description="Denoising steps." + _FROM_HOME + "the recipe's default.")
+    guidance_scale: float | None = Field(
+        default=None, description="Classifier-free guidance." + _FROM_HOME
+        + "the recipe's default.")
+    height: int | None = Field(
+        default=None, description="Image height in pixels (a multiple of 8)." + _FROM_HOME
+        + "the recipe's default.")
+    width: int | None = Field(
+        default=None, description="Image width in pixels (a multiple of 8)." + _FROM_HOME
+        + "the recipe's default.")
+    post: str | None = Field(
+        default=None, description="Post-processing applied to every image, as to reals "
+        "(e.g. 'jpeg:70-95'; fakeimg_assets/real/post.py)." + _FROM_HOME + "none.")
+    max_seconds: float = Field(
+        default=3600.0, description="The partition's time budget in seconds (refused as "
+        "ResourceLimitError between batches once spent).")
+    keep_weights: bool = Field(
+        default=False, description="Keep the model's downloaded weights in the Hub cache "
+        "after sampling (default: remove them).")
+    force: bool = Field(
+        default=False, description="Sample again even when the partition's images were "
+        "drawn at the same revision with the same settings and prompt pool and are intact "
+        "on disk (otherwise such a run materializes as 'unchanged' without sampling).")
+
+    def asked(self) -> dict[str, object]:
+        """The output fields as asked (None: not set here)."""
+        return {k: getattr(self, k) for k in OUTPUT_FIELDS}
 
 
 @dg.asset(
@@ -115,9 +163,12 @@ def model_metadata(
         }
         stage.name = "write"
         warehouse.write("model_metadata", model_slug(model_id), [row])
+    if stage.refusal:
+        return refused_result(stage.refusal)
     ratio = plan.downloaded_bytes / plan.repo_bytes if plan.repo_bytes else 1.0
     return dg.MaterializeResult(
         metadata={
+            OUTCOME: OK,
             "revision": remote.revision,
             "pipeline_class": plan.pipeline_class,
             "architecture": plan.architecture,
@@ -141,8 +192,11 @@ def _collection_metadata(context: dg.AssetExecutionContext, key: str,
         row = collection_metadata_row(image_store.home_dir(), key)
         stage.name = "write"
         warehouse.write("model_metadata", model_slug(key), [row])
+    if stage.refusal:
+        return refused_result(stage.refusal)
     return dg.MaterializeResult(
         metadata={
+            OUTCOME: OK,
             "kind": "collection",
             "collection": row["collection"],
             "family_group": row["family_group"],
@@ -177,8 +231,13 @@ def sampled_images(
     model_id = validate_partition_key(context.partition_key)
     slug = model_slug(model_id)
     t0 = time.perf_counter()
+    refused = upstream_refusal(context, "model_metadata")
+    if refused:  # the metadata step refused the model: so does this one, with its reason
+        return refused_result(refused, image_store=image_store, slug=slug)
+    # empty fields: the home's settings (a bad settings file fails here, naming the file)
+    settings = resolve(config.asked(), read_home_settings(image_store.home_dir()))
     if collection_of(model_id):
-        return _collection_images(context, config, model_id, warehouse, image_store)
+        return _collection_images(context, config, settings, model_id, warehouse, image_store)
     with record_failures(context, warehouse, model_id, "sampled_images") as stage:
         stage.name = "check_inputs"
         meta = warehouse.read_key("model_metadata", slug)
@@ -187,17 +246,28 @@ def sampled_images(
         revision = meta["revision"][0]
         prompt_rows = warehouse.read("prompts").sort("prompt_id")
         prompts = list(zip(prompt_rows["prompt_id"], prompt_rows["prompt"], strict=True))
-        limits = limits_of(hub, max_seconds=config.max_seconds)
-        deadline = Deadline(limits.max_seconds)
         # a LoRA or single file samples on the base revision its metadata recorded
         base_revision = meta["base_revision"][0] if "base_revision" in meta.columns else None
+        drawn_from = fingerprint(
+            revision=revision, base_revision=base_revision, settings=settings,
+            prompts=prompts_sha(prompts),
+            code_version=context.assets_def.code_versions_by_key.get(context.asset_key),
+        )
+        previous = None if config.force else unchanged_since(
+            context.instance, model_id, drawn_from, image_store.home_dir(), slug)
+        if previous is not None:  # the same request, already drawn and intact: no work
+            return unchanged_result(
+                previous, seconds=time.perf_counter() - t0,
+                check=files_consistent_result(image_store.home_dir(), "fake", slug))
+        limits = limits_of(hub, max_seconds=config.max_seconds)
+        deadline = Deadline(limits.max_seconds)
         remote = fetch_plan(hub, model_id, revision, limits, base_revision=base_revision)
         params = SamplingParams(
-            n_images=config.images_per_model,
-            steps=config.steps,
-            guidance_scale=config.guidance_scale,
-            height=config.height,
-            width=config.width,
+            n_images=settings["images_per_model"],
+            steps=settings["steps"],
+            guidance_scale=settings["guidance_scale"],
+            height=settings["height"],
+            width=settings["width"],
             batch_size=compute.batch_size,
         )
         check_inputs(remote.model_index, remote.plan, params, limits)
@@ -222,7 +292,7 @@ def sampled_images(
         versions = json.dumps(result.library_versions, sort_keys=True)
         for img in result.images:
             image_id = f"fake:{model_id}:{img.request.index:05d}"
-            out = post_process(img, config.post, image_id)
+            out = post_process(img, settings["post"], image_id)
             name = f"{img.request.index:05d}.{'png' if out.format == 'PNG' else 'jpg'}"
             files[name] = out.data
             rows.append(
@@ -257,11 +327,16 @@ def sampled_images(
             )
         # files to a fresh version folder, then the rows (the completion marker), then prune
         writer.publish(files, rows)
+    if stage.refusal:
+        return refused_result(stage.refusal, image_store=image_store, slug=slug)
     return dg.MaterializeResult(
         metadata={
+            OUTCOME: SAMPLED,
             "n_images": len(rows),
             **row_count(len(rows), partitioned=True),
-            "sampling_config": dg.MetadataValue.json(config.model_dump()),  # fakeimg run reads it
+            # the resolved settings (fakeimg run reads them) and what the images came from
+            "sampling_config": dg.MetadataValue.json({**config.model_dump(), **settings}),
+            FINGERPRINT: dg.MetadataValue.json(drawn_from),
             "total_seconds": float(round(time.perf_counter() - t0, 3)),
             "revision": revision,
             "scheduler": result.scheduler,
@@ -271,8 +346,8 @@ def sampled_images(
             "load_seconds": float(round(outcome.load_seconds, 3)),
             "sample_seconds": float(round(outcome.sample_seconds, 3)),
             "images_per_second": float(round(len(rows) / max(outcome.sample_seconds, 1e-9), 3)),
-            **preview_metadata(write_contact_sheet(
-                image_store.home_dir(), "fake", slug, [i.png for i in result.images[:16]])),
+            **preview_metadata(image_store.home_dir(), "fake", slug,
+                               [i.png for i in result.images[:16]]),
         },
         data_version=dg.DataVersion(
             sha256_bytes("".join(r["sha256"] for r in rows).encode())[:16]
@@ -281,9 +356,9 @@ def sampled_images(
     )
 
 
-def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig, key: str,
-                       warehouse: WarehouseResource, image_store: ImageStoreResource,
-                       ) -> dg.MaterializeResult:  # fmt: skip
+def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig,
+                       settings: dict, key: str, warehouse: WarehouseResource,
+                       image_store: ImageStoreResource) -> dg.MaterializeResult:  # fmt: skip
     """A collection generator's staged images published as its fakes (nothing sampled)."""
     from PIL import Image
 
@@ -297,8 +372,10 @@ def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig
         stage.name = "write"
         home = image_store.home_dir()
         with image_store.partition_writer("fake", slug, warehouse) as writer:
-            rows = list(collection_image_rows(home, key, config.post, writer.add))
+            rows = list(collection_image_rows(home, key, settings["post"], writer.add))
             writer.commit(rows)
+    if stage.refusal:
+        return refused_result(stage.refusal, image_store=image_store, slug=slug)
     previews = []
     for r in rows[:16]:
         with Image.open(image_store.absolute(r["path"])) as im:
@@ -308,14 +385,15 @@ def _collection_images(context: dg.AssetExecutionContext, config: SamplingConfig
         formats[str(r["format"])] = formats.get(str(r["format"]), 0) + 1
     return dg.MaterializeResult(
         metadata={
+            OUTCOME: OK,
             "n_images": len(rows),
             **row_count(len(rows), partitioned=True),
-            "sampling_config": dg.MetadataValue.json(config.model_dump()),
+            "sampling_config": dg.MetadataValue.json({**config.model_dump(), **settings}),
             "kind": "collection",
             "formats": dg.MetadataValue.json(formats),
             "total_seconds": float(round(time.perf_counter() - t0, 3)),
             "revision": meta["revision"][0],
-            **preview_metadata(write_contact_sheet(home, "fake", slug, previews)),
+            **preview_metadata(home, "fake", slug, previews),
         },
         data_version=dg.DataVersion(
             sha256_bytes("".join(r["sha256"] for r in rows).encode())[:16]
@@ -330,7 +408,7 @@ MODEL_STATS = dg.AssetKey("model_stats")
 
 def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key, group_name=GROUP, automation_condition=per_model_condition(), deps=[sampled_images],
+        key, group_name=GROUP, automation_condition=stats_condition(), deps=[sampled_images],
         kinds={"numpy", "duckdb"}, code_version=CODE_VERSION, metadata=table_metadata(table),
         description=description,
     )
@@ -345,7 +423,7 @@ def _spec(key: str, table: str, description: str) -> dg.AssetSpec:
         _spec("model_stats", "model_stats",
               "Per-model quality aggregates and quarantine (written by image_quality_stats)."),
     ],
-    check_specs=[dg.AssetCheckSpec(NOT_DEGENERATE, asset="image_quality_stats")],
+    check_specs=[NOT_DEGENERATE_SPEC],
 )
 def image_quality_stats(
     context: dg.AssetExecutionContext,
@@ -354,6 +432,10 @@ def image_quality_stats(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     model_id = validate_partition_key(context.partition_key)
     slug = model_slug(model_id)
+    refused = upstream_refusal(context, "sampled_images")
+    if refused:  # no images to measure: materialized as refused, the check says why
+        yield from refused_stats(refused)
+        return
     with record_failures(context, warehouse, model_id, "image_quality_stats") as stage:
         stage.name = "read"
         images = warehouse.read_key("fake_images", f"fake--{slug}")
@@ -367,11 +449,15 @@ def image_quality_stats(
         warehouse.write(
             "model_stats", slug, [{"model_id": model_id, **agg, "computed_at": utcnow()}]
         )
+    if stage.refusal:
+        yield from refused_stats(stage.refusal)
+        return
     summary = {
+        OUTCOME: OK,
         "n_images": agg["n_images"],
-        "black_fraction": float(agg["black_fraction"]),
-        "duplicate_fraction": float(agg["duplicate_fraction"]),
-        "mean_entropy": float(agg["mean_entropy"] or 0.0),
+        "black_fraction": readable(float(agg["black_fraction"])),
+        "duplicate_fraction": readable(float(agg["duplicate_fraction"])),
+        "mean_entropy": readable(float(agg["mean_entropy"] or 0.0)),
         "quarantined": bool(agg["quarantined"]),
         "quarantine_reason": str(agg["quarantine_reason"] or ""),
     }
@@ -382,6 +468,33 @@ def image_quality_stats(
     )
     yield dg.MaterializeResult(
         asset_key=MODEL_STATS, metadata={**summary, **row_count(1, partitioned=True)}
+    )
+
+
+def refused_result(reason: str, *, image_store: ImageStoreResource | None = None,
+                   slug: str = "") -> dg.MaterializeResult:  # fmt: skip
+    """A refused partition's materialization: the verdict and no rows; for `sampled_images`
+    (`image_store` given) with its blocking files check, run as always (a refusal leaves the
+    partition's files as they were)."""
+    checks = []
+    if image_store is not None:
+        checks = [files_consistent_result(image_store.home_dir(), "fake", slug)]
+    return dg.MaterializeResult(
+        metadata=refused_metadata(reason), data_version=refused_version(reason),
+        check_results=checks,
+    )
+
+
+def refused_stats(reason: str) -> Iterator[dg.MaterializeResult]:
+    """Both stats assets of a refused partition, and the `not_degenerate` check saying so
+    (WARN: there are no images to judge, which is no crash)."""
+    yield dg.MaterializeResult(
+        asset_key="image_quality_stats", metadata=refused_metadata(reason),
+        data_version=refused_version(reason), check_results=[refused_check_result(reason)],
+    )
+    yield dg.MaterializeResult(
+        asset_key=MODEL_STATS, metadata=refused_metadata(reason),
+        data_version=refused_version(reason),
     )
 
 

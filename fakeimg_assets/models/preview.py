@@ -1,6 +1,7 @@
 """Contact sheets of sampled (or real) images, written as PNG files under
-`$FAKEIMG_HOME/previews/` and linked from the materialization's metadata (a path), so the
-event log holds a path rather than a base64 image per partition."""
+`$FAKEIMG_HOME/previews/` and shown in the materialization's metadata as a small inline
+thumbnail (`preview`) plus the sheet's path relative to the home (`preview_path`), so the
+event log holds no full-size image and a copied home still finds its sheets."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from fakeimg_assets.lib.inline_image import tiles_thumbnail
 
 PREVIEW_DIR = "previews"
 
@@ -35,6 +38,8 @@ def write_contact_sheet(home: Path, kind: str, name: str, pngs: Sequence[bytes])
         return None
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"preview name {name!r} must be a plain file name (a model slug)")
+    if not kind or "/" in kind or kind.startswith("."):
+        raise ValueError(f"preview kind {kind!r} must be a plain folder name")
     folder = Path(home) / PREVIEW_DIR / kind
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
@@ -44,8 +49,16 @@ def write_contact_sheet(home: Path, kind: str, name: str, pngs: Sequence[bytes])
     return path
 
 
-def preview_metadata(path: Path | None) -> dict[str, Any]:
-    """`{"preview": <path>}` for a written sheet, nothing when there was nothing to show."""
+def preview_metadata(home: Path, kind: str, name: str, pngs: Sequence[bytes]) -> dict[str, Any]:
+    """Write the sheet; `{"preview": inline thumbnail, "preview_path": path relative to
+    home}` (no `preview` when no thumbnail fits the UI's inline budget), nothing without
+    images."""
     import dagster as dg
 
-    return {"preview": dg.MetadataValue.path(str(path))} if path is not None else {}
+    path = write_contact_sheet(home, kind, name, pngs)
+    if path is None:
+        return {}
+    thumb = tiles_thumbnail(pngs, "sheet")
+    relative = path.relative_to(Path(home)).as_posix()
+    return {**({"preview": dg.MetadataValue.md(thumb)} if thumb else {}),
+            "preview_path": dg.MetadataValue.path(relative)}

@@ -28,7 +28,7 @@ from fakeimg_assets.integrity.publish import partition_key
 from fakeimg_assets.lib.paths import sha256_bytes
 from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import utcnow
-from fakeimg_assets.models.preview import preview_metadata, write_contact_sheet
+from fakeimg_assets.models.preview import preview_metadata
 from fakeimg_assets.quality.stats import image_measures
 from fakeimg_assets.real.crops import cut_crops, plan_crops
 from fakeimg_assets.real.post import apply_post, parse_post, resize_factor
@@ -351,8 +351,8 @@ def real_images(
                 {k: len(v) for k, v in plan.skipped_small.items()}
             ),
             "post": config.post or "none",
-            **preview_metadata(write_contact_sheet(
-                image_store.home_dir(), "real", "real_images", [_png(c) for c in previews])),
+            **preview_metadata(image_store.home_dir(), "real", "real_images",
+                               [_png(c) for c in previews]),
         }
     )
     yield dg.MaterializeResult(

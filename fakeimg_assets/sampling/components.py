@@ -70,6 +70,7 @@ def safetensors_index(path: Path) -> dict[str, tuple[int, ...]]:
     if not isinstance(header, dict):
         raise IncompleteWeightsError(f"{path.name}: safetensors header is not a JSON object")
     out: dict[str, tuple[int, ...]] = {}
+    data_end = 0
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -78,7 +79,17 @@ def safetensors_index(path: Path) -> dict[str, tuple[int, ...]]:
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
         ):
             raise IncompleteWeightsError(f"{path.name}: tensor {name!r} has shape {shape!r}")
+        offsets = entry.get("data_offsets")
+        if isinstance(offsets, list) and len(offsets) == 2 and all(
+                isinstance(n, int) and not isinstance(n, bool) for n in offsets):
+            data_end = max(data_end, offsets[1])
         out[name] = tuple(shape)
+    held = size - 8 - length
+    if data_end != held:  # an interrupted upload: the header promises bytes the file lacks
+        raise IncompleteWeightsError(
+            f"{path.name}: truncated or padded upload: its header declares {data_end} bytes "
+            f"of tensor data, the file holds {held}"
+        )
     return out
 
 

@@ -28,12 +28,13 @@ class SamplingError(RuntimeError):
         self.stage = stage
 
 
-class UnsafeRepoError(ValueError):
-    """A repo that would need pickle, remote code or an untrusted library to load."""
+class UnsafeRepoError(FakeimgError, ValueError):
+    """A repo that would need pickle, remote code or an untrusted library to load: refused."""
 
 
-class UnsupportedRepoError(ValueError):
-    """A repo the platform cannot sample, for a reason that will not change by retrying."""
+class UnsupportedRepoError(FakeimgError, ValueError):
+    """A repo the platform cannot sample, for a reason that will not change by retrying:
+    refused (a missing base, a pipeline class or adapter diffusers cannot run...)."""
 
 
 class IncompleteWeightsError(FakeimgError, ValueError):

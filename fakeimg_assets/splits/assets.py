@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from fakeimg_assets.detection.runs import GROUP, markdown
+from fakeimg_assets.detection.runs import GROUP
 from fakeimg_assets.lib.family_groups import family_group_of
+from fakeimg_assets.lib.metadata_table import table_entries
 from fakeimg_assets.lib.paths import COLLECTION_PREFIX
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.splits.lineage import lineage_from_rows
@@ -229,8 +230,9 @@ def detector_dataset(
             "test_models": dg.MetadataValue.json(test_models),
             "test_fraction": config.test_fraction,
             "excluded_collections": dg.MetadataValue.json(left_out),
-            "counts": dg.MetadataValue.md(markdown(counts)),
-            "lineage_groups": dg.MetadataValue.md(markdown(groups)),
+            **table_entries("counts", counts),
+            # one row per lineage group and side: the first 100 (by side, then group)
+            **table_entries("lineage_groups", groups, max_rows=100),
         }
     )
     yield dg.MaterializeResult(  # a small table: its rows are every version cut so far

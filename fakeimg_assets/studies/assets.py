@@ -17,13 +17,15 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from fakeimg_assets.detection.runs import GROUP, markdown, run_row, samples_of, train_on
+from fakeimg_assets.detection.runs import GROUP, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import predict
+from fakeimg_assets.lib.metadata_table import table_entries
 from fakeimg_assets.lib.paths import derive_seed
+from fakeimg_assets.lib.plot_files import plot_metadata
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.splits.store import read_split
 from fakeimg_assets.studies.baseline import FeatureCache, baseline_scorer
-from fakeimg_assets.studies.plot import markdown_image, scaling_png
+from fakeimg_assets.studies.plot import scaling_png
 from fakeimg_assets.studies.scaling import (
     Draw,
     StudyDesign,
@@ -230,11 +232,6 @@ def scaling_study(
     warehouse.write("scaling_results", study_id, results)
     summary = summarize(results)
     png = scaling_png([r for r in results if not r["left_out_family"]], summary)
-    plot_dir = image_store.home_dir() / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    plot_path = plot_dir / f"{study_id}.png"
-    plot_path.write_bytes(png)
-    table = pl.DataFrame(summary).with_columns(pl.col(pl.Float64).round(3))
     yield dg.MaterializeResult(
         asset_key="scaling_study",
         metadata={
@@ -246,12 +243,10 @@ def scaling_study(
             "heldout_models": dg.MetadataValue.json(list(design.heldout)),
             "unseen_families": dg.MetadataValue.json(list(design.unseen_families)),
             "seconds_per_run": float(round(float(np.mean(seconds)), 2)),
-            "plot": dg.MetadataValue.md(markdown_image(png)),
-            "plot_path": dg.MetadataValue.path(str(plot_path)),
-            "curve": dg.MetadataValue.md(markdown(table)),
-            **({"leave_one_family_out": dg.MetadataValue.md(
-                markdown(pl.DataFrame(lofo_table(results)).with_columns(pl.col(pl.Float64).round(3)))
-            )} if config.leave_one_family_out else {}),
+            **plot_metadata(image_store.home_dir(), study_id, png, "scaling study"),
+            **table_entries("curve", pl.DataFrame(summary)),
+            **(table_entries("leave_one_family_out", pl.DataFrame(lofo_table(results)))
+               if config.leave_one_family_out else {}),
         }
     )
     yield dg.MaterializeResult(

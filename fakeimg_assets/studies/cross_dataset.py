@@ -148,13 +148,8 @@ def axes(cells: Mapping[tuple[str, str], object]) -> tuple[list[str], list[str]]
     return order({t for t, _ in cells}), order({e for _, e in cells})
 
 
-def matrix_markdown(cells: Mapping[tuple[str, str], float | None]) -> str:
-    """The matrix as a markdown table: one row per train source, one column per set."""
+def matrix_rows(cells: Mapping[tuple[str, str], float | None]) -> list[dict[str, object]]:
+    """The matrix as table rows: one per train source (`train \\ eval`), one column per
+    evaluation set holding its AP (None where nothing was scored)."""
     trains, evals = axes(cells)
-    head = "| train \\ eval | " + " | ".join(evals) + " |\n|---|" + "---|" * len(evals) + "\n"
-    lines = []
-    for t in trains:
-        vals = [cells.get((t, e)) for e in evals]
-        lines.append(f"| {t} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in vals)
-                     + " |")  # fmt: skip
-    return head + "\n".join(lines)
+    return [{"train \\ eval": t, **{e: cells.get((t, e)) for e in evals}} for t in trains]

@@ -25,6 +25,8 @@ from fakeimg_assets.evaluation.external import (
     external_sets,
 )
 from fakeimg_assets.evaluation.rows import balanced_sets, evaluation_rows
+from fakeimg_assets.lib.metadata_table import table_entries
+from fakeimg_assets.lib.plot_files import plot_metadata
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.splits.store import read_split
 from fakeimg_assets.studies.cross_dataset import (
@@ -32,11 +34,10 @@ from fakeimg_assets.studies.cross_dataset import (
     axes,
     check_sources,
     matrix,
-    matrix_markdown,
+    matrix_rows,
     plan_cross_dataset,
 )
 from fakeimg_assets.studies.cross_dataset_plot import matrix_png
-from fakeimg_assets.studies.plot import markdown_image
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
@@ -163,10 +164,6 @@ def cross_dataset(
     cells = matrix(rows)
     png = matrix_png(cells, f"cross-dataset: mean-over-generators AP, {plan.n_images} fakes + "
                             f"{plan.n_images} reals per detector")  # fmt: skip
-    plot_dir = image_store.home_dir() / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    plot_path = plot_dir / f"{study_id}.png"
-    plot_path.write_bytes(png)
     trains, evals = axes(cells)
     elsewhere = {t: _mean([cells[(t, e)] for e in evals if e != t and (t, e) in cells])
                  for t in trains}  # fmt: skip
@@ -186,11 +183,10 @@ def cross_dataset(
                      "n_real": int((p["label"] == "real").sum())}
                  for n, (p, m, k) in sorted(sets.items())}),  # fmt: skip
             "skipped": dg.MetadataValue.json(dict(sorted(skipped.items()))),
-            "matrix": dg.MetadataValue.md(matrix_markdown(cells)),
+            **table_entries("matrix", matrix_rows(cells)),
             "mean_ap_on_other_sets": dg.MetadataValue.json(elsewhere),
             "seconds_per_run": float(round(float(np.mean(seconds)), 2)),
-            "plot": dg.MetadataValue.md(markdown_image(png, "cross-dataset matrix")),
-            "plot_path": dg.MetadataValue.path(str(plot_path)),
+            **plot_metadata(image_store.home_dir(), study_id, png, "cross-dataset matrix"),
         },
     )
     yield dg.MaterializeResult(

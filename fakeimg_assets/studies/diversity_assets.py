@@ -17,9 +17,11 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from fakeimg_assets.detection.runs import GROUP, markdown, run_row, samples_of, train_on
+from fakeimg_assets.detection.runs import GROUP, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import predict
 from fakeimg_assets.evaluation.rows import balanced_sets
+from fakeimg_assets.lib.metadata_table import table_entries
+from fakeimg_assets.lib.plot_files import plot_metadata
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.splits.store import read_split
 from fakeimg_assets.studies.diversity import (
@@ -32,7 +34,6 @@ from fakeimg_assets.studies.diversity import (
 )
 from fakeimg_assets.studies.diversity_plot import diversity_png
 from fakeimg_assets.studies.diversity_verdict import verdict
-from fakeimg_assets.studies.plot import markdown_image
 from fakeimg_assets.studies.scaling_eval import scores_of
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
@@ -170,11 +171,6 @@ def diversity_study(
         raise dg.Failure(f"diversity study {study_id}: no verdict: {exc}") from exc
     png = diversity_png(results, judged, k=design.k, n_fake=design.n_fake,  # type: ignore[arg-type]
                         family_by=design.family_by)  # fmt: skip
-    plot_dir = image_store.home_dir() / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    plot_path = plot_dir / f"{study_id}.png"
-    plot_path.write_bytes(png)
-    table = pl.DataFrame(summarize(results)).with_columns(pl.col(pl.Float64).round(3))
     sizes_of = {}
     for fam in design.families.values():
         sizes_of[fam] = sizes_of.get(fam, 0) + 1
@@ -195,10 +191,9 @@ def diversity_study(
             "multi_family": dg.MetadataValue.json(judged["multi_family"]),
             "difference": dg.MetadataValue.json(diff),
             "diversity_helps": bool(diff["holds"]),  # type: ignore[index]
-            "summary": dg.MetadataValue.md(markdown(table)),
+            **table_entries("summary", pl.DataFrame(summarize(results))),
             "seconds_per_run": float(round(float(np.mean(seconds)), 2)),
-            "plot": dg.MetadataValue.md(markdown_image(png, "diversity study")),
-            "plot_path": dg.MetadataValue.path(str(plot_path)),
+            **plot_metadata(image_store.home_dir(), study_id, png, "diversity study"),
         },
     )
     yield dg.MaterializeResult(

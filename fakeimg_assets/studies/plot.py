@@ -3,12 +3,12 @@
 Left: held-out mean AP vs number of training generators (log2 axis), fake images fixed;
 each draw a grey dot, the mean over draws a line with a +-1 std band and min-max whiskers,
 the families covered written under each k. Right: the control, one fixed generator set
-with a growing number of fake images. Shown in the Dagster UI as a markdown data URI.
+with a growing number of fake images. Written under `$FAKEIMG_HOME/plots/`; the UI shows
+an inline thumbnail (`lib/plot_files.py`).
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -107,7 +107,3 @@ def scaling_png(rows: Sequence[Mapping[str, object]], summary: Sequence[Mapping[
     image.save(buf, format="PNG")
     return buf.getvalue()
 
-
-def markdown_image(png: bytes, alt: str = "scaling study") -> str:
-    """A markdown image with the PNG inlined as a data URI (Dagster has no image type)."""
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"

@@ -108,6 +108,7 @@ RELATIONS: dict[str, dict[str, pl.DataType]] = {
         "error_type": pl.Utf8,
         "message": pl.Utf8,
         "transient": pl.Boolean,  # retryable (429, 5xx, timeout, truncation): see retry.py
+        "refused": pl.Boolean,  # a refusal by design (models/refusals.py): the asset materialized
         "failed_at": UTC_TS,
         "dagster_run_id": pl.Utf8,
     },

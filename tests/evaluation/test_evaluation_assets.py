@@ -14,6 +14,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from tests.helpers.inline import table_rows, thumbnail_of
 from tests.helpers.learnable_home import learnable_home
 
 # -- the asset chain -------------------------------------------------------------------------
@@ -171,6 +172,44 @@ def test_summary_shows_mean_ap_with_interval_and_balanced_models(evaluated) -> N
         assert cells[2] == cells[3], line  # n_real == n_fake per generator
     for protocol in ("held_out_family", "time_ordered", "jpeg50", "blur1"):
         assert protocol in text
+
+
+@pytest.mark.slow
+def test_evaluation_shows_ap_per_model_and_family_inline(evaluated) -> None:
+    """Per-model and per-family AP as tables the UI shows in place (rounded), a plot of
+    both as a PNG under the home with an inline thumbnail, and the split's counts."""
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    home, _, instance = evaluated
+    meta = instance.get_latest_materialization_event(
+        dg.AssetKey("detector_evaluation")).asset_materialization.metadata
+    run_id = meta["run_id"].value
+    rows = Warehouse(home).read("eval_results").filter(
+        (pl.col("run_id") == run_id) & (pl.col("protocol") == "held_out_models")
+        & pl.col("perturbation").is_null())
+    models = rows.filter(pl.col("group_kind") == "model")
+    by_model = table_rows(meta["ap_by_model"])
+    assert sorted(r["model_id"] for r in by_model) == sorted(models["group_value"])
+    assert [r["ap"] for r in by_model] == sorted(r["ap"] for r in by_model)  # hardest first
+    for r in by_model:
+        ap = models.filter(pl.col("group_value") == r["model_id"])["ap"][0]
+        assert r["ap"] == round(ap, 3) and isinstance(r["n_fake"], int)
+    families = table_rows(meta["ap_by_family_group"])
+    assert {r["family_group"] for r in families if r["protocol"] == "held_out_models"} == set(
+        rows.filter(pl.col("group_kind") == "family_group")["group_value"])
+    summary = table_rows(meta["summary"])
+    assert {r["group_kind"] for r in summary} == {"mean_over_models", "overall"}
+    assert all(r["ap"] is None or r["ap"] == round(r["ap"], 3) for r in summary)
+    assert meta["plot_path"].value == f"plots/evaluation-{run_id}.png".replace(":", "-")
+    assert (home / meta["plot_path"].value).read_bytes()[:4] == b"\x89PNG"
+    thumbnail_of(meta["plot"].value)
+    split = instance.get_latest_materialization_event(
+        dg.AssetKey("detector_dataset")).asset_materialization.metadata
+    counts = table_rows(split["counts"])
+    assert sum(r["len"] for r in counts) == split["dagster/row_count"].value
+    assert {(r["split"], r["label"]) for r in counts} == {
+        (s, lab) for s in ("test", "train") for lab in ("fake", "real")}
+    assert table_rows(split["lineage_groups"]) and "lineage_groups_rows_left_out" not in split
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import pytest
 from fakeimg_assets.catalog.assets import hub_catalog
 from fakeimg_assets.lib.paths import model_slug, sha256_file
 from fakeimg_assets.models.assets import image_quality_stats, model_metadata, sampled_images
+from fakeimg_assets.models.refusals import latest_metadata
 from fakeimg_assets.warehouse.store import Warehouse
 from tests.helpers.partitions import SMALL_SAMPLING, prepare_partition, run_partition
 from tests.helpers.zoo import pick
@@ -64,9 +65,12 @@ def test_per_model_assets_for_one_model(resources: dict, home: Path, zoo_catalog
         ms = Warehouse(home).read_key("model_stats", model_slug(model.model_id)).row(0, named=True)
         assert ms["n_images"] == 3 and not ms["quarantined"]
 
-        # re-running a partition replaces its rows instead of appending
+        # re-running a partition (forced: the same request is otherwise 'unchanged')
+        # replaces its rows instead of appending
+        forced = {"ops": {"sampled_images": {"config": {
+            **SMALL_SAMPLING["ops"]["sampled_images"]["config"], "force": True}}}}
         assert run_partition(sampled_images, instance, resources, model.model_id,
-                             run_config=SMALL_SAMPLING).success
+                             run_config=forced).success
         assert Warehouse(home).query("SELECT count(*) n FROM images WHERE label='fake'")["n"][0] == 3
 
 
@@ -90,7 +94,7 @@ def test_degenerate_model_is_quarantined(resources: dict, home: Path, zoo_catalo
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["remote code", "pickle", "corrupt", "no model_index.json"])
-def test_broken_models_fail_their_partition_with_a_failure_row(
+def test_broken_models_are_refused_with_a_failure_row(
     resources: dict, home: Path, zoo_catalog, kind: str
 ) -> None:
     broken = [m for m in zoo_catalog if m.expect == "failure"]
@@ -101,15 +105,17 @@ def test_broken_models_fail_their_partition_with_a_failure_row(
         pytest.fail(f"zoo has no {kind} failure repo: {[m.model_id for m in broken]}")
     with dg.instance_for_test() as instance:
         prepare_partition(instance, resources, model.model_id)
-        meta = run_partition(model_metadata, instance, resources, model.model_id)
-        if meta.success:
-            result = run_partition(sampled_images, instance, resources, model.model_id,
-                                   run_config=SMALL_SAMPLING)
-            assert not result.success
+        # each is refused by design: materialized as refused, never a failed run
+        assert run_partition(model_metadata, instance, resources, model.model_id).success
+        assert run_partition(sampled_images, instance, resources, model.model_id,
+                             run_config=SMALL_SAMPLING).success
+        meta = latest_metadata(instance, "sampled_images", model.model_id)
+        assert meta["outcome"] == "refused" and meta["refused_reason"], meta
     failures = Warehouse(home).read("model_failures")
-    assert failures.height >= 1
+    assert failures.height == 1  # the attempt that refused it; a follower writes none
     row = failures.row(0, named=True)
     assert row["model_id"] == model.model_id and row["stage"] and row["message"]
-    assert row["error_type"]
+    assert row["error_type"] and row["refused"] is True
+    assert f"'{row['stage']}': {row['error_type']}: " in meta["refused_reason"]
     # nothing half-written: no image rows for the broken model
     assert Warehouse(home).read_key("images", f"fake--{model_slug(model.model_id)}").height == 0

@@ -18,6 +18,7 @@ from sensors.retrain import RETRAIN_ASSETS, build_retrain_sensor, retrain_reques
 
 PER_MODEL = [dg.AssetKey(k) for k in ("model_metadata", "sampled_images", "image_quality_stats")]
 M1, M2 = "org-a/model-one", "org-b/model-two"
+REPORT = "model_report"
 
 
 def _materialize(instance: dg.DagsterInstance, key: str, partition: str | None = None) -> None:
@@ -49,8 +50,13 @@ def test_new_partition_flows_through_per_model_assets_across_ticks() -> None:
 
         for key in PER_MODEL:  # the run did its work
             _materialize(instance, key.to_user_string(), M2)
+        done = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                 cursor=tick.cursor)  # fmt: skip
+        # the report follows the finished per-model runs, once (it feeds nothing: no loop)
+        assert done.get_num_requested(dg.AssetKey(REPORT)) == 1 and done.total_requested == 1
+        _materialize(instance, REPORT)
         quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance,
-                                                  cursor=tick.cursor)  # fmt: skip
+                                                  cursor=done.cursor)  # fmt: skip
         assert quiet.total_requested == 0
 
         # a new prompt pool must not re-sample every model (GPU-hours on the real Hub)
@@ -64,6 +70,7 @@ def test_new_partition_flows_through_per_model_assets_across_ticks() -> None:
         replanned = dg.evaluate_automation_conditions(defs=defs, instance=instance,
                                                       cursor=pool.cursor)  # fmt: skip
         assert _requested(replanned) == {"sampled_images": {M2}, "image_quality_stats": {M2}}
+        assert replanned.get_num_requested(dg.AssetKey(REPORT)) == 1
 
 
 def _split(home: Path, models: list[str]) -> None:

@@ -161,3 +161,23 @@ def test_selecting_one_asset_of_a_step_selects_its_siblings(graph) -> None:
     job = defs.resolve_job_def("train_detector")
     for include_scaling in (False, True):
         job.get_subset(asset_selection=set(retrain_assets(include_scaling)))
+
+
+def test_every_sensor_schedule_check_asset_and_job_is_described() -> None:
+    """The UI shows "No description provided" otherwise; built with a retrain cron so the
+    optional schedule is checked too."""
+    from fakeimg_assets.definitions import build_definitions
+
+    defs = build_definitions(home="/nonexistent-home-unused", retrain_cron="0 3 * * *")
+    graph = defs.resolve_asset_graph()
+    missing = [f"sensor {s.name}" for s in defs.sensors if not (s.description or "").strip()]
+    missing += [f"schedule {s.name}" for s in defs.schedules
+                if not (s.description or "").strip()]  # fmt: skip
+    missing += [f"check {k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys
+                if not (graph.get_check_spec(k).description or "").strip()]  # fmt: skip
+    missing += [f"asset {k.to_user_string()}" for k in graph.get_all_asset_keys()
+                if not (graph.get(k).description or "").strip()]  # fmt: skip
+    missing += [f"job {j.name}" for j in defs.resolve_all_job_defs()
+                if not j.name.startswith("__") and not (j.description or "").strip()]
+    assert len(graph.asset_check_keys) >= 3 and len(list(defs.sensors)) >= 4
+    assert not missing, f"without a description: {missing}"

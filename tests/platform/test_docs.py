@@ -8,7 +8,7 @@
 - docs/data-contract.md matches the warehouse schemas exactly (relations, columns, types,
   owning assets, union parts), and the public contract's required relations and columns
   exist, but for one explicit set of known-missing ones.
-- docs/asset-graph.md's automation table lists every sensor and schedule with its default.
+- docs/asset-graph.md's and README.md's automation tables list every sensor and schedule\n  with its default.
 """
 
 from __future__ import annotations
@@ -373,13 +373,17 @@ def test_data_contract_check_sees_each_kind_of_drift() -> None:
 
 
 def automation_rows(text: str) -> set[tuple[str, str, str]]:
-    """(kind, name, default) of the rows of the automation table in asset-graph.md."""
+    """(kind, name, default) of the rows of a page's automation table (its `## Automation`
+    section)."""
     section = text.split("## Automation", 1)[1].split("\n## ", 1)[0]
     return set(re.findall(r"^\| (sensor|schedule) \| `(\w+)` \| (RUNNING|STOPPED) \|",
                           section, flags=re.M))
 
 
-def test_automation_table_lists_every_sensor_and_schedule() -> None:
+@pytest.mark.parametrize("page", [DOCS / "asset-graph.md", README], ids=lambda p: p.name)
+def test_automation_table_lists_every_sensor_and_schedule(page: Path) -> None:
+    """Both the README's table and asset-graph.md's name every sensor and schedule of the
+    definitions, with its default status, and nothing else."""
     from fakeimg_assets.definitions import build_definitions
 
     # with a cron, so the optional retrain schedule exists too
@@ -387,4 +391,4 @@ def test_automation_table_lists_every_sensor_and_schedule() -> None:
     actual = {("sensor", s.name, s.default_status.value) for s in defs.sensors}
     actual |= {("schedule", s.name, s.default_status.value) for s in defs.schedules}
     assert {"record_dead_runs", "fakeimg_automation"} <= {name for _, name, _ in actual}
-    assert automation_rows((DOCS / "asset-graph.md").read_text()) == actual
+    assert automation_rows(page.read_text()) == actual

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from fakeimg_assets.platform_run import RunOptions, run_platform
+from tests.helpers.inline import thumbnail_of
 
 pytestmark = pytest.mark.slow  # two whole `fakeimg run`s on the tiny zoo
 
@@ -90,12 +91,15 @@ def _reason(log: list[str]) -> str:
 def test_second_run_samples_nothing_and_changes_resample(env) -> None:
     log: list[str] = []
     first = _run(env, log)
-    assert first.sampled == [HEALTHY] and set(first.failed) == {REFUSED}, first
+    assert first.sampled == [HEALTHY] and set(first.refused) == {REFUSED}, first
+    assert first.failed == {}, first  # a refusal by design is no failure
+    assert any(f"{REFUSED}: refused (model_metadata refused at stage 'plan': UnsafeRepoError"
+               in line for line in log), log
     assert first.ok and not first.detector_skipped
     assert "(never sampled)" in _reason(log)
 
     again = _run(env, log)
-    assert again.sampled == [] and again.failed == {}, again
+    assert again.sampled == [] and again.failed == {} and again.refused == {}, again
     assert again.skipped[HEALTHY] == "up to date", again.skipped
     assert again.skipped[REFUSED].startswith("refused for good: "), again.skipped
     assert again.ok, again  # nothing to do is a success, not "no model was sampled"
@@ -114,7 +118,7 @@ def test_second_run_samples_nothing_and_changes_resample(env) -> None:
     bumped = _run(env, log, images_per_model=3, defs=_bumped_sampling_defs(env[0]))
     assert bumped.sampled == [HEALTHY], bumped
     assert "sampled_images has a new code version" in _reason(log)
-    assert REFUSED in bumped.failed, bumped  # refused under other code: tried again
+    assert REFUSED in bumped.refused, bumped  # refused under other code: tried again
 
     _planner_rules(env, _bumped_sampling_defs(env[0]))
 
@@ -154,8 +158,9 @@ def _planner_rules(env, defs: dg.Definitions) -> None:  # noqa: ANN001
     }], schema=failures.schema)], how="diagonal_relaxed")
     decided = plan(failures=quarantined)[HEALTHY]
     assert decided[0] and decided[1].startswith("damaged Parquet quarantined"), decided
+    # a refusal is the partition's materialized outcome: old failure rows do not undo it
     flaky = failures.with_columns(pl.lit(True).alias("transient"))
-    assert plan(failures=flaky)[REFUSED][1].startswith("last attempt failed (transient)")
+    assert plan(failures=flaky)[REFUSED][1].startswith("refused for good")
     sampled = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("sampled_images"), asset_partitions=[HEALTHY]),
         limit=1,
@@ -163,10 +168,11 @@ def _planner_rules(env, defs: dg.Definitions) -> None:  # noqa: ANN001
     assert sampled.metadata["dagster/partition_row_count"].value == 3  # standard metadata
     crops = instance.fetch_materializations(dg.AssetKey("real_images"), limit=1).records[0]
     assert crops.asset_materialization.metadata["dagster/row_count"].value == 3
-    for mat in (sampled, crops.asset_materialization):  # contact sheets: files, not base64
-        sheet = Path(mat.metadata["preview"].value)
+    for mat in (sampled, crops.asset_materialization):  # sheets: files, and inline thumbnails
+        sheet = home / mat.metadata["preview_path"].value  # relative to the home
         assert sheet.is_file() and sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert sheet.is_relative_to(home / "previews")
+        thumbnail_of(mat.metadata["preview"].value)  # under 1000 characters: shown in place
     assert plan(force=True) == dict.fromkeys([HEALTHY, REFUSED], (True, "forced (--force)"))
 
     def real_data() -> None:

@@ -93,11 +93,13 @@ def test_summary_lists_models_whose_latest_event_is_a_failure(home: Path) -> Non
     t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     wh = Warehouse(home)
 
-    def fail(model_id: str, at: dt.datetime, transient: bool) -> None:
+    def fail(model_id: str, at: dt.datetime, transient: bool, refused: bool | None = None,
+             error_type: str = "") -> None:
         wh.write("model_failures", f"{model_id.replace('/', '--')}--{at:%H}", [{
             "model_id": model_id, "asset": "sampled_images", "stage": "download",
-            "error_type": "TransientError" if transient else "UnsafeRepoError",
-            "message": "boom", "transient": transient, "failed_at": at, "dagster_run_id": "r",
+            "error_type": error_type or ("TransientError" if transient else "UnsafeRepoError"),
+            "message": "boom", "transient": transient, "refused": refused, "failed_at": at,
+            "dagster_run_id": "r",
         }])
 
     fail("healed/model", t0, True)
@@ -105,17 +107,25 @@ def test_summary_lists_models_whose_latest_event_is_a_failure(home: Path) -> Non
         "image_id": "fake:healed/model:00000", "label": "fake", "source": "healed/model",
         "path": "images/fake/healed--model/00000.png", "created_at": t0 + dt.timedelta(hours=1),
     }])
-    fail("flaky/model", t0, True)
-    fail("hostile/model", t0, False)
+    fail("flaky/model", t0, True, refused=False)
+    fail("buggy/model", t0, False, refused=False, error_type="KeyError")  # a broken run
+    fail("hostile/model", t0, False, refused=True)
+    fail("legacy/model", t0, False)  # a row from before `refused`: permanent = refused
     wh.write("fake_images", "fake--hostile--model", [{
         "image_id": "fake:hostile/model:00000", "label": "fake", "source": "hostile/model",
         "path": "images/fake/hostile--model/00000.png", "created_at": t0 - dt.timedelta(days=1),
-    }])  # sampled once, then its new revision was refused: still failed
+    }])  # sampled once, then its new revision was refused: still refused
     text = summarize(home)
     assert "failed models: 2 (1 transient)" in text
-    failed_lines = [line for line in text.splitlines() if "boom" in line]
-    assert [line.split()[0] for line in failed_lines] == ["flaky/model", "hostile/model"]
-    assert "True" in failed_lines[0] and "False" in failed_lines[1]
+    assert "refused models: 2 (by design" in text
+    lines = text.splitlines()
+    failed = lines.index(next(line for line in lines if line.startswith("failed models")))
+    refused = lines.index(next(line for line in lines if line.startswith("refused models")))
+    failed_lines = [line for line in lines[failed:refused] if "boom" in line]
+    assert [line.split()[0] for line in failed_lines] == ["buggy/model", "flaky/model"]
+    assert "False" in failed_lines[0] and "True" in failed_lines[1]
+    refused_lines = [line for line in lines[refused:] if "boom" in line]
+    assert [line.split()[0] for line in refused_lines] == ["hostile/model", "legacy/model"]
 
 
 def test_home_from_before_the_transient_column_still_reads(home: Path) -> None:

@@ -261,7 +261,7 @@ def test_permanent_failure_is_not_retried(tmp_path: Path, home: Path, zoo_dir: P
     root = _serve_one(zoo_dir, model.model_id, tmp_path / "hub")
     with HubServer(root) as server:
         result = _materialize_metadata(server.url, home, model.model_id)
-    assert not result.success
+    assert result.success  # a refusal: materialized as refused, once
     assert _step_events(result, "STEP_UP_FOR_RETRY") == 0
     [row] = _failures(home, model.model_id)
-    assert row["transient"] is False
+    assert row["transient"] is False and row["refused"] is True

@@ -177,8 +177,10 @@ def _materialize(asset, instance, resources, model_id, **kw) -> dg.ExecuteInProc
 
 
 def _sample(server, home: Path, model_id: str) -> bool:
-    """model_metadata then sampled_images for one model, as `sample_model` runs them."""
+    """model_metadata then sampled_images for one model, as `sample_model` runs them; True
+    when images were sampled (a refused model materializes, with no images)."""
     from fakeimg_assets.definitions import build_resources
+    from fakeimg_assets.models.refusals import latest_metadata
     from resources import ComputeResource
 
     resources = build_resources(
@@ -191,9 +193,11 @@ def _sample(server, home: Path, model_id: str) -> bool:
         ).success
         if not _materialize(model_metadata, instance, resources, model_id).success:
             return False
-        return _materialize(
+        if not _materialize(
             sampled_images, instance, resources, model_id, run_config=SMALL_SAMPLING
-        ).success
+        ).success:
+            return False
+        return latest_metadata(instance, "sampled_images", model_id).get("outcome") == "sampled"
 
 
 def _forbidden_requests(server) -> list[str]:

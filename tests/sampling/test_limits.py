@@ -193,6 +193,7 @@ def test_sampled_images_weights_and_time_budget(resources: dict, home, zoo_catal
     import dagster as dg
 
     from fakeimg_assets.models.assets import model_metadata, sampled_images
+    from fakeimg_assets.models.refusals import latest_metadata
     from fakeimg_assets.warehouse.store import Warehouse
 
     model_id = pick(zoo_catalog, expect="ok", architecture="pixart").model_id
@@ -211,13 +212,15 @@ def test_sampled_images_weights_and_time_budget(resources: dict, home, zoo_catal
                     run_config=cfg(keep_weights=True)).success
         assert weights()  # kept on request
         assert run_partition(sampled_images, instance, resources, model_id,
-                             run_config=cfg()).success
+                             run_config=cfg(force=True)).success  # the same request: forced
         assert weights() == []  # removed by default
         assert list((home / "hf-cache").rglob("model_index.json"))  # small files stay
         slow = run_partition(sampled_images, instance, resources, model_id,
-                    run_config=cfg(max_seconds=1e-6, keep_weights=True))
-        assert not slow.success
-        assert weights()  # kept on request even when the partition fails
+                    run_config=cfg(max_seconds=1e-6, keep_weights=True, force=True))
+        assert slow.success  # over a limit: a refusal, the partition says why
+        meta = latest_metadata(instance, "sampled_images", model_id)
+        assert meta["outcome"] == "refused" and "ResourceLimitError" in meta["refused_reason"]
+        assert weights()  # kept on request even when the partition is refused
     failures = Warehouse(home).read("model_failures").sort("failed_at")
     row = failures.row(-1, named=True)
     assert row["error_type"] == "ResourceLimitError" and "max_seconds" in row["message"]

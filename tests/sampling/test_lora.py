@@ -10,6 +10,7 @@ import pytest
 
 from fakeimg_assets.lib.paths import model_slug
 from fakeimg_assets.models.assets import model_metadata, sampled_images
+from fakeimg_assets.models.refusals import latest_metadata
 from fakeimg_assets.sampling.load import check_lora_keys
 from fakeimg_assets.sampling.remote_plan import fetch_plan
 from fakeimg_assets.sampling.repo_kind import classify_repo, pick_weights_file, trigger_words
@@ -202,10 +203,13 @@ def test_unusable_adapters_are_refused_with_a_failure_row(
 ) -> None:
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("hub_models", [model_id])
-        assert not run_partition(model_metadata, instance, resources, model_id).success
+        # a refusal by design: the partition materializes as refused, naming the reason
+        assert run_partition(model_metadata, instance, resources, model_id).success
+        meta = latest_metadata(instance, "model_metadata", model_id)
+        assert meta["outcome"] == "refused" and reason in meta["refused_reason"], meta
     row = Warehouse(home).read("model_failures").row(0, named=True)
     assert row["model_id"] == model_id and row["stage"] == "plan"
-    assert reason in row["message"] and row["transient"] is False
+    assert reason in row["message"] and row["transient"] is False and row["refused"] is True
     assert row["error_type"] == "UnsupportedRepoError"
     cache = Path(resources["hub"].resolved_cache_dir())
     assert not [p for p in cache.rglob("*") if p.suffix in (".bin", ".pt")]  # never fetched
@@ -258,8 +262,18 @@ def test_a_lora_samples_on_the_base_revision_its_metadata_recorded(
         config.write_text(json.dumps({**json.loads(config.read_text()), "steps_offset": 0}))
         assert res["hub"].model_info(BASE).sha != pinned  # the base moved on
 
-        result = run_partition(sampled_images, instance, res, SD1_LORA, run_config=SMALL_SAMPLING)
-        assert not result.success
+        # the same request finds its images intact ('unchanged'); forced, it must not draw
+        # from another base: refused, naming the pinned revision
+        assert run_partition(sampled_images, instance, res, SD1_LORA,
+                             run_config=SMALL_SAMPLING).success
+        assert latest_metadata(instance, "sampled_images", SD1_LORA)["outcome"] == "unchanged"
+        forced = {"ops": {"sampled_images": {"config": {
+            **SMALL_SAMPLING["ops"]["sampled_images"]["config"], "force": True}}}}
+        result = run_partition(sampled_images, instance, res, SD1_LORA, run_config=forced)
+        assert result.success
+        refused = latest_metadata(instance, "sampled_images", SD1_LORA)
+        assert refused["outcome"] == "refused" and f"base_revision {pinned}" in refused[
+            "refused_reason"]
         with pytest.raises(UnsupportedRepoError, match=f"base_revision {pinned}"):
             regenerate_image(f"fake:{SD1_LORA}:00000", home=home, hub=res["hub"])
     failure = Warehouse(home).read("model_failures").filter(

@@ -100,6 +100,25 @@ def test_a_broken_safetensors_header_is_refused_by_name(tmp_path: Path, header: 
         safetensors_index(path)
 
 
+def test_a_truncated_safetensors_upload_is_refused_before_loading(tmp_path: Path) -> None:
+    """An interrupted upload keeps a valid header but loses tensor bytes (the zoo's
+    pixart-broken-upload): refused from the header, as `IncompleteWeightsError` (a refusal),
+    not left to fail inside diffusers as an OSError."""
+    import torch
+    from safetensors.torch import save_file
+
+    path = tmp_path / "model.safetensors"
+    save_file({"w": torch.zeros(64, 64)}, str(path))
+    assert safetensors_index(path) == {"w": (64, 64)}  # an intact file passes
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IncompleteWeightsError, match=r"model.safetensors: truncated.*16384"):
+        safetensors_index(path)
+    path.write_bytes(data + b"x" * 10)  # bytes past the last tensor: not what was uploaded
+    with pytest.raises(IncompleteWeightsError, match="holds 16394"):
+        safetensors_index(path)
+
+
 def test_budget_refuses_a_model_whose_parameters_do_not_fit(
     zoo_dir: Path, zoo_catalog: list, tmp_path: Path, never_instantiate: None
 ) -> None:
@@ -164,8 +183,12 @@ def test_an_uncovered_repo_is_a_permanent_load_failure_row(
                                  compute=ComputeResource(device="cpu", batch_size=2))
         report = run_platform(RunOptions(images_per_model=2, steps=2, detector=False),
                               home=home, defs=defs, log=lambda _line: None)
-    assert report.sampled == [] and list(report.failed) == ["bigenc/tiny-weights"]
+    assert report.sampled == [] and report.failed == {}, report  # a refusal, not a failure
+    assert list(report.refused) == ["bigenc/tiny-weights"], report
+    assert "sampled_images refused at stage 'load': IncompleteWeightsError" in report.refused[
+        "bigenc/tiny-weights"]
     (row,) = Warehouse(home).read("model_failures").to_dicts()
     assert row["asset"] == "sampled_images" and row["stage"] == "load", row
     assert row["error_type"] == "IncompleteWeightsError" and row["transient"] is False, row
+    assert row["refused"] is True, row
     assert "'text_encoder'" in row["message"] and "missing" in row["message"], row

@@ -14,7 +14,7 @@ from fakeimg_assets.studies.cross_dataset import (
     HUB,
     check_sources,
     matrix,
-    matrix_markdown,
+    matrix_rows,
     plan_cross_dataset,
     sizes_covered,
 )
@@ -172,11 +172,10 @@ def test_matrix_cells_are_mean_over_models_rows() -> None:
     cells = matrix(rows)
     assert cells == {(HUB, HUB): 0.9, (HUB, "gans"): 0.6, ("gans", HUB): 0.55,
                      ("gans", "gans"): 0.97, ("gans", "ext"): None}
-    md = matrix_markdown(cells)
-    lines = md.splitlines()
-    assert lines[0] == "| train \\ eval | hub | ext | gans |"
-    assert lines[2] == "| hub | 0.900 | - | 0.600 |"
-    assert lines[3] == "| gans | 0.550 | - | 0.970 |"
+    table = matrix_rows(cells)  # hub first, then by name; None where nothing was scored
+    assert [list(r) for r in table] == [["train \\ eval", "hub", "ext", "gans"]] * 2
+    assert table == [{"train \\ eval": "hub", "hub": 0.9, "ext": None, "gans": 0.6},
+                     {"train \\ eval": "gans", "hub": 0.55, "ext": None, "gans": 0.97}]
     with pytest.raises(ValueError, match="two mean-over-models rows"):
         matrix([*rows, _result(HUB, HUB, "mean_over_models", 0.5)])
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from fakeimg_assets.detection.synthetic import synthetic_image
-from fakeimg_assets.studies.plot import markdown_image, scaling_png
+from fakeimg_assets.studies.plot import scaling_png
 from fakeimg_assets.studies.scaling import (
     allocate,
     design_study,
@@ -22,6 +22,7 @@ from fakeimg_assets.studies.scaling import (
     scaling_sizes,
     summarize,
 )
+from tests.helpers.inline import table_rows, thumbnail_of
 
 FAMILIES = {f"{fam}/m{i}": fam for fam in ("sd1", "sdxl", "pixart") for i in range(4)}
 TEST = {"sd1/m3", "sdxl/m3", "pixart/m3"}
@@ -126,7 +127,6 @@ def test_summary_spread_and_plot() -> None:
     png = scaling_png(rows, s)
     with Image.open(io.BytesIO(png)) as im:
         assert im.format == "PNG" and im.size == (960, 420)
-    assert markdown_image(png).startswith("![scaling study](data:image/png;base64,")
 
 
 # ---------------------------------------------------------------- the asset, for real
@@ -203,4 +203,10 @@ def test_scaling_asset_writes_draws_control_and_plot(home: Path) -> None:
     plots = list((home / "plots").glob("scaling-*.png"))
     assert len(plots) == 1
     mat = result.asset_materializations_for_node("scaling_study")[0]
-    assert str(mat.metadata["plot"].value).startswith("![scaling study](data:image/png;base64,")
+    assert mat.metadata["plot_path"].value == f"plots/{plots[0].name}"  # relative to the home
+    thumb = thumbnail_of(mat.metadata["plot"].value)  # shown in place: under 1000 characters
+    assert thumb.width < 960 and abs(thumb.width / thumb.height - 960 / 420) < 0.05
+    curve = table_rows(mat.metadata["curve"])  # a table, one row per (k, control)
+    assert {(r["n_train_models"], r["control"]) for r in curve} == {
+        (k, c) for k, c in zip(rows["n_train_models"], rows["control"], strict=True)}
+    assert all(r["ap_mean"] is None or r["ap_mean"] == round(r["ap_mean"], 3) for r in curve)

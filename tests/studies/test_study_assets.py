@@ -3,10 +3,7 @@ on a tiny home with families and collections (tests/helpers/study_home.py)."""
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import re
 import statistics
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from tests.helpers.inline import table_rows, thumbnail_of
 from tests.helpers.study_home import study_home
 
 FAST = {"epochs": 1, "n_boot": 50}
@@ -32,11 +30,6 @@ def _materialize(asset, resources, config, ok=True):
             return str(failure.event_specific_data.error)
         return {k: v.value for k, v in result.asset_materializations_for_node(name)[0]
                 .metadata.items()}  # fmt: skip
-
-
-def _png_of(markdown: str) -> Image.Image:
-    data = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown).group(1)
-    return Image.open(io.BytesIO(base64.b64decode(data)))
 
 
 @pytest.mark.slow
@@ -82,11 +75,11 @@ def test_diversity_study_trains_both_conditions_and_judges_them(tmp_path: Path) 
     assert meta["draws"] == {"single_family": 2, "multi_family": 2}
     assert meta["families"] == {"pixart": 1, "sd1": 4, "sdxl": 1}
     assert meta["fake_images_per_run"] == 18 and meta["dagster/row_count"] == 4
-    plot = Path(meta["plot_path"])
-    assert plot == home / "plots" / f"{rows['study_id'][0]}.png"
-    with Image.open(plot) as im:
-        assert im.format == "PNG"
-    assert _png_of(meta["plot"]).size == (560, 420)
+    assert meta["plot_path"] == f"plots/{rows['study_id'][0]}.png"  # relative to the home
+    with Image.open(home / meta["plot_path"]) as im:
+        assert im.format == "PNG" and im.size == (560, 420)
+    thumb = thumbnail_of(meta["plot"])  # inline, small, the same picture's shape
+    assert thumb.width < 560 and abs(thumb.width / thumb.height - 560 / 420) < 0.05
 
 
 @pytest.mark.slow
@@ -141,17 +134,22 @@ def test_cross_dataset_scores_every_source_everywhere(tmp_path: Path) -> None:
     assert meta["eval_sets"]["gans"] == {"kind": "held_out", "match_sizes": True, "n_fake": 6,
                                          "n_real": 6}
     assert "no test-side fakes" in meta["skipped"]["pix"]
-    lines = meta["matrix"].splitlines()
-    assert lines[0] == "| train \\ eval | hub | gans | outside |"
-    for source in ("hub", "gans", "pix"):
-        row = next(ln for ln in lines if ln.startswith(f"| {source} |"))
-        cells = row.strip("|").split("|")[1:]
+    table = table_rows(meta["matrix"])  # a table the UI shows in place
+    assert [r["train \\ eval"] for r in table] == ["hub", "gans", "pix"]
+    for row in table:
+        assert list(row) == ["train \\ eval", "hub", "gans", "outside"]
+        source = row["train \\ eval"]
         expect = [mean.filter((pl.col("train_source") == source) & (pl.col("eval_set") == e))
                   ["ap"][0] for e in ("hub", "gans", "outside")]  # fmt: skip
-        assert [float(c) for c in cells] == pytest.approx(expect, abs=6e-4)
-    plot = Path(meta["plot_path"])
+        cells = [row[e] for e in ("hub", "gans", "outside")]
+        assert cells == pytest.approx(expect, abs=6e-4)
+        assert all(c == round(c, 3) for c in cells)  # rounded for reading
+    plot = home / meta["plot_path"]
     assert plot.parent == home / "plots" and plot.exists()
-    assert _png_of(meta["plot"]).size == Image.open(plot).size
+    with Image.open(plot) as im:
+        width, height = im.size
+    thumb = thumbnail_of(meta["plot"])
+    assert abs(thumb.width / thumb.height - width / height) < 0.05
 
 
 @pytest.mark.slow

@@ -1,0 +1,1 @@
+"""Reports across partitions: every model at a glance."""
