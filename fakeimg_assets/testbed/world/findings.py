@@ -170,6 +170,13 @@ def report_markdown(doc: Mapping[str, Any]) -> str:
         f"[{_f(doc['baseline']['margin_ci_low'])}, {_f(doc['baseline']['margin_ci_high'])}].",
         "", f"Prompts: {len(doc['prompts'])} distinct.", "",
     ]  # fmt: skip
+    for name, key in (("Diversity (finding 2)", "diversity"),
+                      ("Cross-dataset (finding 3)", "cross_dataset")):
+        held = [r[key]["verdict"].get("difference", r[key]["verdict"])["holds"]
+                for r in doc["runs"] if r.get("status") == "ok" and r.get(key, {}).get("verdict")]
+        if held:
+            lines += [f"{name}: holds in {sum(held)} of {len(held)} seed(s) (rule: the "
+                      "interval's lower end above 0 in every seed).", ""]
     for run in doc["runs"]:
         lines += [f"## World seed {run['world_seed']} (split seed {run.get('split_seed')})", ""]
         if run.get("status") != "ok":
@@ -204,6 +211,46 @@ def report_markdown(doc: Mapping[str, Any]) -> str:
                       "above half Nyquist), per family: " + ", ".join(
                           f"{f} {_f(min(v))}–{_f(max(v))}" for f, v in sorted(fams.items())) + ".",
                       ""]  # fmt: skip
+        lines += findings_two_and_three_markdown(run)
         secs = ", ".join(f"{k} {v:.0f} s" for k, v in run.get("seconds", {}).items())
         lines += [f"Timings: {secs}.", ""]
     return "\n".join(lines)
+
+
+def findings_two_and_three_markdown(run: Mapping[str, Any]) -> list[str]:
+    """A seed's diversity rows and verdict, and its cross-dataset matrix and paired verdict
+    (protocol version 3 on); nothing for runs without them."""
+    lines: list[str] = []
+    div = run.get("diversity")
+    if div:
+        v = div["verdict"]
+        d = v["difference"]
+        lines += [
+            "Diversity (finding 2): at a fixed number of training generators and images, "
+            "one family vs many.", "",
+            "| condition | draw | families | training generators | held-out AP |",
+            "|---|---:|---:|---|---:|",
+            *[f"| {r['condition']} | {r['draw']} | {r['n_families']} | "
+              f"{', '.join(r['train_models'])} | {_f(r['ap'])} |" for r in div["rows"]],
+            "", f"Mean AP single family {_ci3(v['single_family'])}, many families "
+            f"{_ci3(v['multi_family'])}; difference {_ci3(d)}: "
+            f"**{'holds' if d['holds'] else 'does not hold'}**.", "",
+        ]  # fmt: skip
+    cross = run.get("cross_dataset")
+    if cross:
+        lines += [
+            "Cross-dataset (finding 3): detectors trained on each source at equal image "
+            "counts, each scored on the other sources' held-out parts and the outside sets.", "",
+            "| trained on | scored on | real | fake | AP [95% CI] |", "|---|---|---:|---:|---|",
+            *[f"| {r['train_source']} | {r['eval_set']} | {r['n_real']} | {r['n_fake']} | "
+              f"{_ci(r)} |" for r in cross["matrix"]], "",
+        ]  # fmt: skip
+        v = cross.get("verdict")
+        if v:
+            lines += [f"Paired on {v['eval_set']} ({v['statistic']}): {_ci3(v)}: "
+                      f"**{'holds' if v['holds'] else 'does not hold'}**.", ""]
+    return lines
+
+
+def _ci3(e: Mapping[str, Any]) -> str:
+    return f"{_f(e['estimate'])} [{_f(e['ci_low'])}, {_f(e['ci_high'])}]"

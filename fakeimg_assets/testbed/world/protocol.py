@@ -22,6 +22,8 @@ PROTOCOL_FILE = ROOT / "docs" / "science" / "protocol.toml"
 LOCK_FILE = ROOT / "docs" / "science" / "protocol-lock.json"
 SECTIONS = ("world", "sampling", "split", "detector", "design", "seeds", "outcome",
             "verdict", "baseline")  # fmt: skip
+# sections a later version added: generators outside the Hub and the paper's findings 2, 3
+OPTIONAL_SECTIONS = ("outside", "diversity", "cross_dataset")
 
 
 class ProtocolError(ValueError):
@@ -38,6 +40,10 @@ class Protocol:
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.sections[section]
+
+    def get(self, section: str) -> dict[str, Any] | None:
+        """An optional section (None in versions that predate it)."""
+        return self.sections.get(section)
 
 
 def content_digest(data: dict[str, Any]) -> str:
@@ -57,10 +63,13 @@ def parse_protocol(text: str) -> tuple[Protocol, dict[str, Any]]:
     missing = [s for s in SECTIONS if not isinstance(data.get(s), dict)]
     if missing:
         raise ProtocolError(f"protocol lacks section(s) {missing}")
-    unknown = sorted(set(data) - {*SECTIONS, "version", "changes"})
+    unknown = sorted(set(data) - {*SECTIONS, *OPTIONAL_SECTIONS, "version", "changes"})
     if unknown:
         raise ProtocolError(f"protocol has unknown key(s) {unknown}")
-    sections = {s: dict(data[s]) for s in SECTIONS}
+    bad = [s for s in OPTIONAL_SECTIONS if s in data and not isinstance(data[s], dict)]
+    if bad:
+        raise ProtocolError(f"protocol section(s) {bad} must be tables")
+    sections = {s: dict(data[s]) for s in (*SECTIONS, *OPTIONAL_SECTIONS) if s in data}
     return Protocol(version, content_digest(data), sections), data
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakeimg_assets.lib.paths import fakeimg_home
+from fakeimg_assets.lib.paths import collection_key, fakeimg_home
 from fakeimg_assets.splits.lineage import ModelLineage, lineage_groups, weight_sha256s_of
 from fakeimg_assets.splits.sides import DEFAULT_TEST_FRACTION, model_side, photo_side
 from fakeimg_assets.testbed.local_hub.server import HubServer
@@ -33,6 +33,11 @@ from fakeimg_assets.testbed.world.build import build_world
 from fakeimg_assets.testbed.world.cache import WORLD_MANIFEST
 from fakeimg_assets.testbed.world.dataset import WORLD_PHOTOS_ID
 from fakeimg_assets.testbed.world.findings import pooled, report_markdown, seed_summary
+from fakeimg_assets.testbed.world.outside import (
+    build_outside_collection,
+    default_outside,
+    outside_build_record,
+)
 from fakeimg_assets.testbed.world.protocol import (
     Protocol,
     ProtocolError,
@@ -72,11 +77,15 @@ def world_photos(world_dir: Path) -> list[BandPhoto]:
     return out
 
 
-def family_sides(spec: Any, files: dict[str, str], seed: int, test_fraction: float
-                 ) -> dict[str, set[str]]:  # fmt: skip
+def family_sides(spec: Any, files: dict[str, str], seed: int, test_fraction: float,
+                 extra: dict[str, str] | None = None) -> dict[str, set[str]]:  # fmt: skip
     """`{architecture: sides its lineage groups fall on}` for a split seed, computed with the
-    platform's own lineage rule and side hash, before anything is served or sampled."""
+    platform's own lineage rule and side hash, before anything is served or sampled.
+    `extra`: collection generators `{partition key: architecture}` (each its own group)."""
     models, arch = [], {}
+    for key, a in (extra or {}).items():
+        models.append(ModelLineage(key, (), (), None))
+        arch[key] = a
     for g in spec.generators:
         prefix = f"{g.model_id}/"
         own = {p[len(prefix):]: sha for p, sha in files.items() if p.startswith(prefix)}
@@ -90,12 +99,13 @@ def family_sides(spec: Any, files: dict[str, str], seed: int, test_fraction: flo
 
 
 def split_problems(spec: Any, files: dict[str, str], photos: list[BandPhoto], seed: int,
-                   min_prompts: int) -> list[str]:  # fmt: skip
+                   min_prompts: int, extra: dict[str, str] | None = None) -> list[str]:  # fmt: skip
     """Why a split seed breaks the protocol's rule (empty: it keeps it): a family without
     lineage groups on both sides, a scene without bands on both sides, or fewer than
     `min_prompts` training prompts (captions of training-side bands no test band shares)."""
     problems = [f"family {a} only on the {'/'.join(sorted(s))} side"
-                for a, s in family_sides(spec, files, seed, DEFAULT_TEST_FRACTION).items()
+                for a, s in family_sides(spec, files, seed, DEFAULT_TEST_FRACTION,
+                                         extra).items()
                 if s != {"train", "test"}]  # fmt: skip
     sides: dict[str, set[str]] = {}
     side_of = {p.photo_id: photo_side(p.photo_id, DEFAULT_TEST_FRACTION, seed) for p in photos}
@@ -112,12 +122,13 @@ def split_problems(spec: Any, files: dict[str, str], photos: list[BandPhoto], se
 
 
 def choose_split_seed(spec: Any, files: dict[str, str], photos: list[BandPhoto],
-                      min_prompts: int, *, tries: int = 1000) -> int:  # fmt: skip
+                      min_prompts: int, *, tries: int = 1000,
+                      extra: dict[str, str] | None = None) -> int:  # fmt: skip
     """The protocol's rule: the first split seed >= 0 that keeps every family's lineage
     groups and every scene's bands on both sides, with at least `min_prompts` prompts. It
     reads the world's lineage and photos, never a detector's score."""
     for seed in range(tries):
-        if not split_problems(spec, files, photos, seed, min_prompts):
+        if not split_problems(spec, files, photos, seed, min_prompts, extra):
             return seed
     raise ValueError(f"no split seed in 0..{tries - 1} keeps the protocol's split rule")
 
@@ -139,6 +150,7 @@ def check_home(home: Path) -> None:
 def run_seed(home: Path, protocol: Protocol, world_seed: int, *, log: Any = print
              ) -> dict[str, Any]:  # fmt: skip
     """One world seed end to end in its own home; returns its report entry."""
+    from fakeimg_assets.collections.add import add_collection
     from fakeimg_assets.platform_run import RunOptions, run_platform
 
     home = Path(home)
@@ -154,12 +166,24 @@ def run_seed(home: Path, protocol: Protocol, world_seed: int, *, log: Any = prin
     seconds["world_build"] = time.perf_counter() - t0
     files = json.loads((world_dir / WORLD_MANIFEST).read_text())["files"]
     photos = world_photos(world_dir)
-    split_seed = choose_split_seed(spec, files, photos, int(protocol["split"]["min_prompts"]))
+    t_out = time.perf_counter()
+    outside = build_outside(home, protocol, world_seed, log)
+    seconds["outside_build"] = time.perf_counter() - t_out
+    extra = {collection_key(name, g.generator): g.architecture
+             for name, (_, role, specs) in outside.items() if role != "eval" for g in specs}
+    split_seed = choose_split_seed(spec, files, photos, int(protocol["split"]["min_prompts"]),
+                                   extra=extra)  # fmt: skip
     log(f"seed {world_seed}: split seed {split_seed} (the protocol's split rule)")
     with HubServer(world_dir) as server:
         old = os.environ.get("HF_ENDPOINT")
         os.environ["HF_ENDPOINT"] = server.url  # for this process's run only
         try:
+            t1 = time.perf_counter()
+            for name, (folder, role, _) in outside.items():  # before the run: one split
+                added = add_collection(str(folder), name=name, role=role, home=home, log=log)
+                if not added.ok:
+                    raise RuntimeError(f"collection {name}: {added.failed}")
+            seconds["collections_add"] = time.perf_counter() - t1
             t1 = time.perf_counter()
             report = run_platform(RunOptions(
                 images_per_model=int(smp["images_per_model"]),
@@ -180,16 +204,44 @@ def run_seed(home: Path, protocol: Protocol, world_seed: int, *, log: Any = prin
                 os.environ["HF_ENDPOINT"] = old
     t3 = time.perf_counter()
     entry = seed_entry(home, protocol, study_id, world_seed, split_seed, prompts)
+    entry |= findings_two_and_three(home, protocol, seed=world_seed)
     seconds["report"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
     entry["seconds"] = seconds
     gens = {g.model_id: g for g in spec.generators}
+    entry["outside"] = {name: outside_build_record(folder)
+                        for name, (folder, _, _) in outside.items()}
     entry["world"] = [{  # what each generator cost and how it samples (the docs' figures)
         "model_id": b.model_id, "family": gens[b.model_id].family, "base": gens[b.model_id].base,
         "steps": b.steps, "seconds": b.seconds, "first_loss": b.first_loss,
         "last_loss": b.last_loss, "high_freq_energy": b.high_freq_energy,
     } for b in built]  # fmt: skip
     return entry
+
+
+OUTSIDE_TRAIN, OUTSIDE_EVAL = "world-outside", "world-benchmark"
+
+
+def build_outside(home: Path, protocol: Protocol, world_seed: int, log: Any
+                  ) -> dict[str, tuple[Path, str, tuple[Any, ...]]]:  # fmt: skip
+    """The protocol's generators outside the Hub (`[outside]`), built (cached) as collection
+    folders: `{name: (folder, role, specs)}`; empty for protocols without the section."""
+    section = protocol.get("outside")
+    if not section:
+        return {}
+    n_train, n_eval = int(section["train_per_kind"]), int(section["eval_per_kind"])
+    steps = {str(k): int(v) for k, v in (section.get("steps") or {}).items()}  # tests: fewer
+    specs = default_outside(world_seed, n_train + n_eval, steps=steps or None)
+    index = {g.generator: int(g.generator.rsplit("-", 1)[1]) for g in specs}
+    train = tuple(g for g in specs if index[g.generator] < n_train)
+    held = tuple(g for g in specs if index[g.generator] >= n_train)
+    out = {}
+    for name, role, part in ((OUTSIDE_TRAIN, "both", train), (OUTSIDE_EVAL, "eval", held)):
+        if part:
+            folder = build_outside_collection(
+                home / name, part, n_images=int(section["images_per_generator"]), log=log)
+            out[name] = (folder, role, part)
+    return out
 
 
 def check_sides(home: Path, min_prompts: int) -> list[str]:
@@ -235,11 +287,24 @@ def run_study(home: Path, protocol: Protocol, split_seed: int) -> str:
             "keep_checkpoints": True, "baseline": True,
         }},
     }}  # fmt: skip
+    keys = ["shortcut_audit", "detector_dataset", "split_versions", "scaling_study",
+            "scaling_detectors"]
+    trained = {"backbone": str(det["backbone"]), "epochs": int(det["epochs"]),
+               "image_size": int(det["image_size"]), "seed": int(protocol["seeds"]["study"])}
+    if protocol.get("diversity"):
+        div = protocol["diversity"]
+        config["ops"]["diversity_study"] = {"config": {
+            **trained, "family_by": str(div["family_by"]), "draws": int(div["draws"]),
+            "n_train_models": int(div["n_train_models"]), "fake_images": int(det["fake_images"]),
+            "n_boot": int(div["bootstrap"])}}
+        keys += ["diversity_study", "diversity_detectors"]
+    if protocol.get("cross_dataset"):
+        config["ops"]["cross_dataset"] = {"config": {
+            **trained, "fake_images": int(protocol["cross_dataset"]["fake_images"])}}
+        keys += ["cross_dataset", "cross_dataset_detectors"]
     result = defs.resolve_job_def("train_detector").execute_in_process(
         run_config=config, instance=instance, raise_on_error=False,
-        asset_selection=[AssetKey(k) for k in (
-            "shortcut_audit", "detector_dataset", "split_versions", "scaling_study",
-            "scaling_detectors")],  # fmt: skip
+        asset_selection=[AssetKey(k) for k in keys],
     )
     if not result.success:
         raise RuntimeError(f"study failed: {failure_message(result)}")
@@ -280,6 +345,69 @@ def seed_entry(home: Path, protocol: Protocol, study_id: str, world_seed: int,
                                                "auc_ci_high", "passed")}
                            for a in latest.sort("feature_set").to_dicts()],  # fmt: skip
     }  # fmt: skip
+
+
+def findings_two_and_three(home: Path, protocol: Protocol, *, seed: int) -> dict[str, Any]:
+    """The diversity study's rows and verdict, and the cross-dataset matrix with the paired
+    verdict (Hub-trained minus outside-trained detector on the outside eval set)."""
+    import polars as pl
+
+    from fakeimg_assets.detection.train import predict
+    from fakeimg_assets.evaluation.external import external_sets
+    from fakeimg_assets.evaluation.rows import balanced_sets
+    from fakeimg_assets.splits.store import read_split
+    from fakeimg_assets.studies.cross_dataset_verdict import paired_difference
+    from fakeimg_assets.studies.diversity_verdict import verdict as diversity_verdict
+    from fakeimg_assets.warehouse.store import Warehouse
+    from resources import WarehouseResource
+
+    store, out = Warehouse(home), {}
+    if protocol.get("diversity"):
+        rows = store.read("diversity_results")
+        rows = rows.filter(pl.col("study_id") == rows["study_id"].max())
+        out["diversity"] = {
+            "rows": [{**{k: r[k] for k in ("condition", "draw", "n_train_models", "n_families",
+                                           "families", "train_models", "ap", "pooled_ap")},
+                      "generator_ap": _loads_json(r["generator_ap"])}  # the verdict's input
+                     for r in rows.sort("condition", "draw").to_dicts()],
+            "verdict": diversity_verdict(rows.to_dicts(), n_boot=int(
+                protocol["diversity"]["bootstrap"]), seed=seed)}  # fmt: skip
+    if protocol.get("cross_dataset"):
+        runs = store.read("cross_dataset_detectors")
+        study = runs["run_id"].max()[:38]  # the fixed-width study id
+        runs = runs.filter(pl.col("run_id").str.starts_with(study))
+        cells = store.read("cross_dataset_results").filter(
+            pl.col("run_id").str.starts_with(study) & pl.col("perturbation").is_null()
+            & (pl.col("group_kind") == "mean_over_models"))
+        entry: dict[str, Any] = {"study_id": study, "matrix": [
+            {k: r[k] for k in ("train_source", "eval_set", "n_real", "n_fake", "ap",
+                               "ap_ci_low", "ap_ci_high")}
+            for r in cells.sort("train_source", "eval_set").to_dicts()]}  # fmt: skip
+        ckpt = {r["run_id"][len(study) + 1:]: r["checkpoint_path"] for r in runs.to_dicts()}
+        if "hub" in ckpt and OUTSIDE_TRAIN in ckpt:
+            _, split = read_split(store)
+            sizes = store.query("SELECT image_id, width, height FROM images")
+            test = split.join(sizes, on="image_id", how="left").filter(
+                pl.col("split") == "test")
+            reals = test.filter((pl.col("label") == "real") & pl.col("collection").is_null())
+            frame = external_sets(WarehouseResource(home=str(home)), reals).get(OUTSIDE_EVAL)
+            if frame is not None:  # both detectors score every image of the set once
+                paths = sorted(set(frame["path"]))
+                scores = {src: dict(zip(paths, (float(x) for x in predict(
+                    Path(ckpt[src]), [str(home / p) for p in paths], device="cpu")),
+                    strict=True)) for src in ("hub", OUTSIDE_TRAIN)}  # fmt: skip
+                # the balanced sets are drawn by a seeded hash order, whatever the score
+                scored = frame.with_columns(pl.col("path").replace_strict(
+                    scores["hub"], return_dtype=pl.Float64).alias("score"))
+                sets = balanced_sets(scored, seed, match_sizes=False)
+                entry["verdict"] = {
+                    "statistic": protocol["cross_dataset"]["statistic"],
+                    "eval_set": OUTSIDE_EVAL,
+                    **paired_difference(sets, scores["hub"], scores[OUTSIDE_TRAIN],
+                                        n_boot=int(protocol["cross_dataset"]["bootstrap"]),
+                                        seed=seed)}  # fmt: skip
+        out["cross_dataset"] = entry
+    return out
 
 
 def per_scene_ap(home: Path, study_id: str) -> list[dict[str, Any]]:
@@ -371,6 +499,10 @@ def run_science(home: Path, protocol: Protocol, seeds: list[int], *, development
         plot = seed_home / "plots" / f"{r['study_id']}.png"
         if plot.is_file():
             shutil.copyfile(plot, out / f"seed-{r['world_seed']}-scaling-curve.png")
+        for study in ("diversity", "cross-dataset"):  # the latest of each study's plots
+            plots = sorted((seed_home / "plots").glob(f"{study}-*.png"))
+            if plots:
+                shutil.copyfile(plots[-1], out / f"seed-{r['world_seed']}-{study}.png")
     return doc
 
 
@@ -415,3 +547,7 @@ def science_command(args: Any) -> int:
     print(report_markdown(doc))
     print(f"report: {home / 'science' / 'report.md'}")
     return 1 if (getattr(args, "strict", False) and not doc["verdict"]["holds"]) else 0
+
+
+def _loads_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

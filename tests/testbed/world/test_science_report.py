@@ -1,7 +1,8 @@
-"""The committed science run (docs/science/report.json) is checkable: it ran under the
-registered protocol on its replication seeds, its verdict and baseline margin recompute
-from its raw rows, report.md is generated from it, and every figure the docs quote in
-their results section is one of the report's."""
+"""The committed science runs are checkable: the current protocol's (docs/science/report.json,
+the first N replication seeds) and version 2's (docs/science/v2/, all three) each ran under
+its registered protocol, their verdicts and baseline margins recompute from their raw rows
+(and, from version 3, the diversity verdict from its rows), each report.md is generated from
+its report.json, and every figure the docs quote in their results section is a report's."""
 
 from __future__ import annotations
 
@@ -20,21 +21,30 @@ from fakeimg_assets.testbed.world.protocol import (
 from fakeimg_assets.testbed.world.science import study_rows
 
 SCIENCE = PROTOCOL_FILE.parent
-REPORT = SCIENCE / "report.json"
 DOC = SCIENCE.parent / "science.md"
+REPORTS = {"current": SCIENCE, "v2": SCIENCE / "v2"}  # each folder: report.json + report.md
+
+
+@pytest.fixture(scope="module", params=sorted(REPORTS))
+def folder(request: pytest.FixtureRequest):
+    return REPORTS[request.param]
 
 
 @pytest.fixture(scope="module")
-def report() -> dict:
-    return json.loads(REPORT.read_text())
+def report(folder) -> dict:
+    return json.loads((folder / "report.json").read_text())
 
 
-def test_the_run_used_the_registered_protocol_and_its_replication_seeds(report: dict) -> None:
+def test_the_run_used_the_registered_protocol_and_its_replication_seeds(
+    report: dict, folder
+) -> None:
     protocol, _ = parse_protocol(PROTOCOL_FILE.read_text())
-    assert report["protocol_version"] == protocol.version
-    assert report["protocol_digest"] == read_lock(LOCK_FILE)[str(protocol.version)]
+    if folder == SCIENCE:
+        assert report["protocol_version"] == protocol.version
+    assert report["protocol_digest"] == read_lock(LOCK_FILE)[str(report["protocol_version"])]
     assert report["development"] is False
-    assert report["seeds"] == [int(s) for s in protocol["seeds"]["replication"]]
+    replication = [int(s) for s in protocol["seeds"]["replication"]]
+    assert report["seeds"] and report["seeds"] == replication[:len(report["seeds"])]
     assert not set(report["seeds"]) & {int(s) for s in protocol["seeds"]["development"]}
 
 
@@ -53,16 +63,37 @@ def test_the_verdict_recomputes_from_the_raw_rows(report: dict) -> None:
     assert len(report["prompts"]) >= int(protocol["split"]["min_prompts"])
 
 
-def test_report_md_is_generated_from_report_json(report: dict) -> None:
-    assert (SCIENCE / "report.md").read_text() == report_markdown(report)
+def test_the_diversity_verdict_recomputes_from_the_raw_rows(report: dict) -> None:
+    from fakeimg_assets.studies.diversity_verdict import verdict
+
+    protocol, _ = parse_protocol(PROTOCOL_FILE.read_text())
+    runs = [r for r in report["runs"] if r["status"] == "ok" and "diversity" in r]
+    if report["protocol_version"] < 3:
+        assert not runs  # the study entered the protocol in version 3
+        return
+    assert runs, "a version-3 run without the diversity study"
+    for run in runs:
+        div = run["diversity"]
+        assert {r["condition"] for r in div["rows"]} == {"single_family", "multi_family"}
+        again = verdict(div["rows"], n_boot=int(protocol["diversity"]["bootstrap"]),
+                        seed=run["world_seed"])
+        assert again == div["verdict"]
+        cross = run["cross_dataset"]
+        assert cross["matrix"] and cross["verdict"]["eval_set"] == "world-benchmark"
+
+
+def test_report_md_is_generated_from_report_json(report: dict, folder) -> None:
+    assert (folder / "report.md").read_text() == report_markdown(report)
 
 
 def test_every_figure_in_the_docs_results_is_the_reports() -> None:
     text = DOC.read_text()
-    start = text.index("## Results")
-    results = text[start:text.index("\n## ", start)]
+    starts = [m.start() for m in re.finditer(r"^## Results", text, flags=re.M)]
+    assert len(starts) == len(REPORTS), "one results section per committed report"
+    results = "".join(text[s:text.index("\n## ", s)] for s in starts)
     number = r"(?<!\d)(?<!\d\.)\d+\.\d+(?!\d|\.\d)"  # whole decimals: 0.95 is not 0.955
     figures = set(re.findall(number, results))
-    reported = set(re.findall(number, (SCIENCE / "report.md").read_text()))
+    reported = set().union(*(re.findall(number, (f / "report.md").read_text())
+                             for f in REPORTS.values()))
     missing = sorted(figures - reported)
     assert figures and not missing, f"figures in docs/science.md not in report.md: {missing}"

@@ -24,10 +24,15 @@ def tiny_protocol():  # -> Protocol
     data["detector"].update(epochs=1, fake_images=8)
     data["design"].update(draws=2, lofo_draws=2)
     data["verdict"]["bootstrap"] = 50
+    # version 3's sections, small: outside generators trained briefly, two draws per condition
+    data["outside"].update(images_per_generator=24)
+    data["diversity"].update(draws=2, bootstrap=50)
+    data["cross_dataset"].update(bootstrap=50)
     lines = [f"version = {data['version']}"]
     for section in ("world", "sampling", "split", "detector", "design", "seeds", "outcome",
-                    "verdict", "baseline"):
+                    "verdict", "baseline", "outside", "diversity", "cross_dataset"):
         lines += [f"[{section}]", *(f"{k} = {json.dumps(v)}" for k, v in data[section].items())]
+    lines += ["[outside.steps]", "gan = 30", "pixel_diffusion = 30"]
     return parse_protocol("\n".join(lines))[0]
 
 
@@ -58,6 +63,17 @@ def test_a_tiny_science_run_reports_everything_the_contract_names(tmp_path: Path
     assert runs.height == len(run["rows"]) + len(run["lofo_rows"])
     for path in runs["checkpoint_path"]:  # every study detector kept, loadable later
         assert path and (Path(path) / "model.safetensors").is_file()
+    # findings 2 and 3 (protocol version 3): rows, verdicts, the cross-dataset matrix
+    div = run["diversity"]
+    assert {r["condition"] for r in div["rows"]} == {"single_family", "multi_family"}
+    assert all(sorted(r["generator_ap"]) for r in div["rows"])
+    assert {"estimate", "ci_low", "ci_high", "holds"} <= set(div["verdict"]["difference"])
+    cross = run["cross_dataset"]
+    assert {r["train_source"] for r in cross["matrix"]} == {"hub", "world-outside"}
+    assert "world-benchmark" in {r["eval_set"] for r in cross["matrix"]}
+    assert cross["verdict"]["eval_set"] == "world-benchmark"
+    assert {"estimate", "ci_low", "ci_high", "holds"} <= set(cross["verdict"])
+    assert set(run["outside"]) == {"world-outside", "world-benchmark"}
     saved = json.loads((tmp_path / "science" / "report.json").read_text())
     assert saved["verdict"] == json.loads(json.dumps(doc["verdict"]))
     assert (tmp_path / "science" / "report.md").read_text().startswith("# Science run")
