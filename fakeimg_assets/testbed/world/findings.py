@@ -201,7 +201,8 @@ def report_markdown(doc: Mapping[str, Any]) -> str:
             lines += ["Per scene (largest k): " + ", ".join(
                 f"{p['scene']} {_f(p['ap'])}" for p in run["per_scene"]), ""]
         for a in run.get("shortcut_audit") or []:
-            lines += [f"Shortcut audit ({a['feature_set']}): AUC {_f(a['auc'])} "
+            scope = f", {a['scope']}" if a.get("scope") else ""  # version 2 kept no scope
+            lines += [f"Shortcut audit ({a['feature_set']}{scope}): AUC {_f(a['auc'])} "
                       f"[{_f(a['auc_ci_low'])}, {_f(a['auc_ci_high'])}].", ""]
         if run.get("world"):
             fams: dict[str, list[float]] = {}

@@ -341,9 +341,9 @@ def seed_entry(home: Path, protocol: Protocol, study_id: str, world_seed: int,
         } for r in rows if r["protocol"] in ("leave_one_family_out", "lofo_curve")],
         "summary": seed_summary(rows, protocol["verdict"], seed=world_seed),
         "per_scene": per_scene_ap(home, study_id),
-        "shortcut_audit": [{k: a[k] for k in ("feature_set", "auc", "auc_ci_low",
-                                               "auc_ci_high", "passed")}
-                           for a in latest.sort("feature_set").to_dicts()],  # fmt: skip
+        "shortcut_audit": [{k: a.get(k) for k in ("feature_set", "scope", "auc", "auc_ci_low",
+                                                   "auc_ci_high", "passed")}
+                           for a in latest.sort("feature_set", "scope").to_dicts()],  # fmt: skip
     }  # fmt: skip
 
 
