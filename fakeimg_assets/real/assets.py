@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from fakeimg_assets.integrity.publish import partition_key
-from fakeimg_assets.lib.arg_checks import check_choices, check_post, check_repo_id, field_check
+from fakeimg_assets.lib.arg_checks import check_post, check_repo_id, field_check
 from fakeimg_assets.lib.paths import sha256_bytes
 from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import utcnow
@@ -35,7 +35,7 @@ from fakeimg_assets.quality.stats import image_measures
 from fakeimg_assets.real.crops import cut_crops, plan_crops
 from fakeimg_assets.real.post import apply_post, parse_post, resize_factor
 from fakeimg_assets.real.screen import PhotoVerdict, ScreenPolicy, decode, screen_photos
-from fakeimg_assets.real.sources import RealSource, make_source
+from fakeimg_assets.real.sources import RealSource, check_source_kind, make_source
 from fakeimg_assets.splits.sides import DEFAULT_TEST_FRACTION, photo_side
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import HubResource, ImageStoreResource, WarehouseResource
@@ -60,8 +60,7 @@ class RealPhotosConfig(dg.Config):
     max_hash_distance: int = 6
     test_fraction: float = DEFAULT_TEST_FRACTION
     split_seed: int = 0
-    source_known = field_validator("source")(field_check(
-        check_choices, ("auto", "skimage", "folder", "hub_dataset")))
+    source_known = field_validator("source")(field_check(check_source_kind))
     dataset_id = field_validator("dataset")(field_check(check_repo_id))
 
 

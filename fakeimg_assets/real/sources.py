@@ -123,6 +123,15 @@ REAL_SOURCES: dict[str, Callable[[str, dict[str, Any]], RealSource]] = {
 }
 
 
+def check_source_kind(kind: str) -> str:
+    """`kind` if it is 'auto' or a registered source (read when called, so a source
+    registered at run time counts); ValueError naming the known ones otherwise."""
+    if kind != "auto" and kind not in REAL_SOURCES:
+        raise ValueError(f"{kind!r} is no real source; choose from "
+                         f"{', '.join(['auto', *sorted(REAL_SOURCES)])}")
+    return kind
+
+
 def make_source(kind: str, *, name: str = "", **options: Any) -> RealSource:
     """The real source of this kind; unknown kinds fail listing the known ones."""
     try:

@@ -269,3 +269,16 @@ def test_kept_crops_do_not_keep_their_photo_alive() -> None:
     del rgb
     gc.collect()
     assert photo() is None and len(kept) == 3
+
+
+def test_real_photos_config_knows_sources_registered_at_run_time(monkeypatch) -> None:
+    """The run config checks `source` against the live registry: an unknown kind is refused
+    naming the known ones, and a source registered after import is accepted."""
+    import pydantic
+
+    from fakeimg_assets.real.assets import RealPhotosConfig
+
+    with pytest.raises(pydantic.ValidationError, match="'nope' is no real source.*skimage"):
+        RealPhotosConfig(source="nope")
+    monkeypatch.setitem(REAL_SOURCES, "tracked", lambda name, options: None)
+    assert RealPhotosConfig(source="tracked").source == "tracked"
