@@ -38,6 +38,20 @@ if os.environ.get("FAKEIMG_REAL_HUB") != "1":  # the opt-in real-Hub tests need 
     socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored() -> Iterator[None]:
+    """A test that sets torch's process-wide thread count (in-process evaluation sets it
+    from the compute resource) must not change the bytes later tests sample."""
+    import sys
+
+    torch = sys.modules.get("torch")  # never import torch just for this
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and before is not None and torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
 # Session fixtures that take minutes to build: only `slow` tests may use them, so that one
 # cheap test never pulls them into `make test`.
 SLOW_FIXTURES = ("demo_home", "small_world")

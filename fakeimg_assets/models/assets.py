@@ -326,6 +326,7 @@ def sampled_images(
                     "dtype": result.dtype,
                     "device": result.device,
                     "library_versions": versions,
+                    "torch_threads": result.torch_threads,
                     "created_at": now,
                 }
             )

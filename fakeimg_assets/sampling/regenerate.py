@@ -1,8 +1,10 @@
 """Byte-exact regeneration of a sampled image from its warehouse row.
 
 Every parameter that decides the pixels is on the row (pinned revision, prompt, seed,
-steps, guidance, size, batch and dtype), so re-running its batch must give the same bytes
-on the same device and library versions. This is the reproducibility promise, tested.
+steps, guidance, size, batch, dtype and torch's thread count), so re-running its batch must
+give the same bytes on the same device and library versions. This is the reproducibility
+promise, tested. The thread count matters on CPU: kernels split their reductions by
+thread, so 1 and 2 threads give different low bits, and so different PNG bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ class Regenerated:
         return self.recorded_sha256 == self.regenerated_sha256
 
 
+def recorded_torch_threads(row: dict) -> int | None:
+    """The row's sampling thread count, None when it was not recorded; the row is data,
+    so a count outside 1..4096 is refused rather than handed to torch."""
+    value = row.get("torch_threads")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
+        raise ValueError(f"{row.get('image_id')!r} records torch_threads={value!r}, "
+                         "not a count in 1..4096")
+    return value
+
+
 def regenerate_image(
     image_id: str,
     *,
@@ -46,10 +60,11 @@ def regenerate_image(
     """Re-sample the batch that made `image_id` and return that image's new bytes.
 
     The weights are re-downloaded (verified) as needed and removed again afterwards
-    unless `keep_weights`.
+    unless `keep_weights`. Sampling runs at the row's recorded torch thread count and the
+    process's count is restored afterwards; a row without one (written before it was
+    recorded) samples at the current count, and a note says so.
     """
     import torch
-
 
     store = Warehouse(home or fakeimg_home())
     rows = store.query("SELECT * FROM images WHERE image_id = ?", [image_id])
@@ -58,6 +73,7 @@ def regenerate_image(
     row = rows.row(0, named=True)
     if row["label"] != "fake":
         raise ValueError(f"{image_id!r} is a real image; only sampled images can be regenerated")
+    recorded_threads = recorded_torch_threads(row)  # checked before any download
     bs, idx = int(row["batch_size"]), int(row["image_index"])
     start = idx - idx % bs
     batch = store.query(
@@ -97,7 +113,16 @@ def regenerate_image(
         width=row["width"],
         batch_size=len(batch),
     )
-    result = sample_images(pipe, prepared, requests, params, device=device, dtype=dtype)
+    threads_before = torch.get_num_threads()
+    if recorded_threads is None:
+        print(f"note: {image_id!r} has no recorded torch thread count; sampling at "
+              f"{threads_before} threads, and CPU bytes may differ at another count")
+    else:
+        torch.set_num_threads(recorded_threads)
+    try:
+        result = sample_images(pipe, prepared, requests, params, device=device, dtype=dtype)
+    finally:
+        torch.set_num_threads(threads_before)
     recorded_versions = json.loads(row["library_versions"] or "{}")
     if recorded_versions and recorded_versions != result.library_versions:
         print(f"note: library versions differ from the recording: {recorded_versions}")

@@ -133,6 +133,7 @@ def sample_images(
         dtype=str(dtype).replace("torch.", ""),
         device=device,
         library_versions=library_versions(),
+        torch_threads=torch.get_num_threads(),
     )
     n_batches = -(-len(requests) // params.batch_size)
     meter = RateMeter(len(requests), verb="sampled", unit="images", short="img", log=on_progress)

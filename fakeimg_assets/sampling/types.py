@@ -87,6 +87,9 @@ class SamplingRun:
     dtype: str
     device: str
     library_versions: dict[str, str]
+    # torch's intra-op thread count while sampling: CPU kernels reduce in a different
+    # order at another count, so the bytes of an image depend on it
+    torch_threads: int
     images: list[SampledImage] = field(default_factory=list)
 
 

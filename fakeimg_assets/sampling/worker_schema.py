@@ -289,7 +289,8 @@ RUN = Obj(SamplingRun, {
     "model_id": MODEL_ID, "revision": NAME, "recipe": NAME, "pipeline_class": NAME,
     "scheduler": NAME, "steps": Int(0, 10**6), "guidance_scale": Num(-1e9, 1e9),
     "batch_size": Int(1, 1024), "dtype": NAME, "device": NAME,
-    "library_versions": Map(NAME, 100), "images": Seq(SAMPLED_IMAGE, MAX_IMAGES, as_list=True),
+    "library_versions": Map(NAME, 100), "torch_threads": Int(1, 4096),
+    "images": Seq(SAMPLED_IMAGE, MAX_IMAGES, as_list=True),
 })
 OUTCOME = Obj(SampleOutcome, {
     "run": RUN, "load_seconds": Num(0, 1e9), "sample_seconds": Num(0, 1e9),

@@ -34,6 +34,7 @@ IMAGES: dict[str, pl.DataType] = {
     "dtype": pl.Utf8,
     "device": pl.Utf8,
     "library_versions": pl.Utf8,
+    "torch_threads": pl.Int64,  # fakes: torch's thread count while sampling (null before it was kept)
     "origin": pl.Utf8,
     "post": pl.Utf8,  # post-processing applied (both labels alike), null when none
     "photo_id": pl.Utf8,  # reals: '<source>:<sha256 of the photo file>[:16]'

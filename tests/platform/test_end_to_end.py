@@ -137,8 +137,20 @@ def test_an_image_regenerates_byte_exact(platform_home, hub_url: str) -> None:
         "SELECT image_id FROM images WHERE label='fake' AND image_index = 3 "
         "AND architecture = 'sdxl' LIMIT 1"
     ).fetchall()[0]
+    (recorded,) = con.execute(
+        "SELECT torch_threads FROM images WHERE image_id = ?", [image_id]).fetchall()[0]
+    assert recorded is not None and recorded >= 1
     hub = HubResource(endpoint=hub_url, cache_dir=str(home / "hf-cache"))
-    result = regenerate_image(image_id, home=home, hub=hub)
+    import torch
+
+    before = torch.get_num_threads()
+    other = 2 if recorded == 1 else 1  # CPU bytes differ between counts: regenerate must
+    torch.set_num_threads(other)       # sample at the recorded one, not the process's
+    try:
+        result = regenerate_image(image_id, home=home, hub=hub)
+        assert torch.get_num_threads() == other  # and give the process its count back
+    finally:
+        torch.set_num_threads(before)
     assert result.identical, (result.recorded_sha256, result.regenerated_sha256)
     with pytest.raises(ValueError, match="real image"):
         (real_id,) = con.execute("SELECT image_id FROM images WHERE label='real' LIMIT 1").fetchall()[0]

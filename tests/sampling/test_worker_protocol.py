@@ -61,7 +61,7 @@ def outcome() -> SampleOutcome:
     images = [SampledImage(ImageRequest(i, f"p{i}", None, i), PNG + bytes([i]), 8, 8, "RGB")
               for i in range(3)]
     run = SamplingRun("org/adapter", SHA, "sd_lcm", "StableDiffusionPipeline", "LCMScheduler", 4,
-                      1.0, 2, "float32", "cpu", {"torch": "2.14.1"}, images)
+                      1.0, 2, "float32", "cpu", {"torch": "2.14.1"}, 3, images)
     return SampleOutcome(run, 0.25, 1.5, {"mode": "warm_worker", "pid": 42, "request": 3})
 
 
