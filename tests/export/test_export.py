@@ -55,10 +55,14 @@ def test_round_trip_through_datasets_offline_bytes_equal_the_files(
         s: [str(out / f) for f in files] for s, files in report.files.items()},
         cache_dir=str(tmp_path / "cache"))
     assert {s: ds[s].num_rows for s in ds} == _expected(sides, OPEN)
-    paths = {r["image_id"]: r["path"] for r in pl.concat([
+    stored = {r["image_id"]: r for r in pl.concat([
         pl.read_parquet(p) for p in (home / "parquet").rglob("*.parquet")
         if "images" in str(p) and "_schema" not in p.name], how="diagonal_relaxed")
         .iter_rows(named=True)}
+    paths = {i: r["path"] for i, r in stored.items()}
+    carried = ("prompt", "seed", "steps", "guidance_scale", "scheduler", "revision", "prompt_id",
+               "image_index", "batch_size", "dtype", "device", "torch_threads",
+               "library_versions", "origin", "photo_id", "width", "height", "file_bytes")
     for split in ds:
         for row in ds[split]:
             data = row["image_data"]
@@ -67,6 +71,8 @@ def test_round_trip_through_datasets_offline_bytes_equal_the_files(
             assert hashlib.sha256(data).hexdigest() == row["sha256"]
             assert row["label"] == (1 if row["image_id"].startswith("fake:") else 0)
             assert row["split"] == split
+            for name in carried:  # every field that remakes or traces the image goes out
+                assert row[name] == stored[row["image_id"]].get(name), (name, row["image_id"])
             assert (row["model_name"] is None) == (row["label"] == 0)
             assert (row["real_source"] is None) == (row["label"] == 1)
 

@@ -57,7 +57,9 @@ def build_export_home(home: Path) -> dict[str, list[str]]:
                          "prompt": f"a photo number {i}", "seed": seed, "steps": 3,
                          "guidance_scale": 7.5, "scheduler": "DDIMScheduler", "revision": "a" * 40,
                          "pipeline_class": "StableDiffusionPipeline", "architecture": arch,
-                         "created_at": NOW})
+                         "prompt_id": f"p{i}", "image_index": i, "batch_size": 2,
+                         "dtype": "float32", "device": "cpu", "torch_threads": 1 + i % 2,
+                         "library_versions": '{"torch": "2.14.1"}', "created_at": NOW})
             split_rows.append({"split_id": SPLIT, "image_id": iid, "split": SIDES[model],
                                "label": "fake", "source": model, "architecture": arch,
                                "path": rel, "family_group": "latent_diffusion"})
@@ -81,7 +83,8 @@ def build_export_home(home: Path) -> dict[str, list[str]]:
         reals.append({"image_id": iid, "label": "real", "source": "demo", "path": rel,
                       "sha256": hashlib.sha256(data).hexdigest(), "width": 16, "height": 16,
                       "format": "PNG", "mode": "RGB", "file_bytes": len(data),
-                      "prompt": f"caption {i}", "created_at": NOW})
+                      "prompt": f"caption {i}", "origin": f"photo{i // 2}.jpg#crop=0,0,16,16",
+                      "photo_id": f"demo:{i // 2:016d}", "created_at": NOW})
         split_rows.append({"split_id": SPLIT, "image_id": iid, "split": side, "label": "real",
                            "source": "demo", "path": rel})
         sides[side].append(iid)
