@@ -53,11 +53,21 @@ def ui(demo_home, hub_url, tmp_path_factory, browser):
     with dagster_ui(home, hub_url, SHOTS / "dg-dev.log") as url:
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.set_default_timeout(60_000)
-        # Dagster's one-time "Join the Dagster community" dialog covers whatever is open
+        # Dagster's one-time "Join the Dagster community" dialog covers whatever is open,
+        # and a handler clicking its Skip can itself be blocked by a dialog the test opened:
+        # the UI's own "dismissed" flag (CommunityNux, localStorage `communityNux`) keeps it
+        # shut from the first page on; the handler stays for a UI that renames the flag.
+        page.add_init_script("window.localStorage.setItem('communityNux', '\"1\"')")
         page.add_locator_handler(page.get_by_text("Join the Dagster community"),
                                  lambda _: page.get_by_role("button", name="Skip").click())
         yield home, url, page
         page.close()
+
+
+def _shown(locator) -> bool:
+    """Wait (the page's timeout) for the element to show: the UI renders after load."""
+    locator.wait_for(state="visible")
+    return True
 
 
 def _open(page, url: str, shot: str) -> None:
@@ -82,17 +92,17 @@ def test_asset_graph_renders(ui) -> None:
     _, url, page = ui
     _open(page, f"{url}/asset-groups", "01-asset-graph")
     for name in ("per_model", "detector", "real"):
-        assert page.get_by_text(name, exact=True).first.is_visible()
+        assert _shown(page.get_by_text(name, exact=True).first)
 
 
 def test_sampled_partition_shows_its_picture(ui, zoo_catalog) -> None:
     _, url, page = ui
     model = pick(zoo_catalog, expect="ok", architecture="sd1").model_id
     _open(page, _partition_url(url, "sampled_images", model), "02-sampled-partition")
-    assert page.get_by_text(model, exact=True).first.is_visible()
+    assert _shown(page.get_by_text(model, exact=True).first)
     widths = _inline_images(page)
     assert widths and min(widths) >= 32, widths
-    assert page.get_by_text("previews/fake/").first.is_visible()  # the sheet, home-relative
+    assert _shown(page.get_by_text("previews/fake/").first)  # the sheet, home-relative
 
 
 def test_evaluation_shows_its_plot_and_tables(ui) -> None:
@@ -100,7 +110,7 @@ def test_evaluation_shows_its_plot_and_tables(ui) -> None:
     _open(page, f"{url}/assets/detector_evaluation?view=events", "03-evaluation")
     assert _inline_images(page)
     for label in ("summary", "ap_by_family_group", "ap_by_model"):
-        assert page.get_by_text(label, exact=True).first.is_visible(), label
+        assert _shown(page.get_by_text(label, exact=True).first), label
     tables = page.locator("table:has(th:text-is('ap'))")
     assert tables.count() >= 2  # rendered tables, not "[Show Markdown]"
     assert page.get_by_text("[Show Markdown]").count() == 0
@@ -110,9 +120,9 @@ def test_refused_model_shows_its_reason(ui, zoo_catalog) -> None:
     _, url, page = ui
     refused = pick(zoo_catalog, expect="failure", reason="pickle").model_id
     _open(page, _partition_url(url, "sampled_images", refused), "04-refused-partition")
-    assert page.get_by_text("refused_reason", exact=True).first.is_visible()
-    assert page.get_by_text("refused", exact=True).first.is_visible()
-    assert page.get_by_text("Materialized").first.is_visible()  # an outcome, not a failure
+    assert _shown(page.get_by_text("refused_reason", exact=True).first)
+    assert _shown(page.get_by_text("refused", exact=True).first)
+    assert _shown(page.get_by_text("Materialized").first)  # an outcome, not a failure
 
 
 def _launch_backfill(page, url: str, keys: list[str], shot: str) -> None:
@@ -129,7 +139,7 @@ def _launch_backfill(page, url: str, keys: list[str], shot: str) -> None:
     if search.is_visible():
         dialog.get_by_text("Launch runs to materialize sampled_images").click()
     search.wait_for(state="hidden")
-    assert dialog.get_by_text(f"{len(keys)} partitions").is_visible()
+    assert _shown(dialog.get_by_text(f"{len(keys)} partitions"))
     page.screenshot(path=str(SHOTS / f"{shot}-dialog.png"))
     dialog.get_by_role("button", name="Launch backfill").click()
 
