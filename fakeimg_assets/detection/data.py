@@ -20,6 +20,8 @@ from fakeimg_assets.detection.augment import (
     IMAGENET_STD,
     OP_COUNT_RANGE,
     eval_transform,
+    resize_shorter,
+    resize_size_for,
     sample_rng,
     train_transform,
 )
@@ -124,11 +126,63 @@ def seed_worker(worker_id: int) -> None:
     np.random.seed(seed)
 
 
+class DecodedImages:
+    """The deterministic first part of reading an image, kept for the datasets of one study.
+
+    A study trains and scores dozens of detectors on overlapping images: without this, every
+    run decodes every file again (at 32 px, decoding and the eval transform cost as much as
+    the forward pass). Eval items are kept as their final tensors; train items as the decoded
+    image resized to the recipe's size, before any random op (which always builds a new
+    image, so a kept one is never changed). Values are exactly what an uncached read gives,
+    so results are bit-identical. Bounded by `max_bytes` (once full, further items are read
+    as usual); pickled empty, so DataLoader workers never carry it.
+    """
+
+    def __init__(self, max_bytes: int = 1 << 30) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self.items: dict[tuple, Any] = {}
+        self.bytes = self.hits = self.misses = 0
+
+    def get(self, key: tuple, make: Any) -> Any:
+        value = self.items.get(key)
+        if value is not None:
+            self.hits += 1
+            return value
+        self.misses += 1
+        value = make()
+        size = _nbytes(value)
+        if self.bytes + size <= self.max_bytes:
+            self.items[key] = value
+            self.bytes += size
+        return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_bytes": self.max_bytes, "items": {}, "bytes": 0, "hits": 0, "misses": 0}
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, Image.Image):
+        return value.width * value.height * len(value.getbands())
+    return int(value.element_size() * value.nelement())  # a torch tensor
+
+
+def read_rgb(path: Path) -> Image.Image:
+    """The file decoded as RGB; an unreadable file raises ValueError naming it."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read image {path}: {e}") from e
+
+
 class ImageDataset:
     """Map-style dataset over image paths (DataLoader needs only __len__/__getitem__).
 
     Train mode draws augmentation from `sample_rng(seed, epoch, index)`; set `epoch` before
-    each epoch. Plain attributes only: the dataset is pickled to spawned workers.
+    each epoch. Plain attributes only: the dataset is pickled to spawned workers. With
+    `decoded`, the deterministic part of each read is shared across datasets (a study's).
     """
 
     def __init__(
@@ -143,8 +197,10 @@ class ImageDataset:
         resize_size: int | None = None,
         count_range: tuple[int, int] = OP_COUNT_RANGE,
         seed: int = 0,
+        decoded: DecodedImages | None = None,
     ) -> None:
         self.paths = list(paths)
+        self.decoded = decoded
         self.labels = None if labels is None else list(labels)
         self.image_size, self.resize_size = image_size, resize_size
         self.mean, self.std = tuple(mean), tuple(std)
@@ -156,12 +212,13 @@ class ImageDataset:
 
     def __getitem__(self, index: int) -> Any:
         path = self.paths[index]
-        try:
-            with Image.open(path) as im:
-                image = im.convert("RGB")
-        except (OSError, ValueError) as e:
-            raise ValueError(f"cannot read image {path}: {e}") from e
         if self.train:
+            resize_to = self.resize_size or resize_size_for(self.image_size)
+            if self.decoded is None:
+                image = read_rgb(path)
+            else:  # the resize is train_transform's first, deterministic step
+                image = self.decoded.get(("train", str(path), resize_to),
+                                         lambda: resize_shorter(read_rgb(path), resize_to))
             x = train_transform(
                 self.image_size,
                 sample_rng(self.seed, self.epoch, index),
@@ -171,9 +228,15 @@ class ImageDataset:
                 count_range=self.count_range,  # type: ignore[arg-type]
             )(image)
         else:
-            x = eval_transform(
+            transform = eval_transform(
                 self.image_size, mean=self.mean, std=self.std, resize_size=self.resize_size
-            )(image)
+            )
+            if self.decoded is None:
+                x = transform(read_rgb(path))
+            else:
+                key = ("eval", str(path), self.image_size, self.resize_size, self.mean,
+                       self.std)  # fmt: skip
+                x = self.decoded.get(key, lambda: transform(read_rgb(path)))
         if self.labels is None:
             return x
         return x, np.float32(self.labels[index])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fakeimg_assets.detection.checkpoint import CONFIG_FILE, MODEL_FILE, sha256_file
-from fakeimg_assets.detection.data import ImageDataset, check_files_exist
+from fakeimg_assets.detection.data import DecodedImages, ImageDataset, check_files_exist
 
 if TYPE_CHECKING:
     import torch
@@ -86,8 +86,11 @@ def predict_with_model(
     device: str = "cpu",
     batch_size: int = 64,
     num_threads: int | None = None,
+    decoded: DecodedImages | None = None,
 ) -> np.ndarray:
-    """P(fake) per path for an already loaded model (avoids reloading in loops)."""
+    """P(fake) per path for an already loaded model (avoids reloading in loops); `decoded`
+    keeps the transformed inputs for the next call (a study scores the same images with
+    every run's detector)."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -105,6 +108,7 @@ def predict_with_model(
         config["std"],
         train=False,
         resize_size=config.get("resize_size", int(config["image_size"])),  # pre-recipe: none
+        decoded=decoded,
     )
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
     model.eval()
@@ -124,10 +128,12 @@ def predict(
     device: str = "cpu",
     batch_size: int = 64,
     num_threads: int | None = None,
+    decoded: DecodedImages | None = None,
 ) -> np.ndarray:
     """Sigmoid probability of "fake" for each path, with the checkpoint's eval transform."""
     check_files_exist([Path(p) for p in paths])  # before the (slower) model load
     model, config = load_detector(checkpoint_dir, device=device)
     return predict_with_model(
-        model, config, paths, device=device, batch_size=batch_size, num_threads=num_threads
+        model, config, paths, device=device, batch_size=batch_size, num_threads=num_threads,
+        decoded=decoded,
     )

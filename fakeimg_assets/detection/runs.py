@@ -15,6 +15,7 @@ from fakeimg_assets.lib.times import utcnow
 from resources import ComputeResource, HubResource, ImageStoreResource
 
 if TYPE_CHECKING:  # train.py imports torch lazily, but keep the type checker informed
+    from fakeimg_assets.detection.data import DecodedImages
     from fakeimg_assets.detection.train import TrainResult
 
 GROUP = "detector"
@@ -41,6 +42,7 @@ def train_on(
     seed: int = 0,
     hub: HubResource | None = None,
     log: Callable[[str], None] | None = None,
+    decoded: "DecodedImages | None" = None,
 ):
     """Train one detector; a pretrained backbone's weights come through `hub`'s verified
     client first (`backbones.pretrained_source`). `log` (a run's `context.log.info`) hears
@@ -68,7 +70,8 @@ def train_on(
     work = resume_dir(samples, out_dir, backbone=backbone, epochs=epochs, batch_size=batch_size,
                       lr=lr, image_size=image_size, pretrained=pretrained, seed=seed,
                       device=cfg.device)  # fmt: skip
-    return train_detector(samples, out_dir, cfg, work_dir=work, on_progress=log)
+    return train_detector(samples, out_dir, cfg, work_dir=work, on_progress=log,
+                          decoded=decoded)
 
 
 def samples_of(split: pl.DataFrame, image_store: ImageStoreResource) -> list[tuple[str, int, str]]:

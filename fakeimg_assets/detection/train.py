@@ -29,6 +29,7 @@ from fakeimg_assets.detection.checkpoint import (
     save_state,
 )
 from fakeimg_assets.detection.data import (
+    DecodedImages,
     ImageDataset,
     balance_reals,
     class_counts,
@@ -85,6 +86,7 @@ def train_detector(
     resume: bool = True,
     on_epoch_end: Callable[[int], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
+    decoded: DecodedImages | None = None,
 ) -> TrainResult:
     """Train a registered recipe on (path, label[, source]) samples; checkpoint to out_dir.
 
@@ -94,6 +96,7 @@ def train_detector(
     `on_progress` (default: the progress module's logger) hears a rate and ETA line per
     batch, at most every `PROGRESS_EVERY_S` seconds and at each epoch's last batch
     (`epoch 1/3: trained 64/192 images, 120 img/s, ETA 1.1 s`), and one line per epoch.
+    `decoded` shares the images' decoding with the other runs of a study (bit-identical).
     """
     import timm  # noqa: F401  (fail early if missing)
     import torch
@@ -135,6 +138,7 @@ def train_detector(
                 resize_size=recipe["resize_size"],
                 count_range=tuple(recipe["op_count_range"]),
                 seed=cfg.seed,
+                decoded=decoded,
             )
             steps_per_epoch = math.ceil(len(dataset) / cfg.batch_size)
             total_steps = cfg.epochs * steps_per_epoch

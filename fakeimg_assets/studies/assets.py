@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
+from fakeimg_assets.detection.data import DecodedImages
 from fakeimg_assets.detection.runs import GROUP, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import predict
 from fakeimg_assets.lib.arg_checks import check_backbone, field_check
@@ -180,6 +181,7 @@ def scaling_study(
     )
     results, run_rows, seconds = [], [], []
     features = FeatureCache(image_store.absolute)
+    decoded = DecodedImages()  # every run reads the same images: decode them once
     for d, protocol in runs:
         frame = _train_frame(d, fakes, reals, per_model, config.seed)
         tag = {"leave_one_family_out": f"lofo-{d.left_out}",
@@ -189,12 +191,14 @@ def scaling_study(
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
-                       image_size=config.image_size, hub=hub, log=context.log.info)  # fmt: skip
+                       image_size=config.image_size, hub=hub, log=context.log.info,
+                       decoded=decoded)  # fmt: skip
         try:
             sets = eval_sets(d, design, test, fakes, frame, config.seed)
             paths = sorted({p for df in sets.values() for p in df["path"]})
             raw = predict(res.checkpoint_dir, [str(image_store.absolute(p)) for p in paths],
-                          device=compute.resolve_device())  # fmt: skip
+                          device=compute.resolve_device(),
+                          decoded=decoded)  # fmt: skip
             by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
             scored = score_sets(sets, by_path.__getitem__)
             base = None

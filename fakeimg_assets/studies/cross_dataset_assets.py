@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
+from fakeimg_assets.detection.data import DecodedImages
 from fakeimg_assets.detection.runs import GROUP, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import predict
 from fakeimg_assets.evaluation.bootstrap import DEFAULT_REPLICATES
@@ -139,14 +140,17 @@ def cross_dataset(
     abs_paths = [str(image_store.absolute(p)) for p in paths]
     rows: list[dict] = []
     run_rows, seconds = [], []
+    decoded = DecodedImages()  # every run reads the same images: decode them once
     for source in sorted(plan.train, key=lambda s: (s != HUB, s)):
         frame = plan.train[source]
         run_id = f"{study_id}-{source}"
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=config.seed,
-                       image_size=config.image_size, hub=hub, log=context.log.info)  # fmt: skip
-        raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device())
+                       image_size=config.image_size, hub=hub, log=context.log.info,
+                       decoded=decoded)  # fmt: skip
+        raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device(),
+                          decoded=decoded)
         score = pl.DataFrame({"path": paths, "score": np.asarray(raw, dtype=np.float64)})
         for name, (part, match, _) in sorted(sets.items()):
             try:

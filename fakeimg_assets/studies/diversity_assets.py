@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
+from fakeimg_assets.detection.data import DecodedImages
 from fakeimg_assets.detection.runs import GROUP, run_row, samples_of, train_on
 from fakeimg_assets.detection.train import predict
 from fakeimg_assets.evaluation.rows import balanced_sets
@@ -133,14 +134,17 @@ def diversity_study(
     paths = scored_rows["path"].to_list()
     abs_paths = [str(image_store.absolute(p)) for p in paths]
     results, run_rows, seconds = [], [], []
+    decoded = DecodedImages()  # every run reads the same images: decode them once
     for d, frame in frames:
         tag = f"{'single' if d.condition == SINGLE else 'multi'}-d{d.draw}"
         run_id = f"{study_id}-{tag}"
         t0 = time.perf_counter()
         res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
                        config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
-                       image_size=config.image_size, hub=hub, log=context.log.info)  # fmt: skip
-        raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device())
+                       image_size=config.image_size, hub=hub, log=context.log.info,
+                       decoded=decoded)  # fmt: skip
+        raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device(),
+                          decoded=decoded)
         by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
         try:
             metrics = dict(scores_of(scored_rows, by_path.__getitem__))
