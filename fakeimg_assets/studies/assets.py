@@ -41,7 +41,7 @@ from fakeimg_assets.studies.scaling import (
     lofo_table,
     summarize,
 )
-from fakeimg_assets.studies.scaling_eval import eval_sets, score_sets, scores_of
+from fakeimg_assets.studies.scaling_eval import Selections, eval_sets, score_sets, scores_of
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
@@ -182,6 +182,7 @@ def scaling_study(
     results, run_rows, seconds = [], [], []
     features = FeatureCache(image_store.absolute)
     decoded = DecodedImages()  # every run reads the same images: decode them once
+    selections = Selections()  # and is scored on the same balanced sets
     for d, protocol in runs:
         frame = _train_frame(d, fakes, reals, per_model, config.seed)
         tag = {"leave_one_family_out": f"lofo-{d.left_out}",
@@ -200,13 +201,13 @@ def scaling_study(
                           device=compute.resolve_device(),
                           decoded=decoded)  # fmt: skip
             by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
-            scored = score_sets(sets, by_path.__getitem__)
+            scored = score_sets(sets, by_path.__getitem__, selections)
             base = None
             if config.baseline:
                 score = baseline_scorer(features, frame["path"].to_list(),
                                         (frame["label"] == "fake").cast(pl.Int64).to_list(),
                                         d.init_seed)  # fmt: skip
-                base = scores_of(sets["heldout"], score(paths).__getitem__)
+                base = scores_of(sets["heldout"], score(paths).__getitem__, selections)
         except ValueError as exc:
             raise dg.Failure(f"scaling study {study_id}, run {tag}: {exc}") from exc
         metrics = dict(scored["heldout"])

@@ -37,7 +37,7 @@ from fakeimg_assets.studies.diversity import (
 )
 from fakeimg_assets.studies.diversity_plot import diversity_png
 from fakeimg_assets.studies.diversity_verdict import verdict
-from fakeimg_assets.studies.scaling_eval import scores_of
+from fakeimg_assets.studies.scaling_eval import Selections, scores_of
 from fakeimg_assets.warehouse.table_meta import row_count, table_metadata
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
 
@@ -135,6 +135,7 @@ def diversity_study(
     abs_paths = [str(image_store.absolute(p)) for p in paths]
     results, run_rows, seconds = [], [], []
     decoded = DecodedImages()  # every run reads the same images: decode them once
+    selections = Selections()  # and is scored on the same balanced sets
     for d, frame in frames:
         tag = f"{'single' if d.condition == SINGLE else 'multi'}-d{d.draw}"
         run_id = f"{study_id}-{tag}"
@@ -147,7 +148,7 @@ def diversity_study(
                           decoded=decoded)
         by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
         try:
-            metrics = dict(scores_of(scored_rows, by_path.__getitem__))
+            metrics = dict(scores_of(scored_rows, by_path.__getitem__, selections))
         except ValueError as exc:
             raise dg.Failure(f"diversity study {study_id}, run {tag}: {exc}") from exc
         generator_ap = metrics.pop("generator_ap")

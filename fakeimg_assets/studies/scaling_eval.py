@@ -23,11 +23,34 @@ SEEN_CAP = 64  # images per seen generator scored (unused training-side images)
 LOFO_CAP = 128  # images per generator of a left-out family taken from the training side
 
 
-def scores_of(df: pl.DataFrame, score: Callable[[str], float]) -> dict:
+class Selections:
+    """Which rows each generator's balanced set takes, per evaluated frame, kept for a study.
+
+    The choice depends only on the frame's rows (ids, sources, labels, sizes), never on the
+    scores, and a study scores the same held-out frame with every run: choosing once saves
+    hashing every real for every generator on every run. The sets are the same rows in the
+    same order as `balanced_sets` gives, so the metrics are identical.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, dict[str, list[int]]] = {}
+
+    def sets(self, scored: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        key = tuple(scored["image_id"].to_list())
+        rows = self.rows.get(key)
+        if rows is None:
+            numbered = scored.with_row_index("_row")
+            rows = {m: s["_row"].to_list() for m, s in balanced_sets(numbered, 0).items()}
+            self.rows[key] = rows
+        return {m: scored[r] for m, r in rows.items()}
+
+
+def scores_of(df: pl.DataFrame, score: Callable[[str], float],
+              selections: Selections | None = None) -> dict:
     """Mean over generators of the balanced per-generator AP, plus pooled metrics."""
 
     scored = df.with_columns(pl.Series("score", [score(p) for p in df["path"]], pl.Float64))
-    sets = balanced_sets(scored, 0)
+    sets = balanced_sets(scored, 0) if selections is None else selections.sets(scored)
     if not sets:
         raise ValueError("no evaluated generator has test reals at its image sizes")
     per: dict[str, float] = {}
@@ -56,12 +79,13 @@ def capped(df: pl.DataFrame, cap: int, *salt: object) -> pl.DataFrame:
     )
 
 
-def score_sets(sets: dict[str, pl.DataFrame], score: Callable[[str], float]) -> dict[str, dict]:
+def score_sets(sets: dict[str, pl.DataFrame], score: Callable[[str], float],
+               selections: Selections | None = None) -> dict[str, dict]:
     """Scores per set; only "heldout" must be scorable, the controls are None when not."""
     out: dict[str, dict] = {}
     for name, df in sets.items():
         try:
-            out[name] = scores_of(df, score)
+            out[name] = scores_of(df, score, selections)
         except ValueError:
             if name == "heldout":
                 raise
