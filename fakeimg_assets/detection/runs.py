@@ -76,8 +76,9 @@ def train_on(
 
 def samples_of(split: pl.DataFrame, image_store: ImageStoreResource) -> list[tuple[str, int, str]]:
     """(absolute path, label, source): the source spreads real subsampling over datasets."""
+    home = image_store.home_dir()  # resolved once: a study asks for thousands of paths
     return [
-        (str(image_store.absolute(p)), 1 if lbl == "fake" else 0, str(src))
+        (str(home / p), 1 if lbl == "fake" else 0, str(src))
         for p, lbl, src in zip(split["path"], split["label"], split["source"], strict=True)
     ]
 

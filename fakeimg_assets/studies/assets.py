@@ -180,6 +180,7 @@ def scaling_study(
         f"{len(design.heldout)} (unseen families {list(design.unseen_families)})"
     )
     results, run_rows, seconds = [], [], []
+    home = image_store.home_dir()  # resolved once, not per path of every run
     features = FeatureCache(image_store.absolute)
     decoded = DecodedImages()  # every run reads the same images: decode them once
     selections = Selections()  # and is scored on the same balanced sets
@@ -197,7 +198,7 @@ def scaling_study(
         try:
             sets = eval_sets(d, design, test, fakes, frame, config.seed)
             paths = sorted({p for df in sets.values() for p in df["path"]})
-            raw = predict(res.checkpoint_dir, [str(image_store.absolute(p)) for p in paths],
+            raw = predict(res.checkpoint_dir, [str(home / p) for p in paths],
                           device=compute.resolve_device(),
                           decoded=decoded)  # fmt: skip
             by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
