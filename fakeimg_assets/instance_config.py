@@ -57,12 +57,11 @@ concurrency:
 
 
 def gpu_slots() -> int:
-    """CUDA devices on this machine (at least 1: the CPU is one device)."""
-    try:
-        import torch
-    except ImportError:
-        return 1
-    return max(1, torch.cuda.device_count() if torch.cuda.is_available() else 0)
+    """CUDA devices on this machine (at least 1: the CPU is one device), counted without
+    importing torch (`sampling/device_slots.py`)."""
+    from fakeimg_assets.sampling.device_slots import cuda_device_count
+
+    return max(1, cuda_device_count())
 
 
 def instance_yaml(slots: int | None = None) -> str:

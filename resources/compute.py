@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,12 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from fakeimg_assets.instance_config import runs_at_once
+from fakeimg_assets.sampling.device_slots import (
+    check_device_setting,
+    cuda_device_count,
+    lease_device,
+    slot_devices,
+)
 from fakeimg_assets.sampling.execute import SampleRequest, execute, resolve_device, resolve_dtype
 from fakeimg_assets.sampling.worker_client import sample_in_worker
 
@@ -20,12 +27,17 @@ SAMPLERS = ("in_run", "warm_worker")
 class ComputeResource(ConfigurableResource):
     """`auto` picks CUDA (float16) when present, else CPU (float32).
 
+    On a machine with several GPUs each sampling or training step is bound to one free
+    device for its duration (`sampling/device_slots.py`): `auto` and `cuda` offer every GPU,
+    `"cuda:0,cuda:2"` the named ones, and the `gpu` pool runs one step per device.
+
     `torch_threads` caps intra-op threads; unset, a run takes its share of the CPU cores:
     cores / the instance's `max_concurrent_runs`, so the runs a daemon backfill starts side by
     side do not oversubscribe the machine (measured on 2 cores: see instance_config.py).
     """
 
-    device: str = "auto"
+    device: str = "auto"  # auto, cpu, cuda (every GPU), cuda:K, or a list "cuda:0,cuda:2"
+    device_wait_seconds: float = 3600.0  # a step waits this long for a free device, then fails
     dtype: str = "auto"
     batch_size: int = 4
     torch_threads: int | None = None
@@ -43,6 +55,10 @@ class ComputeResource(ConfigurableResource):
         if self.sampler not in SAMPLERS:
             raise ValueError(f"ComputeResource.sampler must be one of {SAMPLERS}, got "
                              f"{self.sampler!r}")
+        check_device_setting(self.device)  # a typo fails the run at once, naming it
+        if not self.device_wait_seconds >= 0:
+            raise ValueError("ComputeResource.device_wait_seconds must be >= 0, got "
+                             f"{self.device_wait_seconds!r}")
 
         self._runs_at_once = runs_at_once(context.instance)
 
@@ -51,6 +67,22 @@ class ComputeResource(ConfigurableResource):
         if self.torch_threads:
             return self.torch_threads
         return max(1, (os.cpu_count() or 1) // max(1, self._runs_at_once))
+
+    def slots(self, cuda_count: int | None = None) -> list[str]:
+        """The devices this resource's steps are bound to, one step each at a time."""
+        if self.device == "cpu":
+            return ["cpu"]
+        return slot_devices(self.device, cuda_device_count() if cuda_count is None
+                            else cuda_count)  # fmt: skip
+
+    @contextmanager
+    def bound_device(self, holder: str = "", *, cuda_count: int | None = None,
+                     lock_folder: Path | None = None) -> Iterator[str]:
+        """Hold a free device of `slots()` for the block and give its name (`cpu` is shared,
+        never held); waits up to `device_wait_seconds` for one, then `DeviceBusyError`."""
+        with lease_device(self.slots(cuda_count), lock_folder=lock_folder, holder=holder,
+                          timeout_seconds=self.device_wait_seconds) as lease:
+            yield lease.device
 
     def resolve_device(self) -> str:
 
@@ -73,14 +105,14 @@ class ComputeResource(ConfigurableResource):
         `on_progress` hears a rate and ETA line per batch when sampling in the run (the warm
         worker logs them to its own log)."""
 
-        request = SampleRequest.of(
-            prepared, requests, params, device=self.device, dtype=self.dtype,
-            threads=self.threads(), max_seconds=deadline.max_seconds - deadline.elapsed(),
-            max_model_bytes=self.max_model_bytes,
-        )
-        if self.sampler == "in_run":
-            return execute(request, on_stage, on_progress=on_progress)
-
-        return sample_in_worker(request, home, on_stage=on_stage,
-                                idle_seconds=self.worker_idle_seconds,
-                                max_requests=self.worker_max_requests)
+        with self.bound_device(holder=f"sampling under {home}") as device:
+            request = SampleRequest.of(
+                prepared, requests, params, device=device, dtype=self.dtype,
+                threads=self.threads(), max_seconds=deadline.max_seconds - deadline.elapsed(),
+                max_model_bytes=self.max_model_bytes,
+            )
+            if self.sampler == "in_run":
+                return execute(request, on_stage, on_progress=on_progress)
+            return sample_in_worker(request, home, on_stage=on_stage,  # one worker per device
+                                    idle_seconds=self.worker_idle_seconds,
+                                    max_requests=self.worker_max_requests)

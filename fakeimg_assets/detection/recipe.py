@@ -170,5 +170,6 @@ def library_versions() -> dict[str, str]:
 def fingerprint(cfg: TrainConfig, samples: Sequence[tuple[Path, int, str]]) -> str:
     """What a saved training state must match to be resumed: config and exact data."""
     knobs = {k: v for k, v in asdict(cfg).items() if k not in ("num_threads", "num_workers")}
+    knobs["device"] = str(knobs["device"]).split(":")[0]  # resumes on any GPU of the machine
     payload = json.dumps([knobs, [(str(p), lbl) for p, lbl, _ in samples]], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]

@@ -12,6 +12,7 @@ import polars as pl
 from fakeimg_assets.detection.backbones import get_backbone, pretrained_source
 from fakeimg_assets.detection.train import TrainConfig, train_detector
 from fakeimg_assets.lib.times import utcnow
+from fakeimg_assets.sampling.execute import resolve_device
 from resources import ComputeResource, HubResource, ImageStoreResource
 
 if TYPE_CHECKING:  # train.py imports torch lazily, but keep the type checker informed
@@ -55,23 +56,26 @@ def train_on(
         if hub is None:
             raise ValueError(f"backbone {backbone!r} needs pretrained weights: pass the hub")
         weights = str(hub.pretrained_weights(*source))
-    cfg = TrainConfig(
-        backbone=backbone,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        image_size=image_size,
-        pretrained=pretrained,
-        pretrained_file=weights,
-        seed=seed,
-        device=compute.resolve_device(),
-        num_threads=compute.threads(),
-    )
-    work = resume_dir(samples, out_dir, backbone=backbone, epochs=epochs, batch_size=batch_size,
-                      lr=lr, image_size=image_size, pretrained=pretrained, seed=seed,
-                      device=cfg.device)  # fmt: skip
-    return train_detector(samples, out_dir, cfg, work_dir=work, on_progress=log,
-                          decoded=decoded)
+    with compute.bound_device(holder=f"training {Path(out_dir).name}") as device:
+        cfg = TrainConfig(
+            backbone=backbone,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            image_size=image_size,
+            pretrained=pretrained,
+            pretrained_file=weights,
+            seed=seed,
+            device=resolve_device(device),
+            num_threads=compute.threads(),
+        )
+        work = resume_dir(samples, out_dir, backbone=backbone, epochs=epochs,
+                          batch_size=batch_size, lr=lr, image_size=image_size,
+                          pretrained=pretrained, seed=seed,
+                          device=cfg.device.split(":")[0])  # any free GPU resumes it
+
+        return train_detector(samples, out_dir, cfg, work_dir=work, on_progress=log,
+                              decoded=decoded)
 
 
 def samples_of(split: pl.DataFrame, image_store: ImageStoreResource) -> list[tuple[str, int, str]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fakeimg_assets.lib.paths import fakeimg_home, sha256_bytes
 from fakeimg_assets.real.post import post_process, replay_spec
+from fakeimg_assets.sampling.device_slots import check_device_name
 from fakeimg_assets.sampling.fetch import prepare, release_weights
 from fakeimg_assets.sampling.limits import limits_of
 from fakeimg_assets.sampling.load import load_pipeline
@@ -49,6 +50,23 @@ def recorded_torch_threads(row: dict) -> int | None:
     return value
 
 
+def recorded_device(row: dict, cuda_count: int) -> str:
+    """Where to re-sample the row: its recorded device (`cpu`, `cuda` or `cuda:K`, else
+    refused, naming the image), the CPU on a machine without CUDA, and this machine's first
+    GPU for a `cuda:K` it lacks."""
+    value = row.get("device")
+    try:
+        check_device_name(value)
+    except ValueError:
+        raise ValueError(f"{row.get('image_id')!r} records device={value!r}, not 'cpu', "
+                         "'cuda' or 'cuda:K'") from None
+    if value == "cpu" or cuda_count == 0:
+        return "cpu"
+    if value.startswith("cuda:") and int(value.split(":")[1]) >= cuda_count:
+        return "cuda"  # sampled on a GPU this machine lacks
+    return value
+
+
 def regenerate_image(
     image_id: str,
     *,
@@ -74,6 +92,7 @@ def regenerate_image(
     if row["label"] != "fake":
         raise ValueError(f"{image_id!r} is a real image; only sampled images can be regenerated")
     recorded_threads = recorded_torch_threads(row)  # checked before any download
+    device = recorded_device(row, torch.cuda.device_count() if torch.cuda.is_available() else 0)
     bs, idx = int(row["batch_size"]), int(row["image_index"])
     start = idx - idx % bs
     batch = store.query(
@@ -90,7 +109,6 @@ def regenerate_image(
     prepared = prepare(
         row["source"], row["revision"], remote.plan, hub.download, limits_of(hub)
     )
-    device = row["device"] if row["device"] == "cpu" or torch.cuda.is_available() else "cpu"
     dtype = getattr(torch, row["dtype"])
     try:
         pipe = load_pipeline(prepared, device=device, dtype=dtype)
