@@ -1,6 +1,8 @@
 """`make bench`: real measurements of the platform's hot paths on this machine.
 
 Prints a table and writes `benchmarks/results.json`. Targets live here, never in tests.
+Entries from `ratios.py` carry the same work done the plain way in the same run
+(`baseline`) and `ratio` = value / baseline.
 """
 
 from __future__ import annotations
@@ -147,6 +149,9 @@ def main() -> int:
             results += bench_sampling(server.url, tmp / "cache")
         results += bench_detector(tmp)
         results += bench_warehouse(tmp)
+        from benchmarks.ratios import PARTS, run_parts
+
+        results += run_parts(list(PARTS), tmp)  # each against its baseline (ratios.py)
         from benchmarks.collection_ingest import bench_collection_ingest
 
         results += bench_collection_ingest(tmp)  # about 1 min on 2 cores
@@ -158,10 +163,14 @@ def main() -> int:
         results += bench_backfill(tmp)  # about 12 min on 2 cores
         results += bench_freshness(tmp)  # about 10 min
     width = max(len(r["name"]) for r in results)
-    print(f"{'benchmark'.ljust(width)}  {'value':>10}  unit")
-    print(f"{'-' * width}  {'-' * 10}  -----")
+    print(f"{'benchmark'.ljust(width)}  {'value':>10}  {'baseline':>10}  {'ratio':>6}  unit")
+    print(f"{'-' * width}  {'-' * 10}  {'-' * 10}  {'-' * 6}  -----")
     for r in results:
-        print(f"{r['name'].ljust(width)}  {r['value']:>10.2f}  {r['unit']}")
+        base = r.get("baseline")
+        ratio = r.get("ratio")
+        print(f"{r['name'].ljust(width)}  {r['value']:>10.3g}  "
+              f"{(f'{base:.3g}' if isinstance(base, int | float) else '-'):>10}  "
+              f"{(f'{ratio:.2f}' if isinstance(ratio, int | float) else '-'):>6}  {r['unit']}")
     from benchmarks.science import kept_entries
 
     results += kept_entries(RESULTS)  # the latest `make science` run, not rerun here
