@@ -15,6 +15,7 @@ from fakeimg_assets.instance_config import runs_at_once
 from fakeimg_assets.sampling.device_slots import (
     check_device_setting,
     cuda_device_count,
+    held_device,
     lease_device,
     slot_devices,
 )
@@ -85,8 +86,8 @@ class ComputeResource(ConfigurableResource):
             yield lease.device
 
     def resolve_device(self) -> str:
-
-        return resolve_device(self.device)
+        """The device this step holds (`bound_device`), else the configured one resolved."""
+        return resolve_device(held_device() or self.device)
 
     def resolve_dtype(self) -> Any:
 

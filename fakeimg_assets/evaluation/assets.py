@@ -160,48 +160,49 @@ def detector_evaluation(
     sizes = warehouse.query("SELECT image_id, width, height FROM images")
     split = split.join(sizes, on="image_id", how="left")
     test = split.filter(pl.col("split") == "test").sort("image_id")
-    device = compute.resolve_device()
-    compute.apply_threads()
-    model, model_cfg = load_detector(run["checkpoint_path"], device=device)
+    with compute.bound_device(holder=f"evaluation of {run_id}"):  # one GPU for every score and run
+        device = compute.resolve_device()
+        compute.apply_threads()
+        model, model_cfg = load_detector(run["checkpoint_path"], device=device)
 
-    def rows_for(frame: pl.DataFrame, rid: str, protocol: str, perturbation=None) -> list[dict]:
-        return evaluation_rows(frame, run_id=rid, split_id=split_id, protocol=protocol,
-                               perturbation=perturbation, seed=config.seed, n_boot=config.n_boot)
+        def rows_for(frame: pl.DataFrame, rid: str, protocol: str, perturbation=None) -> list[dict]:
+            return evaluation_rows(frame, run_id=rid, split_id=split_id, protocol=protocol,
+                                   perturbation=perturbation, seed=config.seed, n_boot=config.n_boot)
 
-    rows: list[dict] = []
-    try:
-        rows += fixed_detector_rows(
-            lambda p: predict_with_model(model, model_cfg, p, device=device), test,
-            run_id=run_id, split_id=split_id, protocols=config.protocols,
-            perturbations=config.perturbations, warehouse=warehouse, image_store=image_store,
-            seed=config.seed, n_boot=config.n_boot, log=context.log.info)
-        plans = []
-        if "held_out_family" in config.protocols:
-            plans += [("held_out_family", r) for r in family_runs(split, config.family_max_runs)]
-        if "time_ordered" in config.protocols:
-            windows = time_windows(split, config.window_days, config.min_train_models,
-                                   config.time_exclude_relatives)
-            plans += [("time_ordered", r) for r in windows]
-        run_rows = []
-        backbone = config.protocol_backbone or run["backbone"]
-        for protocol, plan in plans:
-            train, ptest = protocol_frames(
-                split, plan, config.protocol_max_fakes_per_model, config.seed
-            )
-            rid = f"{run_id}:{plan.name}"
-            res = train_on(
-                samples_of(train, image_store),
-                image_store.home_dir() / "detectors" / rid.replace(":", "-"),
-                backbone, compute, epochs=config.protocol_epochs, seed=config.seed, hub=hub,
-            )
-            ppaths = [str(image_store.absolute(p)) for p in ptest["path"]]
-            scores = predict(res.checkpoint_dir, ppaths, device=device)
-            rows += rows_for(scored(ptest, scores), rid, protocol)
-            row = run_row(rid, protocol, backbone, list(plan.train_models), res, context)
-            run_rows.append({**row, "split_id": split_id})
-            context.log.info(f"{protocol} {plan.name}: trained on {len(plan.train_models)} models")
-    except ValueError as exc:
-        raise dg.Failure(f"evaluation of run {run_id} on split {split_id}: {exc}") from exc
+        rows: list[dict] = []
+        try:
+            rows += fixed_detector_rows(
+                lambda p: predict_with_model(model, model_cfg, p, device=device), test,
+                run_id=run_id, split_id=split_id, protocols=config.protocols,
+                perturbations=config.perturbations, warehouse=warehouse, image_store=image_store,
+                seed=config.seed, n_boot=config.n_boot, log=context.log.info)
+            plans = []
+            if "held_out_family" in config.protocols:
+                plans += [("held_out_family", r) for r in family_runs(split, config.family_max_runs)]
+            if "time_ordered" in config.protocols:
+                windows = time_windows(split, config.window_days, config.min_train_models,
+                                       config.time_exclude_relatives)
+                plans += [("time_ordered", r) for r in windows]
+            run_rows = []
+            backbone = config.protocol_backbone or run["backbone"]
+            for protocol, plan in plans:
+                train, ptest = protocol_frames(
+                    split, plan, config.protocol_max_fakes_per_model, config.seed
+                )
+                rid = f"{run_id}:{plan.name}"
+                res = train_on(
+                    samples_of(train, image_store),
+                    image_store.home_dir() / "detectors" / rid.replace(":", "-"),
+                    backbone, compute, epochs=config.protocol_epochs, seed=config.seed, hub=hub,
+                )
+                ppaths = [str(image_store.absolute(p)) for p in ptest["path"]]
+                scores = predict(res.checkpoint_dir, ppaths, device=device)
+                rows += rows_for(scored(ptest, scores), rid, protocol)
+                row = run_row(rid, protocol, backbone, list(plan.train_models), res, context)
+                run_rows.append({**row, "split_id": split_id})
+                context.log.info(f"{protocol} {plan.name}: trained on {len(plan.train_models)} models")
+        except ValueError as exc:
+            raise dg.Failure(f"evaluation of run {run_id} on split {split_id}: {exc}") from exc
     runs_key = f"{run_id}-protocols".replace(":", "-")
     if run_rows:  # none trained (protocols off): the run's earlier protocol detectors stay
         warehouse.write(RUNS_TABLE, runs_key, run_rows)

@@ -99,13 +99,14 @@ def outside_detector_evaluation(
         raise dg.Failure(f"split {split_id} holds no held-out fakes to score")
     compute.apply_threads()
     try:
-        score = score_fn(spec, hub=hub, device=compute.resolve_device(),
-                         batch_size=config.batch_size, timeout_s=config.timeout_s)
-        rows = fixed_detector_rows(
-            score, test, run_id=f"{RUN_PREFIX}{name}", split_id=split_id,
-            protocols=config.protocols, perturbations=config.perturbations,
-            warehouse=warehouse, image_store=image_store, seed=config.seed,
-            n_boot=config.n_boot, extra={"detector": name}, log=context.log.info)
+        with compute.bound_device(holder=f"outside detector {name}"):  # one GPU for its scores
+            score = score_fn(spec, hub=hub, device=compute.resolve_device(),
+                             batch_size=config.batch_size, timeout_s=config.timeout_s)
+            rows = fixed_detector_rows(
+                score, test, run_id=f"{RUN_PREFIX}{name}", split_id=split_id,
+                protocols=config.protocols, perturbations=config.perturbations,
+                warehouse=warehouse, image_store=image_store, seed=config.seed,
+                n_boot=config.n_boot, extra={"detector": name}, log=context.log.info)
     except (ValueError, FileNotFoundError) as exc:
         raise dg.Failure(f"outside detector {name!r} ({spec.kind}): {exc}") from exc
     warehouse.write(TABLE, result_key(name, split_id), rows)

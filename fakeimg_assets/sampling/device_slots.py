@@ -20,9 +20,11 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+_HELD: ContextVar[str | None] = ContextVar("fakeimg_held_device", default=None)
 MAX_DEVICES = 64  # more CUDA devices than any machine offers: a typo, not a machine
 _DEVICE = re.compile(r"(cpu|cuda)(?::([0-9]{1,2}))?")
 
@@ -164,19 +166,30 @@ def _holder(path: Path) -> str:
     return text or "?"
 
 
+def held_device() -> str | None:
+    """The device this step holds (inside `lease_device`), or None."""
+    return _HELD.get()
+
+
 @contextmanager
 def lease_device(devices: list[str], *, lock_folder: Path | None = None,
                  timeout_seconds: float | None = None, poll_seconds: float = 0.2,
                  holder: str = "") -> Iterator[Lease]:
     """Hold one free device of `devices` for the block: the first free one in order, else
     wait (polling) until one frees or `timeout_seconds` passes (`DeviceBusyError`, naming
-    every device and its holder). `["cpu"]` is never leased."""
+    every device and its holder). `["cpu"]` is never leased. Re-entrant: inside a lease of
+    one of `devices`, the same device is handed out again (a study holds one GPU for its
+    every training run and prediction)."""
     if not devices:
         raise ValueError("no devices to lease")
     for d in devices:
         check_device_name(d)
     if devices == ["cpu"]:
         yield Lease("cpu", 0.0)
+        return
+    held = _HELD.get()
+    if held in devices:
+        yield Lease(held, 0.0)
         return
     if "cpu" in devices:
         raise ValueError(f"the CPU is shared, not leased: {devices!r}")
@@ -190,9 +203,11 @@ def lease_device(devices: list[str], *, lock_folder: Path | None = None,
             fd = _try_lock(lock_path(folder, device), holder or "a fakeimg step")
             if fd is None:
                 continue
+            token = _HELD.set(device)
             try:
                 yield Lease(device, time.monotonic() - start)
             finally:
+                _HELD.reset(token)
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
             return

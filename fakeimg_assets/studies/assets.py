@@ -184,61 +184,62 @@ def scaling_study(
     features = FeatureCache(image_store.absolute)
     decoded = DecodedImages()  # every run reads the same images: decode them once
     selections = Selections()  # and is scored on the same balanced sets
-    for d, protocol in runs:
-        frame = _train_frame(d, fakes, reals, per_model, config.seed)
-        tag = {"leave_one_family_out": f"lofo-{d.left_out}",
-               "lofo_curve": f"lofo-curve-k{d.k}-d{d.draw}-{d.left_out}"}.get(
-            protocol, f"{'c' if d.control else 'k'}{d.k}-f{d.n_fake}-d{d.draw}")  # fmt: skip
-        run_id = f"{study_id}-{tag}"
-        t0 = time.perf_counter()
-        res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
-                       config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
-                       image_size=config.image_size, hub=hub, log=context.log.info,
-                       decoded=decoded)  # fmt: skip
-        try:
-            sets = eval_sets(d, design, test, fakes, frame, config.seed)
-            paths = sorted({p for df in sets.values() for p in df["path"]})
-            raw = predict(res.checkpoint_dir, [str(home / p) for p in paths],
-                          device=compute.resolve_device(),
-                          decoded=decoded)  # fmt: skip
-            by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
-            scored = score_sets(sets, by_path.__getitem__, selections)
-            base = None
-            if config.baseline:
-                score = baseline_scorer(features, frame["path"].to_list(),
-                                        (frame["label"] == "fake").cast(pl.Int64).to_list(),
-                                        d.init_seed)  # fmt: skip
-                base = scores_of(sets["heldout"], score(paths).__getitem__, selections)
-        except ValueError as exc:
-            raise dg.Failure(f"scaling study {study_id}, run {tag}: {exc}") from exc
-        metrics = dict(scored["heldout"])
-        generator_ap = metrics.pop("generator_ap")
-        seconds.append(time.perf_counter() - t0)
-        purpose = "scaling_lofo" if d.left_out else "scaling_control" if d.control else "scaling"
-        row = run_row(run_id, purpose, config.backbone,
-                      list(d.models), res, context, split_id=split_id)  # fmt: skip
-        if not config.keep_checkpoints:
-            shutil.rmtree(res.checkpoint_dir, ignore_errors=True)
-            row["checkpoint_path"] = None
-        run_rows.append(row)
-        results.append({
-            "study_id": study_id, "run_id": run_id, "split_id": split_id,
-            "n_train_models": d.k, "draw": d.draw, "control": d.control,
-            "n_families": families_of(d.models, design.families),
-            "n_train_images": res.n_train_images, "n_train_fake": res.n_fake, **metrics,
-            "seen_ap": scored["seen"]["ap"] if "seen" in scored else None,
-            "ap_other": scored["other"]["ap"] if "other" in scored else None,
-            "protocol": protocol,
-            "left_out_family": d.left_out,
-            "generator_ap": json.dumps(generator_ap, sort_keys=True),
-            "baseline_ap": base["ap"] if base else None,
-            "baseline_generator_ap": json.dumps(base["generator_ap"], sort_keys=True)
-                                     if base else None,
-            "unseen_families": list(design.unseen_families), "train_models": list(d.models),
-            "draw_seed": d.draw_seed, "init_seed": d.init_seed, "created_at": utcnow(),
-        })  # fmt: skip
-        context.log.info(f"scaling {tag}: held-out AP {metrics['ap']}, seen AP "
-                         f"{scored.get('seen', {}).get('ap')} ({seconds[-1]:.1f} s)")
+    with compute.bound_device(holder=f"study {study_id}"):  # one GPU for every run and score
+        for d, protocol in runs:
+            frame = _train_frame(d, fakes, reals, per_model, config.seed)
+            tag = {"leave_one_family_out": f"lofo-{d.left_out}",
+                   "lofo_curve": f"lofo-curve-k{d.k}-d{d.draw}-{d.left_out}"}.get(
+                protocol, f"{'c' if d.control else 'k'}{d.k}-f{d.n_fake}-d{d.draw}")  # fmt: skip
+            run_id = f"{study_id}-{tag}"
+            t0 = time.perf_counter()
+            res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
+                           config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
+                           image_size=config.image_size, hub=hub, log=context.log.info,
+                           decoded=decoded)  # fmt: skip
+            try:
+                sets = eval_sets(d, design, test, fakes, frame, config.seed)
+                paths = sorted({p for df in sets.values() for p in df["path"]})
+                raw = predict(res.checkpoint_dir, [str(home / p) for p in paths],
+                              device=compute.resolve_device(),
+                              decoded=decoded)  # fmt: skip
+                by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
+                scored = score_sets(sets, by_path.__getitem__, selections)
+                base = None
+                if config.baseline:
+                    score = baseline_scorer(features, frame["path"].to_list(),
+                                            (frame["label"] == "fake").cast(pl.Int64).to_list(),
+                                            d.init_seed)  # fmt: skip
+                    base = scores_of(sets["heldout"], score(paths).__getitem__, selections)
+            except ValueError as exc:
+                raise dg.Failure(f"scaling study {study_id}, run {tag}: {exc}") from exc
+            metrics = dict(scored["heldout"])
+            generator_ap = metrics.pop("generator_ap")
+            seconds.append(time.perf_counter() - t0)
+            purpose = "scaling_lofo" if d.left_out else "scaling_control" if d.control else "scaling"
+            row = run_row(run_id, purpose, config.backbone,
+                          list(d.models), res, context, split_id=split_id)  # fmt: skip
+            if not config.keep_checkpoints:
+                shutil.rmtree(res.checkpoint_dir, ignore_errors=True)
+                row["checkpoint_path"] = None
+            run_rows.append(row)
+            results.append({
+                "study_id": study_id, "run_id": run_id, "split_id": split_id,
+                "n_train_models": d.k, "draw": d.draw, "control": d.control,
+                "n_families": families_of(d.models, design.families),
+                "n_train_images": res.n_train_images, "n_train_fake": res.n_fake, **metrics,
+                "seen_ap": scored["seen"]["ap"] if "seen" in scored else None,
+                "ap_other": scored["other"]["ap"] if "other" in scored else None,
+                "protocol": protocol,
+                "left_out_family": d.left_out,
+                "generator_ap": json.dumps(generator_ap, sort_keys=True),
+                "baseline_ap": base["ap"] if base else None,
+                "baseline_generator_ap": json.dumps(base["generator_ap"], sort_keys=True)
+                                         if base else None,
+                "unseen_families": list(design.unseen_families), "train_models": list(d.models),
+                "draw_seed": d.draw_seed, "init_seed": d.init_seed, "created_at": utcnow(),
+            })  # fmt: skip
+            context.log.info(f"scaling {tag}: held-out AP {metrics['ap']}, seen AP "
+                             f"{scored.get('seen', {}).get('ap')} ({seconds[-1]:.1f} s)")
     warehouse.write(RUNS_TABLE, study_id, run_rows)
     warehouse.write("scaling_results", study_id, results)
     summary = summarize(results)

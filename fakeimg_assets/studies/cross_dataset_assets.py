@@ -141,33 +141,34 @@ def cross_dataset(
     rows: list[dict] = []
     run_rows, seconds = [], []
     decoded = DecodedImages()  # every run reads the same images: decode them once
-    for source in sorted(plan.train, key=lambda s: (s != HUB, s)):
-        frame = plan.train[source]
-        run_id = f"{study_id}-{source}"
-        t0 = time.perf_counter()
-        res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
-                       config.backbone, compute, epochs=config.epochs, seed=config.seed,
-                       image_size=config.image_size, hub=hub, log=context.log.info,
-                       decoded=decoded)  # fmt: skip
-        raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device(),
-                          decoded=decoded)
-        score = pl.DataFrame({"path": paths, "score": np.asarray(raw, dtype=np.float64)})
-        for name, (part, match, _) in sorted(sets.items()):
-            try:
-                rows += evaluation_rows(
-                    part.join(score, on="path", how="left"), run_id=run_id, split_id=split_id,
-                    protocol=PROTOCOL, seed=config.seed, n_boot=config.n_boot,
-                    match_sizes=match, extra={"eval_set": name, "train_source": source})
-            except ValueError as exc:
-                raise dg.Failure(f"cross-dataset {study_id}: {source} on {name}: {exc}") from exc
-        seconds.append(time.perf_counter() - t0)
-        models = sorted(set(frame.filter(pl.col("label") == "fake")["source"].to_list()))
-        row = run_row(run_id, PROTOCOL, config.backbone, models, res, context, split_id=split_id)
-        if not config.keep_checkpoints:
-            shutil.rmtree(res.checkpoint_dir, ignore_errors=True)
-            row["checkpoint_path"] = None
-        run_rows.append(row)
-        context.log.info(f"cross-dataset: trained on {source} ({seconds[-1]:.1f} s)")
+    with compute.bound_device(holder=f"study {study_id}"):  # one GPU for every run and score
+        for source in sorted(plan.train, key=lambda s: (s != HUB, s)):
+            frame = plan.train[source]
+            run_id = f"{study_id}-{source}"
+            t0 = time.perf_counter()
+            res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
+                           config.backbone, compute, epochs=config.epochs, seed=config.seed,
+                           image_size=config.image_size, hub=hub, log=context.log.info,
+                           decoded=decoded)  # fmt: skip
+            raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device(),
+                              decoded=decoded)
+            score = pl.DataFrame({"path": paths, "score": np.asarray(raw, dtype=np.float64)})
+            for name, (part, match, _) in sorted(sets.items()):
+                try:
+                    rows += evaluation_rows(
+                        part.join(score, on="path", how="left"), run_id=run_id, split_id=split_id,
+                        protocol=PROTOCOL, seed=config.seed, n_boot=config.n_boot,
+                        match_sizes=match, extra={"eval_set": name, "train_source": source})
+                except ValueError as exc:
+                    raise dg.Failure(f"cross-dataset {study_id}: {source} on {name}: {exc}") from exc
+            seconds.append(time.perf_counter() - t0)
+            models = sorted(set(frame.filter(pl.col("label") == "fake")["source"].to_list()))
+            row = run_row(run_id, PROTOCOL, config.backbone, models, res, context, split_id=split_id)
+            if not config.keep_checkpoints:
+                shutil.rmtree(res.checkpoint_dir, ignore_errors=True)
+                row["checkpoint_path"] = None
+            run_rows.append(row)
+            context.log.info(f"cross-dataset: trained on {source} ({seconds[-1]:.1f} s)")
     warehouse.write(RUNS_TABLE, study_id, run_rows)
     warehouse.write("cross_dataset_results", study_id, rows)
     cells = matrix(rows)

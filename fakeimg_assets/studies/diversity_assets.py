@@ -136,43 +136,44 @@ def diversity_study(
     results, run_rows, seconds = [], [], []
     decoded = DecodedImages()  # every run reads the same images: decode them once
     selections = Selections()  # and is scored on the same balanced sets
-    for d, frame in frames:
-        tag = f"{'single' if d.condition == SINGLE else 'multi'}-d{d.draw}"
-        run_id = f"{study_id}-{tag}"
-        t0 = time.perf_counter()
-        res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
-                       config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
-                       image_size=config.image_size, hub=hub, log=context.log.info,
-                       decoded=decoded)  # fmt: skip
-        raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device(),
-                          decoded=decoded)
-        by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
-        try:
-            metrics = dict(scores_of(scored_rows, by_path.__getitem__, selections))
-        except ValueError as exc:
-            raise dg.Failure(f"diversity study {study_id}, run {tag}: {exc}") from exc
-        generator_ap = metrics.pop("generator_ap")
-        seconds.append(time.perf_counter() - t0)
-        row = run_row(run_id, "diversity", config.backbone, list(d.models), res, context,
-                      split_id=split_id)  # fmt: skip
-        if not config.keep_checkpoints:
-            shutil.rmtree(res.checkpoint_dir, ignore_errors=True)
-            row["checkpoint_path"] = None
-        run_rows.append(row)
-        results.append({
-            "study_id": study_id, "run_id": run_id, "split_id": split_id,
-            "n_train_models": design.k, "condition": d.condition, "draw": d.draw,
-            "family_by": design.family_by, "families": list(d.families),
-            "n_families": len(d.families), "n_train_images": res.n_train_images,
-            "n_train_fake": res.n_fake, "ap": metrics["ap"], "pooled_ap": metrics["pooled_ap"],
-            "accuracy": metrics["accuracy"], "auc": metrics["auc"],
-            "n_heldout_models": metrics["n_heldout_models"],
-            "generator_ap": json.dumps(generator_ap, sort_keys=True),
-            "train_models": list(d.models), "draw_seed": d.draw_seed, "init_seed": d.init_seed,
-            "created_at": utcnow(),
-        })  # fmt: skip
-        context.log.info(f"diversity {tag} ({', '.join(d.families)}): held-out AP "
-                         f"{metrics['ap']} ({seconds[-1]:.1f} s)")  # fmt: skip
+    with compute.bound_device(holder=f"study {study_id}"):  # one GPU for every run and score
+        for d, frame in frames:
+            tag = f"{'single' if d.condition == SINGLE else 'multi'}-d{d.draw}"
+            run_id = f"{study_id}-{tag}"
+            t0 = time.perf_counter()
+            res = train_on(samples_of(frame, image_store), image_store.home_dir() / "detectors" / run_id,
+                           config.backbone, compute, epochs=config.epochs, seed=d.init_seed,
+                           image_size=config.image_size, hub=hub, log=context.log.info,
+                           decoded=decoded)  # fmt: skip
+            raw = predict(res.checkpoint_dir, abs_paths, device=compute.resolve_device(),
+                              decoded=decoded)
+            by_path = dict(zip(paths, (float(x) for x in raw), strict=True))
+            try:
+                metrics = dict(scores_of(scored_rows, by_path.__getitem__, selections))
+            except ValueError as exc:
+                raise dg.Failure(f"diversity study {study_id}, run {tag}: {exc}") from exc
+            generator_ap = metrics.pop("generator_ap")
+            seconds.append(time.perf_counter() - t0)
+            row = run_row(run_id, "diversity", config.backbone, list(d.models), res, context,
+                          split_id=split_id)  # fmt: skip
+            if not config.keep_checkpoints:
+                shutil.rmtree(res.checkpoint_dir, ignore_errors=True)
+                row["checkpoint_path"] = None
+            run_rows.append(row)
+            results.append({
+                "study_id": study_id, "run_id": run_id, "split_id": split_id,
+                "n_train_models": design.k, "condition": d.condition, "draw": d.draw,
+                "family_by": design.family_by, "families": list(d.families),
+                "n_families": len(d.families), "n_train_images": res.n_train_images,
+                "n_train_fake": res.n_fake, "ap": metrics["ap"], "pooled_ap": metrics["pooled_ap"],
+                "accuracy": metrics["accuracy"], "auc": metrics["auc"],
+                "n_heldout_models": metrics["n_heldout_models"],
+                "generator_ap": json.dumps(generator_ap, sort_keys=True),
+                "train_models": list(d.models), "draw_seed": d.draw_seed, "init_seed": d.init_seed,
+                "created_at": utcnow(),
+            })  # fmt: skip
+            context.log.info(f"diversity {tag} ({', '.join(d.families)}): held-out AP "
+                             f"{metrics['ap']} ({seconds[-1]:.1f} s)")  # fmt: skip
     warehouse.write(RUNS_TABLE, study_id, run_rows)
     warehouse.write("diversity_results", study_id, results)
     try:

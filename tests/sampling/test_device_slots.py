@@ -211,3 +211,41 @@ def test_regenerate_refuses_a_hostile_recorded_device(hostile: object) -> None:
 
     with pytest.raises(ValueError, match="'img-1' records device"):
         recorded_device({"image_id": "img-1", "device": hostile}, 2)
+
+
+def test_a_step_inside_its_lease_gets_the_same_device_again(tmp_path: Path) -> None:
+    """A study holds one GPU for all its training runs and scores: nested leases hand out
+    the held device instead of taking a second one; another thread leases on its own."""
+    import threading
+
+    from fakeimg_assets.sampling.device_slots import held_device
+
+    devices = ["cuda:0", "cuda:1", "cuda:2"]
+    assert held_device() is None
+    with lease_device(devices, lock_folder=tmp_path) as outer:
+        with lease_device(devices, lock_folder=tmp_path, timeout_seconds=0) as inner:
+            assert inner.device == outer.device == held_device() == "cuda:0"
+        assert held_device() == "cuda:0"  # the inner block did not release the outer lease
+        seen: list[str] = []
+        worker = threading.Thread(target=lambda: seen.append(_lease_once(devices, tmp_path)))
+        worker.start()
+        worker.join(30)
+        assert seen == ["cuda:1"]  # another thread holds nothing: it takes a free device
+        with lease_device(["cuda:0"], lock_folder=tmp_path) as same:
+            assert same.device == "cuda:0"  # held here, so not waited for
+    assert held_device() is None
+
+
+def _lease_once(devices: list[str], folder: Path) -> str:
+    with lease_device(devices, lock_folder=folder, timeout_seconds=5) as lease:
+        return lease.device
+
+
+def test_the_compute_resource_resolves_the_device_its_step_holds(tmp_path: Path) -> None:
+    compute = ComputeResource(device="auto")
+    assert compute.resolve_device() == "cpu"  # no GPU, no lease: as configured
+    with compute.bound_device(cuda_count=2, lock_folder=tmp_path) as device:
+        assert device == "cuda:0"
+        with pytest.raises(RuntimeError, match="'cuda:0' requested but CUDA is not"):
+            compute.resolve_device()  # the held fake GPU, not `auto`'s CPU
+    assert compute.resolve_device() == "cpu"
