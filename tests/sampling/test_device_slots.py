@@ -76,15 +76,41 @@ def test_the_driver_count_follows_cuda_visible_devices(tmp_path: Path) -> None:
     assert driver_device_count(tmp_path / "no-driver", {}) == 0
 
 
+class _Holder:
+    """A lease held by another thread (a step of another run) until `release`."""
+
+    def __init__(self, devices: list[str], folder: Path, holder: str) -> None:
+        import threading
+
+        self.device: str | None = None
+        self._got, self._go = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._hold, args=(devices, folder, holder))
+        self._thread.start()
+        assert self._got.wait(30)
+
+    def _hold(self, devices: list[str], folder: Path, holder: str) -> None:
+        with lease_device(devices, lock_folder=folder, holder=holder) as lease:
+            self.device = lease.device
+            self._got.set()
+            self._go.wait(30)
+
+    def release(self) -> None:
+        self._go.set()
+        self._thread.join(30)
+
+
 def test_leases_are_exclusive_and_a_busy_machine_is_named(tmp_path: Path) -> None:
     devices = ["cuda:0", "cuda:1"]
-    with lease_device(devices, lock_folder=tmp_path, holder="run A") as a, \
-            lease_device(devices, lock_folder=tmp_path, holder="run B") as b:
+    a, b = _Holder(devices, tmp_path, "run A"), _Holder(devices, tmp_path, "run B")
+    try:
         assert {a.device, b.device} == {"cuda:0", "cuda:1"}
         with pytest.raises(DeviceBusyError) as err, \
                 lease_device(devices, lock_folder=tmp_path, timeout_seconds=0.3):
             pass
         assert "cuda:0: run A" in str(err.value) and "cuda:1: run B" in str(err.value)
+    finally:
+        a.release()
+        b.release()
     with lease_device(devices, lock_folder=tmp_path, timeout_seconds=0) as again:
         assert again.device == "cuda:0"  # released at the end of the block
 
@@ -175,12 +201,20 @@ def test_a_killed_holder_frees_its_device(tmp_path: Path) -> None:
 
 def test_the_compute_resource_binds_each_step_to_its_own_device(tmp_path: Path) -> None:
     compute = ComputeResource(device="auto", device_wait_seconds=0.2)
-    with compute.bound_device("sampling", cuda_count=2, lock_folder=tmp_path) as first, \
-            compute.bound_device("training", cuda_count=2, lock_folder=tmp_path) as second:
-        assert (first, second) == ("cuda:0", "cuda:1")
-        with pytest.raises(DeviceBusyError, match="training"), \
-                compute.bound_device(cuda_count=2, lock_folder=tmp_path):
-            pass
+    other = _Holder(compute.slots(cuda_count=2), tmp_path, "training")  # another step
+    try:
+        assert other.device == "cuda:0"
+        with compute.bound_device("sampling", cuda_count=2, lock_folder=tmp_path) as mine:
+            assert mine == "cuda:1"
+        third = _Holder(["cuda:1"], tmp_path, "sampling elsewhere")
+        try:  # both GPUs held by other steps: this one waits 0.2 s, then names them
+            with pytest.raises(DeviceBusyError, match="training.*sampling elsewhere"), \
+                    compute.bound_device(cuda_count=2, lock_folder=tmp_path):
+                pass
+        finally:
+            third.release()
+    finally:
+        other.release()
     with ComputeResource(device="auto").bound_device(cuda_count=0) as device:
         assert device == "cpu"  # no GPU: the shared CPU, as before
 
