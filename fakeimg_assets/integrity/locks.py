@@ -4,9 +4,9 @@ moves that partition's rows file, so it never moves a file a writer is replacing
 
 from __future__ import annotations
 
-import fcntl
-import os
 from pathlib import Path
+
+from fakeimg_assets.lib.flock import open_locked, unlock
 
 
 def partition_lock_path(home: Path, key: str) -> Path:
@@ -21,18 +21,8 @@ def acquire(home: Path, key: str, *, wait: bool = True) -> int | None:
     descriptor to `release`, or None when `wait` is False and another process holds it."""
     path = partition_lock_path(home, key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return open_locked(path, wait=wait)
 
 
 def release(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
+    unlock(fd)

@@ -14,7 +14,6 @@ Names are checked before anything is locked; nothing here imports torch.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import time
@@ -23,6 +22,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+
+from fakeimg_assets.lib.flock import open_locked, unlock
 
 _HELD: ContextVar[str | None] = ContextVar("fakeimg_held_device", default=None)
 MAX_DEVICES = 64  # more CUDA devices than any machine offers: a typo, not a machine
@@ -143,15 +144,9 @@ class Lease:
 
 
 def _try_lock(path: Path, holder: str) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = open_locked(path, wait=False, mode=0o600)
+    if fd is None:
         return None
-    except BaseException:
-        os.close(fd)
-        raise
     os.ftruncate(fd, 0)  # who holds it, for the busy message of the others
     os.write(fd, f"{holder} (pid {os.getpid()})\n".encode()[:300])
     return fd
@@ -208,8 +203,7 @@ def lease_device(devices: list[str], *, lock_folder: Path | None = None,
                 yield Lease(device, time.monotonic() - start)
             finally:
                 _HELD.reset(token)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
+                unlock(fd)
             return
         waited = time.monotonic() - start
         if timeout_seconds is not None and waited >= timeout_seconds:
