@@ -23,11 +23,15 @@ from fakeimg_assets.detection.timm_folder import (
 from fakeimg_assets.detection.train import MODEL_FILE, TrainConfig, predict, train_detector
 
 
-def timm_scores(folder: Path, paths: list[Path]) -> np.ndarray:
-    """What a user of timm alone does with the folder."""
+def timm_scores(folder: Path, paths: list[Path], num_threads: int = 1) -> np.ndarray:
+    """What a user of timm alone does with the folder, on `num_threads` torch threads: the
+    comparison with `predict` is at the same thread count, since a convolution's sums are
+    split by thread and 2 threads differ from 1 in the last bit on some CPUs (seen on an AMD
+    EPYC: 1 score of 10 by 6e-8)."""
     import timm
     import torch
 
+    torch.set_num_threads(num_threads)  # restored by conftest's autouse fixture
     model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
     cfg = timm.data.resolve_data_config(model=model)
     transform = timm.data.create_transform(**cfg)
