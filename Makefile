@@ -11,7 +11,7 @@ DEMO_COLLECTION := $(FAKEIMG_HOME)/demo-collection
 DEMO_URL := http://127.0.0.1:$(DEMO_PORT)
 DEMO_ARGS ?= --images-per-model 24 --steps 10 --real-dataset fakeimg/demo-photos
 
-.PHONY: install demo test test-all browser-deps dev bench lint clean chaos world science
+.PHONY: install demo test test-all test-distributed distributed-deps browser-deps dev bench lint clean chaos world science
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +44,32 @@ test: install
 
 # everything, slow tests included: what .ci/run runs. The browser test (Playwright driving
 # Debian's Chromium against `dg dev`) runs when Chromium is present and is reported as skipped,
-# with the reason, when not: `make browser-deps` installs it (root, apt).
-test-all: install
+# with the reason, when not: `make browser-deps` installs it (root, apt). So does the
+# distributed test with Postgres and Redis (`make distributed-deps`, run here first).
+test-all: install distributed-deps
 	$(BIN)/ruff check .
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
 	  || echo "test-all: no Chromium here, the browser test will be skipped (make browser-deps)"
 	$(BIN)/python -m pytest -q -rs
+
+# several workers on Dagster's own engines (docs/cluster.md): Postgres and Redis from the
+# system's packages, two Celery workers, the daemon backfilling the demo zoo across them, one
+# worker killed mid-run; checks nothing was lost or duplicated (tests/platform/test_distributed.py)
+test-distributed: install distributed-deps
+	$(BIN)/python -m pytest -q -rs -m distributed
+
+# Debian's PostgreSQL and Redis servers for the distributed test: root and apt only (the test
+# starts private servers on loopback; it does not use the system's own services)
+distributed-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v redis-server >/dev/null; then \
+	  echo "postgres: $$(ls -d /usr/lib/postgresql/*/bin | tail -1), $$(redis-server --version | cut -d' ' -f1-3)"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "distributed-deps: needs root (apt-get install postgresql redis-server);" \
+	    "the distributed test will be skipped" >&2; \
+	else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    postgresql redis-server >/dev/null && echo "installed postgresql and redis-server"; \
+	fi
 
 # Debian's Chromium for the browser test (tests/platform/test_browser.py): root and apt only
 browser-deps:

@@ -120,6 +120,7 @@ def _run(args: argparse.Namespace) -> int:
         studies=not args.no_studies,
         family_max_runs=args.family_max_runs,
         detector=not args.no_detector,
+        sample=not args.partitions_only,
         log_level="INFO" if args.verbose else "CRITICAL",
         force=args.force,
     )
@@ -136,6 +137,8 @@ def _run(args: argparse.Namespace) -> int:
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
     for step in report.steps_failed:
         print(f"FAILED {step}", file=sys.stderr)
+    if report.to_backfill:
+        print(f"{len(report.to_backfill)} partitions to backfill")
     if not report.sampled and not report.ok:
         print("FAILED: no model was sampled", file=sys.stderr)
     if args.strict and report.failed:
@@ -326,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--family-max-runs", type=NON_NEGATIVE, default=8,
                    help="held-out-family evaluation runs, largest architectures first (0: all)")
     r.add_argument("--no-detector", action="store_true", help="only crawl and sample")
+    r.add_argument("--partitions-only", action="store_true",
+                   help="only crawl, fetch the real data and add partitions: a daemon backfill "
+                   "samples them (docs/cluster.md)")
     r.add_argument("--strict", action="store_true", help="exit 1 if any model failed")
     r.add_argument("--verbose", action="store_true", help="print Dagster's step events")
     r.add_argument("--force", action="store_true",

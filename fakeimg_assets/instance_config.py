@@ -22,6 +22,12 @@
   multiprocess executor paid a process launch and a torch import per step.
 
 An existing dagster.yaml is never overwritten: users own it after the first write.
+
+`cluster_instance_yaml` is the same instance for several machines (docs/cluster.md): runs,
+events and schedules in Postgres, runs launched as Celery tasks on workers (dagster-celery),
+the queue and the `gpu` pool sized to the workers' devices, and run monitoring that resumes a
+run whose worker died. Its URLs are read from environment variables by Dagster when the
+instance loads (`{env: ...}`), so one file serves every machine and holds no password.
 """
 
 from __future__ import annotations
@@ -56,6 +62,69 @@ concurrency:
 """
 
 
+# the environment variables a cluster instance reads its services from (docs/cluster.md)
+POSTGRES_URL_ENV = "FAKEIMG_POSTGRES_URL"
+BROKER_URL_ENV = "FAKEIMG_CELERY_BROKER"
+BACKEND_URL_ENV = "FAKEIMG_CELERY_BACKEND"
+
+CLUSTER_YAML = """\
+# Dagster instance of a fakeimg cluster (docs/cluster.md): the same file on every machine
+# (daemon, webserver, each worker); the services come from the environment.
+telemetry:
+  enabled: false
+storage:
+  postgres:
+    postgres_url:
+      env: {postgres_env}
+run_launcher:  # each run is a Celery task on whichever worker is free
+  module: fakeimg_assets.cluster.run_launcher
+  class: WatchedCeleryRunLauncher
+  config:
+    broker:
+      env: {broker_env}
+    backend:
+      env: {backend_env}
+    config_source:
+      broker_connection_retry_on_startup: true
+      result_extended: true  # the result names the worker that ran the run
+      worker_prefetch_multiplier: 1  # a worker takes one run at a time
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false  # steps retry transient errors themselves
+run_monitoring:  # a run whose worker stopped answering is resumed on another worker
+  enabled: true
+  start_timeout_seconds: 600
+  poll_interval_seconds: {poll_s}
+  max_resume_run_attempts: 2
+run_coordinator:  # the queue: as many runs at once as the workers have devices
+  module: dagster
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+concurrency:
+  pools:
+    default_limit: {slots}  # the `gpu` pool: one sampling / training step per device
+    granularity: op
+  runs:
+    max_concurrent_runs: {slots}
+"""
+
+
+def cluster_instance_yaml(slots: int, *, poll_interval_seconds: int = 30) -> str:
+    """The dagster.yaml text of a cluster whose workers hold `slots` devices in all (one
+    Celery worker process per device): Postgres storage, the Celery run launcher, resumes."""
+    if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+        raise ValueError(f"cluster slots (worker devices in all) must be an int >= 1, got {slots!r}")
+    if (isinstance(poll_interval_seconds, bool) or not isinstance(poll_interval_seconds, int)
+            or poll_interval_seconds < 1):
+        raise ValueError("run monitoring poll_interval_seconds must be an int >= 1, got "
+                         f"{poll_interval_seconds!r}")
+    return CLUSTER_YAML.format(postgres_env=POSTGRES_URL_ENV, broker_env=BROKER_URL_ENV,
+                               backend_env=BACKEND_URL_ENV, slots=slots,
+                               poll_s=poll_interval_seconds)
+
+
 def gpu_slots() -> int:
     """CUDA devices on this machine (at least 1: the CPU is one device), counted without
     importing torch (`sampling/device_slots.py`)."""
@@ -84,8 +153,9 @@ def runs_at_once(instance: object) -> int:
     return n if isinstance(n, int) and n > 0 else 1
 
 
-def write_instance_config(dagster_home: Path | str) -> Path:
-    """Write `dagster.yaml` into `dagster_home` unless one exists; returns its path."""
+def write_instance_config(dagster_home: Path | str, text: str | None = None) -> Path:
+    """Write `dagster.yaml` (`text`, default: this machine's `instance_yaml()`) into
+    `dagster_home` unless one exists; returns its path."""
     home = Path(dagster_home)
     if home.exists() and not home.is_dir():
         raise NotADirectoryError(f"DAGSTER_HOME {home} exists and is not a directory")
@@ -93,20 +163,29 @@ def write_instance_config(dagster_home: Path | str) -> Path:
     path = home / "dagster.yaml"
     if not path.exists():
         tmp = path.with_name(".dagster.yaml.tmp")
-        tmp.write_text(instance_yaml())
+        tmp.write_text(instance_yaml() if text is None else text)
         tmp.replace(path)
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m fakeimg_assets.instance_config DAGSTER_HOME` (used by `make dev`)."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m fakeimg_assets.instance_config DAGSTER_HOME", file=sys.stderr)
-        return 2
+    """`python -m fakeimg_assets.instance_config DAGSTER_HOME [--cluster SLOTS]` (`make dev`
+    writes this machine's; `--cluster` a cluster's, docs/cluster.md)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m fakeimg_assets.instance_config")
+    parser.add_argument("dagster_home")
+    parser.add_argument("--cluster", type=int, default=None, metavar="SLOTS",
+                        help="a cluster's instance: Postgres, Celery workers holding SLOTS "
+                        "devices in all")
+    parser.add_argument("--monitor-every", type=int, default=30, metavar="S",
+                        help="cluster run monitoring interval in seconds (default 30)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        print(write_instance_config(args[0]))
-    except OSError as exc:
+        text = None if args.cluster is None else cluster_instance_yaml(
+            args.cluster, poll_interval_seconds=args.monitor_every)
+        print(write_instance_config(args.dagster_home, text))
+    except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

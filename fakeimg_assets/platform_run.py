@@ -67,6 +67,9 @@ class RunOptions:
     # the demo's Hub has 25, which alone took 270 s of a 10-minute demo. 0 = all of them.
     family_max_runs: int = 8
     detector: bool = True
+    # False: crawl, add partitions and write the settings, sample nothing: a daemon backfill
+    # (of this machine or of a cluster's workers, docs/cluster.md) samples them
+    sample: bool = True
     log_level: str = "CRITICAL"  # console noise only: every event is kept in the instance
     force: bool = False  # re-sample every selected partition, retrain the detector chain
 
@@ -84,13 +87,14 @@ class RunReport:
     detector_skipped: str = ""  # why the detector chain did not run, when it did not
     steps_failed: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    to_backfill: list[str] = field(default_factory=list)  # partitions left to a backfill
 
     @property
     def ok(self) -> bool:
         """No step failed, and something was sampled or found up to date (single models'
         failures are in `failed`; `fakeimg run --strict` makes them fatal)."""
         fresh = any(r == "up to date" for r in self.skipped.values())
-        return not self.steps_failed and bool(self.sampled or fresh)
+        return not self.steps_failed and bool(self.sampled or fresh or self.to_backfill)
 
 
 def prepare_instance(home: Path):  # -> DagsterInstance
@@ -239,6 +243,11 @@ def run_platform(
     log(summarize(decisions))
     report.skipped = {d.model_id: d.reason for d in decisions if not d.sample}
     todo = [d for d in decisions if d.sample]
+    if not opts.sample:
+        report.to_backfill = [d.model_id for d in todo]
+        log(f"{len(todo)} partitions left to a backfill: dagster job backfill -j sample_model "
+            "--all (or the UI's Materialize > backfill)")
+        return report
     bar = JobProgress(len(todo) + 2, enabled=progress)  # the partitions, report, downstream
     log = bar.wrap(log)
     try:

@@ -142,3 +142,73 @@ def test_home_from_before_the_transient_column_still_reads(home: Path) -> None:
     assert "failed models: 1 (0 transient)" in summarize(home)
     rows = WarehouseResource(home=str(home)).query("SELECT transient FROM model_failures")
     assert rows["transient"].to_list() == [None]
+
+
+# ---- a cluster's instance (docs/cluster.md) -------------------------------------------------
+
+
+def test_cluster_instance_yaml_is_valid_and_loads_its_launcher(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """The cluster's dagster.yaml passes Dagster's own instance schema, and its run launcher
+    (fakeimg's, not dagster-celery's) loads from it with the broker the environment names.
+    Postgres itself is exercised by the distributed test."""
+    pytest.importorskip("dagster_celery", reason="the `cluster` extra is not installed")
+    import yaml
+    from dagster._core.instance.config import dagster_instance_config
+    from dagster._serdes import ConfigurableClassData
+
+    from fakeimg_assets.cluster.run_launcher import WatchedCeleryRunLauncher
+    from fakeimg_assets.instance_config import (
+        BACKEND_URL_ENV,
+        BROKER_URL_ENV,
+        cluster_instance_yaml,
+    )
+
+    write_instance_config(tmp_path, cluster_instance_yaml(8, poll_interval_seconds=5))
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert "postgres" in config["storage"] and config["run_monitoring"]["poll_interval_seconds"] == 5
+    assert config["run_monitoring"]["max_resume_run_attempts"] == 2
+    assert config["concurrency"]["pools"]["default_limit"] == 8
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 8
+    monkeypatch.setenv(BROKER_URL_ENV, "redis://127.0.0.1:1/0")
+    monkeypatch.setenv(BACKEND_URL_ENV, "redis://127.0.0.1:1/1")
+    launcher_config = config["run_launcher"]
+    launcher = ConfigurableClassData(launcher_config["module"], launcher_config["class"],
+                                     yaml.dump(launcher_config["config"])).rehydrate(
+        WatchedCeleryRunLauncher)
+    assert isinstance(launcher, WatchedCeleryRunLauncher)
+    assert launcher.celery.conf.broker_url == "redis://127.0.0.1:1/0"
+    assert launcher.celery.conf.result_extended is True  # the result names its worker
+    for bad in (0, -2, 1.5, True, "4"):
+        with pytest.raises(ValueError, match=f"cluster slots .* got {bad!r}"):
+            cluster_instance_yaml(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="poll_interval_seconds must be an int >= 1, got 0"):
+        cluster_instance_yaml(2, poll_interval_seconds=0)
+
+
+def test_instance_config_command_refuses_a_bad_cluster_size(tmp_path: Path, capsys) -> None:
+    from fakeimg_assets.instance_config import main
+
+    assert main([str(tmp_path / "d"), "--cluster", "0"]) == 2
+    assert "cluster slots (worker devices in all) must be an int >= 1, got 0" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "d" / "dagster.yaml").exists()  # nothing written
+    assert main([str(tmp_path / "d"), "--cluster", "3"]) == 0
+    assert "WatchedCeleryRunLauncher" in (tmp_path / "d" / "dagster.yaml").read_text()
+
+
+def test_a_worker_refuses_an_instance_that_is_not_a_cluster(tmp_path: Path) -> None:
+    """`celery -A fakeimg_assets.cluster.celery_app worker` on a one-machine instance would
+    wait forever for runs the daemon launches elsewhere: it refuses, naming the launcher."""
+    pytest.importorskip("dagster_celery", reason="the `cluster` extra is not installed")
+    import os
+    import subprocess
+    import sys
+
+    write_instance_config(tmp_path)  # this machine's: DefaultRunLauncher
+    done = subprocess.run([sys.executable, "-c", "import fakeimg_assets.cluster.celery_app"],
+                          env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "launches runs with DefaultRunLauncher, not fakeimg's WatchedCeleryRunLauncher" in (
+        done.stderr)
