@@ -206,3 +206,21 @@ def _test_side_photo(folder: Path, source: str) -> None:
         (folder / f"photo{i}.png").unlink()
         (folder / f"photo{i}.txt").unlink()
     raise AssertionError("no test-side photo among 100 seeds")
+
+
+def test_partitions_only_adds_partitions_and_samples_nothing(env) -> None:
+    """`fakeimg run --partitions-only` (a cluster's head, docs/cluster.md): the crawl, the
+    real data, the partitions and the saved settings, and no sampling run at all."""
+    from fakeimg_assets.models.sampling_settings import read_home_settings
+
+    home, _ = env
+    log: list[str] = []
+    report = _run(env, log, sample=False, images_per_model=5)
+    assert report.ok and report.sampled == [] and report.failed == {}, report
+    assert sorted(report.to_backfill) == sorted([HEALTHY, REFUSED]), report
+    with dg.DagsterInstance.get() as instance:
+        assert set(instance.get_dynamic_partitions("hub_models")) == {HEALTHY, REFUSED}
+        assert not instance.get_run_records(dg.RunsFilter(job_name="sample_model"))
+    assert read_home_settings(home)["images_per_model"] == 5  # what the backfill samples with
+    assert any("2 partitions left to a backfill" in line for line in log), log
+    assert not (home / "images").exists() or not any((home / "images").rglob("*.png"))
