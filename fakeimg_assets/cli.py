@@ -166,6 +166,42 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compact(args: argparse.Namespace) -> int:
+    from fakeimg_assets.lib.paths import fakeimg_home
+    from fakeimg_assets.warehouse.compaction import compact_home
+    from fakeimg_assets.warehouse.schemas import RELATIONS, UNION_VIEWS
+    from fakeimg_assets.warehouse.store import Warehouse
+
+    home = fakeimg_home()
+    if not (home / "parquet").is_dir():
+        raise FileNotFoundError(f"no fakeimg data at {home}: set FAKEIMG_HOME or run `fakeimg run`")
+    tables: list[str] = []
+    for name in args.table or []:
+        if name in UNION_VIEWS:
+            tables += list(UNION_VIEWS[name])
+        elif name in RELATIONS:
+            tables.append(name)
+        else:
+            print(f"fakeimg compact: error: argument --table: unknown relation {name!r}; "
+                  f"known: {', '.join(sorted([*RELATIONS, *UNION_VIEWS]))}", file=sys.stderr)
+            return 2
+    results = compact_home(home, tables or None)
+    for r in results:
+        if r.folded:
+            print(f"{r.relation}: {r.folded} files folded ({r.retired} retired), {r.rows:,} "
+                  f"rows, {r.seconds:.2f} s")
+        elif args.table:
+            print(f"{r.relation}: {r.skipped}")
+        for name in r.damaged:
+            print(f"{r.relation}: {name} is unreadable and stays loose: run `fakeimg verify`")
+    if not Warehouse(home).ensure_views():
+        print(f"note: views in {home / 'warehouse.duckdb'} not refreshed (held by another "
+              "process); the next fakeimg command refreshes them")
+    folded = sum(r.folded for r in results)
+    print(f"compacted {sum(1 for r in results if r.folded)} tables, {folded} files folded")
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     import warnings
 
@@ -412,6 +448,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "partitions for re-run")
     v.add_argument("--no-hashes", action="store_true", help="check existence only, not sha256")
     v.set_defaults(func=_verify)
+
+    cp = sub.add_parser(
+        "compact", help="fold each table's per-partition Parquet files into one sorted file "
+        "(fast queries at millions of rows; safe beside running partitions)")
+    cp.add_argument("--table", action="append", metavar="RELATION",
+                    help="only this relation (repeatable; a union view such as `images` "
+                    "means its storage tables; default: every table)")
+    cp.set_defaults(func=_compact)
 
     g = sub.add_parser("regenerate", help="re-sample one image from its row; check it is byte-exact")
     g.add_argument("image_id")

@@ -29,6 +29,7 @@ from fakeimg_assets.studies.assets import scaling_study
 from fakeimg_assets.studies.cross_dataset_assets import cross_dataset
 from fakeimg_assets.studies.diversity_assets import diversity_study
 from resources import ComputeResource, HubResource, ImageStoreResource, WarehouseResource
+from sensors.compaction import build_compaction_sensor
 from sensors.hub_sensors import build_new_hub_models_sensor
 from sensors.retrain import build_retrain_schedule, build_retrain_sensor
 from sensors.run_failures import record_dead_runs
@@ -119,6 +120,7 @@ def build_definitions(
             build_automation_sensor(minimum_interval_seconds=automation_interval_seconds),
             # at least as often as the automation sensor (benchmarks tick every few seconds)
             build_stats_sensor(minimum_interval_seconds=min(30, automation_interval_seconds)),
+            build_compaction_sensor(),
         ],
         resources=build_resources(**resource_kwargs),  # type: ignore[arg-type]
     )

@@ -1,4 +1,5 @@
-"""Jobs: the crawl, the real-data prep, per-model sampling, and detector training."""
+"""Jobs: the crawl, the real-data prep, per-model sampling, detector training, and the
+warehouse's compaction."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fakeimg_assets.splits.assets import detector_dataset
 from fakeimg_assets.studies.assets import scaling_study
 from fakeimg_assets.studies.cross_dataset_assets import cross_dataset
 from fakeimg_assets.studies.diversity_assets import diversity_study
+from resources import WarehouseResource
 
 hub_crawl_job = dg.define_asset_job(
     "hub_crawl",
@@ -72,4 +74,31 @@ outside_detector_job = dg.define_asset_job(
 )
 
 ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, model_report_job,
-            collections_job, detector_job, outside_detector_job]
+            collections_job, detector_job, outside_detector_job]  # + compact_warehouse below
+
+
+@dg.op(description="Fold each table's per-partition Parquet files into its compacted file "
+       "(warehouse/compaction.py): fast queries at millions of rows, safe beside running "
+       "partitions and readers.")
+def compact_warehouse_op(context, warehouse: WarehouseResource) -> None:  # noqa: ANN001
+    from fakeimg_assets.warehouse.compaction import compact_home
+
+    store = warehouse.store()
+    results = compact_home(store.home)
+    for r in results:
+        if r.folded:
+            context.log.info(f"{r.relation}: {r.folded} files folded ({r.retired} retired), "
+                             f"{r.rows:,} rows, {r.seconds:.2f} s")
+        elif r.skipped.startswith("busy"):
+            context.log.info(f"{r.relation}: {r.skipped}")
+    store.ensure_views(attempts=1)
+
+
+@dg.job(name="compact_warehouse", tags={"kind": "duckdb"},
+        description="The warehouse's partition files compacted (`fakeimg compact` does the "
+        "same; the `compact_warehouse_when_idle` sensor runs it after a batch).")
+def compact_warehouse_job() -> None:
+    compact_warehouse_op()
+
+
+ALL_JOBS.append(compact_warehouse_job)

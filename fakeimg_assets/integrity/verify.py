@@ -37,6 +37,7 @@ from fakeimg_assets.integrity.quarantine import (
 )
 from fakeimg_assets.integrity.rerun import failure_key, failure_row, rerun_for
 from fakeimg_assets.lib.paths import fakeimg_home, sha256_file
+from fakeimg_assets.warehouse.sources import COMPACTED_DIR, PARTITION_COLUMN, compacted_path
 from fakeimg_assets.warehouse.store import Warehouse
 
 PROBLEM_KINDS = ("bad_path", "missing_file", "sha256_mismatch", "orphan", "leftover",
@@ -134,7 +135,49 @@ def _read_all(home: Path, kind: str | None, key: str | None, report: VerifyRepor
                     "bad_rows", _rel(f, home), f"image rows without column(s) {missing}"))
                 continue
             by_name[f.name] = frame.select(ROW_COLUMNS).to_dicts()  # type: ignore[union-attr]
+    _read_compacted(home, kind, key, report, by_name)
     return [row for name in sorted(by_name) for row in by_name[name]]
+
+
+def _read_compacted(home: Path, kind: str | None, key: str | None, report: VerifyReport,
+                    by_name: dict[str, list[dict]]) -> None:
+    """Add the compacted image rows (`warehouse.compaction`) of every key without a loose
+    file (one of which, read or damaged, shadows them), as every reader sees them. A
+    damaged compacted file is reported, never moved: its rows exist nowhere else, so its
+    kind's image files are all kept (`_protected`)."""
+    for table_kind, table in IMAGE_TABLES.items():
+        if kind is not None and table_kind != kind:
+            continue
+        folder = home / "parquet" / table
+        path = compacted_path(folder)
+        if not path.is_file():
+            continue
+        loose = {f.stem for f in folder.glob("*.parquet") if not f.name.startswith((".", "_"))}
+        if key is not None and key in loose:
+            continue
+        report.n_parquet_files += 1
+        try:
+            frame, damage = full_read_damage(path)
+        except FileNotFoundError:
+            continue
+        if damage is not None:
+            rel = _rel(path, home)
+            report.damaged[(table, COMPACTED_DIR)] = f"{rel} is damaged ({damage})"
+            report.problems.append(Problem(
+                "bad_rows", rel, f"unreadable compacted Parquet ({damage}): every reader skips "
+                f"its rows, and every image file of images/{table_kind} is kept; restore it "
+                "from a backup, or re-run the partitions"))
+            continue
+        missing = [c for c in (*ROW_COLUMNS, PARTITION_COLUMN) if c not in frame.columns]  # type: ignore[union-attr]
+        if missing:
+            report.problems.append(Problem(
+                "bad_rows", _rel(path, home), f"image rows without column(s) {missing}"))
+            continue
+        for (part,), rows in frame.group_by(PARTITION_COLUMN):  # type: ignore[union-attr]
+            name = f"{part}.parquet"
+            if (key is not None and part != key) or part in loose or name in by_name:
+                continue
+            by_name[name] = rows.select(ROW_COLUMNS).to_dicts()
 
 
 def _damaged(home: Path, folder: str, f: Path, inode: int, damage: str,
@@ -229,6 +272,10 @@ def _protected(home: Path, key: str | None, report: VerifyReport) -> dict[str, s
                 prefix = k.split("--", 1)[0]
                 where = f"images/{prefix}" if prefix in KINDS else "images"
             out.setdefault(where, why)
+    for table_kind, table in IMAGE_TABLES.items():  # a damaged compacted file: its whole kind
+        why = report.damaged.get((table, COMPACTED_DIR))
+        if why is not None:
+            out.setdefault(f"images/{table_kind}", why)
     return out
 
 

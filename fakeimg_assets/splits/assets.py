@@ -195,7 +195,7 @@ def detector_dataset(
         raise dg.Failure(str(exc)) from exc
     rows = rows.with_columns(pl.lit(split_id).alias("split_id")).select(SPLIT_COLUMNS)
     store = warehouse.store()
-    if not store.partition_path("detector_splits", split_id).exists():  # immutable
+    if not store.has_key("detector_splits", split_id):  # immutable
         warehouse.write("detector_splits", split_id, rows.sort("image_id"))
     fake_rows = rows.filter(pl.col("label") == "fake")
     test_models = sorted(set(fake_rows.filter(pl.col("split") == "test")["source"].to_list()))

@@ -18,6 +18,13 @@ Two hazards decide the expression:
 Otherwise the expression is the folder's escaped glob: a partition written later is read
 without rebuilding anything, which is what keeps `warehouse.duckdb` current under many
 parallel writers and while a user holds it open.
+
+Once the folder has been compacted (`warehouse.compaction`), its rows also come from
+`_compacted/data.parquet`, whose `_partition` column names each row's partition file key:
+the expression is the loose files' rows UNION the compacted rows of every key that has no
+loose file now. A key written (or deleted: a zero-row file) after the compaction therefore
+shadows its compacted rows at once, with no rebuild; DuckDB's `glob()` lists the loose
+names at query time.
 """
 
 from __future__ import annotations
@@ -29,6 +36,14 @@ from pathlib import Path
 from fakeimg_assets.integrity.parquet_health import footer_damage
 
 GLOB_CHARS = frozenset("[]*?{}")
+COMPACTED_DIR = "_compacted"  # parquet/<table>/_compacted/data.parquet (not matched by *.parquet)
+COMPACTED_FILE = "data.parquet"
+PARTITION_COLUMN = "_partition"  # the compacted rows' partition file key
+
+
+def compacted_path(folder: Path) -> Path:
+    """Where a storage table's compacted rows live (whether or not they exist yet)."""
+    return folder / COMPACTED_DIR / COMPACTED_FILE
 
 
 def sql_str(text: str) -> str:
@@ -61,15 +76,35 @@ class RelationFiles:
     folder: Path
     readable: tuple[Path, ...]
     damaged: tuple[tuple[Path, str], ...]
+    compacted: Path | None = None  # the compacted rows' file, when the folder has one
 
-    def read_parquet_sql(self) -> str:
-        """`read_parquet(...)` over the readable files: the folder's escaped glob when every
-        file is readable and the folder is globbable, else their explicit list."""
+    def loose_sql(self) -> str:
+        """`read_parquet(...)` over the readable loose files: the folder's escaped glob when
+        every file is readable and the folder is globbable, else their explicit list."""
         if not self.damaged and globbable(self.folder):
             pattern = duckdb_path(self.folder) + "/*.parquet"
             return f"read_parquet({sql_str(pattern)}, union_by_name = true)"
         listed = ", ".join(sql_str(duckdb_path(p)) for p in self.readable)
         return f"read_parquet([{listed}], union_by_name = true)"
+
+    def loose_keys_sql(self) -> str:
+        """The partition file keys that have a loose file (readable or not), as a subquery:
+        listed by DuckDB at query time where the folder is globbable."""
+        if globbable(self.folder):
+            pattern = sql_str(duckdb_path(self.folder) + "/*.parquet")
+            return f"SELECT parse_filename(file, true) FROM glob({pattern})"
+        names = [p.stem for p in self.readable] + [p.stem for p, _ in self.damaged]
+        return "SELECT unnest([" + ", ".join(sql_str(n) for n in names) + "]::VARCHAR[])"
+
+    def read_parquet_sql(self) -> str:
+        """A FROM item over every current row: the loose files, plus the compacted rows of
+        the keys without a loose file when the folder was compacted."""
+        if self.compacted is None:
+            return self.loose_sql()
+        compacted = sql_str(duckdb_path(self.compacted))
+        return (f"(SELECT * FROM {self.loose_sql()} UNION ALL BY NAME "
+                f"SELECT * EXCLUDE ({PARTITION_COLUMN}) FROM read_parquet({compacted}) "
+                f"WHERE {PARTITION_COLUMN} NOT IN ({self.loose_keys_sql()}))")
 
 
 def parquet_names(folder: Path) -> list[str]:
@@ -99,4 +134,13 @@ def scan(folder: Path) -> RelationFiles:
             readable.append(path)
         else:
             damaged.append((path, detail))
-    return RelationFiles(folder, tuple(readable), tuple(damaged))
+    compacted: Path | None = compacted_path(folder)
+    try:
+        detail = footer_damage(compacted)
+    except FileNotFoundError:
+        compacted = None
+    else:
+        if detail is not None:  # its rows are left out, named, until `fakeimg verify --repair`
+            damaged.append((compacted, detail))
+            compacted = None
+    return RelationFiles(folder, tuple(readable), tuple(damaged), compacted)

@@ -43,7 +43,14 @@ from fakeimg_assets.warehouse.schemas import (
     schema_of,
     to_frame,
 )
-from fakeimg_assets.warehouse.sources import RelationFiles, parquet_names, scan
+from fakeimg_assets.warehouse.sources import (
+    COMPACTED_DIR,
+    PARTITION_COLUMN,
+    RelationFiles,
+    compacted_path,
+    parquet_names,
+    scan,
+)
 
 SCHEMA_FILE = "_schema.parquet"
 
@@ -107,26 +114,76 @@ class Warehouse:
         return path
 
     def delete(self, relation: str, key: str) -> bool:
+        """Remove the rows of `key`; True when it had a file or compacted rows. A compacted
+        folder gets a zero-row file instead (a tombstone: it shadows the key's compacted
+        rows until the next compaction drops them, `warehouse.compaction`)."""
         path = self.partition_path(relation, key)
         self.migrate()
+        if (path.parent / COMPACTED_DIR).is_dir():
+            had = path.exists() or not self._compacted_rows(relation, key).is_empty()
+            if had:
+                self.write(relation, key, pl.DataFrame(schema=schema_of(relation)))
+            return had
         if path.exists():
             path.unlink()
             return True
         return False
 
+    def has_key(self, relation: str, key: str) -> bool:
+        """Whether storage table `relation` holds rows (or a file) for `key`."""
+        path = self.partition_path(relation, key)
+        if path.exists():
+            return True
+        return not self._compacted_rows(relation, key).is_empty()
+
     def read(self, relation: str) -> pl.DataFrame:
         """All rows of a relation (a union view: of its parts), straight from its Parquet
-        files (no database lock); a damaged file is skipped with a warning."""
-        files = [f for part in parts_of(relation) for f in self._data_files(part)]
-        return self._concat(relation, files)
+        files (no database lock): the loose files, plus the compacted rows of keys without
+        one; a damaged file is skipped with a warning."""
+        frames = []
+        for part in parts_of(relation):
+            files = self._data_files(part)
+            frames.append(self._concat(part, files))
+            frames.append(self._compacted_rows(part, exclude={f.stem for f in files}))
+        return to_frame(relation, pl.concat(frames, how="diagonal_relaxed"))
 
     def read_key(self, relation: str, key: str) -> pl.DataFrame:
-        """The rows of one key (a union view: that key's file in each part, concatenated);
-        a damaged file is skipped with a warning (`integrity.quarantine.unproven_rows` tells
-        a writer that must not take its absence for an empty partition)."""
+        """The rows of one key (a union view: that key's rows in each part, concatenated):
+        its file, else its compacted rows; a damaged file is skipped with a warning
+        (`integrity.quarantine.unproven_rows` tells a writer that must not take its absence
+        for an empty partition)."""
         self.migrate()
-        paths = [self.partition_path(part, key) for part in parts_of(relation)]
-        return self._concat(relation, paths)
+        frames = []
+        for part in parts_of(relation):
+            path = self.partition_path(part, key)
+            if path.exists():
+                frames.append(self._concat(part, [path]))
+            else:
+                frames.append(self._compacted_rows(part, key))
+        return to_frame(relation, pl.concat(frames, how="diagonal_relaxed"))
+
+    def _compacted_rows(self, relation: str, key: str | None = None,
+                        exclude: set[str] | None = None) -> pl.DataFrame:
+        """Compacted rows of storage table `relation`: of `key` alone, or of every key not in
+        `exclude` (keys whose loose file shadows them). Empty when it was never compacted;
+        a damaged compacted file is skipped with a warning."""
+        path = compacted_path(self.dataset_dir(relation))
+        empty = pl.DataFrame(schema=schema_of(relation))
+        if not path.is_file():
+            return empty
+        try:
+            frame = pl.scan_parquet(path, glob=False)  # the path taken literally
+            if key is not None:
+                frame = frame.filter(pl.col(PARTITION_COLUMN) == key)
+            elif exclude:
+                frame = frame.filter(~pl.col(PARTITION_COLUMN).is_in(sorted(exclude)))
+            rows = frame.drop(PARTITION_COLUMN).collect()
+        except FileNotFoundError:
+            return empty
+        except Exception as exc:  # noqa: BLE001 - a damaged file is skipped, named
+            warn_damaged(path, one_line(exc), self.home)
+            return empty
+        return to_frame(relation, rows)
 
     def _concat(self, relation: str, files: list[Path]) -> pl.DataFrame:
         frames = []

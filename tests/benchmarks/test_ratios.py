@@ -43,8 +43,11 @@ def test_quality_and_loader_benchmarks_measure_both_sides(tmp_path: Path) -> Non
 def test_the_warehouse_benchmark_compares_with_the_same_rows_natively(tmp_path: Path) -> None:
     entries = bench_warehouse_scale(tmp_path, partitions=12, per=7, repeat=1)
     _check(entries)
-    queries = [e for e in entries if "vs native table" in e["name"]]
-    assert len(queries) == 8 and all(e["n"] == 12 * 7 for e in queries)
+    queries = [e for e in entries if "query vs native table" in e["name"]]
+    assert len(queries) == 16 and all(e["n"] == 12 * 7 for e in queries)
+    assert sum("compacted" in e["name"] for e in queries) == 8
+    (compaction,) = [e for e in entries if e["name"].startswith("warehouse compaction")]
+    assert compaction["n"] == 12 * 7 and compaction["baseline"] > 0
 
 
 def test_merge_replaces_entries_of_the_same_name(tmp_path: Path) -> None:

@@ -1,0 +1,249 @@
+"""Compaction (`warehouse/compaction.py`): every reader sees the same rows before, during and
+after it; later writes and deletes win over compacted rows; a writer racing it keeps its
+file; verify and repair count compacted image rows (never deleting their images)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from fakeimg_assets.integrity.publish import PartitionWriter
+from fakeimg_assets.integrity.verify import verify
+from fakeimg_assets.lib.flock import open_locked, unlock
+from fakeimg_assets.warehouse import compaction
+from fakeimg_assets.warehouse.compaction import compact_home, compact_relation
+from fakeimg_assets.warehouse.sources import compacted_path
+from fakeimg_assets.warehouse.store import Warehouse
+
+
+def _rows(i: int, n: int, salt: str = "") -> list[dict]:
+    src = f"org{i:02d}/model{salt}"
+    return [{"image_id": f"fake:{src}:{k:03d}", "label": "fake", "source": src,
+             "path": f"images/fake/org{i:02d}--model/v1/{k:03d}.png", "sha256": f"{i}{salt}{k}",
+             "width": 64, "height": 64, "format": "PNG", "image_index": k, "seed": k}
+            for k in range(n)]
+
+
+def _key(i: int) -> str:
+    return f"fake--org{i:02d}--model"
+
+
+def _everything(home: Path) -> dict[str, pl.DataFrame]:
+    """What each reader sees of `images`, sorted: the store, fakeimg's SQL, the user's file."""
+    wh = Warehouse(home)
+    wh.ensure_views(force=True)
+    con = duckdb.connect(str(wh.database_path), read_only=True)
+    try:
+        user = pl.from_arrow(con.sql("SELECT image_id, sha256 FROM images").to_arrow_table())
+    finally:
+        con.close()
+    return {
+        "read": wh.read("images").select("image_id", "sha256").sort("image_id"),
+        "query": wh.query("SELECT image_id, sha256 FROM images").sort("image_id"),
+        "duckdb": user.sort("image_id"),  # type: ignore[union-attr]
+    }
+
+
+def _loose(home: Path, table: str = "fake_images") -> list[str]:
+    folder = home / "parquet" / table
+    return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("_"))
+
+
+def test_every_reader_sees_the_same_rows_before_and_after(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    for i in range(12):
+        wh.write("fake_images", _key(i), _rows(i, 5))
+    wh.write("real_images", "real--photos", [{**r, "label": "real", "image_id": f"real:{k}"}
+                                             for k, r in enumerate(_rows(99, 4))])
+    before = _everything(tmp_path)
+    assert all(f.height == 64 for f in before.values())
+    result = compact_relation(tmp_path, "fake_images")
+    assert (result.folded, result.retired, result.rows) == (12, 12, 60)
+    assert _loose(tmp_path) == [] and compacted_path(tmp_path / "parquet" / "fake_images").is_file()
+    after = _everything(tmp_path)
+    for name in before:
+        assert after[name].equals(before[name]), name
+    for i in (0, 7, 11):  # one key's rows, from the compacted file
+        assert wh.read_key("images", _key(i)).sort("image_id")["sha256"].to_list() == [
+            r["sha256"] for r in _rows(i, 5)]
+        assert wh.has_key("fake_images", _key(i))
+    assert wh.read_key("images", _key(50)).is_empty() and not wh.has_key("fake_images", _key(50))
+    assert compact_relation(tmp_path, "fake_images").skipped == "nothing loose"
+
+
+def test_a_later_write_or_delete_wins_over_compacted_rows(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    for i in range(4):
+        wh.write("fake_images", _key(i), _rows(i, 5))
+    compact_relation(tmp_path, "fake_images")
+    wh.write("fake_images", _key(1), _rows(1, 2, salt="new"))  # a re-sampled partition
+    assert wh.delete("fake_images", _key(2))  # a tombstone: zero rows shadow the compacted 5
+    assert not wh.delete("fake_images", _key(9))  # nothing there
+    wh.write("fake_images", _key(5), _rows(5, 3))  # a new partition
+    expected = sorted(r["image_id"] for i, n, s in [(0, 5, ""), (1, 2, "new"), (3, 5, ""),
+                                                    (5, 3, "")] for r in _rows(i, n, s))
+    for name, frame in _everything(tmp_path).items():
+        assert frame["image_id"].to_list() == expected, name
+    assert wh.read_key("fake_images", _key(1))["sha256"].to_list() == ["1new0", "1new1"]
+    assert wh.read_key("fake_images", _key(2)).is_empty()
+    again = compact_relation(tmp_path, "fake_images")
+    assert (again.folded, again.rows) == (3, 15) and _loose(tmp_path) == []
+    for name, frame in _everything(tmp_path).items():
+        assert frame["image_id"].to_list() == expected, name
+
+
+def test_a_writer_racing_the_compaction_keeps_its_newer_file(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    """A partition re-written after its file was folded (before it is retired): the newer
+    file stays, and readers see it, not the compacted copy of the old one."""
+    wh = Warehouse(tmp_path)
+    for i in range(3):
+        wh.write("fake_images", _key(i), _rows(i, 4))
+    real_retire = compaction._retire
+
+    def racing(path: Path, inode: int) -> bool:
+        if path.stem == _key(1):
+            wh.write("fake_images", _key(1), _rows(1, 1, salt="race"))  # temp + rename
+        return real_retire(path, inode)
+
+    monkeypatch.setattr(compaction, "_retire", racing)
+    result = compact_relation(tmp_path, "fake_images")
+    assert (result.folded, result.retired) == (3, 2)
+    assert _loose(tmp_path) == [_key(1)]
+    assert wh.read_key("fake_images", _key(1))["sha256"].to_list() == ["1race0"]
+    for name, frame in _everything(tmp_path).items():
+        assert frame.height == 9 and "1race0" in frame["sha256"].to_list(), name
+
+
+def test_one_compaction_per_table_at_a_time(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    wh.write("fake_images", _key(0), _rows(0, 3))
+    folder = compacted_path(tmp_path / "parquet" / "fake_images").parent
+    folder.mkdir(parents=True)
+    fd = open_locked(folder / compaction.LOCK_NAME, wait=True)
+    try:
+        assert compact_relation(tmp_path, "fake_images").skipped.startswith("busy")
+        assert _loose(tmp_path) == [_key(0)]
+    finally:
+        unlock(fd)
+    assert compact_relation(tmp_path, "fake_images").folded == 1
+
+
+def test_damaged_and_quarantined_keys_stay_loose(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    for i in range(3):
+        wh.write("fake_images", _key(i), _rows(i, 2))
+    (tmp_path / "parquet" / "fake_images" / f"{_key(0)}.parquet").write_bytes(b"PAR1 garbage")
+    held = tmp_path / "quarantine" / "parquet" / "fake_images" / _key(1)
+    held.mkdir(parents=True)
+    result = compact_relation(tmp_path, "fake_images")
+    assert result.folded == 1 and _loose(tmp_path) == [_key(0), _key(1)]
+    assert result.damaged == (f"{_key(0)}.parquet",)  # named, for `fakeimg verify`
+    with pytest.warns(UserWarning, match=_key(0)):  # still named by every reader
+        assert sorted(wh.read("images")["source"].unique()) == ["org01/model", "org02/model"]
+
+
+def test_compact_home_compacts_every_table_and_the_union_views_follow(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    wh.write("fake_images", _key(0), _rows(0, 2))
+    wh.write("model_failures", "m--x", [{"model_id": "org/m", "stage": "plan"}])
+    results = {r.relation: r for r in compact_home(tmp_path)}
+    assert results["fake_images"].folded == 1 and results["model_failures"].folded == 1
+    assert results["hub_models"].skipped in ("no files", "nothing loose")
+    assert wh.read("model_failures")["model_id"].to_list() == ["org/m"]
+    assert wh.query("SELECT count(*) AS n FROM images")["n"].to_list() == [2]
+
+
+# ---- verify and repair count compacted image rows --------------------------------------------
+
+
+def _publish(home: Path, name: str, n: int = 3) -> list[dict]:
+    writer = PartitionWriter(home, "fake", name, Warehouse(home))
+    files = {f"{i:05d}.png": f"{name}-{i}".encode() for i in range(n)}
+    rows = [{"image_id": f"fake:{name}:{i:05d}", "label": "fake", "source": name,
+             "path": writer.path_of(f), "sha256": hashlib.sha256(data).hexdigest()}
+            for i, (f, data) in enumerate(files.items())]
+    writer.publish(files, rows)
+    return rows
+
+
+def test_repair_never_deletes_images_whose_rows_were_compacted(tmp_path: Path) -> None:
+    rows = _publish(tmp_path, "org--a") + _publish(tmp_path, "org--b")
+    assert compact_relation(tmp_path, "fake_images").folded == 2
+    report = verify(tmp_path, repair=True)
+    assert report.ok and report.n_rows == 6 and report.n_files_checked == 6, report.lines()
+    assert not report.repaired
+    assert all((tmp_path / r["path"]).is_file() for r in rows)
+    one = verify(tmp_path, kind="fake", name="org--a", repair=True)  # one partition alone
+    assert one.ok and one.n_rows == 3 and not one.repaired, one.lines()
+    (tmp_path / rows[0]["path"]).unlink()  # a row without its file is still found
+    kinds = [p.kind for p in verify(tmp_path).problems]
+    assert kinds == ["missing_file"]
+
+
+def test_a_damaged_compacted_file_is_named_and_keeps_every_image(tmp_path: Path) -> None:
+    rows = _publish(tmp_path, "org--a")
+    compact_relation(tmp_path, "fake_images")
+    compacted_path(tmp_path / "parquet" / "fake_images").write_bytes(b"PAR1 not any more")
+    report = verify(tmp_path, repair=True)
+    assert any(p.kind == "bad_rows" and "compacted" in p.detail for p in report.problems)
+    assert not report.repaired and all((tmp_path / r["path"]).is_file() for r in rows)
+    with pytest.warns(UserWarning, match="data.parquet"):
+        assert Warehouse(tmp_path).read("images").is_empty()
+
+
+# ---- `fakeimg compact` and the sensor ---------------------------------------------------------
+
+
+def test_compact_command(tmp_path: Path, monkeypatch, capsys) -> None:
+    from fakeimg_assets.cli import main
+
+    monkeypatch.setenv("FAKEIMG_HOME", str(tmp_path))
+    assert main(["compact"]) == 2
+    assert f"no fakeimg data at {tmp_path}" in capsys.readouterr().err
+    wh = Warehouse(tmp_path)
+    for i in range(3):
+        wh.write("fake_images", _key(i), _rows(i, 2))
+    assert main(["compact", "--table", "nope"]) == 2
+    assert "argument --table: unknown relation 'nope'" in capsys.readouterr().err
+    assert _loose(tmp_path) == [_key(i) for i in range(3)]  # nothing done
+    assert main(["compact", "--table", "images"]) == 0
+    out = capsys.readouterr().out
+    assert "fake_images: 3 files folded (3 retired), 6 rows" in out
+    assert "real_images: no files" in out and _loose(tmp_path) == []
+    con = duckdb.connect(str(wh.database_path), read_only=True)  # the views follow at once
+    assert con.execute("SELECT count(*) FROM images").fetchone()[0] == 6
+    con.close()
+
+
+def test_the_sensor_compacts_only_once_a_batch_is_over(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from resources import WarehouseResource
+    from sensors.compaction import build_compaction_sensor
+
+    warehouse = WarehouseResource(home=str(tmp_path))
+    sensor = build_compaction_sensor(min_loose_files=2)
+    with pytest.raises(ValueError, match="min_loose_files must be >= 1, got 0"):
+        build_compaction_sensor(min_loose_files=0)
+    with dg.instance_for_test() as instance:
+        def tick():  # noqa: ANN202
+            return sensor(dg.build_sensor_context(instance=instance,
+                                                  resources={"warehouse": warehouse}))
+
+        Warehouse(tmp_path).write("fake_images", _key(0), _rows(0, 2))
+        assert isinstance(tick(), dg.SkipReason)  # 1 file < 2
+        Warehouse(tmp_path).write("fake_images", _key(1), _rows(1, 2))
+        run = dg.DagsterRun(job_name="sample_model", run_id="a" * 36,
+                            status=dg.DagsterRunStatus.STARTED)
+        instance.add_run(run)
+        skip = tick()
+        assert isinstance(skip, dg.SkipReason) and "sample_model run is queued or in progress" in (
+            skip.skip_message or "")
+        instance.report_run_failed(run)
+        request = tick()
+        assert isinstance(request, dg.RunRequest) and request.run_key.startswith("compact-2-")
