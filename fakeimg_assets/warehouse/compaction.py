@@ -11,7 +11,8 @@ returns at once, `busy`). It:
 1. lists the loose files (a damaged one stays loose and named; a key with a quarantined copy
    stays loose, so `integrity.quarantine.unproven_rows` keeps judging it by its own file);
 2. writes the new compacted file to a temp name with DuckDB, streaming: the loose files'
-   rows plus the old compacted rows of every other key, sorted by key;
+   rows plus the old compacted rows of every other key, in the order readers saw the loose
+   files in (by file name, then row), so no reader's row order changes;
 3. checks its row count against the sum of its inputs, then renames it into place;
 4. retires each folded loose file only if it is still the file that was read: renamed
    aside, its inode compared, and linked back when a writer replaced it meanwhile (the newer
@@ -123,19 +124,24 @@ def compact_relation(home: Path, relation: str) -> CompactionResult:
         cols = ", ".join(f'"{c}"' for c in schema)
         listed = ", ".join(sql_str(duckdb_path(p)) for p, _ in inputs)
         keys = ", ".join(sql_str(p.stem) for p, _ in inputs)
-        loose = (f"SELECT {cols}, parse_filename(filename, true) AS {PARTITION_COLUMN} "
-                 f"FROM read_parquet([{listed}], union_by_name = true, filename = true)")
+        loose = (f"SELECT {cols}, parse_filename(filename, true) AS {PARTITION_COLUMN}, "
+                 "file_row_number AS _row FROM read_parquet("
+                 f"[{listed}], union_by_name = true, filename = true, file_row_number = true)")
         parts = [loose]
         if target.is_file():
-            parts.append(f"SELECT {cols}, {PARTITION_COLUMN} FROM read_parquet("
-                         f"{sql_str(duckdb_path(target))}) WHERE {PARTITION_COLUMN} NOT IN "
-                         f"({keys})")
+            parts.append(f"SELECT {cols}, {PARTITION_COLUMN}, file_row_number AS _row FROM "
+                         f"read_parquet({sql_str(duckdb_path(target))}, file_row_number = true) "
+                         f"WHERE {PARTITION_COLUMN} NOT IN ({keys})")
         body = " UNION ALL BY NAME ".join(parts)
+        # the order every reader saw the loose files in: by file name, then row (a key's rows
+        # are contiguous and in order in the old compacted file too), so no reader's row
+        # order changes; the file name, not the key: `a-b.parquet` sorts before `a.parquet`
+        order = f"{PARTITION_COLUMN} || '.parquet', _row"
         con = duckdb.connect(":memory:")
         try:
             expected = sum(con.execute(f"SELECT count(*) FROM ({p})").fetchone()[0]
                            for p in parts)
-            con.execute(f"COPY (SELECT * FROM ({body}) ORDER BY {PARTITION_COLUMN}) TO "
+            con.execute(f"COPY (SELECT * EXCLUDE (_row) FROM ({body}) ORDER BY {order}) TO "
                         f"{sql_str(str(tmp))} (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
             written = con.execute(
                 f"SELECT count(*) FROM read_parquet({sql_str(duckdb_path(tmp))})").fetchone()[0]

@@ -247,3 +247,31 @@ def test_the_sensor_compacts_only_once_a_batch_is_over(tmp_path: Path) -> None:
         instance.report_run_failed(run)
         request = tick()
         assert isinstance(request, dg.RunRequest) and request.run_key.startswith("compact-2-")
+
+
+def test_compaction_keeps_the_order_every_reader_saw(tmp_path: Path) -> None:
+    """Row order without ORDER BY is what the loose files gave (by file name, then row):
+    studies that read rows in warehouse order get the same order, so the same numbers. A key
+    that prefixes another (`m` and `m-b`) sorts by file name (`m-b.parquet` < `m.parquet`)."""
+    wh = Warehouse(tmp_path)
+    keys = ["fake--org--m", "fake--org--m-b", "fake--org--m.v2", "fake--org--a"]
+    for j, key in enumerate(keys):
+        rows = _rows(j, 4)
+        wh.write("fake_images", key, [rows[k] for k in (2, 0, 3, 1)])  # not sorted inside
+
+    def order() -> dict[str, list[str]]:
+        return {"read": wh.read("fake_images")["image_id"].to_list(),
+                "query": wh.query("SELECT image_id FROM fake_images")["image_id"].to_list()}
+
+    before = order()
+    assert before["read"] == before["query"]
+    compact_relation(tmp_path, "fake_images")
+    assert order() == before
+    wh.write("fake_images", "fake--org--m", _rows(9, 2))  # a rewrite, then compacted again
+    compact_relation(tmp_path, "fake_images")
+    fresh = Warehouse(tmp_path / "fresh")  # the same files, never compacted
+    for key in keys:
+        fresh.write("fake_images", key, wh.read_key("fake_images", key))
+    assert order() == {"read": fresh.read("fake_images")["image_id"].to_list(),
+                       "query": fresh.query("SELECT image_id FROM fake_images")[
+                           "image_id"].to_list()}
