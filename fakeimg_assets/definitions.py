@@ -91,6 +91,7 @@ def build_definitions(
     automation_interval_seconds: int = 60,
     discovery_interval_seconds: int = 3600,
     crawl_every_s: int | None = None,
+    executor: dg.ExecutorDefinition | None = None,
     **resource_kwargs: object,
 ) -> dg.Definitions:
     """The code location. Automation (all STOPPED until switched on in the UI): the
@@ -101,7 +102,8 @@ def build_definitions(
     partition's images change; the `retrain_detector` sensor retrains every `retrain_every_n_models` newly
     sampled models, or once one has waited `retrain_max_wait_seconds` (a day; None: never),
     with `retrain_run_config`; `retrain_cron` adds a
-    `retrain_detector_schedule`."""
+    `retrain_detector_schedule`. `executor`: the jobs' default (Dagster's: a process per
+    step; `sample_model` always runs in one)."""
     schedules = [daily_hub_crawl]
     if retrain_cron is not None:
         schedules.append(build_retrain_schedule(retrain_cron, run_config=retrain_run_config))
@@ -123,14 +125,21 @@ def build_definitions(
             build_compaction_sensor(),
         ],
         resources=build_resources(**resource_kwargs),  # type: ignore[arg-type]
+        executor=executor,
     )
 
 
-# The deployed code location (`make dev`, `dg dev`, `dg launch`, the daemon): the data folder and
-# the Hub token come from the environment through Dagster's EnvVar, so the UI shows where they
-# come from and no value is ever stored in run config or the event log. `make dev` exports both
-# (HF_TOKEN empty = anonymous). `fakeimg run` and tests build their own with explicit values.
-# Each daemon run is a fresh process, so sampling goes to the warm worker (sampling/worker.py)
-# instead of importing torch in every run.
-defs = build_definitions(home=dg.EnvVar("FAKEIMG_HOME"), token=dg.EnvVar("HF_TOKEN"),
-                         compute=ComputeResource(sampler="warm_worker"))
+def deployed_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """The deployed code location: the data folder and the Hub token come from the
+    environment through Dagster's EnvVar, so the UI shows where they come from and no value
+    is ever stored in run config or the event log. Each daemon run is a fresh process, so
+    sampling goes to the warm worker (sampling/worker.py) instead of importing torch in
+    every run."""
+    return build_definitions(home=dg.EnvVar("FAKEIMG_HOME"), token=dg.EnvVar("HF_TOKEN"),
+                             compute=ComputeResource(sampler="warm_worker"), executor=executor)
+
+
+# The deployed code location (`make dev`, `dg dev`, `dg launch`, the daemon). `make dev` exports
+# FAKEIMG_HOME and HF_TOKEN (empty = anonymous). `fakeimg run` and tests build their own with
+# explicit values; a cluster's workers load `fakeimg_assets.cluster.definitions`.
+defs = deployed_definitions()

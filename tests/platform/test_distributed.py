@@ -6,7 +6,9 @@ Real servers from the system's packages (`make distributed-deps`), real `dagster
 `dagster job backfill`, `celery worker` processes and the real sampling path: nothing mocked.
 Checks: both workers ran partitions; every healthy partition sampled its images exactly once
 (0 lost, 0 duplicated); the killed worker's run was resumed on the other worker (only delayed);
-the refused repos failed as they do on one machine.
+the refused repos failed as they do on one machine; a `compact_warehouse` run on a worker then
+folds the partition files, and the rows are checked through it; `train_detector` (the whole
+detector chain, `workspace-cluster.yaml`: every step in the worker's process) succeeds there.
 """
 
 from __future__ import annotations
@@ -117,15 +119,15 @@ def test_two_workers_share_a_backfill_and_a_killed_worker_only_delays(hub_url: s
                      "-n", f"{name}@%h", "--concurrency", "1", "--prefetch-multiplier", "1",
                      "-Q", "dagster", "--loglevel", "INFO"], env, logs / f"{name}.log")
                 procs.append(workers[name])
-            daemon = _start([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env,
-                            logs / "daemon.log")
+            daemon = _start([str(BIN / "dagster-daemon"), "run", "-w", "workspace-cluster.yaml"],
+                            env, logs / "daemon.log")
             procs.append(daemon)
 
             with dg.DagsterInstance.get() as instance:
                 assert type(instance.run_launcher).__name__ == "WatchedCeleryRunLauncher"
                 partitions = sorted(instance.get_dynamic_partitions("hub_models"))
                 assert len(partitions) == len(zoo_catalog)
-                run([str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j",
+                run([str(BIN / "dagster"), "job", "backfill", "-w", "workspace-cluster.yaml", "-j",
                      "sample_model", "--partitions", ",".join(partitions), "--noprompt"])
                 launcher = instance.run_launcher
 
@@ -193,6 +195,37 @@ def test_two_workers_share_a_backfill_and_a_killed_worker_only_delays(hub_url: s
                                  for r in latest.values()) for w in ("w1", "w2")}
                 print(f"runs per worker {counts}, killed {killed}, backfill "
                       f"{time.time() - t0:.0f} s")
+
+                # the batch is over: the warehouse is compacted by a run on a worker
+                run([str(BIN / "dagster"), "job", "launch", "-w", "workspace-cluster.yaml", "-j",
+                     "compact_warehouse"])
+                while True:
+                    assert time.time() - t0 < 1200, "compaction did not finish\n" + _logs(logs)
+                    compactions = instance.get_runs(dg.RunsFilter(job_name="compact_warehouse"))
+                    if compactions and all(r.status.value in TERMINAL for r in compactions):
+                        break
+                    time.sleep(1)
+                shown = [(r.run_id, r.status.value, dict(r.tags)) for r in compactions]
+                assert len(compactions) == 1, shown
+                (compaction,) = compactions
+                assert compaction.status.value == "SUCCESS", _logs(logs)
+                assert _worker_of(launcher, compaction).startswith("w1@")  # w2 is dead
+                loose = [f for f in (home / "parquet" / "fake_images").glob("*.parquet")
+                         if not f.name.startswith("_")]
+                assert loose == [] and (home / "parquet" / "fake_images" / "_compacted").is_dir()
+
+                # the detector chain on a worker too: every step in the worker's process
+                run([str(BIN / "dagster"), "job", "launch", "-w", "workspace-cluster.yaml",
+                     "-j", "train_detector"])
+                while True:
+                    assert time.time() - t0 < 1800, "training did not finish\n" + _logs(logs)
+                    trains = instance.get_runs(dg.RunsFilter(job_name="train_detector"))
+                    if trains and all(r.status.value in TERMINAL for r in trains):
+                        break
+                    time.sleep(2)
+                print("train_detector", [(r.run_id, r.status.value) for r in trains],
+                      f"{time.time() - t0:.0f} s")
+                assert [r.status.value for r in trains] == ["SUCCESS"], _logs(logs)
 
         con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
         rows = con.sql("SELECT source, count(*), count(DISTINCT image_id), count(DISTINCT path) "
