@@ -71,6 +71,24 @@ def _worker_of(launcher, run) -> str | None:  # noqa: ANN001
     return result.worker if result.state in ("SUCCESS", "FAILURE") else None
 
 
+def _launch_and_wait(instance, job: str, env: dict[str, str], logs: Path,  # noqa: ANN001
+                     deadline: float):  # -> DagsterRun
+    """`dagster job launch` of `job` through the daemon; its one run, finished (a run retry
+    would show as a second one, and fail here)."""
+    import dagster as dg
+
+    subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", "workspace-cluster.yaml",
+                    "-j", job], env=env, cwd=ROOT, check=True, capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=300)
+    while True:
+        assert time.time() < deadline, f"{job} did not finish\n" + _logs(logs)
+        runs = instance.get_runs(dg.RunsFilter(job_name=job))
+        if runs and all(r.status.value in TERMINAL for r in runs):
+            assert len(runs) == 1, [(r.run_id, r.status.value) for r in runs]
+            return runs[0]
+        time.sleep(1)
+
+
 def _logs(folder: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(folder.glob("*.log")))
 
@@ -197,17 +215,8 @@ def test_two_workers_share_a_backfill_and_a_killed_worker_only_delays(hub_url: s
                       f"{time.time() - t0:.0f} s")
 
                 # the batch is over: the warehouse is compacted by a run on a worker
-                run([str(BIN / "dagster"), "job", "launch", "-w", "workspace-cluster.yaml", "-j",
-                     "compact_warehouse"])
-                while True:
-                    assert time.time() - t0 < 1200, "compaction did not finish\n" + _logs(logs)
-                    compactions = instance.get_runs(dg.RunsFilter(job_name="compact_warehouse"))
-                    if compactions and all(r.status.value in TERMINAL for r in compactions):
-                        break
-                    time.sleep(1)
-                shown = [(r.run_id, r.status.value, dict(r.tags)) for r in compactions]
-                assert len(compactions) == 1, shown
-                (compaction,) = compactions
+                compaction = _launch_and_wait(instance, "compact_warehouse", env, logs,
+                                              deadline=t0 + 1200)
                 assert compaction.status.value == "SUCCESS", _logs(logs)
                 assert _worker_of(launcher, compaction).startswith("w1@")  # w2 is dead
                 loose = [f for f in (home / "parquet" / "fake_images").glob("*.parquet")
@@ -215,17 +224,10 @@ def test_two_workers_share_a_backfill_and_a_killed_worker_only_delays(hub_url: s
                 assert loose == [] and (home / "parquet" / "fake_images" / "_compacted").is_dir()
 
                 # the detector chain on a worker too: every step in the worker's process
-                run([str(BIN / "dagster"), "job", "launch", "-w", "workspace-cluster.yaml",
-                     "-j", "train_detector"])
-                while True:
-                    assert time.time() - t0 < 1800, "training did not finish\n" + _logs(logs)
-                    trains = instance.get_runs(dg.RunsFilter(job_name="train_detector"))
-                    if trains and all(r.status.value in TERMINAL for r in trains):
-                        break
-                    time.sleep(2)
-                print("train_detector", [(r.run_id, r.status.value) for r in trains],
-                      f"{time.time() - t0:.0f} s")
-                assert [r.status.value for r in trains] == ["SUCCESS"], _logs(logs)
+                train = _launch_and_wait(instance, "train_detector", env, logs,
+                                         deadline=t0 + 1800)
+                print(f"train_detector {train.status.value}, {time.time() - t0:.0f} s")
+                assert train.status.value == "SUCCESS", _logs(logs)
 
         con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
         rows = con.sql("SELECT source, count(*), count(DISTINCT image_id), count(DISTINCT path) "
