@@ -168,7 +168,6 @@ def _summary(args: argparse.Namespace) -> int:
 
 def _compact(args: argparse.Namespace) -> int:
     from fakeimg_assets.lib.paths import fakeimg_home
-    from fakeimg_assets.warehouse.compaction import compact_home
     from fakeimg_assets.warehouse.schemas import RELATIONS, UNION_VIEWS
     from fakeimg_assets.warehouse.store import Warehouse
 
@@ -185,16 +184,13 @@ def _compact(args: argparse.Namespace) -> int:
             print(f"fakeimg compact: error: argument --table: unknown relation {name!r}; "
                   f"known: {', '.join(sorted([*RELATIONS, *UNION_VIEWS]))}", file=sys.stderr)
             return 2
-    results = compact_home(home, tables or None)
+    results, views_refreshed = Warehouse(home).compact(tables or None)
     for r in results:
-        if r.folded:
-            print(f"{r.relation}: {r.folded} files folded ({r.retired} retired), {r.rows:,} "
-                  f"rows, {r.seconds:.2f} s")
-        elif args.table:
-            print(f"{r.relation}: {r.skipped}")
-        for name in r.damaged:
-            print(f"{r.relation}: {name} is unreadable and stays loose: run `fakeimg verify`")
-    if not Warehouse(home).ensure_views():
+        if r.folded or args.table:
+            print(r.summary())
+        for line in r.warnings():
+            print(line)
+    if not views_refreshed:
         print(f"note: views in {home / 'warehouse.duckdb'} not refreshed (held by another "
               "process); the next fakeimg command refreshes them")
     folded = sum(r.folded for r in results)

@@ -73,25 +73,16 @@ outside_detector_job = dg.define_asset_job(
     "split's held-out generators into eval_results (`fakeimg evaluate` runs it).",
 )
 
-ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, model_report_job,
-            collections_job, detector_job, outside_detector_job]  # + compact_warehouse below
-
-
 @dg.op(description="Fold each table's per-partition Parquet files into its compacted file "
        "(warehouse/compaction.py): fast queries at millions of rows, safe beside running "
        "partitions and readers.")
 def compact_warehouse_op(context, warehouse: WarehouseResource) -> None:  # noqa: ANN001
-    from fakeimg_assets.warehouse.compaction import compact_home
-
-    store = warehouse.store()
-    results = compact_home(store.home)
+    results, _ = warehouse.store().compact(attempts=1)
     for r in results:
-        if r.folded:
-            context.log.info(f"{r.relation}: {r.folded} files folded ({r.retired} retired), "
-                             f"{r.rows:,} rows, {r.seconds:.2f} s")
-        elif r.skipped.startswith("busy"):
-            context.log.info(f"{r.relation}: {r.skipped}")
-    store.ensure_views(attempts=1)
+        if r.folded or r.skipped.startswith("busy"):
+            context.log.info(r.summary())
+        for line in r.warnings():
+            context.log.warning(line)
 
 
 @dg.job(name="compact_warehouse", tags={"kind": "duckdb"},
@@ -101,4 +92,5 @@ def compact_warehouse_job() -> None:
     compact_warehouse_op()
 
 
-ALL_JOBS.append(compact_warehouse_job)
+ALL_JOBS = [hub_crawl_job, real_data_job, real_crops_job, sample_model_job, model_report_job,
+            collections_job, detector_job, outside_detector_job, compact_warehouse_job]

@@ -261,18 +261,15 @@ def run_platform(
 def _compact(home: Path, report: RunReport, log: Callable[[str], None]) -> None:
     """The batch's partition files folded into each table's compacted file
     (`warehouse.compaction`), so queries stay fast as partitions pile up."""
-    from fakeimg_assets.warehouse.compaction import compact_home
-
     t0 = time.perf_counter()
     try:
-        results = compact_home(home)
+        results, _ = Warehouse(home).compact()
     except Exception as exc:  # noqa: BLE001 - the loose files are intact: reads stay right
         report.steps_failed.append(f"compaction: {type(exc).__name__}: {exc}")
         return
     report.seconds["compaction"] = time.perf_counter() - t0
     folded = sum(r.folded for r in results)
     if folded:
-        Warehouse(home).ensure_views()
         log(f"compacted {folded} partition files into "
             f"{sum(1 for r in results if r.folded)} tables")
 

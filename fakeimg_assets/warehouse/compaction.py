@@ -64,6 +64,18 @@ class CompactionResult:
     skipped: str = ""  # why nothing was done ('' when it ran)
     damaged: tuple[str, ...] = ()  # loose files left out: unreadable (`fakeimg verify`)
 
+    def summary(self) -> str:
+        """One line: what was folded, or why nothing was."""
+        if self.folded:
+            return (f"{self.relation}: {self.folded} files folded ({self.retired} retired), "
+                    f"{self.rows:,} rows, {self.seconds:.2f} s")
+        return f"{self.relation}: {self.skipped}"
+
+    def warnings(self) -> list[str]:
+        """One line per unreadable loose file left out."""
+        return [f"{self.relation}: {name} is unreadable and stays loose: run `fakeimg verify`"
+                for name in self.damaged]
+
 
 def _loose_inputs(home: Path, relation: str, files: RelationFiles) -> list[tuple[Path, int]]:
     """(file, inode) of every loose file to fold: readable, not the schema file, and not a

@@ -93,7 +93,8 @@ class RelationFiles:
         if globbable(self.folder):
             pattern = sql_str(duckdb_path(self.folder) + "/*.parquet")
             return f"SELECT parse_filename(file, true) FROM glob({pattern})"
-        names = [p.stem for p in self.readable] + [p.stem for p, _ in self.damaged]
+        names = [p.stem for p in self.readable] + [
+            p.stem for p, _ in self.damaged if p.parent == self.folder]  # not `_compacted/`
         return "SELECT unnest([" + ", ".join(sql_str(n) for n in names) + "]::VARCHAR[])"
 
     def read_parquet_sql(self) -> str:

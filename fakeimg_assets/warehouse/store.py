@@ -35,6 +35,7 @@ from fakeimg_assets.integrity.parquet_health import (
     warn_damaged,
 )
 from fakeimg_assets.warehouse import views
+from fakeimg_assets.warehouse.compaction import CompactionResult, compact_home
 from fakeimg_assets.warehouse.migrate import migrate_legacy_layout, needs_migration
 from fakeimg_assets.warehouse.schemas import (
     RELATIONS,
@@ -254,6 +255,15 @@ class Warehouse:
         return views.ensure_views(
             self.home, self.database_path, self.sources(), force=force, attempts=attempts
         )
+
+    def compact(self, relations: list[str] | None = None, *,
+                attempts: int = 4) -> tuple[list[CompactionResult], bool]:
+        """Fold the per-partition files of every storage table (or `relations`) into their
+        compacted files (`warehouse.compaction`), then refresh the views; returns each
+        table's result and whether the views were refreshed (False: another process held
+        `warehouse.duckdb`; the next command refreshes them)."""
+        results = compact_home(self.home, relations)
+        return results, self.ensure_views(attempts=attempts)
 
     def connect_memory(self):  # -> duckdb.DuckDBPyConnection
         """An in-memory DuckDB with views over THIS home's readable files: no lock, never

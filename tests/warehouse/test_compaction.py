@@ -275,3 +275,38 @@ def test_compaction_keeps_the_order_every_reader_saw(tmp_path: Path) -> None:
     assert order() == {"read": fresh.read("fake_images")["image_id"].to_list(),
                        "query": fresh.query("SELECT image_id FROM fake_images")[
                            "image_id"].to_list()}
+
+
+def test_the_compact_warehouse_job_folds_and_logs_each_table(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from fakeimg_assets.jobs import ALL_JOBS, compact_warehouse_job
+    from resources import WarehouseResource
+
+    assert compact_warehouse_job in ALL_JOBS
+    wh = Warehouse(tmp_path)
+    for i in range(3):
+        wh.write("fake_images", _key(i), _rows(i, 2))
+    with dg.instance_for_test() as instance:
+        result = compact_warehouse_job.execute_in_process(
+            resources={"warehouse": WarehouseResource(home=str(tmp_path))}, instance=instance)
+        assert result.success
+        logged = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any("fake_images: 3 files folded (3 retired), 6 rows" in m for m in logged)
+    assert _loose(tmp_path) == []
+    con = duckdb.connect(str(wh.database_path), read_only=True)  # the views follow at once
+    assert con.execute("SELECT count(*) FROM images").fetchone()[0] == 6
+    con.close()
+
+
+def test_listed_loose_keys_never_name_the_compacted_file(tmp_path: Path) -> None:
+    """A folder DuckDB cannot glob (a backslash) lists its loose keys; a damaged compacted
+    file is not one of them."""
+    from fakeimg_assets.warehouse.sources import RelationFiles
+
+    folder = tmp_path / "a\\b" / "parquet" / "fake_images"
+    files = RelationFiles(folder, (folder / "_schema.parquet", folder / f"{_key(0)}.parquet"),
+                          ((folder / f"{_key(1)}.parquet", "bad"),
+                           (compacted_path(folder), "No magic bytes")))
+    sql = files.loose_keys_sql()
+    assert sql == f"SELECT unnest(['_schema', '{_key(0)}', '{_key(1)}']::VARCHAR[])"
