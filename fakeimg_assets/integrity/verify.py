@@ -37,6 +37,7 @@ from fakeimg_assets.integrity.quarantine import (
 )
 from fakeimg_assets.integrity.rerun import failure_key, failure_row, rerun_for
 from fakeimg_assets.lib.paths import fakeimg_home, sha256_file
+from fakeimg_assets.warehouse.compaction import put_back_set_aside, set_aside_files
 from fakeimg_assets.warehouse.sources import COMPACTED_DIR, PARTITION_COLUMN, compacted_path
 from fakeimg_assets.warehouse.store import Warehouse
 
@@ -374,20 +375,45 @@ def _found(report: VerifyReport, problem: Problem, path: Path, repair: bool) -> 
         report.problems.append(problem)
 
 
-def _parquet_leftovers(home: Path, kind: str | None, key: str | None, report: VerifyReport,
-                       repair: bool) -> None:
+def _parquet_folders(home: Path, kind: str | None, key: str | None) -> list[Path]:
+    """The Parquet folders one partition's check (or the whole home's) looks into."""
     root = home / "parquet"
     if not root.is_dir():
-        return
+        return []
     if key is not None and kind is not None:
         folders = [root / image_table(kind), root / LEGACY_IMAGES]
     else:
         folders = [root, *sorted(root.iterdir())]
-    for folder in folders:
-        if not folder.is_dir():
-            continue
+    return [f for f in folders if f.is_dir()]
+
+
+def _put_back_set_aside(home: Path, kind: str | None, key: str | None,
+                        report: VerifyReport) -> None:
+    """Before any row is read: loose files a killed compaction had set aside go back
+    (`warehouse.compaction.restore_set_aside`), so their rows, the newest of their keys,
+    count and their images are never taken for orphans."""
+    for folder in _parquet_folders(home, kind, key):
+        restored = put_back_set_aside(folder)
+        if restored is None:
+            report.notes.append(f"{_rel(folder, home)}: a compaction is running; run "
+                                "`fakeimg verify --repair` again once it is over")
+        for path in restored or []:
+            report.notes.append(f"put back {_rel(path, home)}, set aside by a killed compaction")
+
+
+def _parquet_leftovers(home: Path, kind: str | None, key: str | None, report: VerifyReport,
+                       repair: bool) -> None:
+    if not (home / "parquet").is_dir():
+        return
+    for folder in _parquet_folders(home, kind, key):
+        aside = set(set_aside_files(folder))
         for entry in sorted(folder.iterdir()):
             if key is not None and not entry.name.startswith(f".{key}."):
+                continue
+            if entry in aside:  # never removed: its rows may be the newest of its key
+                report.problems.append(Problem(
+                    "leftover", _rel(entry, home), "a loose file a killed compaction set "
+                    "aside; `fakeimg verify --repair` puts it back"))
                 continue
             if is_temporary_name(entry.name) and is_leftover(entry):
                 _found(report, Problem("leftover", _rel(entry, home), "temp Parquet of a killed write"),
@@ -418,6 +444,8 @@ def verify(home: Path | str | None = None, *, kind: str | None = None, name: str
     key = partition_key(kind, name) if kind is not None and name is not None else None
     if key is not None:
         partition_folder(home, kind, name)  # type: ignore[arg-type] - refuses a bad name
+    if repair:
+        _put_back_set_aside(home, kind, key, report)
     rows = _read_all(home, kind, key, report, repair)
     report.n_rows = len(rows)
     referenced = _check_rows(home, rows, hashes, report)

@@ -16,7 +16,10 @@ returns at once, `busy`). It:
 3. checks its row count against the sum of its inputs, then renames it into place;
 4. retires each folded loose file only if it is still the file that was read: renamed
    aside, its inode compared, and linked back when a writer replaced it meanwhile (the newer
-   file then shadows the compacted rows, as every reader expects).
+   file then shadows the compacted rows, as every reader expects). A compaction killed in
+   between leaves the file under an aside name (`.<key>.retire.<pid>.<hex>.aside`, which no
+   sweeper of dead writers' temp files takes); the next compaction and `verify --repair`
+   put it back before anything else.
 A zero-row loose file (`Warehouse.delete` of a compacted key) is a tombstone: the key's
 compacted rows are dropped, and the tombstone is retired with them.
 
@@ -32,7 +35,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
+from fakeimg_assets.integrity.leftovers import pid_alive, remove_stale_temp_files
 from fakeimg_assets.integrity.quarantine import quarantined_keys
 from fakeimg_assets.lib.flock import open_locked, unlock
 from fakeimg_assets.warehouse.schemas import schema_of
@@ -48,6 +51,8 @@ from fakeimg_assets.warehouse.sources import (
 
 ROW_GROUP_ROWS = 100_000  # DuckDB's row-group statistics then skip most groups on a key filter
 LOCK_NAME = ".lock"
+RETIRE_MARK = ".retire."  # `.<key>.retire.<pid>.<hex>.aside`: a loose file being retired
+ASIDE_SUFFIX = ".aside"
 
 
 class CompactionError(RuntimeError):
@@ -93,8 +98,12 @@ def _loose_inputs(home: Path, relation: str, files: RelationFiles) -> list[tuple
 
 
 def _retire(path: Path, inode: int) -> bool:
-    """Remove `path` if it is still the file `inode` (folded); True when removed."""
-    aside = path.with_name(f".{path.stem}.retire.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    """Remove `path` if it is still the file `inode` (folded); True when removed.
+
+    Killed between the rename aside and the unlink or link back, the file waits under its
+    aside name until `restore_set_aside` puts it back (the next compaction, `verify`)."""
+    aside = path.with_name(f".{path.stem}{RETIRE_MARK}{os.getpid()}.{uuid.uuid4().hex[:8]}"
+                           f"{ASIDE_SUFFIX}")
     try:
         os.rename(path, aside)
     except FileNotFoundError:
@@ -108,6 +117,62 @@ def _retire(path: Path, inode: int) -> bool:
         pass  # an even newer one is there: ours is superseded
     os.unlink(aside)
     return False
+
+
+def _aside_owner(name: str) -> int | None:
+    """The pid of the compaction that set this file aside, None if not such a name."""
+    if not (name.startswith(".") and name.endswith(ASIDE_SUFFIX) and RETIRE_MARK in name):
+        return None
+    pid, _, tag = name[name.rindex(RETIRE_MARK) + len(RETIRE_MARK):-len(ASIDE_SUFFIX)].partition(".")
+    return int(pid) if pid.isdigit() and len(tag) == 8 else None
+
+
+def set_aside_files(folder: Path) -> list[Path]:
+    """Loose files a killed compaction had renamed aside to retire them (its pid is gone).
+    Their names are no temporary names (`integrity.leftovers`): no sweeper of dead writers'
+    files removes them."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for entry in folder.iterdir():
+        pid = _aside_owner(entry.name)
+        if pid is not None and not pid_alive(pid):
+            out.append(entry)
+    return sorted(out)
+
+
+def restore_set_aside(folder: Path) -> list[Path]:
+    """Put back each file `set_aside_files` finds, under its own name, unless a newer file
+    of that key is there (then the set-aside one is superseded and removed); returns the
+    files put back. A put-back file that was folded only repeats its compacted rows, which it
+    shadows; one a writer had replaced is the key's newest rows, which would otherwise be
+    lost (a dead writer's temp files are removed by the writers and `verify --repair`)."""
+    restored = []
+    for aside in set_aside_files(folder):
+        target = folder / f"{aside.name[1:aside.name.rindex(RETIRE_MARK)]}.parquet"
+        try:
+            os.link(aside, target)
+        except FileExistsError:
+            pass
+        else:
+            restored.append(target)
+        os.unlink(aside)
+    return restored
+
+
+def put_back_set_aside(folder: Path) -> list[Path] | None:
+    """`restore_set_aside` under the table's compaction lock (no compaction is retiring
+    files meanwhile, on any machine sharing the folder); None when one holds it."""
+    lock_dir = compacted_path(folder).parent
+    if not lock_dir.is_dir():
+        return []  # never compacted: nothing was set aside
+    fd = open_locked(lock_dir / LOCK_NAME, wait=False)
+    if fd is None:
+        return None
+    try:
+        return restore_set_aside(folder)
+    finally:
+        unlock(fd)
 
 
 def compact_relation(home: Path, relation: str) -> CompactionResult:
@@ -126,6 +191,7 @@ def compact_relation(home: Path, relation: str) -> CompactionResult:
     if fd is None:
         return CompactionResult(relation, skipped="busy: another compaction holds it")
     try:
+        restore_set_aside(folder)
         files = scan(folder)
         inputs = _loose_inputs(home, relation, files)
         damaged = tuple(p.name for p, _ in files.damaged if p.parent == folder)
@@ -184,4 +250,4 @@ def compact_home(home: Path, relations: list[str] | None = None) -> list[Compact
 
 
 __all__ = ["COMPACTED_DIR", "CompactionError", "CompactionResult", "compact_home",
-           "compact_relation"]
+           "compact_relation", "put_back_set_aside", "restore_set_aside", "set_aside_files"]

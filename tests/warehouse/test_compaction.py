@@ -310,3 +310,59 @@ def test_listed_loose_keys_never_name_the_compacted_file(tmp_path: Path) -> None
                            (compacted_path(folder), "No magic bytes")))
     sql = files.loose_keys_sql()
     assert sql == f"SELECT unnest(['_schema', '{_key(0)}', '{_key(1)}']::VARCHAR[])"
+
+
+# ---- a compaction killed while it retires a file ----------------------------------------------
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _killed_while_retiring(home: Path, key: str) -> Path:
+    """What a compaction killed between renaming `key`'s loose file aside and putting it
+    back leaves: the file under its aside name, no loose file."""
+    loose = home / "parquet" / "fake_images" / f"{key}.parquet"
+    aside = loose.with_name(f".{key}.retire.{_dead_pid()}.0badc0de.aside")
+    loose.rename(aside)
+    return aside
+
+
+def test_repair_puts_back_what_a_killed_compaction_set_aside(tmp_path: Path) -> None:
+    """The newer rows of a key re-written after it was compacted were set aside when the
+    compaction died: repair puts them back before reading any row, so their images are
+    never taken for orphans; a check without repair only reports it."""
+    _publish(tmp_path, "org--a")
+    assert compact_relation(tmp_path, "fake_images").folded == 1
+    newer = _publish(tmp_path, "org--a", n=4)
+    aside = _killed_while_retiring(tmp_path, "fake--org--a")
+    looked = verify(tmp_path)
+    assert any(p.kind == "leftover" and "set aside" in p.detail for p in looked.problems)
+    assert aside.is_file()
+    report = verify(tmp_path, repair=True)
+    assert any("put back parquet/fake_images/fake--org--a.parquet" in n for n in report.notes)
+    assert report.n_rows == 4 and all((tmp_path / r["path"]).is_file() for r in newer)
+    assert not aside.exists() and _loose(tmp_path) == ["fake--org--a"]
+    assert sorted(Warehouse(tmp_path).read("images")["image_id"]) == sorted(
+        r["image_id"] for r in newer)
+
+
+def test_the_next_compaction_puts_back_and_folds_a_set_aside_file(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    for i in range(2):
+        wh.write("fake_images", _key(i), _rows(i, 2))
+    compact_relation(tmp_path, "fake_images")
+    wh.write("fake_images", _key(0), _rows(0, 3, salt="new"))
+    wh.write("fake_images", f"{_key(1)}.5", _rows(1, 1, salt="dot"))
+    aside = _killed_while_retiring(tmp_path, f"{_key(1)}.5")
+    wh.write("fake_images", _key(1), _rows(1, 1, salt="later"))  # its writer sweeps `.<key>.`
+    assert aside.is_file()  # no sweeper of dead writers' temp files takes it
+    result = compact_relation(tmp_path, "fake_images")
+    assert not aside.exists() and _loose(tmp_path) == []
+    assert result.rows == 3 + 1 + 1
+    assert wh.read_key("fake_images", _key(0))["sha256"].to_list() == ["0new0", "0new1", "0new2"]
+    assert wh.read_key("fake_images", f"{_key(1)}.5")["sha256"].to_list() == ["1dot0"]
