@@ -37,7 +37,11 @@ from fakeimg_assets.integrity.quarantine import (
 )
 from fakeimg_assets.integrity.rerun import failure_key, failure_row, rerun_for
 from fakeimg_assets.lib.paths import fakeimg_home, sha256_file
-from fakeimg_assets.warehouse.compaction import put_back_set_aside, set_aside_files
+from fakeimg_assets.warehouse.compaction import (
+    compact_relation,
+    put_back_set_aside,
+    set_aside_files,
+)
 from fakeimg_assets.warehouse.sources import COMPACTED_DIR, PARTITION_COLUMN, compacted_path
 from fakeimg_assets.warehouse.store import Warehouse
 
@@ -136,8 +140,27 @@ def _read_all(home: Path, kind: str | None, key: str | None, report: VerifyRepor
                     "bad_rows", _rel(f, home), f"image rows without column(s) {missing}"))
                 continue
             by_name[f.name] = frame.select(ROW_COLUMNS).to_dicts()  # type: ignore[union-attr]
+    _drop_stale_compacted(home, report)
     _read_compacted(home, kind, key, report, by_name)
     return [row for name in sorted(by_name) for row in by_name[name]]
+
+
+def _drop_stale_compacted(home: Path, report: VerifyReport) -> None:
+    """A key quarantined just now may have compacted rows, older than the quarantined file:
+    a compaction of its table drops them at once (`warehouse.compaction`), so no reader
+    takes them for the key's rows."""
+    for folder in sorted({f for f, _ in report.moved}):
+        if not compacted_path(home / "parquet" / folder).is_file():
+            continue
+        result = compact_relation(home, folder)
+        if result.dropped:
+            report.notes.append(f"parquet/{folder}: older compacted rows of "
+                                f"{', '.join(result.dropped)} dropped; the newer file is in "
+                                "quarantine")
+        elif result.skipped.startswith("busy"):
+            report.notes.append(f"parquet/{folder}: a compaction is running; run `fakeimg "
+                                "verify --repair` again to drop the older compacted rows of "
+                                "the keys quarantined now")
 
 
 def _read_compacted(home: Path, kind: str | None, key: str | None, report: VerifyReport,
@@ -176,7 +199,8 @@ def _read_compacted(home: Path, kind: str | None, key: str | None, report: Verif
             continue
         for (part,), rows in frame.group_by(PARTITION_COLUMN):  # type: ignore[union-attr]
             name = f"{part}.parquet"
-            if (key is not None and part != key) or part in loose or name in by_name:
+            if ((key is not None and part != key) or part in loose or name in by_name
+                    or (table, part) in report.moved):  # stale: its newer file is quarantined
                 continue
             by_name[name] = rows.select(ROW_COLUMNS).to_dicts()
 

@@ -9,7 +9,9 @@ each row's partition file key (DuckDB then skips row groups on a key's filter).
 One compaction per table at a time (an exclusive `flock` on `_compacted/.lock`; another
 returns at once, `busy`). It:
 1. lists the loose files (a damaged one stays loose and named; a key with a quarantined copy
-   stays loose, so `integrity.quarantine.unproven_rows` keeps judging it by its own file);
+   stays loose, so `integrity.quarantine.unproven_rows` keeps judging it by its own file,
+   and its compacted rows, older than the quarantined copy, are dropped: a quarantined key
+   shows no rows, as it did before any compaction);
 2. writes the new compacted file to a temp name with DuckDB, streaming: the loose files'
    rows plus the old compacted rows of every other key, in the order readers saw the loose
    files in (by file name, then row), so no reader's row order changes;
@@ -68,13 +70,16 @@ class CompactionResult:
     seconds: float = 0.0
     skipped: str = ""  # why nothing was done ('' when it ran)
     damaged: tuple[str, ...] = ()  # loose files left out: unreadable (`fakeimg verify`)
+    dropped: tuple[str, ...] = ()  # keys whose stale compacted rows were dropped (quarantine)
 
     def summary(self) -> str:
         """One line: what was folded, or why nothing was."""
-        if self.folded:
-            return (f"{self.relation}: {self.folded} files folded ({self.retired} retired), "
-                    f"{self.rows:,} rows, {self.seconds:.2f} s")
-        return f"{self.relation}: {self.skipped}"
+        if not self.folded and not self.dropped:
+            return f"{self.relation}: {self.skipped}"
+        dropped = (f", stale compacted rows of {len(self.dropped)} quarantined keys dropped"
+                   if self.dropped else "")
+        return (f"{self.relation}: {self.folded} files folded ({self.retired} retired)"
+                f"{dropped}, {self.rows:,} rows, {self.seconds:.2f} s")
 
     def warnings(self) -> list[str]:
         """One line per unreadable loose file left out."""
@@ -95,6 +100,26 @@ def _loose_inputs(home: Path, relation: str, files: RelationFiles) -> list[tuple
         except FileNotFoundError:
             continue
     return out
+
+
+def _stale_keys(target: Path, held: list[str]) -> tuple[str, ...]:
+    """Keys of `held` (each with a quarantined copy) that still have rows in the compacted
+    file `target`. Those rows are older than the quarantined copy (a key with a quarantined
+    copy is never folded again), so they are stale: kept, they would come back as the key's
+    rows once its newer file was quarantined."""
+    import duckdb
+
+    if not held:
+        return ()
+    con = duckdb.connect(":memory:")
+    try:
+        found = con.execute(
+            f"SELECT DISTINCT {PARTITION_COLUMN} FROM read_parquet({sql_str(duckdb_path(target))}) "
+            f"WHERE {PARTITION_COLUMN} IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
+            [held]).fetchall()
+    finally:
+        con.close()
+    return tuple(k for (k,) in found)
 
 
 def _retire(path: Path, inode: int) -> bool:
@@ -195,17 +220,19 @@ def compact_relation(home: Path, relation: str) -> CompactionResult:
         files = scan(folder)
         inputs = _loose_inputs(home, relation, files)
         damaged = tuple(p.name for p, _ in files.damaged if p.parent == folder)
-        if not inputs:
+        stale = _stale_keys(target, quarantined_keys(home, relation)) if files.compacted else ()
+        if not inputs and not stale:
             return CompactionResult(relation, skipped="nothing loose", damaged=damaged)
         remove_stale_temp_files(target.parent, ".data.")
         tmp = target.with_name(f".data.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         cols = ", ".join(f'"{c}"' for c in schema)
         listed = ", ".join(sql_str(duckdb_path(p)) for p, _ in inputs)
-        keys = ", ".join(sql_str(p.stem) for p, _ in inputs)
-        loose = (f"SELECT {cols}, parse_filename(filename, true) AS {PARTITION_COLUMN}, "
-                 "file_row_number AS _row FROM read_parquet("
-                 f"[{listed}], union_by_name = true, filename = true, file_row_number = true)")
-        parts = [loose]
+        keys = ", ".join(sql_str(k) for k in [*(p.stem for p, _ in inputs), *stale])
+        parts = []
+        if inputs:
+            parts.append(f"SELECT {cols}, parse_filename(filename, true) AS {PARTITION_COLUMN}, "
+                         f"file_row_number AS _row FROM read_parquet([{listed}], union_by_name "
+                         "= true, filename = true, file_row_number = true)")
         if target.is_file():
             parts.append(f"SELECT {cols}, {PARTITION_COLUMN}, file_row_number AS _row FROM "
                          f"read_parquet({sql_str(duckdb_path(target))}, file_row_number = true) "
@@ -237,7 +264,8 @@ def compact_relation(home: Path, relation: str) -> CompactionResult:
         os.replace(tmp, target)
         retired = sum(_retire(path, inode) for path, inode in inputs)
         return CompactionResult(relation, folded=len(inputs), retired=retired, rows=written,
-                                seconds=time.perf_counter() - t0, damaged=damaged)
+                                seconds=time.perf_counter() - t0, damaged=damaged,
+                                dropped=stale)
     finally:
         unlock(fd)
 

@@ -366,3 +366,61 @@ def test_the_next_compaction_puts_back_and_folds_a_set_aside_file(tmp_path: Path
     assert result.rows == 3 + 1 + 1
     assert wh.read_key("fake_images", _key(0))["sha256"].to_list() == ["0new0", "0new1", "0new2"]
     assert wh.read_key("fake_images", f"{_key(1)}.5")["sha256"].to_list() == ["1dot0"]
+
+
+# ---- a compacted key whose newer file is quarantined ------------------------------------------
+
+
+def test_a_quarantined_key_never_shows_its_older_compacted_rows(tmp_path: Path) -> None:
+    """Compacted, re-written, then the newer file damaged and quarantined: the key shows no
+    rows (as before any compaction), not its older compacted ones, and the files the
+    quarantined rows may list are kept."""
+    old = _publish(tmp_path, "org--a")
+    _publish(tmp_path, "org--b")
+    assert compact_relation(tmp_path, "fake_images").folded == 2
+    newer = _publish(tmp_path, "org--a", n=4)
+    (tmp_path / "parquet" / "fake_images" / "fake--org--a.parquet").write_bytes(b"PAR1 bad")
+    report = verify(tmp_path, repair=True)
+    assert report.quarantined and any(
+        "older compacted rows of fake--org--a dropped" in n for n in report.notes), report.lines()
+    assert report.n_rows == 3  # org--b's only
+    wh = Warehouse(tmp_path)
+    for name, frame in _everything(tmp_path).items():
+        assert not any(i.startswith("fake:org--a:") for i in frame["image_id"]), name
+    assert wh.read_key("fake_images", "fake--org--a").is_empty()
+    assert not wh.has_key("fake_images", "fake--org--a")
+    assert all((tmp_path / r["path"]).is_file() for r in newer)  # unproven: kept
+    assert {r["path"] for r in old}.isdisjoint({r["path"] for r in newer})
+
+
+def test_compaction_drops_compacted_rows_of_a_key_quarantined_meanwhile(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    for i in range(3):
+        wh.write("fake_images", _key(i), _rows(i, 2))
+    compact_relation(tmp_path, "fake_images")
+    (tmp_path / "quarantine" / "parquet" / "fake_images" / _key(1)).mkdir(parents=True)
+    result = compact_relation(tmp_path, "fake_images")
+    assert (result.folded, result.dropped, result.rows) == (0, (_key(1),), 4)
+    assert "stale compacted rows of 1 quarantined keys dropped, 4 rows" in result.summary()
+    again = compact_relation(tmp_path, "fake_images")  # then nothing is left to do
+    assert again.skipped == "nothing loose" and again.dropped == ()
+    assert sorted(wh.read("images")["source"].unique()) == ["org00/model", "org02/model"]
+
+
+def test_verify_never_counts_older_compacted_rows_while_a_compaction_runs(
+        tmp_path: Path) -> None:
+    """The compaction that would drop them is busy: verify still leaves them out, and says
+    to run it again."""
+    _publish(tmp_path, "org--a")
+    assert compact_relation(tmp_path, "fake_images").folded == 1
+    _publish(tmp_path, "org--a", n=4)
+    (tmp_path / "parquet" / "fake_images" / "fake--org--a.parquet").write_bytes(b"PAR1 bad")
+    fd = open_locked(compacted_path(tmp_path / "parquet" / "fake_images").parent / ".lock",
+                     wait=False)
+    assert fd is not None
+    try:
+        report = verify(tmp_path, repair=True)
+    finally:
+        unlock(fd)
+    assert report.quarantined and report.n_rows == 0, report.lines()
+    assert any("a compaction is running" in n for n in report.notes)
