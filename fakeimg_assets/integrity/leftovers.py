@@ -71,12 +71,19 @@ def remove_path(path: Path) -> None:
 
 
 def remove_stale_temp_files(folder: Path, prefix: str) -> list[Path]:
-    """Remove leftovers in `folder` whose names start with `prefix` (dead writers only)."""
-    if not folder.is_dir():
+    """Remove leftovers in `folder` whose names start with `prefix` (dead writers only).
+
+    Every partition write calls this on its table's folder, which holds thousands of files
+    at research scale: names are matched as strings, and only a match becomes a Path."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if e.name.startswith(prefix)]
+    except (FileNotFoundError, NotADirectoryError):
         return []
     removed = []
-    for entry in folder.iterdir():
-        if entry.name.startswith(prefix) and is_leftover(entry):
+    for name in names:
+        entry = folder / name
+        if is_leftover(entry):
             remove_path(entry)
             removed.append(entry)
     return removed

@@ -1,0 +1,32 @@
+"""`integrity.leftovers`: a writer removes the temp files its dead predecessors left for its
+own key, never a live writer's, never another key's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_only_dead_writers_temp_files_of_the_prefix_go(tmp_path: Path) -> None:
+    dead, alive = _dead_pid(), os.getpid()
+    names = [f".k.{dead}.0badc0de.tmp", f".k.{alive}.0badc0de.tmp", f".k2.{dead}.0badc0de.tmp",
+             "k.parquet", f".k.{dead}.0badc0de.aside"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / f".k.staging-{dead}-0badc0de").mkdir()  # a dead writer's staging folder
+    removed = remove_stale_temp_files(tmp_path, ".k.")
+    assert sorted(p.name for p in removed) == sorted([f".k.{dead}.0badc0de.tmp",
+                                                      f".k.staging-{dead}-0badc0de"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        n for n in names if n != f".k.{dead}.0badc0de.tmp")
+    assert remove_stale_temp_files(tmp_path / "missing", ".k.") == []
+    assert remove_stale_temp_files(tmp_path / "k.parquet", ".k.") == []  # not a folder
