@@ -17,7 +17,8 @@
 - queue: checked every second (Dagster's default is 5 s, and a run takes about 10 s on the
   demo zoo, so a freed slot stayed idle for up to half a run).
 - threads: a run's torch threads are the cores / `max_concurrent_runs` (ComputeResource),
-  so the runs side by side never oversubscribe the cores.
+  so the runs side by side never oversubscribe the cores; on a cluster worker, the cores /
+  the worker's own concurrency (the cluster-wide queue spans every machine).
 - sample_model runs its three steps in one process (in_process executor, jobs.py): the
   multiprocess executor paid a process launch and a torch import per step.
 
@@ -141,10 +142,26 @@ def instance_yaml(slots: int | None = None) -> str:
     return DAGSTER_YAML.format(gpu_slots=slots, max_runs=slots + 1)
 
 
+_WORKER_RUNS: dict[str, int] = {}  # this process's Celery worker: runs it executes at once
+
+
+def note_worker_runs(n: object) -> None:
+    """Called by a Celery worker before its pool starts (`cluster.celery_app`): the runs this
+    machine executes at once (its `--concurrency`). Pool processes inherit it, and a run's
+    share of this machine's cores is taken from it, not from the cluster-wide queue. A value
+    that is not a positive int (Celery's "auto", resolved later) is left unnoted."""
+    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+        _WORKER_RUNS["runs"] = n
+
+
 def runs_at_once(instance: object) -> int:
-    """The instance's `max_concurrent_runs` (Dagster's default queue allows 10). 1 for an
-    instance without a run queue (ephemeral, in process) or an unlimited one (-1): a run
-    then cannot know its share and takes every core, as torch does by default."""
+    """The runs sharing this machine's cores: the Celery worker's concurrency in a cluster
+    worker (`note_worker_runs`), else the instance's `max_concurrent_runs` (Dagster's default
+    queue allows 10). 1 for an instance without a run queue (ephemeral, in process) or an
+    unlimited one (-1): a run then cannot know its share and takes every core, as torch does
+    by default."""
+    if "runs" in _WORKER_RUNS:
+        return _WORKER_RUNS["runs"]
     try:
         queue = instance.get_concurrency_config().run_queue_config  # type: ignore[attr-defined]
     except Exception:  # an instance without a run queue (e.g. ephemeral, in tests)

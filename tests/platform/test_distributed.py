@@ -238,6 +238,10 @@ def test_two_workers_share_a_backfill_and_a_killed_worker_only_delays(hub_url: s
         assert failed == broken  # the hostile and broken repos refused, as on one machine
         for path, sha in con.sql("SELECT path, sha256 FROM images").fetchall():
             assert sha256_file(home / path) == sha
+        # each worker runs 1 run at once (--concurrency 1): its runs take every core of
+        # their machine, not cores / the cluster-wide max_concurrent_runs (2)
+        threads = con.sql("SELECT DISTINCT torch_threads FROM images WHERE label = 'fake'")
+        assert threads.fetchall() == [(os.cpu_count(),)]
         con.close()
     finally:
         for proc in procs:

@@ -212,3 +212,29 @@ def test_a_worker_refuses_an_instance_that_is_not_a_cluster(tmp_path: Path) -> N
     assert done.returncode != 0
     assert "launches runs with DefaultRunLauncher, not fakeimg's WatchedCeleryRunLauncher" in (
         done.stderr)
+
+
+def test_a_cluster_workers_runs_share_its_own_cores(tmp_path: Path) -> None:
+    """On a Celery worker, a run's share of the cores is the worker's concurrency, not the
+    cluster-wide `max_concurrent_runs` (which spans every machine). A fresh process: the
+    worker's note is process-wide."""
+    import subprocess
+    import sys
+
+    path = write_instance_config(tmp_path / "dagster")  # max_concurrent_runs: 2
+    code = (
+        "import dagster as dg\n"
+        "from fakeimg_assets.instance_config import note_worker_runs, runs_at_once\n"
+        f"instance = dg.DagsterInstance.from_config({str(path.parent)!r})\n"
+        "seen = [runs_at_once(instance)]\n"
+        "for bad in ('auto', 0, -1, True, None):\n"
+        "    note_worker_runs(bad)\n"
+        "seen.append(runs_at_once(instance))\n"
+        "note_worker_runs(5)\n"
+        "seen.append(runs_at_once(instance))\n"
+        "instance.dispose()\n"
+        "print(seen)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert out.strip() == "[2, 2, 5]"
