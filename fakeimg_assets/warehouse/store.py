@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
@@ -40,6 +41,7 @@ from fakeimg_assets.warehouse.migrate import migrate_legacy_layout, needs_migrat
 from fakeimg_assets.warehouse.schemas import (
     RELATIONS,
     UNION_VIEWS,
+    all_relations,
     parts_of,
     schema_of,
     to_frame,
@@ -51,6 +53,7 @@ from fakeimg_assets.warehouse.sources import (
     compacted_path,
     parquet_names,
     scan,
+    union_sql,
 )
 
 SCHEMA_FILE = "_schema.parquet"
@@ -222,28 +225,27 @@ class Warehouse:
         os.replace(tmp, path)
 
     # -- SQL -----------------------------------------------------------------------------
-    def sources(self) -> dict[str, RelationFiles]:
-        """Every storage table's files, readable and damaged (footer check, cached); warns
-        once per damaged file."""
+    def sources(self, relations: Iterable[str] | None = None) -> dict[str, RelationFiles]:
+        """Every storage table's files (or those behind `relations`), readable and damaged
+        (footer check, cached); warns once per damaged file."""
         self.migrate()
+        wanted = RELATIONS if relations is None else dict.fromkeys(
+            part for name in relations for part in parts_of(name))
         out = {}
-        for relation in RELATIONS:
+        for relation in wanted:
             self._ensure_schema_file(relation)
             out[relation] = files = scan(self.dataset_dir(relation))
             for path, detail in files.damaged:
                 warn_damaged(path, detail, self.home)
         return out
 
-    def _view_sql(self, relation: str, files: RelationFiles | None = None) -> str:
-        if relation in UNION_VIEWS:
-            return views.union_view_sql(relation)
-        if files is None:
-            files = self.sources()[relation]
+    def view_sql(self, relation: str, sources: dict[str, RelationFiles] | None = None) -> str:
+        """`CREATE VIEW relation` over this home's files, unguarded (an in-memory
+        connection's view; `warehouse.duckdb` guards its own)."""
+        sources = self.sources([relation]) if sources is None else sources
         cols = ", ".join(f'"{c}"' for c in schema_of(relation))
-        return (
-            f'CREATE OR REPLACE VIEW "{relation}" AS SELECT {cols} FROM '
-            f"{files.read_parquet_sql()}"
-        )
+        return (f'CREATE OR REPLACE VIEW "{relation}" AS SELECT {cols} FROM '
+                f"{union_sql([sources[p] for p in parts_of(relation)])}")
 
     def ensure_views(self, *, force: bool = False, attempts: int = 4) -> bool:
         """Make `warehouse.duckdb` serve this home's Parquet (see `warehouse.views`).
@@ -265,18 +267,30 @@ class Warehouse:
         results = compact_home(self.home, relations)
         return results, self.ensure_views(attempts=attempts)
 
-    def connect_memory(self):  # -> duckdb.DuckDBPyConnection
-        """An in-memory DuckDB with views over THIS home's readable files: no lock, never
-        stale; a damaged file is left out with a warning."""
+    def connect_memory(self, relations: Iterable[str] | None = None):  # -> DuckDBPyConnection
+        """An in-memory DuckDB with views over THIS home's readable files (every relation, or
+        `relations`): no lock, never stale; a damaged file is left out with a warning."""
         import duckdb
 
-        sources = self.sources()
+        names = all_relations() if relations is None else list(relations)
+        sources = self.sources(names)
         con = duckdb.connect(":memory:")
-        for relation in RELATIONS:
-            con.execute(self._view_sql(relation, sources[relation]))
-        for relation in UNION_VIEWS:  # after their parts
-            con.execute(self._view_sql(relation))
+        for relation in names:
+            con.execute(self.view_sql(relation, sources))
         return con
+
+    @staticmethod
+    def relations_in(sql: str) -> list[str] | None:
+        """The relations `sql` names (DuckDB's parser), None when it cannot tell (then every
+        view is made, and DuckDB reports what is wrong with the query itself)."""
+        import duckdb
+
+        try:
+            names = duckdb.get_table_names(sql, qualified=False)
+        except duckdb.Error:
+            return None
+        known = {n.lower(): n for n in all_relations()}  # identifiers ignore case
+        return sorted({known[n.lower()] for n in names if n.lower() in known})
 
     def skip_undecodable_files(self, exc: BaseException) -> bool:
         """After a DuckDB error reading the relations: find the files whose pages do not
@@ -305,8 +319,9 @@ class Warehouse:
         fails to decode is left out (with a warning) and the query run again."""
         import duckdb
 
+        relations = self.relations_in(sql)  # views for those alone: each costs a scan's bind
         while True:
-            con = self.connect_memory()
+            con = self.connect_memory(relations)
             try:
                 rel = con.sql(sql, params=params) if params else con.sql(sql)
                 if rel is None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
 from fakeimg_assets.integrity.parquet_health import FIX_COMMAND
 from fakeimg_assets.warehouse.schemas import RELATIONS, UNION_VIEWS, schema_of
-from fakeimg_assets.warehouse.sources import RelationFiles, sql_str
+from fakeimg_assets.warehouse.sources import RelationFiles, sql_str, union_sql
 
 # duckdb 2.x writes storage version 999 by default; "v1.0.0" writes 64, readable by 1.0..1.5.
 STORAGE_COMPATIBILITY = "v1.0.0"
@@ -79,11 +79,12 @@ def guarded_view_sql(relation: str, source_sql: str, database_path: Path, home: 
     )
 
 
-def union_view_sql(relation: str) -> str:
-    """`relation` as UNION ALL of its storage tables' views (their guards apply)."""
-    cols = ", ".join(f'"{c}"' for c in schema_of(relation))
-    body = " UNION ALL ".join(f'SELECT {cols} FROM "{part}"' for part in UNION_VIEWS[relation])
-    return f'CREATE OR REPLACE VIEW "{relation}" AS {body}'
+def union_view_sql(relation: str, sources: dict[str, RelationFiles], database_path: Path,
+                   home: Path) -> str:
+    """`relation` over every file of its storage tables at once (`sources.union_sql`),
+    guarded like theirs."""
+    return guarded_view_sql(relation, union_sql([sources[p] for p in UNION_VIEWS[relation]]),
+                            database_path, home)
 
 
 def schema_fingerprint() -> str:
@@ -184,7 +185,7 @@ def _create_views(con, home: Path, database_path: Path,  # noqa: ANN001
         con.execute(guarded_view_sql(relation, sources[relation].read_parquet_sql(),
                                      database_path, home))
     for relation in UNION_VIEWS:
-        con.execute(union_view_sql(relation))
+        con.execute(union_view_sql(relation, sources, database_path, home))
     con.execute(f"CREATE OR REPLACE TABLE {META_TABLE} (key VARCHAR, value VARCHAR)")
     rows = [(k, str(v)) for k, v in _expected(home, database_path, sources).items()]
     con.executemany(f"INSERT INTO {META_TABLE} VALUES (?, ?)", rows)

@@ -16,6 +16,7 @@ from fakeimg_assets.integrity.verify import verify
 from fakeimg_assets.lib.flock import open_locked, unlock
 from fakeimg_assets.warehouse import compaction
 from fakeimg_assets.warehouse.compaction import compact_home, compact_relation
+from fakeimg_assets.warehouse.schemas import schema_of
 from fakeimg_assets.warehouse.sources import compacted_path
 from fakeimg_assets.warehouse.store import Warehouse
 
@@ -73,6 +74,14 @@ def test_every_reader_sees_the_same_rows_before_and_after(tmp_path: Path) -> Non
         assert wh.has_key("fake_images", _key(i))
     assert wh.read_key("images", _key(50)).is_empty() and not wh.has_key("fake_images", _key(50))
     assert compact_relation(tmp_path, "fake_images").skipped == "nothing loose"
+    con = duckdb.connect(str(wh.database_path), read_only=True)  # the same columns, in order
+    try:
+        for view in ("images", "fake_images", "real_images"):
+            assert [r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()] == list(
+                schema_of(view)), view
+        assert con.execute("SELECT count(*) FROM images").fetchone() == (64,)
+    finally:
+        con.close()
 
 
 def test_a_later_write_or_delete_wins_over_compacted_rows(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from fakeimg_assets.integrity.verify import verify
 from fakeimg_assets.summary import summarize
+from fakeimg_assets.warehouse.schemas import all_relations
 from fakeimg_assets.warehouse.store import Warehouse
 from fakeimg_assets.warehouse.views import READABLE_STORAGE_VERSIONS, storage_version
 from tests.helpers.repo import ROOT
@@ -184,7 +185,7 @@ def test_database_written_by_the_old_code_is_migrated(tmp_path: Path) -> None:
     wh = Warehouse(home)
     wh.write("model_stats", "a--b", _stats("a/b", 2))
     con = duckdb.connect(str(wh.database_path))  # duckdb 2.x default: the newest format
-    con.execute(wh._view_sql("model_stats"))  # the old code's unguarded view
+    con.execute(wh.view_sql("model_stats"))  # the old code's unguarded view
     con.execute("CREATE TABLE my_notes AS SELECT 'keep me' AS note")
     con.close()
     (home / "parquet" / ".views-v1").write_text(str(wh.database_path))  # the old stamp
@@ -216,3 +217,42 @@ def test_views_are_rebuilt_when_a_relation_gains_a_column(
     cols = [r[0] for r in con.execute("DESCRIBE model_stats").fetchall()]
     con.close()
     assert cols[-1] == "added_later"
+
+
+# -- Warehouse.query makes the views its SQL names --------------------------------------------
+
+
+def _image(kind: str, source: str) -> list[dict]:
+    return [{"image_id": f"{kind}:{source}:0", "label": kind, "source": source,
+             "path": f"images/{kind}/{source.replace('/', '--')}/v1/0.png", "sha256": "0" * 64}]
+
+
+def test_query_makes_only_the_views_its_sql_names(tmp_path: Path, monkeypatch) -> None:
+    """Each view costs a scan's bind: a query gets those it names (any case, in a CTE or a
+    subquery), and a union view still reads every part."""
+    wh = Warehouse(tmp_path)
+    wh.write("model_stats", "a--b", _stats("a/b", 2))
+    wh.write("fake_images", "fake--a--b", _image("fake", "a/b"))
+    wh.write("real_images", "real--photos", _image("real", "photos"))
+    made: list[str] = []
+    view_sql = Warehouse.view_sql
+
+    def counting(self, relation, sources=None):  # noqa: ANN001, ANN202
+        made.append(relation)
+        return view_sql(self, relation, sources)
+
+    monkeypatch.setattr(Warehouse, "view_sql", counting)
+    assert wh.query("SELECT count(*) AS n FROM Images")["n"].to_list() == [2]
+    assert made == ["images"]
+    made.clear()
+    both = ("WITH s AS (SELECT * FROM model_stats) SELECT s.model_id, (SELECT count(*) FROM "
+            "images i WHERE i.source = s.model_id) AS n FROM s")
+    assert wh.query(both).to_dicts() == [{"model_id": "a/b", "n": 1}]
+    assert sorted(made) == ["images", "model_stats"]
+    with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+        wh.query("SELECT * FROM no_such_table")
+    assert Warehouse.relations_in("SELEC nonsense") is None  # then every view is made
+    made.clear()
+    with pytest.raises(duckdb.ParserException):
+        wh.query("SELEC nonsense")
+    assert sorted(made) == sorted(all_relations())
