@@ -142,7 +142,31 @@ def _read_all(home: Path, kind: str | None, key: str | None, report: VerifyRepor
             by_name[f.name] = frame.select(ROW_COLUMNS).to_dicts()  # type: ignore[union-attr]
     _drop_stale_compacted(home, report)
     _read_compacted(home, kind, key, report, by_name)
+    if key is None:
+        _check_other_compacted(home, report)
     return [row for name in sorted(by_name) for row in by_name[name]]
+
+
+def _check_other_compacted(home: Path, report: VerifyReport) -> None:
+    """The compacted file of every table that lists no image files, read in full: damaged,
+    it is reported (never moved: its rows exist nowhere else), as every reader skips it."""
+    root = home / "parquet"
+    if not root.is_dir():
+        return
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        if folder.name.startswith((".", "_")) or folder.name in IMAGE_ROW_FOLDERS:
+            continue
+        path = compacted_path(folder)
+        try:
+            _, damage = full_read_damage(path)
+        except FileNotFoundError:
+            continue
+        report.n_parquet_files += 1
+        if damage is not None:
+            report.problems.append(Problem(
+                "bad_rows", _rel(path, home), f"unreadable compacted Parquet ({damage}): every "
+                f"reader skips the rows of {folder.name} it held; restore it from a backup, or "
+                "re-run the partitions"))
 
 
 def _drop_stale_compacted(home: Path, report: VerifyReport) -> None:

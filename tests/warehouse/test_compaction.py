@@ -433,3 +433,17 @@ def test_verify_never_counts_older_compacted_rows_while_a_compaction_runs(
         unlock(fd)
     assert report.quarantined and report.n_rows == 0, report.lines()
     assert any("a compaction is running" in n for n in report.notes)
+
+
+def test_verify_names_a_damaged_compacted_file_of_any_table(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    wh.write("model_stats", "a--b", [{"model_id": "a/b", "n_images": 2, "quarantined": False}])
+    assert compact_relation(tmp_path, "model_stats").folded == 1
+    assert verify(tmp_path).ok and verify(tmp_path).n_parquet_files == 1
+    path = compacted_path(tmp_path / "parquet" / "model_stats")
+    path.write_bytes(b"PAR1 not any more")
+    report = verify(tmp_path, repair=True)
+    (problem,) = report.problems
+    assert problem.kind == "bad_rows" and problem.path == "parquet/model_stats/_compacted/data.parquet"
+    assert "every reader skips the rows of model_stats" in problem.detail
+    assert path.read_bytes() == b"PAR1 not any more"  # never moved or removed
