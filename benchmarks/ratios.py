@@ -238,6 +238,23 @@ WAREHOUSE_QUERIES = {
         "FROM images WHERE source = 'org07/model-00407' ORDER BY image_index LIMIT 3"),
     "per source": "SELECT source, count(*) AS n FROM images GROUP BY 1 ORDER BY 2 DESC LIMIT 5",
 }
+PER_MODEL_QUERIES = {  # the documented queries on the per-model relations: a row per partition
+    "sampled per architecture (queries.md 1)": (
+        "SELECT m.architecture, count(*) AS models, sum(s.n_images) AS images, count(*) FILTER "
+        "(WHERE s.quarantined) AS quarantined FROM model_stats s JOIN model_metadata m "
+        "USING (model_id) GROUP BY ALL ORDER BY architecture"),
+    "minimal downloads (queries.md 2)": (
+        "SELECT model_id, repo_bytes, downloaded_bytes, round(downloaded_bytes / repo_bytes, 2) "
+        "AS fraction FROM model_metadata ORDER BY fraction LIMIT 5"),
+}
+PER_MODEL = ("model_stats", "model_metadata")  # relations WAREHOUSE_QUERIES reads beside images
+
+
+def _per_model_rows(i: int, per: int) -> dict[str, list[dict]]:
+    src = f"org{i % 100:02d}/model-{i:05d}"
+    return {"model_stats": [{"model_id": src, "n_images": per, "quarantined": i % 97 == 0}],
+            "model_metadata": [{"model_id": src, "architecture": f"arch{i % 21:02d}",
+                                "repo_bytes": 10_000_000 + i, "downloaded_bytes": 3_000_000 + i}]}
 
 
 def _image_rows(i: int, per: int) -> list[dict]:
@@ -279,6 +296,8 @@ def bench_warehouse_scale(tmp: Path, partitions: int = 5000, per: int = 600,
         t = time.perf_counter()
         frame.write_parquet(plain / f"{key}.parquet")
         plain_times.append(time.perf_counter() - t)
+        for relation, rows in _per_model_rows(i, per).items():
+            wh.write(relation, key, rows)
     total_write = time.perf_counter() - t0
     wh.ensure_views(force=True)
     native = tmp / "native.duckdb"
@@ -287,6 +306,8 @@ def bench_warehouse_scale(tmp: Path, partitions: int = 5000, per: int = 600,
     t0 = time.perf_counter()
     con.execute("CREATE TABLE images AS SELECT * FROM wh.images")
     native_load_s = time.perf_counter() - t0
+    for relation in PER_MODEL:
+        con.execute(f"CREATE TABLE {relation} AS SELECT * FROM wh.{relation}")
     con.execute("DETACH wh")
     rows = con.execute("SELECT count(*) FROM images").fetchone()[0]
     # fakeimg's write checks the rows against the relation's schema, writes a temp name,
@@ -296,7 +317,10 @@ def bench_warehouse_scale(tmp: Path, partitions: int = 5000, per: int = 600,
                        f"{partitions:,} files)", statistics.median(write_times) * 1000,
                        statistics.median(plain_times) * 1000, "ms", partitions,
                        better="lower", **_pcts(write_times), total_s=total_write)]
-    out += _query_entries(wh, con, rows, repeat, "loose files")
+    out += _query_entries(wh, con, WAREHOUSE_QUERIES, f"{rows:,} rows", rows, repeat,
+                          "loose files")
+    out += _query_entries(wh, con, PER_MODEL_QUERIES, f"{partitions:,} models", partitions,
+                          repeat, "loose files")
     # the compaction `fakeimg run` and the sensor do after a batch, against loading the same
     # files into a native table (both read every file and write the rows once)
     from fakeimg_assets.warehouse.compaction import compact_relation
@@ -306,33 +330,39 @@ def bench_warehouse_scale(tmp: Path, partitions: int = 5000, per: int = 600,
     compact_s = time.perf_counter() - t0
     if result.rows != rows or result.retired != partitions:
         raise RuntimeError(f"compaction folded {result}, expected {rows} rows")
+    for relation in PER_MODEL:
+        if compact_relation(wh.home, relation).rows != partitions:
+            raise RuntimeError(f"compaction of {relation} lost rows")
     wh.ensure_views()
     out.append(ratio_entry(f"warehouse compaction vs native table load ({partitions:,} files, "
                            f"{rows:,} rows)", compact_s, native_load_s, "s", rows,
                            better="lower"))
-    out += _query_entries(wh, con, rows, 3 * repeat, "compacted")  # ms each: more draws
+    for queries, size, n in ((WAREHOUSE_QUERIES, f"{rows:,} rows", rows),
+                             (PER_MODEL_QUERIES, f"{partitions:,} models", partitions)):
+        out += _query_entries(wh, con, queries, size, n, 3 * repeat, "compacted")  # ms: more
     con.close()
     return out
 
 
-def _query_entries(wh, con, rows: int, repeat: int, layout: str) -> list[dict]:  # noqa: ANN001
-    """Each documented query through the user's `warehouse.duckdb` and `Warehouse.query`,
-    against the native table `con` holds."""
+def _query_entries(wh, con, queries: dict[str, str], size: str, n: int, repeat: int,  # noqa: ANN001
+                   layout: str) -> list[dict]:
+    """Each of `queries` through the user's `warehouse.duckdb` and `Warehouse.query`,
+    against the native tables `con` holds (`n` rows, `size` in words)."""
     import duckdb
 
     out = []
     user = duckdb.connect(str(wh.database_path), read_only=True)
-    for label, sql in WAREHOUSE_QUERIES.items():
+    for label, sql in queries.items():
         # each way back to back, warm: interleaving them evicted the native table's pages
         # from the CPU caches and doubled its times, a flattering baseline
         base_s, _ = _median_seconds(lambda sql=sql: con.execute(sql).fetchall(), repeat)
         view_s, times = _median_seconds(lambda sql=sql: user.execute(sql).fetchall(), repeat)
         own_s, own_times = _median_seconds(lambda sql=sql: wh.query(sql), repeat)
         out.append(ratio_entry(f"warehouse.duckdb query vs native table, {layout}: {label} "
-                               f"({rows:,} rows)", view_s, base_s, "s", rows, better="lower",
+                               f"({size})", view_s, base_s, "s", n, better="lower",
                                **_pcts(times)))  # fmt: skip
         out.append(ratio_entry(f"Warehouse.query vs native table, {layout}: {label} "
-                               f"({rows:,} rows)", own_s, base_s, "s", rows, better="lower",
+                               f"({size})", own_s, base_s, "s", n, better="lower",
                                **_pcts(own_times)))
     user.close()
     return out

@@ -44,8 +44,11 @@ def test_the_warehouse_benchmark_compares_with_the_same_rows_natively(tmp_path: 
     entries = bench_warehouse_scale(tmp_path, partitions=12, per=7, repeat=1)
     _check(entries)
     queries = [e for e in entries if "query vs native table" in e["name"]]
-    assert len(queries) == 16 and all(e["n"] == 12 * 7 for e in queries)
-    assert sum("compacted" in e["name"] for e in queries) == 8
+    images = [e for e in queries if "rows)" in e["name"]]
+    per_model = [e for e in queries if "(12 models)" in e["name"]]
+    assert len(images) == 16 and all(e["n"] == 12 * 7 for e in images)
+    assert len(per_model) == 8 and all(e["n"] == 12 for e in per_model)
+    assert sum("compacted" in e["name"] for e in queries) == 12
     (compaction,) = [e for e in entries if e["name"].startswith("warehouse compaction")]
     assert compaction["n"] == 12 * 7 and compaction["baseline"] > 0
 
