@@ -146,7 +146,7 @@ _WORKER_RUNS: dict[str, int] = {}  # this process's Celery worker: runs it execu
 
 
 def note_worker_runs(n: object) -> None:
-    """Called by a Celery worker before its pool starts (`cluster.celery_app`): the runs this
+    """Called by a Celery worker as it starts (`cluster.worker_concurrency`): the runs this
     machine executes at once (its `--concurrency`). Pool processes inherit it, and a run's
     share of this machine's cores is taken from it, not from the cluster-wide queue. A value
     that is not a positive int (Celery's "auto", resolved later) is left unnoted."""

@@ -6,7 +6,9 @@ images and Parquet on a shared filesystem (docs/cluster.md).
   monitoring resumes a run whose worker died;
 - `celery_app`: the Celery app workers start with (`celery -A fakeimg_assets.cluster.celery_app
   worker`), configured from the instance's own run launcher, so broker and backend are written
-  once, in dagster.yaml.
+  once, in dagster.yaml;
+- `worker_concurrency`: a worker's `--concurrency` (a number or "auto"), noted so that its runs
+  share its own cores.
 
 Needs the `cluster` extra (`pip install -e '.[cluster]'`). Nothing here is imported by the code
 location: the instance loads the launcher, the workers load the app.

@@ -8,19 +8,12 @@ importing this module loads the instance, which is why only workers import it.
 
 from __future__ import annotations
 
-from celery import signals
 from dagster import DagsterInstance
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_execute_job_task, create_resume_job_task
 
 from fakeimg_assets.cluster.run_launcher import WatchedCeleryRunLauncher
-from fakeimg_assets.instance_config import note_worker_runs
-
-
-def note_concurrency(sender, **_: object) -> None:  # noqa: ANN001 - celery's WorkController
-    """`worker_init`: this worker runs `--concurrency` runs at once, so each run's torch
-    threads are this machine's cores / that (`instance_config.runs_at_once`)."""
-    note_worker_runs(getattr(sender, "concurrency", None))
+from fakeimg_assets.cluster.worker_concurrency import connect as note_worker_concurrency
 
 
 def build_app():  # -> celery.Celery
@@ -39,5 +32,5 @@ def build_app():  # -> celery.Celery
     return celery
 
 
-signals.worker_init.connect(note_concurrency, weak=False)
+note_worker_concurrency()
 app = build_app()

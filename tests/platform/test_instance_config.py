@@ -238,3 +238,33 @@ def test_a_cluster_workers_runs_share_its_own_cores(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout
     assert out.strip() == "[2, 2, 5]"
+
+
+def test_a_worker_started_with_concurrency_auto_notes_the_number_celery_resolves() -> None:
+    """`--concurrency auto` is resolved by Celery only after `worker_init`: a real
+    WorkController resolves it, and a pool process notes the number as it starts (Celery's
+    own `process_initializer`, which a prefork child runs). A fresh process: the note is
+    process-wide."""
+    import subprocess
+    import sys
+
+    code = (
+        "from celery import Celery\n"
+        "from celery.concurrency.prefork import process_initializer\n"
+        "from fakeimg_assets.cluster.worker_concurrency import connect\n"
+        "from fakeimg_assets.instance_config import runs_at_once\n"
+        "connect()\n"
+        "app = Celery('t', broker='memory://', backend='cache+memory://')\n"
+        "worker = app.WorkController(concurrency='auto', pool_cls='prefork', hostname='w@x')\n"
+        "seen = [runs_at_once(None), worker.concurrency]\n"
+        "process_initializer(app, 'w@x')\n"
+        "seen.append(runs_at_once(None))\n"
+        "print(seen)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    before, resolved, after = eval(out.strip().splitlines()[-1])  # noqa: S307 - our own print
+    if resolved == 1:
+        pytest.skip("one CPU: 'auto' resolves to 1, the fallback's value, so nothing shows")
+    assert before == 1  # "auto" is not a number at worker_init: nothing noted yet
+    assert after == resolved  # the pool process's runs share the cores `resolved` ways
