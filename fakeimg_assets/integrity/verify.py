@@ -98,6 +98,22 @@ def _rel(path: Path, home: Path) -> str:
     return path.relative_to(home).as_posix()
 
 
+def _table_folders(home: Path) -> list[Path]:
+    """The storage tables' folders in `parquet/`, sorted (no hidden, `_` or linked one)."""
+    root = home / "parquet"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()
+                  and not p.name.startswith((".", "_")))
+
+
+def _damaged_compacted(home: Path, path: Path, damage: str, lost: str) -> Problem:
+    """A damaged compacted file, reported and never moved: its rows exist nowhere else."""
+    return Problem("bad_rows", _rel(path, home), f"unreadable compacted Parquet ({damage}): "
+                   f"every reader skips {lost}; restore it from a backup, or re-run the "
+                   "partitions")
+
+
 def _parquet_files(home: Path, kind: str | None, key: str | None) -> list[tuple[str, Path]]:
     """(folder name, file) of every Parquet file to read: all of `parquet/` for the whole
     home, else the partition's image rows file (its table's, and an old layout's)."""
@@ -106,12 +122,8 @@ def _parquet_files(home: Path, kind: str | None, key: str | None) -> list[tuple[
         assert kind is not None
         found = [(t, root / t / f"{key}.parquet") for t in (image_table(kind), LEGACY_IMAGES)]
         return [(t, f) for t, f in found if f.is_file()]
-    if not root.is_dir():
-        return []
     out = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-        if folder.name.startswith((".", "_")):
-            continue
+    for folder in _table_folders(home):
         for f in sorted(folder.iterdir()):
             if f.suffix == ".parquet" and not f.name.startswith((".", "_")) and f.is_file():
                 out.append((folder.name, f))
@@ -150,11 +162,8 @@ def _read_all(home: Path, kind: str | None, key: str | None, report: VerifyRepor
 def _check_other_compacted(home: Path, report: VerifyReport) -> None:
     """The compacted file of every table that lists no image files, read in full: damaged,
     it is reported (never moved: its rows exist nowhere else), as every reader skips it."""
-    root = home / "parquet"
-    if not root.is_dir():
-        return
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-        if folder.name.startswith((".", "_")) or folder.name in IMAGE_ROW_FOLDERS:
+    for folder in _table_folders(home):
+        if folder.name in IMAGE_ROW_FOLDERS:
             continue
         path = compacted_path(folder)
         try:
@@ -163,10 +172,8 @@ def _check_other_compacted(home: Path, report: VerifyReport) -> None:
             continue
         report.n_parquet_files += 1
         if damage is not None:
-            report.problems.append(Problem(
-                "bad_rows", _rel(path, home), f"unreadable compacted Parquet ({damage}): every "
-                f"reader skips the rows of {folder.name} it held; restore it from a backup, or "
-                "re-run the partitions"))
+            report.problems.append(_damaged_compacted(
+                home, path, damage, f"the rows of {folder.name} it held"))
 
 
 def _drop_stale_compacted(home: Path, report: VerifyReport) -> None:
@@ -211,10 +218,9 @@ def _read_compacted(home: Path, kind: str | None, key: str | None, report: Verif
         if damage is not None:
             rel = _rel(path, home)
             report.damaged[(table, COMPACTED_DIR)] = f"{rel} is damaged ({damage})"
-            report.problems.append(Problem(
-                "bad_rows", rel, f"unreadable compacted Parquet ({damage}): every reader skips "
-                f"its rows, and every image file of images/{table_kind} is kept; restore it "
-                "from a backup, or re-run the partitions"))
+            report.problems.append(_damaged_compacted(
+                home, path, damage, f"its rows, and every image file of images/{table_kind} "
+                "is kept"))
             continue
         missing = [c for c in (*ROW_COLUMNS, PARTITION_COLUMN) if c not in frame.columns]  # type: ignore[union-attr]
         if missing:

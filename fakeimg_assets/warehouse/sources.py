@@ -101,8 +101,10 @@ class RelationFiles:
             p.stem for p, _ in self.damaged if p.parent == self.folder]  # not `_compacted/`
         return "SELECT unnest([" + ", ".join(sql_str(n) for n in names) + "]::VARCHAR[])"
 
-    def compacted_sql(self) -> str | None:
-        """The compacted rows of the keys without a loose file (None when not compacted)."""
+    def compacted_rows_sql(self) -> str | None:
+        """The compacted rows of the keys without a loose file, as the part of a SELECT after
+        its select list (`EXCLUDE`, FROM and WHERE), so a caller chooses what leads the row;
+        None when not compacted."""
         if self.compacted is None:
             return None
         compacted = sql_str(duckdb_path(self.compacted))
@@ -111,7 +113,7 @@ class RelationFiles:
         # compacted key: compaction folds no `_` file) is there, the first is true and DuckDB
         # checks no row; else each row's key is looked up in the list of loose keys. (`NOT IN
         # (subquery)` hashed all 3 M keys of every query.)
-        return (f"SELECT * EXCLUDE ({PARTITION_COLUMN}) FROM read_parquet({compacted}) WHERE "
+        return (f"* EXCLUDE ({PARTITION_COLUMN}) FROM read_parquet({compacted}) WHERE "
                 f"(SELECT count(*) = 0 FROM {keys} WHERE NOT starts_with(k, '_')) OR NOT "
                 f"list_contains((SELECT coalesce(list(k), []::VARCHAR[]) FROM {keys}), "
                 f"{PARTITION_COLUMN})")
@@ -129,14 +131,13 @@ def union_sql(tables: list[RelationFiles]) -> str:
     table's rows of the keys without a loose file."""
     loose = f"read_parquet([{', '.join(p for t in tables for p in t.loose_paths())}], " \
             "union_by_name = true)"
-    compacted = [sql for t in tables if (sql := t.compacted_sql()) is not None]
+    compacted = [sql for t in tables if (sql := t.compacted_rows_sql()) is not None]
     if not compacted:
         return loose
     # each branch leads with a constant: a count(*) over the union keeps one column per
     # branch, the first, which was `image_id`, 3 M long strings read for nothing (44 ms -> 12)
     lead = f"SELECT NULL::BOOLEAN AS {ROW_MARK}, "
-    branches = [f"{lead}* FROM {loose}", *(lead + sql.removeprefix("SELECT ")
-                                           for sql in compacted)]
+    branches = [f"{lead}* FROM {loose}", *(lead + rows for rows in compacted)]
     return "(" + " UNION ALL BY NAME ".join(branches) + ")"
 
 
