@@ -237,9 +237,9 @@ def test_query_makes_only_the_views_its_sql_names(tmp_path: Path, monkeypatch) -
     made: list[str] = []
     view_sql = Warehouse.view_sql
 
-    def counting(self, relation, sources=None):  # noqa: ANN001, ANN202
+    def counting(self, relation, sources=None, **kwargs):  # noqa: ANN001, ANN202, ANN003
         made.append(relation)
-        return view_sql(self, relation, sources)
+        return view_sql(self, relation, sources, **kwargs)
 
     monkeypatch.setattr(Warehouse, "view_sql", counting)
     assert wh.query("SELECT count(*) AS n FROM Images")["n"].to_list() == [2]
@@ -256,3 +256,61 @@ def test_query_makes_only_the_views_its_sql_names(tmp_path: Path, monkeypatch) -
     with pytest.raises(duckdb.ParserException):
         wh.query("SELEC nonsense")
     assert sorted(made) == sorted(all_relations())
+
+
+# -- fakeimg's own reads: a cursor per query on this process's in-memory DuckDB ----------------
+
+def _home_with_models(root: Path, name: str, models: list[str]) -> Warehouse:
+    wh = Warehouse(root / name)
+    for i, model in enumerate(models):
+        wh.write("model_stats", f"k{i}", [{"model_id": model, "n_images": i, "quarantined": False}])
+    return wh
+
+
+def test_shared_reads_of_two_homes_never_see_each_others_views(tmp_path: Path) -> None:
+    """Views on the shared in-memory database are TEMP, each cursor's own: a second home's
+    views, made while the first home's cursor is open, do not replace the first's."""
+    a = _home_with_models(tmp_path, "a", ["a/one", "a/two"])
+    b = _home_with_models(tmp_path, "b", ["b/one"])
+    con_a = a.connect_memory(["model_stats"], private=False)
+    con_b = b.connect_memory(["model_stats"], private=False)
+    try:
+        sql = "SELECT model_id FROM model_stats ORDER BY 1"
+        assert [r[0] for r in con_a.execute(sql).fetchall()] == ["a/one", "a/two"]
+        assert [r[0] for r in con_b.execute(sql).fetchall()] == ["b/one"]
+    finally:
+        con_a.close()
+        con_b.close()
+    assert a.query(sql)["model_id"].to_list() == ["a/one", "a/two"]
+    assert b.query(sql)["model_id"].to_list() == ["b/one"]
+
+
+def test_a_query_that_creates_something_runs_on_a_database_of_its_own(tmp_path: Path) -> None:
+    """`Warehouse.query` runs a CREATE (or SET, PRAGMA ...) on a private in-memory database,
+    discarded after it: nothing it makes is seen by a later query, of this home or another."""
+    import duckdb
+
+    wh = _home_with_models(tmp_path, "a", ["a/one"])
+    wh.query("CREATE TABLE leaked AS SELECT model_id FROM model_stats")
+    wh.query("CREATE MACRO leaked_macro() AS 1")
+    with pytest.raises(duckdb.CatalogException, match="leaked"):
+        wh.query("SELECT * FROM leaked")
+    with pytest.raises(duckdb.CatalogException, match="leaked_macro"):
+        _home_with_models(tmp_path, "b", ["b/one"]).query("SELECT leaked_macro()")
+
+
+def test_shared_reads_from_many_threads_get_their_own_homes_rows(tmp_path: Path) -> None:
+    """Threads query two homes at once, each on its own cursor of the shared database."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    homes = {"a": _home_with_models(tmp_path, "a", [f"a/{i}" for i in range(5)]),
+             "b": _home_with_models(tmp_path, "b", [f"b/{i}" for i in range(3)])}
+    sql = "SELECT count(*) AS n, min(model_id) AS first FROM model_stats"
+
+    def read(name: str) -> tuple[str, int, str]:
+        row = homes[name].query(sql).row(0)
+        return name, row[0], row[1]
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(read, ["a", "b"] * 20))
+    assert set(seen) == {("a", 5, "a/0"), ("b", 3, "b/0")}
