@@ -78,6 +78,35 @@ def shared_cursor():  # -> DuckDBPyConnection
         return _SHARED_DATABASE["db"].cursor()  # type: ignore[attr-defined]
 
 
+def parsed_table_names(sql: str) -> set[str] | None:
+    """The tables a SELECT's parse tree names (DuckDB's `json_serialize_sql`: parsed, never
+    bound; CTE names included); None for another statement or a parse error."""
+    import json
+
+    import duckdb
+
+    cursor = shared_cursor()
+    try:
+        tree = json.loads(cursor.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    except duckdb.Error:
+        return None
+    finally:
+        cursor.close()
+    if tree.get("error", True):
+        return None
+    names: set[str] = set()
+    stack: list[object] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+                names.add(node["table_name"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names
+
+
 def reads_only(sql: str) -> bool:
     """Every statement of `sql` is a SELECT (or its EXPLAIN): it creates and sets nothing,
     so it may run on the shared database. False when DuckDB cannot parse it."""
@@ -327,8 +356,10 @@ class Warehouse:
 
         try:
             names = duckdb.get_table_names(sql, qualified=False)
-        except duckdb.Error:
-            return None
+        except duckdb.Error:  # it binds a `JOIN ... USING`, and fails there with no tables
+            names = parsed_table_names(sql)
+            if names is None:
+                return None
         known = {n.lower(): n for n in all_relations()}  # identifiers ignore case
         return sorted({known[n.lower()] for n in names if n.lower() in known})
 
