@@ -157,8 +157,6 @@ def detector_evaluation(
             f"split {split_id}: test side overlaps run {run_id}'s training models (or their "
             f"lineage groups): {overlap}"
         )
-    sizes = warehouse.query("SELECT image_id, width, height FROM images")
-    split = split.join(sizes, on="image_id", how="left")
     test = split.filter(pl.col("split") == "test").sort("image_id")
     with compute.bound_device(holder=f"evaluation of {run_id}"):  # one GPU for every score and run
         device = compute.resolve_device()

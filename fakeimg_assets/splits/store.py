@@ -21,7 +21,9 @@ def latest_split_id(warehouse: WarehouseResource) -> str | None:
 
 
 def read_split(warehouse: WarehouseResource, split_id: str | None = None) -> tuple[str, pl.DataFrame]:
-    """`(split_id, rows)` of one split version (the latest when `split_id` is None).
+    """`(split_id, rows)` of one split version (the latest when `split_id` is None), each
+    row with its image's current `path`, `width` and `height` from `images` (one join in
+    DuckDB: only the split's rows are read into memory, never the whole relation).
 
     Raises LookupError naming the missing split, so callers can turn it into a dg.Failure.
     """
@@ -30,7 +32,8 @@ def read_split(warehouse: WarehouseResource, split_id: str | None = None) -> tup
         if split_id is None:
             raise LookupError("no split yet: materialize detector_dataset first")
     rows = warehouse.query(
-        "SELECT s.* EXCLUDE (path), i.path AS path, i.image_id IS NULL AS _gone "
+        "SELECT s.* EXCLUDE (path), i.path AS path, i.width, i.height, "
+        "i.image_id IS NULL AS _gone "
         "FROM detector_splits s LEFT JOIN images i USING (image_id) "
         "WHERE s.split_id = ? ORDER BY s.image_id",
         params=[split_id],

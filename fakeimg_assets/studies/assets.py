@@ -150,8 +150,6 @@ def scaling_study(
 
     try:  # the latest split version (detector_splits keeps every version)
         split_id, split = read_split(warehouse)
-        sizes = warehouse.query("SELECT image_id, width, height FROM images")
-        split = split.join(sizes, on="image_id", how="left").sort("image_id")
         design, train, test = _design(split, config.seed, config.hold_out_family)
         per_model = dict(
             train.filter(pl.col("label") == "fake").group_by("source").len().iter_rows()

@@ -106,8 +106,6 @@ def cross_dataset(
 ) -> Iterator[dg.MaterializeResult]:
     try:
         split_id, split = read_split(warehouse)
-        sizes = warehouse.query("SELECT image_id, width, height FROM images")
-        split = split.join(sizes, on="image_id", how="left").sort("image_id")
         plan = plan_cross_dataset(split, collections_with_role(warehouse, ("train", "both")),
                                   fake_cap=config.fake_images, seed=config.seed)  # fmt: skip
         platform_reals = split.filter((pl.col("split") == "test") & (pl.col("label") == "real")

@@ -105,8 +105,6 @@ def diversity_study(
 ) -> Iterator[dg.MaterializeResult]:
     try:
         split_id, split = read_split(warehouse)
-        sizes = warehouse.query("SELECT image_id, width, height FROM images")
-        split = split.join(sizes, on="image_id", how="left").sort("image_id")
         train = split.filter(pl.col("split") == "train")
         fakes = train.filter(pl.col("label") == "fake")
         reals = train.filter(pl.col("label") == "real")

@@ -13,8 +13,9 @@ from resources import WarehouseResource
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def _image(image_id: str, path: str, label: str = "fake") -> dict:
-    return {"image_id": image_id, "label": label, "source": "org/model", "path": path}
+def _image(image_id: str, path: str, label: str = "fake", size: int = 64) -> dict:
+    return {"image_id": image_id, "label": label, "source": "org/model", "path": path,
+            "width": size, "height": size // 2}
 
 
 def _split_row(image_id: str, split: str, path: str) -> dict:
@@ -28,7 +29,7 @@ def test_split_paths_follow_republished_images_and_vanished_images_are_named(
     wh = WarehouseResource(home=str(tmp_path))
     wh.write("fake_images", "fake--org--model", [
         _image("fake:a", "images/fake/org--model/v2/00000.png"),
-        _image("fake:b", "images/fake/org--model/v2/00001.png"),
+        _image("fake:b", "images/fake/org--model/v2/00001.png", size=96),
     ])
     wh.write("detector_splits", "s1", [
         _split_row("fake:a", "train", "images/fake/org--model/v1/00000.png"),
@@ -43,6 +44,9 @@ def test_split_paths_follow_republished_images_and_vanished_images_are_named(
     }
     assert dict(zip(rows["image_id"], rows["split"], strict=True)) == {
         "fake:a": "train", "fake:b": "test"}
+    # each row carries its image's size, joined in DuckDB (callers never read all of images)
+    assert rows.select("image_id", "width", "height").rows() == [("fake:a", 64, 32),
+                                                                 ("fake:b", 96, 48)]
 
     wh.write("fake_images", "fake--org--model", [_image("fake:a", "images/fake/org--model/v3/0.png")])
     with pytest.raises(LookupError, match=r"fake:b.*detector_dataset"):

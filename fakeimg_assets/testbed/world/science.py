@@ -386,9 +386,7 @@ def findings_two_and_three(home: Path, protocol: Protocol, *, seed: int) -> dict
         ckpt = {r["run_id"][len(study) + 1:]: r["checkpoint_path"] for r in runs.to_dicts()}
         if "hub" in ckpt and OUTSIDE_TRAIN in ckpt:
             _, split = read_split(store)
-            sizes = store.query("SELECT image_id, width, height FROM images")
-            test = split.join(sizes, on="image_id", how="left").filter(
-                pl.col("split") == "test")
+            test = split.filter(pl.col("split") == "test")
             reals = test.filter((pl.col("label") == "real") & pl.col("collection").is_null())
             frame = external_sets(WarehouseResource(home=str(home)), reals).get(OUTSIDE_EVAL)
             if frame is not None:  # both detectors score every image of the set once
