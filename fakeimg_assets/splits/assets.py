@@ -171,7 +171,9 @@ def detector_dataset(
             named=True)], dtype=pl.Utf8)).drop("pipeline_class")
     fakes = fakes.filter(pl.col("collection").is_null()
                          | ~pl.col("collection").is_in(list(left_out)))
-    reals = warehouse.query("SELECT * FROM images WHERE label = 'real'").with_columns(
+    reals = warehouse.query(  # the columns build_split reads, never every column of images
+        "SELECT image_id, label, source, path, origin, photo_id, photo_split FROM images "
+        "WHERE label = 'real'").with_columns(
         pl.when(pl.col("source").str.starts_with(COLLECTION_PREFIX))
         .then(pl.col("source").str.strip_prefix(COLLECTION_PREFIX))
         .otherwise(pl.lit(None, dtype=pl.Utf8)).alias("collection")

@@ -311,3 +311,42 @@ def test_nested_subsets() -> None:
     assert default_scaling_sizes(6) == [1, 2, 4, 6]
     with pytest.raises(ValueError, match="out of range"):
         nested_subsets(items, [9])
+
+
+def test_detector_dataset_refuses_reals_whose_photo_side_disagrees(tmp_path) -> None:  # noqa: ANN001
+    """The asset, not only `build_split`: the real rows it reads carry `photo_split`, so a
+    real image put on the other side of its photo by real_images (its prompts could leak
+    test photos into training) fails the split instead of passing unchecked."""
+    import dagster as dg
+
+    from fakeimg_assets.splits.assets import detector_dataset
+    from resources import WarehouseResource
+
+    fakes, reals, meta = _warehouse_rows()
+    wh = WarehouseResource(home=str(tmp_path))
+    for model in fakes["source"].unique().to_list():
+        key = f"fake--{model.replace('/', '--')}"
+        wh.write("fake_images", key, fakes.filter(pl.col("source") == model))
+        wh.write("model_stats", key, [{"model_id": model, "n_images": 3, "quarantined": False}])
+    wh.write("model_metadata", "all", meta.with_columns(pl.lit("sd1").alias("architecture")))
+    photo = pl.lit("demo:") + pl.col("origin").str.split("#").list.first()
+    reals = reals.with_columns(photo.alias("photo_id"))
+    sides = photo_sides(reals["photo_id"].to_list(), 0.4)
+    wrong_first = pl.when(pl.int_range(pl.len()) == 0)
+    reals = reals.with_columns(
+        wrong_first.then(pl.col("photo_id").replace_strict(sides).replace(
+            {"test": "train", "train": "test"}))
+        .otherwise(pl.col("photo_id").replace_strict(sides)).alias("photo_split"))
+    wh.write("real_images", "real--demo", reals)
+    run = {"ops": {"detector_dataset": {"config": {"test_fraction": 0.4, "seed": 0}}}}
+    result = dg.materialize([detector_dataset], resources={"warehouse": wh}, run_config=run,
+                            raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "prompts could leak" in failure.step_failure_data.error.message
+    assert wh.query("SELECT count(*) AS n FROM detector_splits")["n"].to_list() == [0]
+    # the same rows with the sides real_images gave them: the split is cut
+    wh.write("real_images", "real--demo", reals.with_columns(
+        pl.col("photo_id").replace_strict(sides).alias("photo_split")))
+    assert dg.materialize([detector_dataset], resources={"warehouse": wh}, run_config=run,
+                          raise_on_error=False).success
