@@ -218,26 +218,21 @@ def test_a_cluster_workers_runs_share_its_own_cores(tmp_path: Path) -> None:
     """On a Celery worker, a run's share of the cores is the worker's concurrency, not the
     cluster-wide `max_concurrent_runs` (which spans every machine). A fresh process: the
     worker's note is process-wide."""
-    import subprocess
-    import sys
-
     path = write_instance_config(tmp_path / "dagster")  # max_concurrent_runs: 2
-    code = (
-        "import dagster as dg\n"
-        "from fakeimg_assets.instance_config import note_worker_runs, runs_at_once\n"
-        f"instance = dg.DagsterInstance.from_config({str(path.parent)!r})\n"
-        "seen = [runs_at_once(instance)]\n"
-        "for bad in ('auto', 0, -1, True, None):\n"
-        "    note_worker_runs(bad)\n"
-        "seen.append(runs_at_once(instance))\n"
-        "note_worker_runs(5)\n"
-        "seen.append(runs_at_once(instance))\n"
-        "instance.dispose()\n"
-        "print(seen)\n"
+    seen = _printed_in_fresh_process(
+        "import dagster as dg",
+        "from fakeimg_assets.instance_config import note_worker_runs, runs_at_once",
+        f"instance = dg.DagsterInstance.from_config({str(path.parent)!r})",
+        "seen = [runs_at_once(instance)]",
+        "for bad in ('auto', 0, -1, True, None):",
+        "    note_worker_runs(bad)",
+        "seen.append(runs_at_once(instance))",
+        "note_worker_runs(5)",
+        "seen.append(runs_at_once(instance))",
+        "instance.dispose()",
+        "print(seen)",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=120).stdout
-    assert out.strip() == "[2, 2, 5]"
+    assert seen == [2, 2, 5]
 
 
 def test_a_worker_started_with_concurrency_auto_notes_the_number_celery_resolves() -> None:
@@ -245,26 +240,32 @@ def test_a_worker_started_with_concurrency_auto_notes_the_number_celery_resolves
     WorkController resolves it, and a pool process notes the number as it starts (Celery's
     own `process_initializer`, which a prefork child runs). A fresh process: the note is
     process-wide."""
-    import subprocess
-    import sys
-
-    code = (
-        "from celery import Celery\n"
-        "from celery.concurrency.prefork import process_initializer\n"
-        "from fakeimg_assets.cluster.worker_concurrency import connect\n"
-        "from fakeimg_assets.instance_config import runs_at_once\n"
-        "connect()\n"
-        "app = Celery('t', broker='memory://', backend='cache+memory://')\n"
-        "worker = app.WorkController(concurrency='auto', pool_cls='prefork', hostname='w@x')\n"
-        "seen = [runs_at_once(None), worker.concurrency]\n"
-        "process_initializer(app, 'w@x')\n"
-        "seen.append(runs_at_once(None))\n"
-        "print(seen)\n"
+    before, resolved, after = _printed_in_fresh_process(
+        "from celery import Celery",
+        "from celery.concurrency.prefork import process_initializer",
+        "from fakeimg_assets.cluster.worker_concurrency import connect",
+        "from fakeimg_assets.instance_config import runs_at_once",
+        "connect()",
+        "app = Celery('t', broker='memory://', backend='cache+memory://')",
+        "worker = app.WorkController(concurrency='auto', pool_cls='prefork', hostname='w@x')",
+        "seen = [runs_at_once(None), worker.concurrency]",
+        "process_initializer(app, 'w@x')",
+        "seen.append(runs_at_once(None))",
+        "print(seen)",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=120).stdout
-    before, resolved, after = eval(out.strip().splitlines()[-1])  # noqa: S307 - our own print
     if resolved == 1:
         pytest.skip("one CPU: 'auto' resolves to 1, the fallback's value, so nothing shows")
     assert before == 1  # "auto" is not a number at worker_init: nothing noted yet
     assert after == resolved  # the pool process's runs share the cores `resolved` ways
+
+
+def _printed_in_fresh_process(*lines: str) -> object:
+    """What the last line `lines` (a Python program) prints, run in a new interpreter: a
+    worker's note is process-wide, so each test starts without one."""
+    import ast
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True,
+                         text=True, check=True, timeout=120).stdout
+    return ast.literal_eval(out.strip().splitlines()[-1])
