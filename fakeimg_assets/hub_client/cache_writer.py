@@ -172,7 +172,7 @@ def download_to_cache(
         headers.pop("authorization", None)  # a CDN never gets the token
 
     blobs = folder / "blobs"
-    remove_stale_temp_files(blobs, ".")  # bodies of killed downloads (their pid is gone)
+    remove_stale_temp_files(blobs, ".", exact=False)  # bodies of killed downloads (pid gone)
     blob = blobs / etag  # a hex name: checked above
     if not force and blob.is_file() and not blob.is_symlink() and blob.stat().st_size == size:
         _link(pointer, blob)  # same bytes already fetched for another file or revision;

@@ -14,6 +14,7 @@ from pathlib import Path
 
 _STAGING = re.compile(r"(?:^|\.)staging-(\d+)-[0-9a-f]+$")
 _OLD = re.compile(r"^\..+\.old-[0-9a-f]+$")  # folders swapped out by the pre-versioning code
+_WRITER_PART = re.compile(r"\d+(?:\.[0-9a-f]{8})?\.tmp(?:\.wal)?|staging-\d+-[0-9a-f]+")
 
 
 def pid_alive(pid: int) -> bool:
@@ -70,14 +71,21 @@ def remove_path(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def remove_stale_temp_files(folder: Path, prefix: str) -> list[Path]:
+def remove_stale_temp_files(folder: Path, prefix: str, *, exact: bool = True) -> list[Path]:
     """Remove leftovers in `folder` whose names start with `prefix` (dead writers only).
+
+    `exact`: `prefix` is one name's (`.KEY.`), and only that name's temp files match: the
+    rest must be the writer's own part (`PID.HEX.tmp`, `PID.tmp`, `.wal` after either, or
+    `staging-PID-HEX`). So `.k.` never takes the files of `k.v2`, whose writer may be alive
+    on another machine of a shared filesystem, where this machine's pids mean nothing.
+    With `exact=False` (a prefix of many names, like "."), any name after it matches.
 
     Every partition write calls this on its table's folder, which holds thousands of files
     at research scale: names are matched as strings, and only a match becomes a Path."""
     try:
         with os.scandir(folder) as entries:
-            names = [e.name for e in entries if e.name.startswith(prefix)]
+            names = [e.name for e in entries if e.name.startswith(prefix)
+                     and (not exact or _WRITER_PART.fullmatch(e.name[len(prefix):]))]
     except (FileNotFoundError, NotADirectoryError):
         return []
     removed = []

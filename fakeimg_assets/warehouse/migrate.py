@@ -102,7 +102,7 @@ def migrate_legacy_layout(parquet_root: Path, schema_file: str = "_schema.parque
             if _move_no_clobber(src, dest_dir / src.name):
                 moved.append(dest_dir / src.name)
         (folder / schema_file).unlink(missing_ok=True)
-        remove_stale_temp_files(folder, ".")
+        remove_stale_temp_files(folder, ".", exact=False)
         try:
             folder.rmdir()
         except FileNotFoundError:

@@ -19,7 +19,10 @@ def _dead_pid() -> int:
 def test_only_dead_writers_temp_files_of_the_prefix_go(tmp_path: Path) -> None:
     dead, alive = _dead_pid(), os.getpid()
     names = [f".k.{dead}.0badc0de.tmp", f".k.{alive}.0badc0de.tmp", f".k2.{dead}.0badc0de.tmp",
-             "k.parquet", f".k.{dead}.0badc0de.aside"]
+             "k.parquet", f".k.{dead}.0badc0de.aside",
+             # key `k.v2`'s: its writer's pid means nothing here when it runs on another
+             # machine of a shared filesystem, so `.k.` must not take it
+             f".k.v2.{dead}.0badc0de.tmp", f".k.v2.{dead}.tmp", f".k.v2.staging-{dead}-0badc0de"]
     for name in names:
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / f".k.staging-{dead}-0badc0de").mkdir()  # a dead writer's staging folder
@@ -28,5 +31,9 @@ def test_only_dead_writers_temp_files_of_the_prefix_go(tmp_path: Path) -> None:
                                                       f".k.staging-{dead}-0badc0de"])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         n for n in names if n != f".k.{dead}.0badc0de.tmp")
+    # a prefix of many names: every dead writer's temp file under it goes
+    assert {p.name for p in remove_stale_temp_files(tmp_path, ".", exact=False)} == {
+        f".k2.{dead}.0badc0de.tmp", f".k.v2.{dead}.0badc0de.tmp", f".k.v2.{dead}.tmp",
+        f".k.v2.staging-{dead}-0badc0de"}
     assert remove_stale_temp_files(tmp_path / "missing", ".k.") == []
     assert remove_stale_temp_files(tmp_path / "k.parquet", ".k.") == []  # not a folder
