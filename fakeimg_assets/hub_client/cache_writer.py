@@ -39,6 +39,7 @@ from fakeimg_assets.lib.paths import validate_model_id
 
 REPO_TYPES = ("model", "dataset")
 CHUNK = 1 << 20
+BODY_IDLE_S = 600.0  # a download body untouched this long is dead (reads time out in seconds)
 
 
 class BodyMismatchError(DownloadVerificationError):
@@ -172,7 +173,10 @@ def download_to_cache(
         headers.pop("authorization", None)  # a CDN never gets the token
 
     blobs = folder / "blobs"
-    remove_stale_temp_files(blobs, ".", exact=False)  # bodies of killed downloads (pid gone)
+    # bodies of killed downloads. The cache may be shared by several machines (a cluster's
+    # $FAKEIMG_HOME/hf-cache), where another one's live download of this repo looks dead
+    # here, but it writes its body all along: only a body untouched that long goes
+    remove_stale_temp_files(blobs, ".", exact=False, idle_s=BODY_IDLE_S)
     blob = blobs / etag  # a hex name: checked above
     if not force and blob.is_file() and not blob.is_symlink() and blob.stat().st_size == size:
         _link(pointer, blob)  # same bytes already fetched for another file or revision;

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 _STAGING = re.compile(r"(?:^|\.)staging-(\d+)-[0-9a-f]+$")
@@ -71,7 +72,8 @@ def remove_path(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def remove_stale_temp_files(folder: Path, prefix: str, *, exact: bool = True) -> list[Path]:
+def remove_stale_temp_files(folder: Path, prefix: str, *, exact: bool = True,
+                            idle_s: float = 0.0) -> list[Path]:
     """Remove leftovers in `folder` whose names start with `prefix` (dead writers only).
 
     `exact`: `prefix` is one name's (`.KEY.`), and only that name's temp files match: the
@@ -79,6 +81,8 @@ def remove_stale_temp_files(folder: Path, prefix: str, *, exact: bool = True) ->
     `staging-PID-HEX`). So `.k.` never takes the files of `k.v2`, whose writer may be alive
     on another machine of a shared filesystem, where this machine's pids mean nothing.
     With `exact=False` (a prefix of many names, like "."), any name after it matches.
+    `idle_s`: also untouched that long. A writer on another machine of a shared folder
+    looks dead here (its pid means nothing on this one), but a live one keeps writing.
 
     Every partition write calls this on its table's folder, which holds thousands of files
     at research scale: names are matched as strings, and only a match becomes a Path."""
@@ -91,7 +95,15 @@ def remove_stale_temp_files(folder: Path, prefix: str, *, exact: bool = True) ->
     removed = []
     for name in names:
         entry = folder / name
-        if is_leftover(entry):
+        if is_leftover(entry) and (idle_s <= 0 or _idle_for(entry) >= idle_s):
             remove_path(entry)
             removed.append(entry)
     return removed
+
+
+def _idle_for(path: Path) -> float:
+    """Seconds since `path` was last written (0 if it is gone)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

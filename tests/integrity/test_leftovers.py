@@ -37,3 +37,17 @@ def test_only_dead_writers_temp_files_of_the_prefix_go(tmp_path: Path) -> None:
         f".k.v2.staging-{dead}-0badc0de"}
     assert remove_stale_temp_files(tmp_path / "missing", ".k.") == []
     assert remove_stale_temp_files(tmp_path / "k.parquet", ".k.") == []  # not a folder
+
+
+def test_an_idle_limit_keeps_a_dead_looking_writer_that_still_writes(tmp_path: Path) -> None:
+    """On a shared folder, another machine's live writer looks dead here (its pid means
+    nothing on this machine) but keeps writing: with `idle_s`, only a temp file untouched
+    that long goes."""
+    dead = _dead_pid()
+    fresh, idle = tmp_path / f".a.{dead}.0badc0de.tmp", tmp_path / f".b.{dead}.0badc0de.tmp"
+    for path in (fresh, idle):
+        path.write_bytes(b"x")
+    os.utime(idle, (os.path.getmtime(idle) - 601,) * 2)
+    assert remove_stale_temp_files(tmp_path, ".", exact=False, idle_s=600) == [idle]
+    assert fresh.exists()
+    assert remove_stale_temp_files(tmp_path, ".", exact=False) == [fresh]  # no limit: it goes

@@ -1,0 +1,41 @@
+"""A download sweeps the bodies of killed downloads from its repo's `blobs/`, but not a body
+another machine of a shared cache is still writing (its pid means nothing here)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+BASE = "pixelsmith/dreamscape-v1"  # a repo of the tiny zoo
+
+
+@pytest.mark.slow
+def test_a_download_leaves_a_body_that_is_still_being_written(hub_url: str,
+                                                               tmp_path: Path) -> None:
+    from huggingface_hub import HfApi
+
+    from fakeimg_assets.hub_client.cache_writer import (
+        BODY_IDLE_S,
+        download_to_cache,
+        repo_folder,
+    )
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # a pid no process holds here: a writer on another machine looks like this
+    cache = tmp_path / "hf-cache"
+    blobs = repo_folder(cache, "model", BASE) / "blobs"
+    blobs.mkdir(parents=True)
+    writing = blobs / f".{'a' * 16}.{proc.pid}.0badc0de.tmp"  # another machine, still writing
+    killed = blobs / f".{'b' * 16}.{proc.pid}.0badc0de.tmp"  # a download killed long ago
+    for body in (writing, killed):
+        body.write_bytes(b"part of a body")
+    os.utime(killed, (os.path.getmtime(killed) - BODY_IDLE_S - 1,) * 2)
+    revision = HfApi(endpoint=hub_url).model_info(BASE).sha
+    got = download_to_cache(endpoint=hub_url, token=False, cache_dir=cache, repo_id=BASE,
+                            filename="model_index.json", revision=revision)
+    assert got.is_file()
+    assert writing.read_bytes() == b"part of a body"
+    assert not killed.exists()
