@@ -33,7 +33,7 @@ from fakeimg_assets.hub_client.answers import (
     check_size,
 )
 from fakeimg_assets.hub_client.verified import unsafe_name_reason
-from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
+from fakeimg_assets.integrity.leftovers import machine_tag, remove_stale_temp_files
 from fakeimg_assets.lib.errors import DownloadVerificationError
 from fakeimg_assets.lib.paths import validate_model_id
 
@@ -174,15 +174,18 @@ def download_to_cache(
 
     blobs = folder / "blobs"
     # bodies of killed downloads. The cache may be shared by several machines (a cluster's
-    # $FAKEIMG_HOME/hf-cache), where another one's live download of this repo looks dead
-    # here, but it writes its body all along: only a body untouched that long goes
+    # $FAKEIMG_HOME/hf-cache), and a pid means something on its own machine only: this
+    # machine's bodies (named with its tag) go once their writer is dead; any other goes
+    # only when untouched that long (a live download writes its body all along)
+    here = f".{machine_tag()}~"
+    remove_stale_temp_files(blobs, here, exact=False)
     remove_stale_temp_files(blobs, ".", exact=False, idle_s=BODY_IDLE_S)
     blob = blobs / etag  # a hex name: checked above
     if not force and blob.is_file() and not blob.is_symlink() and blob.stat().st_size == size:
         _link(pointer, blob)  # same bytes already fetched for another file or revision;
         return pointer  # the caller still verifies them against the listing
     blobs.mkdir(parents=True, exist_ok=True)
-    tmp = blobs / f".{etag[:16]}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = blobs / f"{here}{etag[:16]}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with open(tmp, "wb") as handle:
             http_get(location, _CappedFile(handle, size, what), headers=headers,

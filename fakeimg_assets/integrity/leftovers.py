@@ -10,12 +10,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import time
 from pathlib import Path
 
 _STAGING = re.compile(r"(?:^|\.)staging-(\d+)-[0-9a-f]+$")
 _OLD = re.compile(r"^\..+\.old-[0-9a-f]+$")  # folders swapped out by the pre-versioning code
 _WRITER_PART = re.compile(r"\d+(?:\.[0-9a-f]{8})?\.tmp(?:\.wal)?|staging-\d+-[0-9a-f]+")
+
+
+def machine_tag() -> str:
+    """This machine's name as it goes into a temp name on a folder several machines share
+    (letters, digits and '-': no '.', which would split the name's pid part)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63] or "host"
 
 
 def pid_alive(pid: int) -> bool:

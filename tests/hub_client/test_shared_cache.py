@@ -1,5 +1,6 @@
-"""A download sweeps the bodies of killed downloads from its repo's `blobs/`, but not a body
-another machine of a shared cache is still writing (its pid means nothing here)."""
+"""A download sweeps the bodies of killed downloads from its repo's `blobs/`: this machine's
+at once, by their pid; another machine's of a shared cache only once idle, since its pid
+means nothing here and a live download keeps writing."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def test_a_download_leaves_a_body_that_is_still_being_written(hub_url: str,
         download_to_cache,
         repo_folder,
     )
+    from fakeimg_assets.integrity.leftovers import machine_tag
 
     proc = subprocess.Popen(["true"])
     proc.wait()  # a pid no process holds here: a writer on another machine looks like this
@@ -30,7 +32,8 @@ def test_a_download_leaves_a_body_that_is_still_being_written(hub_url: str,
     blobs.mkdir(parents=True)
     writing = blobs / f".{'a' * 16}.{proc.pid}.0badc0de.tmp"  # another machine, still writing
     killed = blobs / f".{'b' * 16}.{proc.pid}.0badc0de.tmp"  # a download killed long ago
-    for body in (writing, killed):
+    ours = blobs / f".{machine_tag()}~{'c' * 16}.{proc.pid}.0badc0de.tmp"  # killed here, now
+    for body in (writing, killed, ours):
         body.write_bytes(b"part of a body")
     os.utime(killed, (os.path.getmtime(killed) - BODY_IDLE_S - 1,) * 2)
     revision = HfApi(endpoint=hub_url).model_info(BASE).sha
@@ -39,3 +42,5 @@ def test_a_download_leaves_a_body_that_is_still_being_written(hub_url: str,
     assert got.is_file()
     assert writing.read_bytes() == b"part of a body"
     assert not killed.exists()
+    assert not ours.exists()  # this machine's: its pid tells, at once
+    assert list(blobs.glob(".*.tmp")) == [writing]  # and the download renamed its own body
