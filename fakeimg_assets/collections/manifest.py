@@ -35,6 +35,7 @@ from typing import Any
 
 from fakeimg_assets.collections.metadata import release_date_problem
 from fakeimg_assets.lib.family_groups import FAMILY_GROUPS
+from fakeimg_assets.lib.leftovers import writer_id
 from fakeimg_assets.lib.paths import name_problem, shown_id
 
 ROLES = ("train", "eval", "both")
@@ -224,7 +225,7 @@ def load_manifest(path: Path, *, expected_name: str | None = None) -> Collection
 def write_manifest(folder: Path, collection: Collection) -> Path:
     """Write `folder/manifest.json` durably (temp file, fsync, rename)."""
     path = Path(folder) / MANIFEST_NAME
-    tmp = path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{MANIFEST_NAME}.{writer_id()}.tmp")
     data = json.dumps(collection.to_dict(), indent=1, ensure_ascii=False) + "\n"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(data)

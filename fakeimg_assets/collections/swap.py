@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from fakeimg_assets.collections.manifest import MANIFEST_NAME, collection_dir
+from fakeimg_assets.lib.leftovers import writer_id
 
 
 class CollectionSwap:
@@ -31,7 +32,7 @@ class CollectionSwap:
         self.target = collection_dir(home, name)  # validates the name
         self.root = self.target.parent
         self.name = name
-        self.staging = self.root / f".{name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.staging = self.root / f".{name}.staging-{writer_id()}-{uuid.uuid4().hex[:8]}"
         self.published = False
         self._lock_fd: int | None = None
 

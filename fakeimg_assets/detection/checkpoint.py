@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fakeimg_assets.lib.leftovers import writer_id
+
 if TYPE_CHECKING:
     import torch
 
@@ -56,7 +58,7 @@ def save_final(model: torch.nn.Module, out_dir: Path, config: dict[str, Any]) ->
     from safetensors.torch import save_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}.tmp"
+    tag = f"{writer_id()}.tmp"
     model_tmp = out_dir / f".{MODEL_FILE}.{tag}"
     config_tmp = out_dir / f".{CONFIG_FILE}.{tag}"
     try:
@@ -149,7 +151,7 @@ def save_state(work_dir: Path, epoch: int, parts: dict[str, Any]) -> Path:
     }
     work_dir.mkdir(parents=True, exist_ok=True)
     final = work_dir / f"{STATE_PREFIX}{epoch:04d}"
-    tmp = work_dir / f".{final.name}.{os.getpid()}.tmp"
+    tmp = work_dir / f".{final.name}.{writer_id()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(tensors, str(tmp / STATE_TENSORS), metadata={"format": "pt"})

@@ -25,6 +25,7 @@ from fakeimg_assets.detection.timm_folder import (
     is_checkpoint_folder,
     is_timm_folder,
 )
+from fakeimg_assets.lib.leftovers import writer_id
 
 if TYPE_CHECKING:
     import torch
@@ -239,7 +240,7 @@ def write_output(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    tmp = output.with_name(f".{output.name}.{writer_id()}.tmp")
     try:
         tmp.write_text(text)
         os.replace(tmp, output)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fakeimg_assets.detection.checkpoint import CONFIG_FILE, MODEL_FILE, sha256_file
+from fakeimg_assets.lib.leftovers import writer_id
 
 TIMM_DIR = "timm"  # the folder's name inside a checkpoint folder
 TIMM_CONFIG = "config.json"
@@ -121,13 +122,13 @@ def write_timm_folder(checkpoint_dir: Path | str, out_dir: Path | str | None = N
         raise ValueError(f"{weights} does not match the sha256 in {config_path}")
     out = Path(out_dir) if out_dir is not None else checkpoint_dir / TIMM_DIR
     config = timm_config(detector_config, run_id=run_id)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp = out.with_name(f".{out.name}.{writer_id()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         _link_or_copy(weights, tmp / MODEL_FILE)
         (tmp / TIMM_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
-        old = out.with_name(f".{out.name}.{os.getpid()}.old")
+        old = out.with_name(f".{out.name}.{writer_id()}.old")
         if out.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(out, old)

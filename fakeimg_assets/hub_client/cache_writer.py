@@ -33,8 +33,8 @@ from fakeimg_assets.hub_client.answers import (
     check_size,
 )
 from fakeimg_assets.hub_client.verified import unsafe_name_reason
-from fakeimg_assets.integrity.leftovers import machine_tag, remove_stale_temp_files
 from fakeimg_assets.lib.errors import DownloadVerificationError
+from fakeimg_assets.lib.leftovers import remove_stale_temp_files, writer_id
 from fakeimg_assets.lib.paths import validate_model_id
 
 REPO_TYPES = ("model", "dataset")
@@ -109,7 +109,7 @@ def _inside(path: Path, folder: Path) -> bool:
 def _link(pointer: Path, blob: Path) -> None:
     """`pointer` -> `blob` as a relative symlink, replaced atomically."""
     pointer.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pointer.with_name(f".{pointer.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = pointer.with_name(f".{pointer.name}.{writer_id()}.{uuid.uuid4().hex[:8]}.tmp")
     os.symlink(os.path.relpath(blob, pointer.parent), tmp)
     os.replace(tmp, pointer)
 
@@ -175,17 +175,15 @@ def download_to_cache(
     blobs = folder / "blobs"
     # bodies of killed downloads. The cache may be shared by several machines (a cluster's
     # $FAKEIMG_HOME/hf-cache), and a pid means something on its own machine only: this
-    # machine's bodies (named with its tag) go once their writer is dead; any other goes
-    # only when untouched that long (a live download writes its body all along)
-    here = f".{machine_tag()}~"
-    remove_stale_temp_files(blobs, here, exact=False)
-    remove_stale_temp_files(blobs, ".", exact=False, idle_s=BODY_IDLE_S)
+    # machine's bodies go once their writer is dead; another machine's only when untouched
+    # that long (a live download writes its body all along)
+    remove_stale_temp_files(blobs, ".", exact=False, other_idle_s=BODY_IDLE_S)
     blob = blobs / etag  # a hex name: checked above
     if not force and blob.is_file() and not blob.is_symlink() and blob.stat().st_size == size:
         _link(pointer, blob)  # same bytes already fetched for another file or revision;
         return pointer  # the caller still verifies them against the listing
     blobs.mkdir(parents=True, exist_ok=True)
-    tmp = blobs / f"{here}{etag[:16]}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = blobs / f".{etag[:16]}.{writer_id()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with open(tmp, "wb") as handle:
             http_get(location, _CappedFile(handle, size, what), headers=headers,

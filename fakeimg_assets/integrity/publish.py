@@ -32,12 +32,13 @@ from typing import Protocol
 import polars as pl
 
 from fakeimg_assets.integrity import locks
-from fakeimg_assets.integrity.leftovers import (
+from fakeimg_assets.integrity.quarantine import unproven_rows
+from fakeimg_assets.lib.leftovers import (
     is_temporary_name,
     remove_path,
     remove_stale_temp_files,
+    writer_id,
 )
-from fakeimg_assets.integrity.quarantine import unproven_rows
 from fakeimg_assets.lib.paths import atomic_write_bytes
 
 KINDS = ("fake", "real")
@@ -119,7 +120,7 @@ def clean_partition(home: Path, kind: str, name: str, rows: RowStore) -> list[Pa
                 remove_path(entry)
                 removed.append(entry)
     parquet_dir = Path(home) / "parquet" / image_table(kind)
-    removed += remove_stale_temp_files(parquet_dir, f".{partition_key(kind, name)}.")
+    removed += remove_stale_temp_files(parquet_dir, f".{partition_key(kind, name)}.", locked=True)
     return removed
 
 
@@ -152,7 +153,7 @@ class PartitionWriter:
         self.table = image_table(kind)
         self.version = new_version()
         self.final = self.folder / self.version
-        self.staging = self.folder / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.staging = self.folder / f".staging-{writer_id()}-{uuid.uuid4().hex[:8]}"
         self.removed: list[Path] = []
         self._lock_fd: int | None = None
         self._committed = False

@@ -17,11 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from fakeimg_assets.integrity import locks
-from fakeimg_assets.integrity.leftovers import (
-    is_leftover,
-    is_temporary_name,
-    remove_path,
-)
 from fakeimg_assets.integrity.parquet_health import FIX_COMMAND, full_read_damage
 from fakeimg_assets.integrity.publish import (
     IMAGE_TABLES,
@@ -36,6 +31,12 @@ from fakeimg_assets.integrity.quarantine import (
     unproven_rows,
 )
 from fakeimg_assets.integrity.rerun import failure_key, failure_row, rerun_for
+from fakeimg_assets.lib.leftovers import (
+    is_leftover,
+    is_temporary_name,
+    other_machine,
+    remove_path,
+)
 from fakeimg_assets.lib.paths import fakeimg_home, sha256_file
 from fakeimg_assets.warehouse.compaction import (
     compact_relation,
@@ -78,6 +79,7 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)  # what to run next
     moved: set[tuple[str, str]] = field(default_factory=set, repr=False)  # (folder, key)
     damaged: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)  # -> why
+    elsewhere: dict[str, int] = field(default_factory=dict)  # machine -> its temp files kept
 
     @property
     def ok(self) -> bool:
@@ -389,12 +391,10 @@ class _Walk:
     def walk(self, folder: Path) -> None:
         for entry in sorted(folder.iterdir()):
             rel = _rel(entry, self.home)
-            if is_temporary_name(entry.name):
-                if is_leftover(entry):  # never published, even in a protected partition
-                    _found(self.report, Problem(
-                        "leftover", rel, "half-written by a killed or failed write"),
-                        entry, self.repair)
-                continue  # a live writer's work in progress
+            if is_temporary_name(entry.name):  # never published, even in a protected partition
+                _temp_entry(self.report, entry, rel, "half-written by a killed or failed write",
+                            self.repair)
+                continue
             guard = next((p for p in self.protected if _inside(rel, p)), None)
             if entry.is_dir() and not entry.is_symlink():
                 if (rel in self.keep_dirs or guard is not None
@@ -419,6 +419,15 @@ class _Walk:
                 "unverifiable", folder + "/",
                 f"{n} files no readable row lists, kept (never orphans): "
                 f"{self.protected[folder]}; re-run the partition or restore the file"))
+
+
+def _temp_entry(report: VerifyReport, entry: Path, rel: str, why: str, repair: bool) -> None:
+    """A temporary name: a dead writer's leftover is a problem (removed with `repair`); a
+    live writer's is its work in progress, and so may be another machine's (counted)."""
+    if is_leftover(entry):
+        _found(report, Problem("leftover", rel, why), entry, repair)
+    elif (machine := other_machine(entry)) is not None:
+        report.elsewhere[machine] = report.elsewhere.get(machine, 0) + 1
 
 
 def _found(report: VerifyReport, problem: Problem, path: Path, repair: bool) -> None:
@@ -469,14 +478,14 @@ def _parquet_leftovers(home: Path, kind: str | None, key: str | None, report: Ve
                     "leftover", _rel(entry, home), "a loose file a killed compaction set "
                     "aside; `fakeimg verify --repair` puts it back"))
                 continue
-            if is_temporary_name(entry.name) and is_leftover(entry):
-                _found(report, Problem("leftover", _rel(entry, home), "temp Parquet of a killed write"),
-                       entry, repair)
+            if is_temporary_name(entry.name):
+                _temp_entry(report, entry, _rel(entry, home), "temp Parquet of a killed write",
+                            repair)
     if key is None:
         for entry in sorted(home.iterdir()):
-            if is_temporary_name(entry.name) and is_leftover(entry):
-                _found(report, Problem("leftover", _rel(entry, home), "temp file of a killed write"),
-                       entry, repair)
+            if is_temporary_name(entry.name):
+                _temp_entry(report, entry, _rel(entry, home), "temp file of a killed write",
+                            repair)
 
 
 def verify(home: Path | str | None = None, *, kind: str | None = None, name: str | None = None,
@@ -511,9 +520,7 @@ def verify(home: Path | str | None = None, *, kind: str | None = None, name: str
         if parent.is_dir():  # the pre-versioning code's `.NAME.staging-*` siblings
             for entry in sorted(parent.iterdir()):
                 if entry.name.startswith(f".{name}.") and is_temporary_name(entry.name):
-                    if is_leftover(entry):
-                        _found(report, Problem("leftover", _rel(entry, home), "old staging"),
-                               entry, repair)
+                    _temp_entry(report, entry, _rel(entry, home), "old staging", repair)
     else:
         folders = [home / "images"]
         keep_dirs |= {"images", *(f"images/{k}" for k in KINDS)}
@@ -525,6 +532,12 @@ def verify(home: Path | str | None = None, *, kind: str | None = None, name: str
     _parquet_leftovers(home, kind, key, report, repair)
     if key is None:
         _awaiting_rerun(home, report)
+    if report.elsewhere:
+        machines = ", ".join(f"{m} ({n})" for m, n in sorted(report.elsewhere.items()))
+        report.notes.append(
+            f"kept the temp files of other machines sharing this home: {machines}; a pid "
+            "means nothing here, so their writers may still run. `fakeimg verify --repair` "
+            "on that machine removes the ones it left when killed")
     return report
 
 

@@ -11,6 +11,8 @@ import os
 import re
 from pathlib import Path
 
+from fakeimg_assets.lib.leftovers import writer_id
+
 DEFAULT_HOME = "data"
 
 # The Hub's own rule for repo ids (huggingface_hub's `validate_repo_id`, which mirrors the
@@ -184,7 +186,7 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp name beside `path`, then rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{writer_id()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

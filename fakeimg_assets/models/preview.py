@@ -6,12 +6,12 @@ event log holds no full-size image and a copied home still finds its sheets."""
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fakeimg_assets.lib.inline_image import tiles_thumbnail
+from fakeimg_assets.lib.leftovers import writer_id
 
 PREVIEW_DIR = "previews"
 
@@ -43,7 +43,7 @@ def write_contact_sheet(home: Path, kind: str, name: str, pngs: Sequence[bytes])
     folder = Path(home) / PREVIEW_DIR / kind
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    tmp = folder / f".{name}.png.tmp-{os.getpid()}"
+    tmp = folder / f".{name}.png.tmp-{writer_id()}"
     tmp.write_bytes(contact_sheet(pngs))
     tmp.replace(path)
     return path

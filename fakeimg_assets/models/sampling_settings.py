@@ -19,6 +19,8 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from fakeimg_assets.lib.leftovers import writer_id
+
 SETTINGS_FILE = Path("settings") / "sampling.json"
 OUTPUT_FIELDS = ("images_per_model", "steps", "guidance_scale", "height", "width", "post")
 CODE_DEFAULTS: dict[str, object] = {
@@ -98,7 +100,7 @@ def write_home_settings(home: Path, settings: Mapping[str, object], *, written_b
     body = {**{k: values.get(k, CODE_DEFAULTS[k]) for k in OUTPUT_FIELDS},
             "written_by": written_by, "written_at": written_at}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.name}.{writer_id()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, path)

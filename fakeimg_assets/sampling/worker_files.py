@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakeimg_assets.integrity.leftovers import pid_alive
+from fakeimg_assets.lib.leftovers import pid_alive
 
 HANG_GRACE_S = 60.0  # past the request's own time budget before the worker counts as hung
 START_TIMEOUT_S = 120.0  # a new worker must listen within this long

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fakeimg_assets.lib.leftovers import writer_id
 from fakeimg_assets.lib.paths import name_problem
 from fakeimg_assets.lib.png import encode_png
 
@@ -114,7 +115,7 @@ def staging_folder(out_dir: Path) -> Path:
     """A fresh, empty-to-be staging path beside `out_dir` (same file system: rename works)."""
     out_dir = collection_path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staged = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
+    staged = out_dir.parent / f".{out_dir.name}.staging-{writer_id()}"
     if staged.exists():
         shutil.rmtree(staged)
     return staged
@@ -137,7 +138,7 @@ def replace_folder(staged: Path, out_dir: Path, marker: str) -> None:
     """Swap the complete `staged` folder in as `out_dir` (see `check_replaceable`)."""
     out_dir = collection_path(out_dir)
     check_replaceable(out_dir, marker)
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    old = out_dir.parent / f".{out_dir.name}.old-{writer_id()}"
     if old.exists():
         shutil.rmtree(old)
     if out_dir.exists():

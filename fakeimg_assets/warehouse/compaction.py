@@ -37,9 +37,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakeimg_assets.integrity.leftovers import pid_alive, remove_stale_temp_files
 from fakeimg_assets.integrity.quarantine import quarantined_keys
 from fakeimg_assets.lib.flock import open_locked, unlock
+from fakeimg_assets.lib.leftovers import Writer, parse_writer, remove_stale_temp_files, writer_id
 from fakeimg_assets.warehouse.schemas import schema_of
 from fakeimg_assets.warehouse.sources import (
     COMPACTED_DIR,
@@ -57,7 +57,7 @@ from fakeimg_assets.warehouse.sources import (
 ROW_GROUP_ROWS = 250_000
 PAGE_BYTES = 32_768
 LOCK_NAME = ".lock"
-RETIRE_MARK = ".retire."  # `.<key>.retire.<pid>.<hex>.aside`: a loose file being retired
+RETIRE_MARK = ".retire."  # `.<key>.retire.<machine>~<pid>.<hex>.aside`: a loose file being retired
 ASIDE_SUFFIX = ".aside"
 
 
@@ -131,7 +131,7 @@ def _retire(path: Path, inode: int) -> bool:
 
     Killed between the rename aside and the unlink or link back, the file waits under its
     aside name until `restore_set_aside` puts it back (the next compaction, `verify`)."""
-    aside = path.with_name(f".{path.stem}{RETIRE_MARK}{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    aside = path.with_name(f".{path.stem}{RETIRE_MARK}{writer_id()}.{uuid.uuid4().hex[:8]}"
                            f"{ASIDE_SUFFIX}")
     try:
         os.rename(path, aside)
@@ -148,36 +148,42 @@ def _retire(path: Path, inode: int) -> bool:
     return False
 
 
-def _aside_owner(name: str) -> int | None:
-    """The pid of the compaction that set this file aside, None if not such a name."""
+def _aside_owner(name: str) -> Writer | None:
+    """The compaction that set this file aside, None if not such a name."""
     if not (name.startswith(".") and name.endswith(ASIDE_SUFFIX) and RETIRE_MARK in name):
         return None
-    pid, _, tag = name[name.rindex(RETIRE_MARK) + len(RETIRE_MARK):-len(ASIDE_SUFFIX)].partition(".")
-    return int(pid) if pid.isdigit() and len(tag) == 8 else None
+    writer, _, tag = name[name.rindex(RETIRE_MARK) + len(RETIRE_MARK):-len(ASIDE_SUFFIX)].partition(".")
+    return parse_writer(writer) if len(tag) == 8 else None
 
 
-def set_aside_files(folder: Path) -> list[Path]:
-    """Loose files a killed compaction had renamed aside to retire them (its pid is gone).
-    Their names are no temporary names (`integrity.leftovers`): no sweeper of dead writers'
-    files removes them."""
+def set_aside_files(folder: Path, *, locked: bool = False) -> list[Path]:
+    """Loose files a killed compaction had renamed aside to retire them.
+    Their names are no temporary names (`lib.leftovers`): no sweeper of dead writers'
+    files removes them.
+
+    `locked`: the caller holds the table's compaction lock, so whoever set a file aside no
+    longer runs (a compaction resolves its own before letting go), on any machine: every
+    one counts. Otherwise only those whose compaction is known dead (this machine's, with
+    its pid gone): another machine's pid means nothing here."""
     if not folder.is_dir():
         return []
     out = []
     for entry in folder.iterdir():
-        pid = _aside_owner(entry.name)
-        if pid is not None and not pid_alive(pid):
+        writer = _aside_owner(entry.name)
+        if writer is not None and (locked or writer.dead):
             out.append(entry)
     return sorted(out)
 
 
 def restore_set_aside(folder: Path) -> list[Path]:
-    """Put back each file `set_aside_files` finds, under its own name, unless a newer file
+    """With the table's compaction lock held: put back each file a killed compaction set
+    aside (`set_aside_files`), under its own name, unless a newer file
     of that key is there (then the set-aside one is superseded and removed); returns the
     files put back. A put-back file that was folded only repeats its compacted rows, which it
     shadows; one a writer had replaced is the key's newest rows, which would otherwise be
     lost (a dead writer's temp files are removed by the writers and `verify --repair`)."""
     restored = []
-    for aside in set_aside_files(folder):
+    for aside in set_aside_files(folder, locked=True):
         target = folder / f"{aside.name[1:aside.name.rindex(RETIRE_MARK)]}.parquet"
         try:
             os.link(aside, target)
@@ -228,7 +234,7 @@ def compact_relation(home: Path, relation: str) -> CompactionResult:
         if not inputs and not stale:
             return CompactionResult(relation, skipped="nothing loose", damaged=damaged)
         remove_stale_temp_files(target.parent, ".data.")
-        tmp = target.with_name(f".data.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = target.with_name(f".data.{writer_id()}.{uuid.uuid4().hex[:8]}.tmp")
         cols = ", ".join(f'"{c}"' for c in schema)
         listed = ", ".join(sql_str(duckdb_path(p)) for p, _ in inputs)
         keys = ", ".join(sql_str(k) for k in [*(p.stem for p, _ in inputs), *stale])

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
+from fakeimg_assets.lib.leftovers import remove_stale_temp_files
 
 
 def _images_table(stem: str) -> str:

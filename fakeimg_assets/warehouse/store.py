@@ -27,7 +27,6 @@ from pathlib import Path
 
 import polars as pl
 
-from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
 from fakeimg_assets.integrity.parquet_health import (
     decode_damage,
     footer_damage,
@@ -36,6 +35,7 @@ from fakeimg_assets.integrity.parquet_health import (
     read_parquet_file,
     warn_damaged,
 )
+from fakeimg_assets.lib.leftovers import remove_stale_temp_files, writer_id
 from fakeimg_assets.warehouse import views
 from fakeimg_assets.warehouse.compaction import CompactionResult, compact_home
 from fakeimg_assets.warehouse.migrate import migrate_legacy_layout, needs_migration
@@ -166,7 +166,7 @@ class Warehouse:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._ensure_schema_file(relation)
         remove_stale_temp_files(path.parent, f".{path.stem}.")
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = path.with_name(f".{path.stem}.{writer_id()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             frame.write_parquet(tmp)
             with open(tmp, "rb") as f:
@@ -280,7 +280,7 @@ class Warehouse:
         except FileNotFoundError:
             pass
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = path.with_name(f".{path.stem}.{writer_id()}.{uuid.uuid4().hex[:8]}.tmp")
         pl.DataFrame(schema=schema_of(relation)).write_parquet(tmp)
         os.replace(tmp, path)
 

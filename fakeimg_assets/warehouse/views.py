@@ -31,8 +31,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fakeimg_assets.integrity.leftovers import remove_stale_temp_files
 from fakeimg_assets.integrity.parquet_health import FIX_COMMAND
+from fakeimg_assets.lib.leftovers import remove_stale_temp_files, writer_id
 from fakeimg_assets.warehouse.schemas import RELATIONS, UNION_VIEWS, schema_of
 from fakeimg_assets.warehouse.sources import RelationFiles, sql_str, union_sql
 
@@ -211,7 +211,7 @@ def _rebuild_file(home: Path, database_path: Path, sources: dict[str, RelationFi
     Returns False when another process holds the old file (the next write retries).
     """
     remove_stale_temp_files(database_path.parent, f".{database_path.name}.")
-    tmp = database_path.with_name(f".{database_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = database_path.with_name(f".{database_path.name}.{writer_id()}.{uuid.uuid4().hex[:8]}.tmp")
     with _build_folder(database_path) as folder:
         built = folder / tmp.name
         if not _build(home, database_path, built, sources):
@@ -300,7 +300,7 @@ def ensure_views(home: Path, database_path: Path, sources: dict[str, RelationFil
         finally:
             con.close()
     stamp = home / STAMP_FILE
-    tmp = stamp.with_name(f"{STAMP_FILE}.{os.getpid()}.tmp")
+    tmp = stamp.with_name(f"{STAMP_FILE}.{writer_id()}.tmp")
     tmp.write_text(json.dumps(expected))
     os.replace(tmp, stamp)
     (home / OLD_STAMP).unlink(missing_ok=True)

@@ -23,16 +23,16 @@ def test_a_download_leaves_a_body_that_is_still_being_written(hub_url: str,
         download_to_cache,
         repo_folder,
     )
-    from fakeimg_assets.integrity.leftovers import machine_tag
+    from fakeimg_assets.lib.leftovers import machine_tag
 
     proc = subprocess.Popen(["true"])
     proc.wait()  # a pid no process holds here: a writer on another machine looks like this
     cache = tmp_path / "hf-cache"
     blobs = repo_folder(cache, "model", BASE) / "blobs"
     blobs.mkdir(parents=True)
-    writing = blobs / f".{'a' * 16}.{proc.pid}.0badc0de.tmp"  # another machine, still writing
-    killed = blobs / f".{'b' * 16}.{proc.pid}.0badc0de.tmp"  # a download killed long ago
-    ours = blobs / f".{machine_tag()}~{'c' * 16}.{proc.pid}.0badc0de.tmp"  # killed here, now
+    writing = blobs / f".{'a' * 16}.gpu-7~{proc.pid}.0badc0de.tmp"  # another machine's, live
+    killed = blobs / f".{'b' * 16}.gpu-7~{proc.pid}.0badc0de.tmp"  # killed there long ago
+    ours = blobs / f".{'c' * 16}.{machine_tag()}~{proc.pid}.0badc0de.tmp"  # killed here, now
     for body in (writing, killed, ours):
         body.write_bytes(b"part of a body")
     os.utime(killed, (os.path.getmtime(killed) - BODY_IDLE_S - 1,) * 2)

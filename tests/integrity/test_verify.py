@@ -163,3 +163,35 @@ def test_files_consistent_check_per_partition(tmp_path: Path) -> None:
     assert not bad.passed and bad.severity == dg.AssetCheckSeverity.ERROR
     assert "sha256_mismatch" in bad.description and rows[0]["path"] in bad.description
     assert files_consistent_result(tmp_path, "fake", "other--model").passed  # per partition
+
+
+def test_another_machines_work_in_progress_survives_verify_and_is_cleaned_under_the_lock(
+    tmp_path: Path,
+) -> None:
+    """A home several machines share: another machine's staging folder and temp Parquet look
+    dead here (its pid means nothing on this machine), so `verify --repair` keeps them and
+    names the machine, while this machine's dead writer's go. The partition's next write
+    holds the lock every writer of that partition holds, so then they go too."""
+    from fakeimg_assets.lib.leftovers import machine_tag
+
+    _publish(tmp_path, salt="a")
+    pid = _dead_pid()
+    folder = tmp_path / "images" / "fake" / SLUG
+    theirs = folder / f".staging-gpu-7~{pid}-abcdef12"
+    theirs.mkdir()
+    (theirs / "00000.png").write_bytes(b"being written on gpu-7")
+    parquet = tmp_path / "parquet" / "fake_images"
+    their_rows = parquet / f".fake--{SLUG}.gpu-7~{pid}.0badf00d.tmp"
+    their_rows.write_bytes(b"PAR1 being written")
+    ours = parquet / f".fake--{SLUG}.{machine_tag()}~{pid}.0badf00d.tmp"
+    ours.write_bytes(b"PAR1 half")
+    report = verify(tmp_path)
+    assert [(p.kind, p.path) for p in report.problems] == [
+        ("leftover", ours.relative_to(tmp_path).as_posix())]
+    assert any("gpu-7 (2)" in n for n in report.notes), report.notes
+    repaired = verify(tmp_path, repair=True)
+    assert repaired.repaired == [ours.relative_to(tmp_path).as_posix()]
+    assert theirs.is_dir() and their_rows.is_file() and not ours.exists()
+    assert verify(tmp_path).ok
+    _publish(tmp_path, salt="b")
+    assert not theirs.exists() and not their_rows.exists()

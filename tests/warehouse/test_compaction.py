@@ -447,3 +447,26 @@ def test_verify_names_a_damaged_compacted_file_of_any_table(tmp_path: Path) -> N
     assert problem.kind == "bad_rows" and problem.path == "parquet/model_stats/_compacted/data.parquet"
     assert "every reader skips the rows of model_stats" in problem.detail
     assert path.read_bytes() == b"PAR1 not any more"  # never moved or removed
+
+
+def test_a_file_another_machine_set_aside_is_put_back_under_the_lock(tmp_path: Path) -> None:
+    """A compaction killed on another machine of a shared home: its pid means nothing here
+    (this one is even alive here). Only under the table's compaction lock is it known to
+    have stopped, so `set_aside_files` alone does not list it, and the next compaction
+    puts it back and folds it."""
+    import os
+
+    from fakeimg_assets.warehouse.compaction import set_aside_files
+
+    wh = Warehouse(tmp_path)
+    for i in range(2):
+        wh.write("fake_images", _key(i), _rows(i, 2))
+    compact_relation(tmp_path, "fake_images")
+    wh.write("fake_images", _key(0), _rows(0, 3, salt="new"))
+    loose = tmp_path / "parquet" / "fake_images" / f"{_key(0)}.parquet"
+    aside = loose.with_name(f".{_key(0)}.retire.gpu-7~{os.getpid()}.0badc0de.aside")
+    loose.rename(aside)
+    assert set_aside_files(aside.parent) == []
+    compact_relation(tmp_path, "fake_images")
+    assert not aside.exists() and _loose(tmp_path) == []
+    assert wh.read_key("fake_images", _key(0))["sha256"].to_list() == ["0new0", "0new1", "0new2"]
