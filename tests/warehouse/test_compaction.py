@@ -417,9 +417,12 @@ def test_compaction_drops_compacted_rows_of_a_key_quarantined_meanwhile(tmp_path
 
 
 def test_verify_never_counts_older_compacted_rows_while_a_compaction_runs(
-        tmp_path: Path) -> None:
-    """The compaction that would drop them is busy: verify still leaves them out, and says
-    to run it again."""
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compaction that would drop them stays busy past verify's wait: verify still
+    leaves them out, and says to run it again."""
+    import fakeimg_assets.integrity.verify as verify_module
+
+    monkeypatch.setattr(verify_module, "COMPACTION_WAIT_S", 0.5)
     _publish(tmp_path, "org--a")
     assert compact_relation(tmp_path, "fake_images").folded == 1
     _publish(tmp_path, "org--a", n=4)
@@ -432,7 +435,34 @@ def test_verify_never_counts_older_compacted_rows_while_a_compaction_runs(
     finally:
         unlock(fd)
     assert report.quarantined and report.n_rows == 0, report.lines()
-    assert any("a compaction is running" in n for n in report.notes)
+    assert any("a compaction still ran after 0 s" in n for n in report.notes), report.notes
+
+
+def test_verify_waits_for_a_running_compaction_to_drop_older_compacted_rows(
+        tmp_path: Path) -> None:
+    """A compaction holds the table when verify quarantines a compacted key's newer file:
+    verify waits for it, then drops the older compacted rows, so no reader sees them (their
+    images were pruned when the newer file was written)."""
+    import threading
+
+    _publish(tmp_path, "org--a")
+    _publish(tmp_path, "org--b")
+    assert compact_relation(tmp_path, "fake_images").folded == 2
+    _publish(tmp_path, "org--a", n=4)
+    (tmp_path / "parquet" / "fake_images" / "fake--org--a.parquet").write_bytes(b"PAR1 bad")
+    fd = open_locked(compacted_path(tmp_path / "parquet" / "fake_images").parent / ".lock",
+                     wait=False)
+    assert fd is not None
+    releaser = threading.Timer(1.0, unlock, [fd])  # the running compaction ends a second later
+    releaser.start()
+    try:
+        report = verify(tmp_path, repair=True)
+    finally:
+        releaser.join()
+    assert any("older compacted rows of fake--org--a dropped" in n for n in report.notes), \
+        report.notes
+    sources = Warehouse(tmp_path).read("images")["source"].unique().to_list()
+    assert sources == ["org--b"]
 
 
 def test_verify_names_a_damaged_compacted_file_of_any_table(tmp_path: Path) -> None:
