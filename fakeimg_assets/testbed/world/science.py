@@ -250,7 +250,8 @@ def check_sides(home: Path, min_prompts: int) -> list[str]:
     from fakeimg_assets.warehouse.store import Warehouse
 
     store = Warehouse(home)
-    photos = store.read("real_photos").filter(store.read("real_photos")["status"] == "kept")
+    photos = store.read("real_photos")
+    photos = photos.filter(photos["status"] == "kept")
     sides: dict[str, set[str]] = {}
     for r in photos.iter_rows(named=True):
         sides.setdefault(scene_of_band(r["name"]), set()).add(str(r["photo_split"]))
@@ -425,10 +426,12 @@ def per_scene_ap(home: Path, study_id: str) -> list[dict[str, Any]]:
     runs = store.read("detector_runs").filter(pl.col("run_id").is_in(
         rows.filter(pl.col("n_train_models") == kmax)["run_id"].to_list()))
     held_out = set(json.loads(rows["generator_ap"][0]))
-    _, split = read_split(store)
+    split_id, split = read_split(store)
     test = split.filter(pl.col("split") == "test")
-    images = store.read("images").select("image_id", "path", "prompt_id", "photo_id")
-    test = test.join(images, on="image_id", how="left", suffix="_img")
+    images = store.query(  # the test images' prompt and photo only, joined in DuckDB
+        "SELECT i.image_id, i.prompt_id, i.photo_id FROM images i JOIN detector_splits s "
+        "USING (image_id) WHERE s.split_id = ? AND s.split = 'test'", params=[split_id])
+    test = test.join(images, on="image_id", how="left")
     scene_of = {r["photo_id"]: scene_of_band(r["name"])
                 for r in store.read("real_photos").iter_rows(named=True)}
     prompt_photo = dict(store.read("prompts").select("prompt_id", "photo_id").iter_rows())
@@ -437,7 +440,7 @@ def per_scene_ap(home: Path, study_id: str) -> list[dict[str, Any]]:
         for p, ph, lbl in zip(test["prompt_id"], test["photo_id"], test["label"], strict=True)
     ]))  # fmt: skip
     test = test.filter((pl.col("label") == "real") | pl.col("source").is_in(list(held_out)))
-    paths = test["path_img"].to_list() if "path_img" in test.columns else test["path"].to_list()
+    paths = test["path"].to_list()  # the image's current path (`read_split`)
     scores = [0.0] * len(paths)
     for ckpt in runs["checkpoint_path"].to_list():
         raw = predict(Path(ckpt), [str(home / p) for p in paths], device="cpu")
