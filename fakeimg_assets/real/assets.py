@@ -27,7 +27,7 @@ from pydantic import Field, field_validator
 
 from fakeimg_assets.integrity.publish import partition_key
 from fakeimg_assets.lib.arg_checks import check_post, check_repo_id, field_check
-from fakeimg_assets.lib.paths import sha256_bytes
+from fakeimg_assets.lib.paths import atomic_write_bytes, sha256_bytes
 from fakeimg_assets.lib.png import encode_png
 from fakeimg_assets.lib.times import utcnow
 from fakeimg_assets.models.preview import preview_metadata
@@ -140,11 +140,8 @@ def photo_rows(
         path = None
         if v.status == "kept":
             target = folder / (v.sha256[:16] + PHOTO_SUFFIX.get(v.source_format or "", ".img"))
-            if not target.exists():
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(target.name + ".tmp")
-                tmp.write_bytes(v.data)
-                tmp.replace(target)
+            if not target.exists():  # named by its content: a writer of it writes these bytes
+                atomic_write_bytes(target, v.data)
             path = target.relative_to(home).as_posix()
         side = photo_side(v.photo_id, config.test_fraction, config.split_seed)
         yield {
