@@ -28,9 +28,20 @@ _OLD = re.compile(r"^\..+\.old-[0-9a-f]+$")  # folders swapped out by the pre-ve
 _WRITER_PART = re.compile(rf"{_WRITER}(?:\.[0-9a-f]{{8}})?\.tmp(?:\.wal)?|staging-{_WRITER}-[0-9a-f]+")
 
 
+MACHINE_ENV = "FAKEIMG_MACHINE"  # names this machine where several share one host name
+_MACHINE = re.compile(r"[A-Za-z0-9-]{1,63}")
+
+
 def machine_tag() -> str:
     """This machine's name as it goes into a temp name on a folder several machines share
-    (letters, digits and '-': no '.', which would split the name's pid part)."""
+    (letters, digits and '-': no '.', which would split the name's pid part): the
+    `FAKEIMG_MACHINE` environment variable, read when a name is made, else the host name."""
+    given = os.environ.get(MACHINE_ENV)
+    if given is not None:
+        if not _MACHINE.fullmatch(given):
+            raise ValueError(f"{MACHINE_ENV}={given!r}: a machine name is 1 to 63 letters, "
+                             "digits or '-'")
+        return given
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63] or "host"
 
 

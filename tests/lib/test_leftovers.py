@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from fakeimg_assets.lib.leftovers import (
     Writer,
     machine_tag,
@@ -100,3 +102,21 @@ def test_every_temp_name_the_product_writes_names_its_machine() -> None:
                     m in text for m in (".tmp", "staging", ".old", ".aside", ".retire."))):
                 bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not bare, bare
+
+
+def test_fakeimg_machine_names_this_machine_and_a_bad_one_is_refused(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Machines that share one host name (containers started with the same one) are told
+    apart by FAKEIMG_MACHINE: each then takes the other's temp files for another machine's."""
+    dead = _dead_pid()
+    monkeypatch.setenv("FAKEIMG_MACHINE", "node-a")
+    assert machine_tag() == "node-a" and writer_id() == f"node-a~{os.getpid()}"
+    theirs = tmp_path / f".k.node-b~{dead}.0badc0de.tmp"
+    ours = tmp_path / f".k.node-a~{dead}.0badc0de.tmp"
+    for path in (theirs, ours):
+        path.write_bytes(b"x")
+    assert remove_stale_temp_files(tmp_path, ".k.") == [ours]
+    for bad in ("node.a", "", "a" * 64, "node~a", "../a"):
+        monkeypatch.setenv("FAKEIMG_MACHINE", bad)
+        with pytest.raises(ValueError, match="FAKEIMG_MACHINE="):
+            writer_id()
