@@ -416,6 +416,18 @@ def test_compaction_drops_compacted_rows_of_a_key_quarantined_meanwhile(tmp_path
     assert sorted(wh.read("images")["source"].unique()) == ["org00/model", "org02/model"]
 
 
+def _newer_file_damaged_while_compacting(home: Path) -> int:
+    """The published partitions compacted, org--a re-written and its newer file damaged,
+    and the table's compaction lock taken, as a running compaction holds it (returned)."""
+    assert compact_relation(home, "fake_images").folded >= 1
+    _publish(home, "org--a", n=4)
+    (home / "parquet" / "fake_images" / "fake--org--a.parquet").write_bytes(b"PAR1 bad")
+    fd = open_locked(compacted_path(home / "parquet" / "fake_images").parent / ".lock",
+                     wait=False)
+    assert fd is not None
+    return fd
+
+
 def test_verify_never_counts_older_compacted_rows_while_a_compaction_runs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compaction that would drop them stays busy past verify's wait: verify still
@@ -424,12 +436,7 @@ def test_verify_never_counts_older_compacted_rows_while_a_compaction_runs(
 
     monkeypatch.setattr(verify_module, "COMPACTION_WAIT_S", 0.5)
     _publish(tmp_path, "org--a")
-    assert compact_relation(tmp_path, "fake_images").folded == 1
-    _publish(tmp_path, "org--a", n=4)
-    (tmp_path / "parquet" / "fake_images" / "fake--org--a.parquet").write_bytes(b"PAR1 bad")
-    fd = open_locked(compacted_path(tmp_path / "parquet" / "fake_images").parent / ".lock",
-                     wait=False)
-    assert fd is not None
+    fd = _newer_file_damaged_while_compacting(tmp_path)
     try:
         report = verify(tmp_path, repair=True)
     finally:
@@ -447,12 +454,7 @@ def test_verify_waits_for_a_running_compaction_to_drop_older_compacted_rows(
 
     _publish(tmp_path, "org--a")
     _publish(tmp_path, "org--b")
-    assert compact_relation(tmp_path, "fake_images").folded == 2
-    _publish(tmp_path, "org--a", n=4)
-    (tmp_path / "parquet" / "fake_images" / "fake--org--a.parquet").write_bytes(b"PAR1 bad")
-    fd = open_locked(compacted_path(tmp_path / "parquet" / "fake_images").parent / ".lock",
-                     wait=False)
-    assert fd is not None
+    fd = _newer_file_damaged_while_compacting(tmp_path)
     releaser = threading.Timer(1.0, unlock, [fd])  # the running compaction ends a second later
     releaser.start()
     try:
