@@ -9,6 +9,13 @@ and run retries start it afresh after that. A task still waiting in the broker's
 e.g. a resumed run while every worker is busy) is reported running, not failed: failing it would
 resume the run again and queue a second copy.
 
+Before a run is sent to the workers, the pools its steps claim exist (`initialize_pools`).
+Dagster creates a pool's row when the first step claims it, with an INSERT that falls back to
+an UPDATE on a duplicate key. On Postgres the duplicate key aborts the transaction, so the
+UPDATE fails too: two workers whose first steps claim a new pool at once lost one run
+(`InFailedSqlTransaction`, seen in the distributed test). The daemon launches runs one at a
+time, so it creates them without a race.
+
 `resume_run` is rewritten too: dagster-celery 0.29.27 passes the resume task its arguments
 under the run task's keyword (`execute_job_args_packed`), which the resume task refuses
 (`TypeError: _resume_job() got an unexpected keyword argument`), so no run was ever resumed.
@@ -16,9 +23,16 @@ under the run task's keyword (`execute_job_args_packed`), which the resume task 
 
 from __future__ import annotations
 
+import threading
+
 from dagster import _check as check
 from dagster._core.events import EngineEventData
-from dagster._core.launcher import CheckRunHealthResult, ResumeRunContext, WorkerStatus
+from dagster._core.launcher import (
+    CheckRunHealthResult,
+    LaunchRunContext,
+    ResumeRunContext,
+    WorkerStatus,
+)
 from dagster._grpc.types import ResumeRunArgs
 from dagster._serdes import pack_value
 from dagster_celery.config import TASK_RESUME_JOB_NAME
@@ -30,8 +44,30 @@ PING_TRIES = 3
 PING_TIMEOUT_S = 2.0
 
 
+_POOLS_LOCK = threading.Lock()  # a daemon that launches from threads creates each pool once
+
+
 class WatchedCeleryRunLauncher(CeleryRunLauncher):
     """Runs as Celery tasks; a run whose worker stopped answering is reported failed."""
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        self.initialize_pools(context.dagster_run)
+        super().launch_run(context)
+
+    def initialize_pools(self, run) -> list[str]:  # noqa: ANN001 - DagsterRun
+        """Create the missing pools that `run`'s steps claim, at the instance's default
+        limit (as Dagster would at the first claim); returns the pools created."""
+        instance = self._instance
+        if not run.execution_plan_snapshot_id or instance.global_op_concurrency_default_limit is None:
+            return []
+        plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+        pools = {step.pool for step in plan.steps if step.pool}
+        storage = instance.event_log_storage
+        with _POOLS_LOCK:
+            missing = sorted(pools - {limit.name for limit in storage.get_pool_limits()})
+            for pool in missing:
+                storage.initialize_concurrency_limit_to_default(pool)
+        return missing
 
     def worker_answers(self, hostname: str) -> bool:
         """Whether the Celery worker `hostname` answers a ping (up to PING_TRIES tries: a
