@@ -13,8 +13,8 @@ Before a run is sent to the workers, the pools its steps claim exist (`initializ
 Dagster creates a pool's row when the first step claims it, with an INSERT that falls back to
 an UPDATE on a duplicate key. On Postgres the duplicate key aborts the transaction, so the
 UPDATE fails too: two workers whose first steps claim a new pool at once lost one run
-(`InFailedSqlTransaction`, seen in the distributed test). The daemon launches runs one at a
-time, so it creates them without a race.
+(`InFailedSqlTransaction`, seen in the distributed test; dagster-io/dagster#33552, open). The
+daemon launches runs one at a time, so it creates them without a race.
 
 `resume_run` is rewritten too: dagster-celery 0.29.27 passes the resume task its arguments
 under the run task's keyword (`execute_job_args_packed`), which the resume task refuses
