@@ -43,6 +43,19 @@ def missing_programs() -> list[str]:
     return missing
 
 
+def cluster_test_marks(modules: tuple[str, ...]) -> list:
+    """`pytestmark` of a test that needs the servers and the Python `modules` of the
+    `cluster` extra: slow, `distributed`, and skipped with what is missing named."""
+    import importlib.util
+
+    import pytest
+
+    missing = missing_programs() + [m for m in modules if importlib.util.find_spec(m) is None]
+    return [pytest.mark.slow, pytest.mark.distributed,
+            pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)}: `make "
+                               "distributed-deps` (root, apt) and `pip install -e '.[cluster]'`")]
+
+
 def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 

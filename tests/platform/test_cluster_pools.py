@@ -4,23 +4,14 @@ Postgres two workers doing that at once lost a run (`InFailedSqlTransaction`).""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from tests.helpers.cluster_services import missing_programs, postgres_server
+from tests.helpers.cluster_services import cluster_test_marks, postgres_server
 
-MISSING = missing_programs() + [m for m in ("dagster_celery", "dagster_postgres")
-                                if importlib.util.find_spec(m) is None]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.distributed,
-    pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)}: "
-                       "`make distributed-deps` (root, apt) and `pip install -e '.[cluster]'`"),
-]
+pytestmark = cluster_test_marks(("dagster_celery", "dagster_postgres"))
 
 
 @dg.op(pool="gpu")

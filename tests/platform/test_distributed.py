@@ -13,7 +13,6 @@ detector chain, `workspace-cluster.yaml`: every step in the worker's process) su
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -25,21 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cluster_services import missing_programs, postgres_server, redis_server
+from tests.helpers.cluster_services import cluster_test_marks, postgres_server, redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 IMAGES_PER_MODEL = 6
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-MISSING = missing_programs() + [m for m in ("dagster_celery", "dagster_postgres", "redis")
-                                if importlib.util.find_spec(m) is None]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.distributed,
-    pytest.mark.skipif(bool(MISSING), reason=f"the distributed test needs {', '.join(MISSING)}: "
-                       "`make distributed-deps` (root, apt) and `pip install -e '.[cluster]'`"),
-]
+pytestmark = cluster_test_marks(("dagster_celery", "dagster_postgres", "redis"))
 
 
 def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
