@@ -185,11 +185,12 @@ def _check_other_compacted(home: Path, report: VerifyReport) -> None:
 def _drop_stale_compacted(home: Path, report: VerifyReport) -> None:
     """A key quarantined just now may have compacted rows, older than the quarantined file:
     a compaction of its table drops them at once (`warehouse.compaction`), so no reader
-    takes them for the key's rows."""
+    takes them for the key's rows. A table whose compaction is running is waited for, all
+    of them within one `COMPACTION_WAIT_S`."""
+    deadline = time.monotonic() + COMPACTION_WAIT_S
     for folder in sorted({f for f, _ in report.moved}):
         if not compacted_path(home / "parquet" / folder).is_file():
             continue
-        deadline = time.monotonic() + COMPACTION_WAIT_S
         result = compact_relation(home, folder)
         while result.skipped.startswith("busy") and time.monotonic() < deadline:
             time.sleep(0.25)  # the running compaction read the quarantine list before this

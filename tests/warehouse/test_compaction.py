@@ -445,6 +445,48 @@ def test_verify_never_counts_older_compacted_rows_while_a_compaction_runs(
     assert any("a compaction still ran after 0 s" in n for n in report.notes), report.notes
 
 
+def test_verify_waits_for_running_compactions_once_in_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both image tables quarantine a compacted key's newer file while their compactions
+    run past the wait: verify waits `COMPACTION_WAIT_S` in all, not once per table, and
+    names both tables (a clock of the test's own: no real waiting)."""
+    import types
+
+    import fakeimg_assets.integrity.verify as verify_module
+
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    monkeypatch.setattr(verify_module, "time", types.SimpleNamespace(
+        monotonic=lambda: clock[0], sleep=sleep))
+    monkeypatch.setattr(verify_module, "COMPACTION_WAIT_S", 10.0)
+    locks = []
+    for kind, table in (("fake", "fake_images"), ("real", "real_images")):
+        for n in (3, 4):  # compacted, then re-written: the newer file is loose
+            writer = PartitionWriter(tmp_path, kind, "org--a", Warehouse(tmp_path))
+            files = {f"{i:05d}.png": f"{kind}-{n}-{i}".encode() for i in range(n)}
+            writer.publish(files, [
+                {"image_id": f"{kind}:org--a:{i:05d}", "label": kind, "source": "org--a",
+                 "path": writer.path_of(f), "sha256": hashlib.sha256(data).hexdigest()}
+                for i, (f, data) in enumerate(files.items())])
+            if n == 3:
+                assert compact_relation(tmp_path, table).folded == 1
+        (tmp_path / "parquet" / table / f"{kind}--org--a.parquet").write_bytes(b"PAR1 bad")
+        locks.append(open_locked(compacted_path(tmp_path / "parquet" / table).parent / ".lock",
+                                 wait=False))
+    try:
+        report = verify(tmp_path, repair=True)
+    finally:
+        for fd in locks:
+            unlock(fd)
+    assert len(report.quarantined) == 2, report.lines()
+    busy = [n for n in report.notes if "a compaction still ran after 10 s" in n]
+    assert [n.split(":")[0] for n in busy] == ["parquet/fake_images", "parquet/real_images"]
+    assert 10.0 <= clock[0] <= 10.25, clock  # once: per table it would be 20 s
+
+
 def test_verify_waits_for_a_running_compaction_to_drop_older_compacted_rows(
         tmp_path: Path) -> None:
     """A compaction holds the table when verify quarantines a compacted key's newer file:
