@@ -138,7 +138,8 @@ def regenerate_image(
     else:
         torch.set_num_threads(recorded_threads)
     try:
-        result = sample_images(pipe, prepared, requests, params, device=device, dtype=dtype)
+        result = sample_images(pipe, prepared, requests, params, device=device, dtype=dtype,
+                               recorded_batch=True)
     finally:
         torch.set_num_threads(threads_before)
     recorded_versions = json.loads(row["library_versions"] or "{}")

@@ -99,6 +99,7 @@ def sample_images(
     dtype: Any,
     deadline: Deadline | None = None,
     on_progress: Callable[[str], None] | None = None,
+    recorded_batch: bool = False,
 ) -> SamplingRun:
     """Sample every request in batches; each image has its own seeded CPU generator.
 
@@ -107,6 +108,8 @@ def sample_images(
     stops between batches once the partition's time budget is spent (ResourceLimitError).
     After each batch a rate and ETA line goes to `on_progress` (default: the progress
     module's logger): `sampled 8/16 images, 3.2 img/s, ETA 2.5 s`.
+    The batch is the requested one within the recipe's limits (`batch_size_for`);
+    `recorded_batch` (regeneration) keeps a recorded batch as it was on a CPU too.
     """
     import torch
 
@@ -115,8 +118,9 @@ def sample_images(
     if params.height is None and params.width is None and recipe.native_size is not None:
         size = recipe.native_size(prepared.base_dir or prepared.local_dir)  # from its configs
         params = replace(params, height=size, width=size) if size else params
-    if recipe.max_batch and params.batch_size > recipe.max_batch:  # the pipeline's own limit
-        params = replace(params, batch_size=recipe.max_batch)
+    batch_size = batch_size_for(recipe, params.batch_size, device, recorded=recorded_batch)
+    if batch_size != params.batch_size:
+        params = replace(params, batch_size=batch_size)
     steps = params.steps or recipe.default_steps
     guidance = recipe.default_guidance if params.guidance_scale is None else params.guidance_scale
     if recipe.distilled:  # few-step models sample with their own settings, whatever was asked
@@ -145,6 +149,21 @@ def sample_images(
             result.images.append(sampled)
         meter.update(len(batch))
     return result
+
+
+def batch_size_for(recipe: SamplingRecipe, requested: int, device: str, *,
+                   recorded: bool = False) -> int:
+    """The batch a recipe samples at on `device`: the requested one, capped by the
+    pipeline's own limit (`max_batch`) and, on a CPU, by the largest batch that pays there
+    (`cpu_max_batch`). A `recorded` batch (regenerating images as they were sampled) keeps
+    its size wherever the pipeline allows it: a batch's numerics are part of its images."""
+    size = requested
+    if recipe.max_batch and size > recipe.max_batch:
+        size = recipe.max_batch
+    on_cpu = device.split(":")[0] == "cpu"
+    if recipe.cpu_max_batch and on_cpu and not recorded and size > recipe.cpu_max_batch:
+        size = recipe.cpu_max_batch
+    return size
 
 
 def with_trigger_words(requests: Sequence[ImageRequest], plan: DownloadPlan) -> list[ImageRequest]:

@@ -19,7 +19,7 @@ from fakeimg_assets.sampling.load import load_pipeline
 from fakeimg_assets.sampling.plan import plan_download
 from fakeimg_assets.sampling.recipes.transformer import is_flux_schnell, vae_declared_size
 from fakeimg_assets.sampling.remote_plan import fetch_plan
-from fakeimg_assets.sampling.sample import image_requests, sample_images
+from fakeimg_assets.sampling.sample import batch_size_for, image_requests, sample_images
 from fakeimg_assets.sampling.types import SamplingParams, UnsafeRepoError
 from fakeimg_assets.testbed.zoo.models import transformer_models
 from resources import HubResource
@@ -125,6 +125,22 @@ def test_declared_size_for_pipelines_whose_size_is_a_constant(tmp_path: Path) ->
     assert vae_declared_size(tmp_path) == 1024
 
 
+def test_a_recipe_batches_on_a_cpu_only_where_batching_pays_there() -> None:
+    """Sana samples one image a call on a CPU (batched, its Gemma 2 encoder ran slower
+    than the `pipe(prompt)` loop), its requested batch on a GPU, and a recorded batch as it
+    was (regeneration); the pipeline's own limit holds everywhere."""
+    sana = recipes.get_recipe("sana")
+    assert sana.cpu_max_batch == 1
+    assert batch_size_for(sana, 4, "cpu") == 1
+    assert batch_size_for(sana, 4, "cuda:0") == batch_size_for(sana, 4, "cuda:3") == 4
+    assert batch_size_for(sana, 4, "cpu", recorded=True) == 4
+    flux = recipes.get_recipe("flux")
+    assert flux.cpu_max_batch is None and batch_size_for(flux, 4, "cpu") == 4
+    wuerstchen = recipes.get_recipe("wuerstchen")
+    assert batch_size_for(wuerstchen, 4, "cuda:0") == 1
+    assert batch_size_for(wuerstchen, 4, "cpu", recorded=True) == 1
+
+
 # ---------------------------------------------------------------------------- end to end
 
 
@@ -155,6 +171,7 @@ def test_zoo_repo_samples_end_to_end(model, hub_url: str, tmp_path: Path) -> Non
     recipe = recipes.get_recipe(remote.plan.recipe)
     assert run.recipe == recipe.name and run.scheduler == model.scheduler
     assert [(i.width, i.height) for i in run.images] == [(64, 64)] * 2
+    assert run.batch_size == (1 if model.architecture == "sana" else 2)  # as it sampled
     if recipe.distilled:  # few-step settings win over the requested 1 step
         assert (run.steps, run.guidance_scale) == (recipe.default_steps, recipe.default_guidance)
     else:

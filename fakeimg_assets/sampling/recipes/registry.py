@@ -81,6 +81,9 @@ class SamplingRecipe:
     load: Callable[..., Any] | None = None
     # largest batch the pipeline samples correctly; 1 also passes one generator, not a list
     max_batch: int | None = None
+    # largest batch worth sampling on a CPU, where a larger one was measured slower than
+    # one call per image (`benchmarks.ratios`); GPUs batch up to `max_batch`
+    cpu_max_batch: int | None = None
     # a distilled few-step model (schnell, Turbo, LCM...): its steps/guidance override requests
     distilled: bool = False
 
