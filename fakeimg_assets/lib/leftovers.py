@@ -123,7 +123,7 @@ def is_leftover(path: Path, *, other_idle_s: float | None = None) -> bool:
     if writer is None:
         return True
     if writer.here:
-        return not pid_alive(writer.pid)
+        return writer.dead
     return other_idle_s is not None and _idle_for(path) >= other_idle_s
 
 
