@@ -4,7 +4,10 @@ Each entry is {name, value, unit, n, baseline, ratio}: `baseline` is the same wo
 plain way a user would write it, in the same process and minutes, and `ratio` is
 value / baseline in the entry's unit (for a rate, above 1 means the platform is faster;
 for a time, below 1 means it is faster; `better` says which). Latencies with a spread add
-p50/p95. Nothing here asserts a target: targets are read off the table.
+p50/p95. Where both ways were measured more than once, `ratio_ci_low`/`ratio_ci_high` give
+a 95% bootstrap interval of the ratio (`ratio_interval`), so a ratio near a target reads as
+above, below or not told apart from it. Nothing here asserts a target: targets are read
+off the table.
 
 - sampler vs the naive `pipe(prompt)` loop, per architecture of the zoo (one image per
   call, the same steps, guidance, size and seeds, each image PNG-encoded);
@@ -36,13 +39,50 @@ RESULTS = Path(__file__).with_name("results.json")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CI_LEVEL = 0.95
+CI_RESAMPLES = 4000
+
+
+def ratio_interval(values: list[float], baselines: list[float], *, seed: int = 0,
+                   level: float = CI_LEVEL, resamples: int = CI_RESAMPLES) -> tuple[float, float]:
+    """A percentile-bootstrap interval of median(values) / median(baselines): each side's
+    runs resampled with replacement, independently (the two ways ran one after the other,
+    not in pairs), with a fixed seed so a rerun on the same numbers gives the same
+    interval. Needs at least 2 runs a side."""
+    v = np.asarray(values, dtype=float)
+    b = np.asarray(baselines, dtype=float)
+    if v.size < 2 or b.size < 2:
+        raise ValueError(f"an interval needs at least 2 runs a side, got {v.size} and {b.size}")
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(b)) and np.all(b > 0)):
+        raise ValueError("runs must be finite and the baseline's above 0")
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // max(v.size, b.size))  # resamples at a time: bounded memory
+    ratios = np.concatenate([
+        np.median(v[rng.integers(0, v.size, (k, v.size))], axis=1)
+        / np.median(b[rng.integers(0, b.size, (k, b.size))], axis=1)
+        for k in (min(chunk, resamples - start) for start in range(0, resamples, chunk))])
+    tail = (1 - level) / 2
+    low, high = np.quantile(ratios, [tail, 1 - tail])
+    return float(low), float(high)
+
+
 def ratio_entry(name: str, value: float, baseline: float, unit: str, n: int, *,
-                better: str, **extra: object) -> dict:
-    """One result with its baseline; `better` is 'higher' (a rate) or 'lower' (a time)."""
+                better: str, runs: tuple[list[float], list[float]] | None = None,
+                **extra: object) -> dict:
+    """One result with its baseline; `better` is 'higher' (a rate) or 'lower' (a time).
+
+    `runs`: each way's measurements in the entry's unit (value's runs, baseline's runs),
+    whose medians are `value` and `baseline`; with at least 2 a side the entry gets the
+    ratio's 95% interval and the number of runs.
+    """
     if better not in ("higher", "lower"):
         raise ValueError(f"better must be 'higher' or 'lower', got {better!r}")
-    return {"name": name, "value": value, "unit": unit, "n": n, "baseline": baseline,
-            "ratio": value / baseline if baseline else None, "better": better, **extra}
+    entry = {"name": name, "value": value, "unit": unit, "n": n, "baseline": baseline,
+             "ratio": value / baseline if baseline else None, "better": better}
+    if runs is not None and baseline and min(len(runs[0]), len(runs[1])) >= 2:
+        low, high = ratio_interval(*runs)
+        entry.update(ratio_ci_low=low, ratio_ci_high=high, runs=[len(runs[0]), len(runs[1])])
+    return {**entry, **extra}
 
 
 def _median_seconds(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
@@ -62,9 +102,10 @@ def _pcts(times: list[float]) -> dict:
 # -- sampler vs a user's loop ---------------------------------------------------------------
 
 def bench_sampler_vs_naive(url: str, cache: Path, n_images: int = 8, steps: int = 10,
-                           batch_size: int = 4) -> list[dict]:
+                           batch_size: int = 4, rounds: int = 5) -> list[dict]:
     """Per architecture: images/s of `sample_images` (batches, per-image seeded generators)
-    against `pipe(prompt)` one image at a time with the same settings."""
+    against `pipe(prompt)` one image at a time with the same settings, `rounds` times each
+    way, alternating (so a slow minute of the machine falls on both)."""
     import torch
 
     from fakeimg_assets.sampling.fetch import prepare
@@ -88,9 +129,7 @@ def bench_sampler_vs_naive(url: str, cache: Path, n_images: int = 8, steps: int 
         params = SamplingParams(n_images=n_images, steps=steps, batch_size=batch_size)
         requests = image_requests(m.model_id, n_images, prompts)
         sample_images(pipe, prepared, requests[:1], params, device="cpu", dtype=torch.float32)
-        t0 = time.perf_counter()
         run = sample_images(pipe, prepared, requests, params, device="cpu", dtype=torch.float32)
-        platform_s = time.perf_counter() - t0
         recipe = prepared.recipe
         call = dict(recipe.call_kwargs)
         call[recipe.call_names.get("num_inference_steps", "num_inference_steps")] = run.steps
@@ -99,23 +138,34 @@ def bench_sampler_vs_naive(url: str, cache: Path, n_images: int = 8, steps: int 
         call.update(height=size.height, width=size.width)
         name = (f"sampler vs pipe(prompt) loop: {m.architecture} ({size.width}px, "
                 f"{run.steps} steps, batch {run.batch_size})")
-        t0 = time.perf_counter()
-        try:
+
+        def platform(pipe=pipe, prepared=prepared, requests=requests, params=params) -> None:
+            sample_images(pipe, prepared, requests, params, device="cpu", dtype=torch.float32)
+
+        def naive(pipe=pipe, requests=requests, call=call) -> None:
             for r in requests:  # what a user writes: one prompt per call, save each image
                 with torch.inference_mode():
                     image = pipe(prompt=r.prompt, generator=torch.Generator().manual_seed(
                         r.seed), **call).images[0]
                 image.save(io.BytesIO(), format="PNG")
-        except Exception as exc:  # noqa: BLE001 - the user's loop failing is the finding
-            out.append({"name": name, "value": n_images / platform_s, "unit": "img/s",
+
+        ours_rates, naive_rates, error = [], [], None
+        for _ in range(rounds):
+            ours_rates.append(n_images / _median_seconds(platform, 1)[0])
+            try:
+                naive_rates.append(n_images / _median_seconds(naive, 1)[0])
+            except Exception as exc:  # noqa: BLE001 - the user's loop failing is the finding
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                break
+        del pipe, platform, naive
+        if error is not None:
+            out.append({"name": name, "value": statistics.median(ours_rates), "unit": "img/s",
                         "n": n_images, "baseline": None, "ratio": None, "better": "higher",
-                        "baseline_error": f"{type(exc).__name__}: {exc}"[:300]})
+                        "baseline_error": error})
             continue
-        finally:
-            del pipe
-        naive_s = time.perf_counter() - t0
-        out.append(ratio_entry(name, n_images / platform_s, n_images / naive_s, "img/s",
-                               n_images, better="higher"))
+        out.append(ratio_entry(name, statistics.median(ours_rates),
+                               statistics.median(naive_rates), "img/s", n_images,
+                               better="higher", runs=(ours_rates, naive_rates)))
     return out
 
 
@@ -134,7 +184,7 @@ def _pngs(folder: Path, n: int, size: int = 64) -> list[Path]:
     return paths
 
 
-def bench_quality_vs_decode(tmp: Path, n: int = 2000) -> list[dict]:
+def bench_quality_vs_decode(tmp: Path, n: int = 2000, rounds: int = 5) -> list[dict]:
     """The `image_quality_stats` work per image (sha256 check, decode, every measure)
     against decoding the same PNGs to arrays and nothing else."""
     from PIL import Image
@@ -156,10 +206,11 @@ def bench_quality_vs_decode(tmp: Path, n: int = 2000) -> list[dict]:
                 image_measures(np.asarray(im.convert("RGB")))
 
     decode()  # warm the page cache for both
-    base_s, _ = _median_seconds(decode, 3)
-    stats_s, _ = _median_seconds(stats, 3)
-    return [ratio_entry(f"quality stats vs decode-only ({n} PNG 64px)", n / stats_s,
-                        n / base_s, "img/s", n, better="higher")]
+    base = [n / t for t in _median_seconds(decode, rounds)[1]]
+    ours = [n / t for t in _median_seconds(stats, rounds)[1]]
+    return [ratio_entry(f"quality stats vs decode-only ({n} PNG 64px)",
+                        statistics.median(ours), statistics.median(base), "img/s", n,
+                        better="higher", runs=(ours, base))]
 
 
 # -- code location load vs import dagster -----------------------------------------------
@@ -182,12 +233,13 @@ def bench_code_location_load(repeat: int = 5) -> list[dict]:
         body="import fakeimg_assets.definitions as d; d.defs.get_repository_def()"), repeat)
     return [ratio_entry("code location load vs import dagster", statistics.median(load),
                         statistics.median(bare), "s", repeat, better="lower",
-                        **_pcts(load))]  # fmt: skip
+                        runs=(load, bare), **_pcts(load))]  # fmt: skip
 
 
 # -- detector data loading vs a plain DataLoader ---------------------------------------------
 
-def bench_detector_loading(tmp: Path, n: int = 1024, image_size: int = 32) -> list[dict]:
+def bench_detector_loading(tmp: Path, n: int = 1024, image_size: int = 32,
+                           rounds: int = 5) -> list[dict]:
     """Images/s through the platform's training `ImageDataset` (the CF augmentations of
     `tiny-resnet` off, as `world-resnet` trains) and a plain torchvision
     `Resize + ToTensor + Normalize` dataset over the same PNGs, both in a DataLoader with
@@ -219,11 +271,11 @@ def bench_detector_loading(tmp: Path, n: int = 1024, image_size: int = 32) -> li
             pass
 
     drain(Plain())
-    base_s, _ = _median_seconds(lambda: drain(Plain()), 3)
-    ours_s, _ = _median_seconds(lambda: drain(ours), 3)
+    base = [n / t for t in _median_seconds(lambda: drain(Plain()), rounds)[1]]
+    mine = [n / t for t in _median_seconds(lambda: drain(ours), rounds)[1]]
     return [ratio_entry(f"detector data loading vs plain DataLoader ({n} PNG -> "
-                        f"{image_size}px)", n / ours_s, n / base_s, "img/s", n,
-                        better="higher")]
+                        f"{image_size}px)", statistics.median(mine), statistics.median(base),
+                        "img/s", n, better="higher", runs=(mine, base))]
 
 
 # -- the warehouse at research scale vs native tables ---------------------------------------
@@ -316,7 +368,9 @@ def bench_warehouse_scale(tmp: Path, partitions: int = 5000, per: int = 600,
     out = [ratio_entry(f"warehouse write one partition vs polars write_parquet ({per} rows, "
                        f"{partitions:,} files)", statistics.median(write_times) * 1000,
                        statistics.median(plain_times) * 1000, "ms", partitions,
-                       better="lower", **_pcts(write_times), total_s=total_write)]
+                       better="lower", runs=([t * 1000 for t in write_times],
+                                             [t * 1000 for t in plain_times]),
+                       **_pcts(write_times), total_s=total_write)]
     out += _query_entries(wh, con, WAREHOUSE_QUERIES, f"{rows:,} rows", rows, repeat,
                           "loose files")
     out += _query_entries(wh, con, PER_MODEL_QUERIES, f"{partitions:,} models", partitions,
@@ -355,15 +409,16 @@ def _query_entries(wh, con, queries: dict[str, str], size: str, n: int, repeat: 
     for label, sql in queries.items():
         # each way back to back, warm: interleaving them evicted the native table's pages
         # from the CPU caches and doubled its times, a flattering baseline
-        base_s, _ = _median_seconds(lambda sql=sql: con.execute(sql).fetchall(), repeat)
+        base_s, base_times = _median_seconds(lambda sql=sql: con.execute(sql).fetchall(),
+                                             repeat)
         view_s, times = _median_seconds(lambda sql=sql: user.execute(sql).fetchall(), repeat)
         own_s, own_times = _median_seconds(lambda sql=sql: wh.query(sql), repeat)
         out.append(ratio_entry(f"warehouse.duckdb query vs native table, {layout}: {label} "
                                f"({size})", view_s, base_s, "s", n, better="lower",
-                               **_pcts(times)))  # fmt: skip
+                               runs=(times, base_times), **_pcts(times)))  # fmt: skip
         out.append(ratio_entry(f"Warehouse.query vs native table, {layout}: {label} "
                                f"({size})", own_s, base_s, "s", n, better="lower",
-                               **_pcts(own_times)))
+                               runs=(own_times, base_times), **_pcts(own_times)))
     user.close()
     return out
 
@@ -409,6 +464,8 @@ def main(argv: list[str]) -> int:
         results = run_parts(parts, Path(tmpdir))
     for r in results:
         ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "-"
+        if "ratio_ci_low" in r:
+            ratio += f" [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}]"
         print(f"{r['name']}: {r['value']:.4g} {r['unit']} (baseline {r.get('baseline')}, "
               f"ratio {ratio})")
     merge(results)
