@@ -85,6 +85,13 @@ def ratio_entry(name: str, value: float, baseline: float, unit: str, n: int, *,
     return {**entry, **extra}
 
 
+def runs_entry(name: str, ours: list[float], base: list[float], unit: str, n: int, *,
+               better: str, **extra: object) -> dict:
+    """`ratio_entry` from each way's runs (in `unit`): value and baseline are their medians."""
+    return ratio_entry(name, statistics.median(ours), statistics.median(base), unit, n,
+                       better=better, runs=(ours, base), **extra)
+
+
 def _median_seconds(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
     times = []
     for _ in range(repeat):
@@ -163,9 +170,8 @@ def bench_sampler_vs_naive(url: str, cache: Path, n_images: int = 8, steps: int 
                         "n": n_images, "baseline": None, "ratio": None, "better": "higher",
                         "baseline_error": error})
             continue
-        out.append(ratio_entry(name, statistics.median(ours_rates),
-                               statistics.median(naive_rates), "img/s", n_images,
-                               better="higher", runs=(ours_rates, naive_rates)))
+        out.append(runs_entry(name, ours_rates, naive_rates, "img/s", n_images,
+                              better="higher"))
     return out
 
 
@@ -208,9 +214,8 @@ def bench_quality_vs_decode(tmp: Path, n: int = 2000, rounds: int = 5) -> list[d
     decode()  # warm the page cache for both
     base = [n / t for t in _median_seconds(decode, rounds)[1]]
     ours = [n / t for t in _median_seconds(stats, rounds)[1]]
-    return [ratio_entry(f"quality stats vs decode-only ({n} PNG 64px)",
-                        statistics.median(ours), statistics.median(base), "img/s", n,
-                        better="higher", runs=(ours, base))]
+    return [runs_entry(f"quality stats vs decode-only ({n} PNG 64px)", ours, base, "img/s",
+                       n, better="higher")]
 
 
 # -- code location load vs import dagster -----------------------------------------------
@@ -231,9 +236,8 @@ def bench_code_location_load(repeat: int = 5) -> list[dict]:
     bare = _fresh_seconds(timer.format(body="import dagster"), repeat)
     load = _fresh_seconds(timer.format(
         body="import fakeimg_assets.definitions as d; d.defs.get_repository_def()"), repeat)
-    return [ratio_entry("code location load vs import dagster", statistics.median(load),
-                        statistics.median(bare), "s", repeat, better="lower",
-                        runs=(load, bare), **_pcts(load))]  # fmt: skip
+    return [runs_entry("code location load vs import dagster", load, bare, "s", repeat,
+                       better="lower", **_pcts(load))]
 
 
 # -- detector data loading vs a plain DataLoader ---------------------------------------------
@@ -273,9 +277,8 @@ def bench_detector_loading(tmp: Path, n: int = 1024, image_size: int = 32,
     drain(Plain())
     base = [n / t for t in _median_seconds(lambda: drain(Plain()), rounds)[1]]
     mine = [n / t for t in _median_seconds(lambda: drain(ours), rounds)[1]]
-    return [ratio_entry(f"detector data loading vs plain DataLoader ({n} PNG -> "
-                        f"{image_size}px)", statistics.median(mine), statistics.median(base),
-                        "img/s", n, better="higher", runs=(mine, base))]
+    return [runs_entry(f"detector data loading vs plain DataLoader ({n} PNG -> "
+                       f"{image_size}px)", mine, base, "img/s", n, better="higher")]
 
 
 # -- the warehouse at research scale vs native tables ---------------------------------------
@@ -365,12 +368,10 @@ def bench_warehouse_scale(tmp: Path, partitions: int = 5000, per: int = 600,
     # fakeimg's write checks the rows against the relation's schema, writes a temp name,
     # fsyncs and renames it into place (a reader never sees half a file); polars' plain
     # `write_parquet` of the same frame does none of it
-    out = [ratio_entry(f"warehouse write one partition vs polars write_parquet ({per} rows, "
-                       f"{partitions:,} files)", statistics.median(write_times) * 1000,
-                       statistics.median(plain_times) * 1000, "ms", partitions,
-                       better="lower", runs=([t * 1000 for t in write_times],
-                                             [t * 1000 for t in plain_times]),
-                       **_pcts(write_times), total_s=total_write)]
+    out = [runs_entry(f"warehouse write one partition vs polars write_parquet ({per} rows, "
+                      f"{partitions:,} files)", [t * 1000 for t in write_times],
+                      [t * 1000 for t in plain_times], "ms", partitions, better="lower",
+                      **_pcts(write_times), total_s=total_write)]
     out += _query_entries(wh, con, WAREHOUSE_QUERIES, f"{rows:,} rows", rows, repeat,
                           "loose files")
     out += _query_entries(wh, con, PER_MODEL_QUERIES, f"{partitions:,} models", partitions,
@@ -409,16 +410,15 @@ def _query_entries(wh, con, queries: dict[str, str], size: str, n: int, repeat: 
     for label, sql in queries.items():
         # each way back to back, warm: interleaving them evicted the native table's pages
         # from the CPU caches and doubled its times, a flattering baseline
-        base_s, base_times = _median_seconds(lambda sql=sql: con.execute(sql).fetchall(),
-                                             repeat)
-        view_s, times = _median_seconds(lambda sql=sql: user.execute(sql).fetchall(), repeat)
-        own_s, own_times = _median_seconds(lambda sql=sql: wh.query(sql), repeat)
-        out.append(ratio_entry(f"warehouse.duckdb query vs native table, {layout}: {label} "
-                               f"({size})", view_s, base_s, "s", n, better="lower",
-                               runs=(times, base_times), **_pcts(times)))  # fmt: skip
-        out.append(ratio_entry(f"Warehouse.query vs native table, {layout}: {label} "
-                               f"({size})", own_s, base_s, "s", n, better="lower",
-                               runs=(own_times, base_times), **_pcts(own_times)))
+        _, base_times = _median_seconds(lambda sql=sql: con.execute(sql).fetchall(), repeat)
+        _, times = _median_seconds(lambda sql=sql: user.execute(sql).fetchall(), repeat)
+        _, own_times = _median_seconds(lambda sql=sql: wh.query(sql), repeat)
+        out.append(runs_entry(f"warehouse.duckdb query vs native table, {layout}: {label} "
+                              f"({size})", times, base_times, "s", n, better="lower",
+                              **_pcts(times)))
+        out.append(runs_entry(f"Warehouse.query vs native table, {layout}: {label} "
+                              f"({size})", own_times, base_times, "s", n, better="lower",
+                              **_pcts(own_times)))
     user.close()
     return out
 
